@@ -1,0 +1,136 @@
+/**
+ * CameraSocket: the browser's ONE WebSocket for every camera. Callers say which cameras they
+ * want; it subscribes and unsubscribes the difference, reconnects with backoff and fresh jitter,
+ * and resubscribes by itself after a reconnect.
+ */
+import {
+  type CameraInfo,
+  decodeFrame,
+  decodeServerMessage,
+  encodeClientCommand,
+  WS_PATH,
+} from '../protocol/wire.js';
+
+export interface CameraSocketHandlers {
+  onHello(cameras: CameraInfo[]): void;
+  onState(info: CameraInfo): void;
+  onFrame(camera: string, jpeg: Uint8Array): void;
+  /** Connection changes; `failures` counts failed connects in a row. */
+  onConnection(open: boolean, failures: number): void;
+  onError(code: string, message: string): void;
+}
+
+export interface ReconnectPolicy {
+  initialMs: number;
+  maxMs: number;
+}
+
+const DEFAULT_RECONNECT: ReconnectPolicy = { initialMs: 500, maxMs: 30_000 };
+
+export class CameraSocket {
+  private readonly url: string;
+  private readonly handlers: CameraSocketHandlers;
+  private readonly policy: ReconnectPolicy;
+  private ws: WebSocket | undefined;
+  private wanted = new Set<string>();
+  /** What the server has been asked for on the current socket. */
+  private subscribed = new Set<string>();
+  private failures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(url: string, handlers: CameraSocketHandlers, policy = DEFAULT_RECONNECT) {
+    this.url = url;
+    this.handlers = handlers;
+    this.policy = policy;
+  }
+
+  /** The ws:// or wss:// URL of the endpoint on the page's own origin. */
+  static urlFor(location: Location): string {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${scheme}//${location.host}${WS_PATH}`;
+  }
+
+  get open(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  connect(): void {
+    this.stopped = false;
+    if (this.ws) return;
+    const ws = new WebSocket(this.url);
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this.failures = 0;
+      this.subscribed = new Set();
+      this.handlers.onConnection(true, 0);
+      this.sync();
+    };
+    ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => this.onMessage(event.data);
+    ws.onclose = () => {
+      this.ws = undefined;
+      this.subscribed = new Set();
+      if (!opened) this.failures++;
+      this.handlers.onConnection(false, this.failures);
+      if (!this.stopped) this.scheduleReconnect();
+    };
+  }
+
+  /** Closes the socket for good (no reconnect). */
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.ws?.close(1000, 'page closed');
+  }
+
+  /** Sets the cameras this page wants frames of; only the difference goes to the server. */
+  want(ids: Iterable<string>): void {
+    this.wanted = new Set(ids);
+    this.sync();
+  }
+
+  private sync(): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const add = [...this.wanted].filter((id) => !this.subscribed.has(id));
+    const remove = [...this.subscribed].filter((id) => !this.wanted.has(id));
+    if (add.length > 0) ws.send(encodeClientCommand({ cmd: 'subscribe', cameras: add }));
+    if (remove.length > 0) ws.send(encodeClientCommand({ cmd: 'unsubscribe', cameras: remove }));
+    this.subscribed = new Set(this.wanted);
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.retryTimer);
+    const exponent = Math.min(this.failures, 16);
+    const ceiling = Math.min(this.policy.maxMs, this.policy.initialMs * 2 ** exponent);
+    const delay = ceiling * (0.5 + Math.random() * 0.5); // fresh jitter on every attempt
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private onMessage(data: ArrayBuffer | string): void {
+    if (typeof data !== 'string') {
+      const { camera, payload } = decodeFrame(new Uint8Array(data));
+      this.handlers.onFrame(camera, payload);
+      return;
+    }
+    const message = decodeServerMessage(data);
+    switch (message.type) {
+      case 'hello':
+        this.handlers.onHello(message.cameras);
+        break;
+      case 'state': {
+        const { type: _type, ...info } = message;
+        this.handlers.onState(info);
+        break;
+      }
+      case 'error':
+        this.handlers.onError(message.code, message.message);
+        break;
+      default:
+        break; // subscribed / unsubscribed acknowledgements need no action
+    }
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * One camera: its ffmpeg supervised through idle -> starting -> live, with restarts on exit or
+ * stall (exponential backoff, fresh jitter, forever), and its latest frame cached so a new viewer
+ * paints at once. It knows nothing of viewers: the hub starts and stops it.
+ */
+import type { CameraConfig } from '../config/schema.js';
+import type { FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
+import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
+import type { Log } from '../log.js';
+import { type CameraInfo, type CameraState, encodeFrame, framePrefix } from '../protocol/wire.js';
+import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import type { Clock } from './clock.js';
+import { viewerReason } from './redact.js';
+
+/** One frame, encoded once for the wire and shared by every viewer. */
+export interface Frame {
+  /** The whole binary WebSocket message: `[id length][id][JPEG]`. */
+  readonly message: Uint8Array;
+  /** The JPEG alone (a view into `message`). */
+  readonly jpeg: Uint8Array;
+  /** Per-camera frame counter since camplex started. */
+  readonly seq: number;
+  /** Clock time the frame left the splitter. */
+  readonly at: number;
+}
+
+export interface CameraListener {
+  onFrame(camera: Camera, frame: Frame): void;
+  onState(camera: Camera): void;
+}
+
+export interface CameraOptions {
+  /** Starts this camera's ffmpeg; the camera owns the returned process. */
+  launch: (handlers: FfmpegHandlers) => FfmpegProcess;
+  listener: CameraListener;
+  clock: Clock;
+  log: Log;
+  boundary: string;
+  maxFrameBytes: number;
+  random?: () => number;
+  backoff?: BackoffPolicy;
+  /** No first frame within this long after spawning counts as a failure. */
+  startTimeoutMs?: number;
+  /** No frame for this long while live counts as a stall. */
+  stallMs?: number;
+  /** Live this long before a failure, the backoff starts again from its first step. */
+  minUptimeMs?: number;
+}
+
+const DEFAULT_START_TIMEOUT_MS = 20_000;
+const DEFAULT_MIN_UPTIME_MS = 10_000;
+
+export class Camera {
+  readonly id: string;
+  readonly name: string;
+  private readonly options: CameraOptions;
+  private readonly prefix: Uint8Array;
+  private readonly stallMs: number;
+  private state: CameraState = 'idle';
+  private reason: string | undefined;
+  private attempt = 0;
+  private retryInMs: number | undefined;
+  /** Bumped whenever a process is replaced, so a late event of an old one is ignored. */
+  private generation = 0;
+  private process: FfmpegProcess | undefined;
+  private retryTimer: unknown;
+  private watchdogTimer: unknown;
+  private spawnedAt = 0;
+  private lastFrameAt: number | undefined;
+  private liveSince: number | undefined;
+  private seq = 0;
+  private latestFrame: Frame | undefined;
+
+  constructor(config: CameraConfig, options: CameraOptions) {
+    this.id = config.id;
+    this.name = config.name;
+    this.options = options;
+    this.prefix = framePrefix(config.id);
+    const frameInterval = config.fps ? 1000 / config.fps : 100;
+    this.stallMs = options.stallMs ?? Math.max(5000, 10 * frameInterval);
+  }
+
+  /** The newest frame, while the camera runs. */
+  get latest(): Frame | undefined {
+    return this.latestFrame;
+  }
+
+  /** True while ffmpeg runs or a restart is pending. */
+  get running(): boolean {
+    return this.state === 'starting' || this.state === 'live' || this.state === 'retrying';
+  }
+
+  info(): CameraInfo {
+    const info: CameraInfo = { id: this.id, name: this.name, state: this.state };
+    if (this.state === 'retrying') {
+      info.reason = this.reason ?? 'unknown error';
+      info.attempt = this.attempt;
+      if (this.retryInMs !== undefined) info.retryInMs = this.retryInMs;
+    }
+    return info;
+  }
+
+  /** Starts ffmpeg unless it already runs (or waits to restart). */
+  start(): void {
+    if (this.running) return;
+    this.attempt = 0;
+    this.spawn();
+  }
+
+  /** Stops ffmpeg and any pending restart; resolves when the process has exited. */
+  stop(final = false): Promise<void> {
+    this.generation++;
+    this.clearTimers();
+    const exiting = this.process?.stop() ?? Promise.resolve();
+    this.process = undefined;
+    this.latestFrame = undefined;
+    this.liveSince = undefined;
+    this.setState(final ? 'stopped' : 'idle');
+    return exiting;
+  }
+
+  private spawn(): void {
+    const generation = ++this.generation;
+    this.spawnedAt = this.options.clock.now();
+    this.lastFrameAt = undefined;
+    this.setState('starting');
+    const splitter = new MpjpegSplitter({
+      boundary: this.options.boundary,
+      maxFrameBytes: this.options.maxFrameBytes,
+      onFrame: (jpeg) => {
+        if (generation === this.generation) this.acceptFrame(jpeg);
+      },
+    });
+    this.process = this.options.launch({
+      onStdout: (chunk) => {
+        if (generation === this.generation) splitter.push(chunk);
+      },
+      onExit: (exit) => {
+        if (generation !== this.generation) return;
+        this.process = undefined;
+        this.fail(describeExit(exit), exit.lastError);
+      },
+    });
+    this.armWatchdog(this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+  }
+
+  private acceptFrame(jpeg: Uint8Array): void {
+    const now = this.options.clock.now();
+    this.lastFrameAt = now;
+    const message = encodeFrame(this.prefix, jpeg);
+    const frame: Frame = {
+      message,
+      jpeg: message.subarray(this.prefix.length),
+      seq: ++this.seq,
+      at: now,
+    };
+    this.latestFrame = frame;
+    if (this.state !== 'live') {
+      this.liveSince = now;
+      this.armWatchdog(this.stallMs);
+      this.setState('live');
+      this.options.log.info('camera live');
+    }
+    this.options.listener.onFrame(this, frame);
+  }
+
+  /** One timer per watchdog period, not per frame: it re-arms for the time still left. */
+  private armWatchdog(ms: number): void {
+    this.options.clock.clearTimeout(this.watchdogTimer);
+    this.watchdogTimer = this.options.clock.setTimeout(() => this.checkWatchdog(), ms);
+  }
+
+  private checkWatchdog(): void {
+    const now = this.options.clock.now();
+    const starting = this.lastFrameAt === undefined;
+    const limit = starting
+      ? (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS)
+      : this.stallMs;
+    const silentFor = now - (this.lastFrameAt ?? this.spawnedAt);
+    if (silentFor < limit) {
+      this.armWatchdog(limit - silentFor);
+      return;
+    }
+    const seconds = Math.round(silentFor / 100) / 10;
+    const reason = starting
+      ? `no first frame within ${seconds} s`
+      : `no frame for ${seconds} s (stalled)`;
+    this.generation++; // the killed process's exit must not count as a second failure
+    void this.process?.stop();
+    this.process = undefined;
+    this.fail(reason, reason);
+  }
+
+  private fail(reason: string, detail: string): void {
+    this.clearTimers();
+    const now = this.options.clock.now();
+    const minUptime = this.options.minUptimeMs ?? DEFAULT_MIN_UPTIME_MS;
+    if (this.liveSince !== undefined && now - this.liveSince >= minUptime) this.attempt = 0;
+    this.liveSince = undefined;
+    this.attempt++;
+    const delay = backoffDelay(
+      this.attempt,
+      this.options.random ?? Math.random,
+      this.options.backoff ?? DEFAULT_BACKOFF,
+    );
+    this.reason = reason;
+    this.retryInMs = delay;
+    this.options.log.warn(
+      { attempt: this.attempt, retryInMs: delay, detail },
+      `camera failed: ${reason}; retrying`,
+    );
+    this.setState('retrying');
+    this.retryTimer = this.options.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.spawn();
+    }, delay);
+  }
+
+  private clearTimers(): void {
+    this.options.clock.clearTimeout(this.retryTimer);
+    this.options.clock.clearTimeout(this.watchdogTimer);
+    this.retryTimer = undefined;
+    this.watchdogTimer = undefined;
+  }
+
+  private setState(state: CameraState): void {
+    if (state === this.state && state !== 'retrying') return;
+    this.state = state;
+    if (state !== 'retrying') {
+      this.reason = undefined;
+      this.retryInMs = undefined;
+    }
+    this.options.listener.onState(this);
+  }
+}
+
+function describeExit(exit: {
+  code: number | null;
+  signal: string | null;
+  lastError: string;
+}): string {
+  if (exit.lastError !== '') return viewerReason(exit.lastError);
+  if (exit.signal !== null) return `ffmpeg was killed (${exit.signal})`;
+  // ffmpeg 5.1 exits 0 without a word when an RTSP camera goes away.
+  if (exit.code === 0) return 'camera closed the stream';
+  return `ffmpeg exited with code ${exit.code}`;
+}

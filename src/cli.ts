@@ -1,0 +1,111 @@
+/** The `camplex` command: parse flags, load config, start, and shut down cleanly on signals. */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { locateFfmpeg } from './ffmpeg/locate.js';
+import { createLog } from './log.js';
+import { startCamplex } from './server.js';
+
+const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N]
+
+  --config FILE  YAML config with cameras (without it: ${16} built-in demo cameras)
+  --host HOST    address to listen on (default 127.0.0.1)
+  --port PORT    port to listen on, 0 for any free port (default 8080)
+  --demo N       add N built-in demo cameras (ffmpeg test sources)
+  --help         show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let flags: ReturnType<typeof parse>;
+  try {
+    flags = parse(argv);
+  } catch (error) {
+    process.stderr.write(`camplex: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const log = createLog();
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(flags.config, {
+      ...(flags.host !== undefined ? { host: flags.host } : {}),
+      ...(flags.port !== undefined ? { port: toNumber('--port', flags.port) } : {}),
+      ...(flags.demo !== undefined ? { demo: toNumber('--demo', flags.demo) } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`camplex: invalid configuration\n${error.message}\n`);
+    return 1;
+  }
+  let ffmpeg: ReturnType<typeof locateFfmpeg>;
+  try {
+    ffmpeg = locateFfmpeg(config.ffmpeg.path);
+  } catch (error) {
+    process.stderr.write(`camplex: ${(error as Error).message}\n`);
+    return 1;
+  }
+  log.info(
+    { ffmpeg: ffmpeg.path, version: ffmpeg.version, from: ffmpeg.origin },
+    `using ffmpeg ${ffmpeg.version} from ${ffmpeg.origin} (${ffmpeg.path})`,
+  );
+  const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+  const camplex = await startCamplex({ config, ffmpeg, log, publicDir });
+  log.info(
+    { url: camplex.url, cameras: config.cameras.length, config: config.origin },
+    `camplex listening on ${camplex.url} with ${config.cameras.length} cameras (${config.origin})`,
+  );
+
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => {
+        log.error('shutdown took longer than 5 s: exiting anyway');
+        resolve(1);
+      }, 5000);
+      force.unref();
+      void camplex.close().then(() => {
+        clearTimeout(force);
+        log.info('stopped');
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  });
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      demo: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
+
+function toNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value)) {
+    throw new ConfigError(`${flag}: expected a whole number, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `camplex: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

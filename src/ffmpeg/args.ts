@@ -1,0 +1,95 @@
+/**
+ * Builds ffmpeg's argument list for one camera. Only config values ever reach these arguments
+ * (never client input), and ffmpeg is spawned without a shell.
+ */
+import { fileURLToPath } from 'node:url';
+import { demoLook } from '../config/demo.js';
+import type { CameraConfig } from '../config/schema.js';
+
+/** The multipart boundary ffmpeg writes between frames; the splitter expects the same. */
+export const MPJPEG_BOUNDARY = 'camplexframe';
+
+/** Socket timeout for network sources: a frozen camera makes ffmpeg exit instead of hang. */
+const IO_TIMEOUT_US = 5_000_000;
+const DEFAULT_QUALITY = 7;
+const DEMO_WIDTH = 480;
+const DEMO_FPS = 10;
+
+export function ffmpegArgs(camera: CameraConfig, ffmpegMajor = 5): string[] {
+  const input = inputArgs(camera, ffmpegMajor);
+  const passThrough = isHttp(camera.url) && !needsTranscode(camera);
+  const output = passThrough
+    ? ['-c:v', 'copy'] // an MJPEG camera's JPEGs go out as they came in: no re-encoding
+    : [...filterArgs(camera), '-c:v', 'mjpeg', '-q:v', String(camera.quality ?? DEFAULT_QUALITY)];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    ...input,
+    '-an',
+    ...output,
+    '-f',
+    'mpjpeg',
+    '-boundary_tag',
+    MPJPEG_BOUNDARY,
+    'pipe:1',
+  ];
+}
+
+function inputArgs(camera: CameraConfig, ffmpegMajor: number): string[] {
+  const url = camera.url;
+  if (/^rtsps?:/i.test(url)) {
+    // ffmpeg 5 renamed the RTSP socket timeout from -stimeout to -timeout.
+    const timeoutFlag = ffmpegMajor >= 5 ? '-timeout' : '-stimeout';
+    return [
+      '-rtsp_transport',
+      'tcp',
+      timeoutFlag,
+      String(IO_TIMEOUT_US),
+      '-fflags',
+      'nobuffer',
+      '-flags',
+      'low_delay',
+      '-analyzeduration',
+      '500000',
+      '-probesize',
+      '500000',
+      '-i',
+      url,
+    ];
+  }
+  if (isHttp(url)) return ['-rw_timeout', String(IO_TIMEOUT_US), '-i', url];
+  if (/^demo:/i.test(url)) {
+    const n = Number(url.slice('demo:'.length)) || 1;
+    const { pattern, hue } = demoLook(n);
+    const width = camera.width ?? DEMO_WIDTH;
+    const height = Math.round((width * 9) / 16 / 2) * 2;
+    const fps = camera.fps ?? DEMO_FPS;
+    return [
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `${pattern}=size=${width}x${height}:rate=${fps},hue=h=${hue}`,
+    ];
+  }
+  const path = /^file:/i.test(url) ? fileURLToPath(url) : url;
+  return ['-re', '-stream_loop', '-1', '-i', path];
+}
+
+function filterArgs(camera: CameraConfig): string[] {
+  if (/^demo:/i.test(camera.url)) return []; // generated at the wanted size and rate
+  const filters: string[] = [];
+  if (camera.fps !== undefined) filters.push(`fps=${camera.fps}`);
+  if (camera.width !== undefined) filters.push(`scale=${camera.width}:-2`);
+  return filters.length > 0 ? ['-vf', filters.join(',')] : [];
+}
+
+function needsTranscode(camera: CameraConfig): boolean {
+  return camera.fps !== undefined || camera.width !== undefined || camera.quality !== undefined;
+}
+
+function isHttp(url: string): boolean {
+  return /^https?:/i.test(url);
+}

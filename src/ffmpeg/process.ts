@@ -1,0 +1,93 @@
+/**
+ * One ffmpeg child: spawned without a shell in its own process group, killed as a group
+ * (SIGTERM, then SIGKILL), stderr kept as a short redacted tail for error messages.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { redactCredentials } from '../camera/redact.js';
+
+/** How much of ffmpeg's stderr is kept to explain a failure. */
+const STDERR_TAIL_BYTES = 4096;
+
+export interface FfmpegHandlers {
+  onStdout: (chunk: Buffer) => void;
+  /** Called once when the process has exited (or failed to spawn). */
+  onExit: (exit: FfmpegExit) => void;
+}
+
+export interface FfmpegExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Last stderr line (redacted), or the spawn error, for the user-facing reason. */
+  lastError: string;
+}
+
+export interface FfmpegProcess {
+  readonly pid: number | undefined;
+  /** SIGTERM to the group, SIGKILL after `killAfterMs`; resolves once the process exited. */
+  stop(killAfterMs?: number): Promise<void>;
+}
+
+/** Starts ffmpeg with `args`; the returned handle is the only way to stop it. */
+export function startFfmpeg(
+  binary: string,
+  args: string[],
+  handlers: FfmpegHandlers,
+): FfmpegProcess {
+  const child = spawn(binary, args, {
+    detached: true, // own process group, so the group can be killed with everything it spawned
+    stdio: ['ignore', 'pipe', 'pipe'],
+    windowsHide: true,
+  });
+  let stderrTail = '';
+  let spawnError = '';
+  let exited = false;
+  const exitWaiters: Array<() => void> = [];
+
+  child.stdout?.on('data', handlers.onStdout);
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (text: string) => {
+    stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+  });
+  child.on('error', (error) => {
+    spawnError = error.message;
+    // A failed spawn emits 'error' without 'exit'; report it as an exit.
+    if (child.pid === undefined) finish(null, null);
+  });
+  // 'close' rather than 'exit': it comes after stderr is drained, so the tail is complete.
+  child.on('close', (code, signal) => finish(code, signal));
+
+  function finish(code: number | null, signal: NodeJS.Signals | null): void {
+    if (exited) return;
+    exited = true;
+    const lines = stderrTail.trim().split('\n');
+    const lastError = redactCredentials(spawnError || (lines[lines.length - 1] ?? '').trim());
+    handlers.onExit({ code, signal, lastError });
+    for (const wake of exitWaiters.splice(0)) wake();
+  }
+
+  return {
+    pid: child.pid,
+    stop(killAfterMs = 2000) {
+      if (exited) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        exitWaiters.push(resolve);
+        signalGroup(child, 'SIGTERM');
+        const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), killAfterMs);
+        exitWaiters.push(() => clearTimeout(timer));
+      });
+    },
+  };
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal); // the group is gone already; make sure the leader is too
+    } catch {
+      // already exited
+    }
+  }
+}

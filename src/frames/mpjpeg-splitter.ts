@@ -1,0 +1,178 @@
+/**
+ * Cuts ffmpeg's `-f mpjpeg` output into whole JPEG frames. Pure: bytes in, frames out, no I/O.
+ *
+ * Each part is `--<boundary>\r\n<headers>\r\n\r\n<JPEG>\r\n`; ffmpeg writes a Content-length
+ * header per part, so a frame is taken by its length and never by searching for FF D9 (a JPEG
+ * may hold a whole JPEG thumbnail in its EXIF block). Every frame is checked before it is
+ * handed on; anything else (garbage, a truncated or oversized part) is dropped, counted, and the
+ * splitter resynchronises on the next boundary without losing the frames after it.
+ */
+
+export interface SplitterOptions {
+  /** The multipart boundary tag (ffmpeg's `-boundary_tag`), without the leading dashes. */
+  boundary: string;
+  /** Parts declaring more bytes than this are skipped without being buffered. */
+  maxFrameBytes: number;
+  /** Called with each whole JPEG, a view into the splitter's buffer (valid until the caller drops it). */
+  onFrame: (jpeg: Buffer) => void;
+}
+
+export type DropReason = 'corrupt' | 'oversized' | 'malformed-header';
+
+export interface SplitterStats {
+  frames: number;
+  dropped: Record<DropReason, number>;
+  /** Bytes outside any part (noise between frames). */
+  garbageBytes: number;
+}
+
+/** Longest part header we accept; ffmpeg writes about 60 bytes. */
+const MAX_HEADER_BYTES = 1024;
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+export class MpjpegSplitter {
+  readonly stats: SplitterStats = {
+    frames: 0,
+    dropped: { corrupt: 0, oversized: 0, 'malformed-header': 0 },
+    garbageBytes: 0,
+  };
+
+  private readonly delimiter: Buffer;
+  /** The delimiter as it appears between parts; a payload containing it was cut short. */
+  private readonly innerDelimiter: Buffer;
+  private readonly maxFrameBytes: number;
+  private readonly onFrame: (jpeg: Buffer) => void;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes needed in `chunks` before parsing again (avoids re-scanning a half-received body). */
+  private needed = 1;
+  /** Bytes of an oversized part still to be thrown away as they arrive. */
+  private skipping = 0;
+
+  constructor(options: SplitterOptions) {
+    if (!/^[\x21-\x7e]{1,70}$/.test(options.boundary)) {
+      throw new TypeError('boundary must be 1-70 printable ASCII characters');
+    }
+    this.delimiter = Buffer.from(`--${options.boundary}`);
+    this.innerDelimiter = Buffer.from(`\r\n--${options.boundary}\r\n`);
+    this.maxFrameBytes = options.maxFrameBytes;
+    this.onFrame = options.onFrame;
+  }
+
+  /** Feeds the next chunk of ffmpeg output; calls onFrame for every frame it completes. */
+  push(chunk: Uint8Array): void {
+    let data = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    if (this.skipping > 0) {
+      const skipped = Math.min(this.skipping, data.length);
+      this.skipping -= skipped;
+      data = data.subarray(skipped);
+      if (data.length === 0) return;
+    }
+    this.chunks.push(data);
+    this.buffered += data.length;
+    if (this.buffered < this.needed) return;
+
+    const buffer = this.chunks.length === 1 ? data : Buffer.concat(this.chunks, this.buffered);
+    const consumed = this.parse(buffer);
+    const rest = buffer.subarray(consumed);
+    if (this.skipping > 0) {
+      const skipped = Math.min(this.skipping, rest.length);
+      this.skipping -= skipped;
+      this.keep(rest.subarray(skipped));
+    } else {
+      this.keep(rest);
+    }
+  }
+
+  private keep(rest: Buffer): void {
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    if (this.needed <= this.buffered) this.needed = this.buffered + 1;
+  }
+
+  /** Parses as many whole parts as `buffer` holds; returns how many bytes it used up. */
+  private parse(buffer: Buffer): number {
+    let position = 0;
+    this.needed = 1;
+    while (position < buffer.length) {
+      const start = buffer.indexOf(this.delimiter, position);
+      if (start === -1) {
+        // Keep a tail that may be the beginning of a delimiter split across chunks.
+        const keepFrom = Math.max(position, buffer.length - this.delimiter.length + 1);
+        this.countGarbage(buffer, position, keepFrom);
+        return keepFrom;
+      }
+      this.countGarbage(buffer, position, start);
+
+      const headerEnd = buffer.indexOf(HEADER_END, start);
+      if (headerEnd === -1) {
+        if (buffer.length - start > MAX_HEADER_BYTES) {
+          this.stats.dropped['malformed-header']++;
+          position = start + 1;
+          continue;
+        }
+        this.needed = buffer.length - start + 1;
+        return start;
+      }
+      const length = contentLength(buffer.toString('latin1', start, headerEnd));
+      if (length === undefined) {
+        this.stats.dropped['malformed-header']++;
+        position = start + 1;
+        continue;
+      }
+      const bodyStart = headerEnd + HEADER_END.length;
+      if (length > this.maxFrameBytes) {
+        this.stats.dropped.oversized++;
+        const available = buffer.length - bodyStart;
+        if (available >= length) {
+          position = bodyStart + length;
+          continue;
+        }
+        this.skipping = length - available;
+        return buffer.length;
+      }
+      const bodyEnd = bodyStart + length;
+      if (bodyEnd > buffer.length) {
+        this.needed = bodyEnd - start;
+        return start;
+      }
+      const jpeg = buffer.subarray(bodyStart, bodyEnd);
+      if (isWholeJpeg(jpeg) && jpeg.indexOf(this.innerDelimiter) === -1) {
+        this.stats.frames++;
+        this.onFrame(jpeg);
+        position = bodyEnd;
+      } else {
+        // A part cut short: its declared length swallowed the start of the next part.
+        // Resynchronise just after this delimiter so the following frames survive.
+        this.stats.dropped.corrupt++;
+        position = start + 1;
+      }
+    }
+    return position;
+  }
+
+  private countGarbage(buffer: Buffer, from: number, to: number): void {
+    let noise = to - from;
+    // The CRLF that closes the previous part is expected, not garbage.
+    if (noise >= 2 && buffer.indexOf(CRLF, to - 2) === to - 2) noise -= 2;
+    this.stats.garbageBytes += noise;
+  }
+}
+
+function contentLength(header: string): number | undefined {
+  const match = /\r\ncontent-length:[ \t]*(\d{1,10})[ \t]*(?:\r\n|$)/i.exec(header);
+  if (!match?.[1]) return undefined;
+  const length = Number(match[1]);
+  return length >= 4 ? length : undefined;
+}
+
+/** True when `jpeg` starts with SOI (FF D8) and ends with EOI (FF D9). */
+export function isWholeJpeg(jpeg: Uint8Array): boolean {
+  const n = jpeg.length;
+  return (
+    n >= 4 && jpeg[0] === 0xff && jpeg[1] === 0xd8 && jpeg[n - 2] === 0xff && jpeg[n - 1] === 0xd9
+  );
+}

@@ -1,0 +1,152 @@
+/** Every plain HTTP route: dashboard files, the camera list, MJPEG, snapshots, health. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Camera, Frame } from '../camera/camera.js';
+import type { Hub, Viewer } from '../hub/hub.js';
+import type { Log } from '../log.js';
+import { ErrorCodes } from '../protocol/errors.js';
+import type { Asset } from './assets.js';
+import { serveMjpeg } from './mjpeg.js';
+
+export interface RouteOptions {
+  hub: Hub;
+  assets: Map<string, Asset>;
+  log: Log;
+  maxBufferedBytes: number;
+  /** How long a snapshot of a camera without a frame waits for one. */
+  snapshotWaitMs: number;
+  startedAt: number;
+}
+
+const CAMERA_ROUTE = /^\/(mjpeg|snapshot)\/([A-Za-z0-9._-]{1,64}?)(\.jpg)?$/;
+
+/** The request handler for node:http. */
+export function createRoutes(options: RouteOptions) {
+  const { hub, assets } = options;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${req.method} is not allowed`);
+      return;
+    }
+    const asset = assets.get(path);
+    if (asset) {
+      sendAsset(res, asset, path);
+      return;
+    }
+    if (path === '/api/cameras') {
+      sendJson(res, 200, { cameras: hub.list() });
+      return;
+    }
+    if (path === '/healthz') {
+      const cameras = hub.list();
+      sendJson(res, 200, {
+        status: 'ok',
+        uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
+        cameras: cameras.length,
+        live: cameras.filter((c) => c.state === 'live').length,
+      });
+      return;
+    }
+    const match = CAMERA_ROUTE.exec(path);
+    if (match) {
+      const [, kind, id, jpg] = match;
+      const camera = hub.camera(id ?? '');
+      if (!camera) {
+        sendError(res, 404, ErrorCodes.UNKNOWN_CAMERA, `unknown camera ${JSON.stringify(id)}`);
+        return;
+      }
+      if (kind === 'mjpeg' && jpg === undefined) {
+        if (req.method === 'HEAD') {
+          sendHead(res, 'multipart/x-mixed-replace');
+          return;
+        }
+        serveMjpeg(hub, camera, res, options.maxBufferedBytes);
+        return;
+      }
+      if (kind === 'snapshot' && jpg !== undefined) {
+        serveSnapshot(options, camera, req, res);
+        return;
+      }
+    }
+    sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${path.slice(0, 80)}`);
+  };
+}
+
+/** The latest frame; a camera that has none yet is woken and given a moment to produce one. */
+function serveSnapshot(
+  options: RouteOptions,
+  camera: Camera,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const live = camera.latest && camera.info().state === 'live' ? camera.latest : undefined;
+  if (live) {
+    sendJpeg(res, live, req.method === 'HEAD');
+    return;
+  }
+  const { hub } = options;
+  let done = false;
+  const finish = (frame: Frame | undefined) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    hub.unsubscribe(waiter, [camera.id]); // the camera stays up for the grace period
+    if (frame) {
+      sendJpeg(res, frame, req.method === 'HEAD');
+      return;
+    }
+    const info = camera.info();
+    const why = info.reason ? ` - ${info.reason}` : '';
+    res.setHeader('Retry-After', '2');
+    sendError(
+      res,
+      503,
+      ErrorCodes.NO_FRAME,
+      `camera "${camera.id}" has no frame yet (${info.state}${why})`,
+    );
+  };
+  const waiter: Viewer = { sendFrame: (frame) => finish(frame), sendState: () => {} };
+  const timer = setTimeout(() => finish(undefined), options.snapshotWaitMs);
+  res.on('close', () => finish(undefined));
+  hub.subscribe(waiter, [camera.id]);
+}
+
+function sendJpeg(res: ServerResponse, frame: Frame, headOnly: boolean): void {
+  res.writeHead(200, {
+    'Content-Type': 'image/jpeg',
+    'Content-Length': frame.jpeg.length,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(headOnly ? undefined : frame.jpeg);
+}
+
+function sendAsset(res: ServerResponse, asset: Asset, path: string): void {
+  res.writeHead(200, {
+    'Content-Type': asset.type,
+    'Content-Length': asset.body.length,
+    'Cache-Control': path === '/' || path.endsWith('.html') ? 'no-cache' : 'public, max-age=300',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : asset.body);
+}
+
+function sendHead(res: ServerResponse, type: string): void {
+  res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+  res.end();
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { error: { code, message } });
+}

@@ -1,0 +1,141 @@
+/**
+ * The camplex wire format, shared by the server and the browser: pure functions on bytes and
+ * strings, no I/O. docs/PROTOCOL.md describes it; test-vectors.ts holds the bytes both sides
+ * are tested against.
+ */
+import { CamplexError, type ErrorCode, ErrorCodes } from './errors.js';
+
+export const PROTOCOL_VERSION = 1;
+export const WS_PATH = '/ws/cameras';
+/** Camera ids are config keys: 1-64 bytes of [A-Za-z0-9._-]. */
+export const CAMERA_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** A subscribe or unsubscribe naming more cameras than this is refused as a whole. */
+export const MAX_CAMERAS_PER_COMMAND = 1024;
+
+export const CAMERA_STATES = ['idle', 'starting', 'live', 'retrying', 'stopped'] as const;
+export type CameraState = (typeof CAMERA_STATES)[number];
+
+/** What a viewer may know of a camera: never its URL. */
+export interface CameraInfo {
+  id: string;
+  name: string;
+  state: CameraState;
+  /** Why the camera is not live (redacted, short), when it is retrying. */
+  reason?: string;
+  /** Retry attempt number, when retrying. */
+  attempt?: number;
+  /** Milliseconds until the next attempt, when retrying. */
+  retryInMs?: number;
+}
+
+export type ServerMessage =
+  | { type: 'hello'; protocol: number; cameras: CameraInfo[] }
+  | ({ type: 'state' } & CameraInfo)
+  | { type: 'subscribed'; cameras: string[] }
+  | { type: 'unsubscribed'; cameras: string[] }
+  | { type: 'error'; code: ErrorCode; message: string; cameras?: string[] };
+
+export type ClientCommand = { cmd: 'subscribe' | 'unsubscribe'; cameras: string[] };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The `[1 byte id length][id bytes]` prefix of every binary frame message of one camera. */
+export function framePrefix(cameraId: string): Uint8Array {
+  if (!CAMERA_ID_PATTERN.test(cameraId)) {
+    throw new TypeError(`invalid camera id ${JSON.stringify(cameraId)}`);
+  }
+  const id = encoder.encode(cameraId);
+  const prefix = new Uint8Array(1 + id.length);
+  prefix[0] = id.length;
+  prefix.set(id, 1);
+  return prefix;
+}
+
+/** Builds one binary frame message: prefix then payload (one JPEG). */
+export function encodeFrame(prefix: Uint8Array, payload: Uint8Array): Uint8Array {
+  const message = new Uint8Array(prefix.length + payload.length);
+  message.set(prefix, 0);
+  message.set(payload, prefix.length);
+  return message;
+}
+
+/** Splits a binary frame message into camera id and payload (a view, not a copy). */
+export function decodeFrame(message: Uint8Array): { camera: string; payload: Uint8Array } {
+  const idLength = message[0];
+  if (idLength === undefined || idLength === 0 || message.length < 1 + idLength) {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'binary frame too short for its camera id');
+  }
+  let camera: string;
+  try {
+    camera = decoder.decode(message.subarray(1, 1 + idLength));
+  } catch {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'camera id in binary frame is not UTF-8');
+  }
+  return { camera, payload: message.subarray(1 + idLength) };
+}
+
+/** Serialises a server control message (always one JSON text message). */
+export function encodeServerMessage(message: ServerMessage): string {
+  return JSON.stringify(message);
+}
+
+/** Parses a server control message; throws on anything that is not one. */
+export function decodeServerMessage(text: string): ServerMessage {
+  const value: unknown = JSON.parse(text);
+  if (!isRecord(value) || typeof value.type !== 'string') {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'server message without a type');
+  }
+  return value as ServerMessage;
+}
+
+/**
+ * Parses and validates one client control message. Throws a CamplexError whose code and
+ * message are safe to send back to that client.
+ */
+export function decodeClientCommand(text: string): ClientCommand {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CamplexError(ErrorCodes.BAD_JSON, 'control message is not valid JSON');
+  }
+  if (!isRecord(value)) {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'control message must be a JSON object');
+  }
+  const { cmd, cameras } = value;
+  if (cmd !== 'subscribe' && cmd !== 'unsubscribe') {
+    const shown = typeof cmd === 'string' ? JSON.stringify(clip(cmd)) : 'missing';
+    throw new CamplexError(
+      ErrorCodes.UNKNOWN_COMMAND,
+      `unknown command ${shown}: expected "subscribe" or "unsubscribe"`,
+    );
+  }
+  if (!Array.isArray(cameras) || !cameras.every((id) => typeof id === 'string')) {
+    throw new CamplexError(
+      ErrorCodes.BAD_MESSAGE,
+      `"${cmd}" needs "cameras": an array of camera id strings`,
+    );
+  }
+  if (cameras.length > MAX_CAMERAS_PER_COMMAND) {
+    throw new CamplexError(
+      ErrorCodes.TOO_MANY_CAMERAS,
+      `"${cmd}" names ${cameras.length} cameras; at most ${MAX_CAMERAS_PER_COMMAND} per message`,
+    );
+  }
+  return { cmd, cameras: [...new Set(cameras as string[])] };
+}
+
+/** Encodes a client control message. */
+export function encodeClientCommand(command: ClientCommand): string {
+  return JSON.stringify(command);
+}
+
+/** Shortens client-supplied text before it is echoed back or logged. */
+export function clip(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,104 @@
+/**
+ * Wires camplex together in one place: config -> cameras (one ffmpeg each) -> hub -> HTTP
+ * routes and the /ws/cameras endpoint. No module-level state: everything lives in here.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Camera } from './camera/camera.js';
+import { type Clock, systemClock } from './camera/clock.js';
+import type { Config } from './config/schema.js';
+import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
+import type { FfmpegBinary } from './ffmpeg/locate.js';
+import { startFfmpeg } from './ffmpeg/process.js';
+import { loadAssets } from './http/assets.js';
+import { createRoutes } from './http/routes.js';
+import { Hub } from './hub/hub.js';
+import type { Log } from './log.js';
+import { attachSocketEndpoint } from './socket/endpoint.js';
+
+export interface CamplexOptions {
+  config: Config;
+  ffmpeg: FfmpegBinary;
+  log: Log;
+  /** Folder with the built dashboard (index.html, app.js, ...). */
+  publicDir: string;
+  clock?: Clock;
+}
+
+export interface RunningCamplex {
+  /** e.g. http://127.0.0.1:8080/ */
+  readonly url: string;
+  readonly port: number;
+  readonly hub: Hub;
+  /** Closes sockets (1001), stops every ffmpeg, stops listening. */
+  close(): Promise<void>;
+}
+
+/** Builds the object graph and starts listening. */
+export async function startCamplex(options: CamplexOptions): Promise<RunningCamplex> {
+  const { config, ffmpeg, log } = options;
+  const clock = options.clock ?? systemClock;
+  const assets = loadAssets(options.publicDir);
+
+  const hub = new Hub({
+    graceMs: config.stream.graceMs,
+    clock,
+    log,
+    createCamera: (listener) =>
+      config.cameras.map((camera) => {
+        const args = ffmpegArgs(camera, ffmpeg.major);
+        return new Camera(camera, {
+          launch: (handlers) => startFfmpeg(ffmpeg.path, args, handlers),
+          listener,
+          clock,
+          log: log.child({ camera: camera.id }),
+          boundary: MPJPEG_BOUNDARY,
+          maxFrameBytes: config.stream.maxFrameBytes,
+        });
+      }),
+  });
+
+  const server = createHttpServer(
+    createRoutes({
+      hub,
+      assets,
+      log,
+      maxBufferedBytes: config.stream.maxBufferedBytes,
+      snapshotWaitMs: 5000,
+      startedAt: Date.now(),
+    }),
+  );
+  const sockets = attachSocketEndpoint(server, {
+    hub,
+    log,
+    maxBufferedBytes: config.stream.maxBufferedBytes,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host}:${port}/`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    hub,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        await sockets.close();
+        await hub.close();
+        server.closeAllConnections(); // MJPEG responses never end by themselves
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}

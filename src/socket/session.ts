@@ -1,0 +1,161 @@
+/**
+ * One browser tab's WebSocket: control messages in, states and frames out. Per camera it keeps
+ * at most ONE pending frame (a newer one replaces it), and sends only while the socket's
+ * buffered bytes are under a bound, so a slow viewer gets fewer frames, never stale ones.
+ */
+import type { WebSocket } from 'ws';
+import type { Camera, Frame } from '../camera/camera.js';
+import type { Hub, Viewer } from '../hub/hub.js';
+import type { Log } from '../log.js';
+import { CamplexError, CloseCodes, ErrorCodes } from '../protocol/errors.js';
+import {
+  type CameraInfo,
+  type ClientCommand,
+  clip,
+  decodeClientCommand,
+  encodeServerMessage,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+} from '../protocol/wire.js';
+
+export interface SessionOptions {
+  hub: Hub;
+  log: Log;
+  /** Frames are held back (latest wins) while the socket buffers at least this many bytes. */
+  maxBufferedBytes: number;
+  /** Control messages allowed per second before the socket is closed with 1008. */
+  maxMessagesPerSecond: number;
+  now: () => number;
+}
+
+const BINARY = { binary: true } as const;
+
+export class Session implements Viewer {
+  private readonly ws: WebSocket;
+  private readonly options: SessionOptions;
+  private readonly log: Log;
+  /** Newest unsent frame per camera; Map order gives round-robin across cameras. */
+  private readonly pending = new Map<string, Uint8Array>();
+  private windowStart = 0;
+  private windowCount = 0;
+  private closed = false;
+  private readonly onSent = (error?: Error) => {
+    if (!error) this.flush();
+  };
+
+  constructor(ws: WebSocket, options: SessionOptions, remote: string) {
+    this.ws = ws;
+    this.options = options;
+    this.log = options.log.child({ remote });
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('close', (code) => this.onClose(code));
+    ws.on('error', (error) => {
+      // ws reports protocol violations here (1009 too big, 1007 bad UTF-8, ...) and closes.
+      this.log.warn(
+        { err: error.message, code: (error as { code?: string }).code },
+        'websocket error',
+      );
+    });
+    options.hub.addViewer(this);
+    this.sendControl({ type: 'hello', protocol: PROTOCOL_VERSION, cameras: options.hub.list() });
+  }
+
+  sendFrame(frame: Frame, camera: Camera): void {
+    if (this.closed) return;
+    if (this.pending.size === 0 && this.ws.bufferedAmount < this.options.maxBufferedBytes) {
+      this.ws.send(frame.message, BINARY, this.onSent);
+    } else {
+      this.pending.delete(camera.id); // re-inserting moves this camera to the back of the round
+      this.pending.set(camera.id, frame.message);
+      this.flush();
+    }
+  }
+
+  sendState(info: CameraInfo): void {
+    this.sendControl({ type: 'state', ...info });
+  }
+
+  private flush(): void {
+    for (const [id, message] of this.pending) {
+      if (this.closed || this.ws.bufferedAmount >= this.options.maxBufferedBytes) return;
+      this.pending.delete(id);
+      this.ws.send(message, BINARY, this.onSent);
+    }
+  }
+
+  private sendControl(message: ServerMessage): void {
+    if (!this.closed) this.ws.send(encodeServerMessage(message));
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      this.log.warn('binary message from client: closing with 1003');
+      this.ws.close(CloseCodes.UNSUPPORTED_DATA, 'binary messages are not accepted');
+      return;
+    }
+    if (this.overRateLimit()) {
+      this.log.warn(
+        { limit: this.options.maxMessagesPerSecond },
+        'control message flood: closing with 1008',
+      );
+      this.ws.close(CloseCodes.POLICY_VIOLATION, 'too many control messages');
+      return;
+    }
+    let command: ClientCommand;
+    try {
+      command = decodeClientCommand(data.toString('utf8'));
+    } catch (error) {
+      if (!(error instanceof CamplexError)) throw error;
+      this.refuse(error);
+      return;
+    }
+    const hub = this.options.hub;
+    const subscribing = command.cmd === 'subscribe';
+    const result = subscribing
+      ? hub.subscribe(this, command.cameras)
+      : hub.unsubscribe(this, command.cameras);
+    if (!subscribing) for (const id of result.accepted) this.pending.delete(id);
+    if (result.accepted.length > 0 || result.unknown.length === 0) {
+      this.sendControl({
+        type: subscribing ? 'subscribed' : 'unsubscribed',
+        cameras: result.accepted,
+      });
+    }
+    if (result.unknown.length > 0) {
+      const shown = result.unknown.slice(0, 10).map((id) => clip(id));
+      const names = shown.map((id) => JSON.stringify(id)).join(', ');
+      const plural = result.unknown.length > 1 ? 's' : '';
+      this.refuse(
+        new CamplexError(ErrorCodes.UNKNOWN_CAMERA, `unknown camera${plural} ${names}`),
+        shown,
+      );
+    }
+  }
+
+  /** Tells the client why its message was refused; the socket stays open. */
+  private refuse(error: CamplexError, cameras?: string[]): void {
+    this.log.info({ code: error.code }, `control message refused: ${error.message}`);
+    this.sendControl({
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      ...(cameras ? { cameras } : {}),
+    });
+  }
+
+  private overRateLimit(): boolean {
+    const now = this.options.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    return ++this.windowCount > this.options.maxMessagesPerSecond;
+  }
+
+  private onClose(code: number): void {
+    this.closed = true;
+    this.pending.clear();
+    this.options.hub.removeViewer(this);
+    this.log.debug({ code }, 'viewer disconnected');
+  }
+}

@@ -1,0 +1,83 @@
+"""A real RTSP camera for tests: GStreamer's RTSP server serving a live H.264 test pattern.
+
+Run with /usr/bin/python3 (a python3 earlier on PATH may not see the `gi` module).
+Prints exactly one line `READY <port>` on stdout once the server is listening on 127.0.0.1.
+Exits cleanly (code 0) on SIGTERM or SIGINT.
+"""
+
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version('Gst', '1.0')
+gi.require_version('GstRtspServer', '1.0')
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='GStreamer RTSP test camera')
+    parser.add_argument('--port', type=int, default=0, help='0 lets the OS choose')
+    parser.add_argument('--path', action='append', dest='paths', help='mount point, repeatable')
+    parser.add_argument('--pattern', default='ball', help='videotestsrc pattern')
+    parser.add_argument('--width', type=int, default=640)
+    parser.add_argument('--height', type=int, default=360)
+    parser.add_argument('--fps', type=int, default=15)
+    args = parser.parse_args()
+    args.paths = args.paths or ['/cam']
+    for path in args.paths:
+        if not path.startswith('/'):
+            parser.error(f'--path must start with "/": {path!r}')
+    if not 0 <= args.port <= 65535:
+        parser.error(f'--port out of range: {args.port}')
+    return args
+
+
+def launch_line(args):
+    # key-int-max equal to the frame rate gives a keyframe every second, so a new puller
+    # decodes its first frame quickly; config-interval=1 repeats SPS/PPS with each keyframe.
+    return (
+        f'( videotestsrc is-live=true pattern={args.pattern} '
+        f'! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 '
+        f'! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} '
+        '! video/x-h264,profile=baseline '
+        '! rtph264pay name=pay0 pt=96 config-interval=1 )'
+    )
+
+
+def main():
+    args = parse_args()
+    Gst.init(None)
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address('127.0.0.1')
+    server.set_service(str(args.port))
+
+    mounts = server.get_mount_points()
+    for path in args.paths:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch_line(args))
+        # One pipeline per mount point, shared by every client, like a real camera.
+        factory.set_shared(True)
+        mounts.add_factory(path, factory)
+
+    loop = GLib.MainLoop()
+    if server.attach(None) == 0:
+        print(f'rtsp-camera: cannot listen on 127.0.0.1:{args.port}', file=sys.stderr)
+        return 1
+
+    def stop():
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, stop)
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, stop)
+
+    print(f'READY {server.get_bound_port()}', flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = fileURLToPath(new URL('./rtsp-camera.py', import.meta.url));
+const READY_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 3_000;
+const STDERR_TAIL_BYTES = 8 * 1024;
+const STDOUT_LINE_LIMIT = 4 * 1024;
+
+export interface RtspCameraOptions {
+  port?: number;
+  paths?: string[];
+  pattern?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+}
+
+export interface RtspCamera {
+  port: number;
+  pid: number;
+  /** rtsp://127.0.0.1:PORT/cam, or the given mount path. */
+  url(path?: string): string;
+  /** SIGTERM, wait for exit, SIGKILL after 3 s. */
+  stop(): Promise<void>;
+  /** Sends a signal, e.g. SIGSTOP/SIGCONT to freeze and thaw the camera. */
+  signal(sig: NodeJS.Signals): void;
+  /** Exit code, or null when a signal ended the process. */
+  exited: Promise<number | null>;
+}
+
+// Cameras a test forgot to stop must not outlive the test process.
+const running = new Set<() => void>();
+process.once('exit', () => {
+  for (const kill of running) kill();
+});
+
+/** Throws an Error naming the missing tool and how to install it unless path is executable. */
+export function requireTool(path: string, installHint: string): void {
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new Error(
+      `required tool ${path} is missing or not executable; install it: ${installHint}`,
+    );
+  }
+}
+
+/** Starts a GStreamer RTSP camera on 127.0.0.1 and resolves once it is listening. */
+export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<RtspCamera> {
+  requireTool(PYTHON, 'apt-get install -y python3');
+  const args = [SCRIPT, '--port', String(options.port ?? 0)];
+  for (const path of options.paths ?? ['/cam']) args.push('--path', path);
+  if (options.pattern !== undefined) args.push('--pattern', options.pattern);
+  if (options.width !== undefined) args.push('--width', String(options.width));
+  if (options.height !== undefined) args.push('--height', String(options.height));
+  if (options.fps !== undefined) args.push('--fps', String(options.fps));
+
+  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { pid } = child;
+
+  let stderrTail = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+  });
+  const kill = () => child.kill('SIGKILL');
+  running.add(kill);
+  void exited.then(() => running.delete(kill));
+
+  const describe = () => `${PYTHON} ${args.join(' ')}`;
+  const failure = (reason: string) =>
+    new Error(`rtsp camera failed to start (${reason}): ${describe()}\nstderr:\n${stderrTail}`);
+
+  let timer: NodeJS.Timeout | undefined;
+  let onStdout: ((chunk: string) => void) | undefined;
+  try {
+    if (pid === undefined) {
+      // spawn reports ENOENT and friends through 'error' rather than throwing.
+      const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+      throw failure(error.message);
+    }
+    const port = await new Promise<number>((resolve, reject) => {
+      let buffered = '';
+      child.stdout.setEncoding('utf8');
+      onStdout = (chunk: string) => {
+        buffered += chunk;
+        const end = buffered.indexOf('\n');
+        if (end === -1) {
+          if (buffered.length > STDOUT_LINE_LIMIT) reject(failure('unexpected output on stdout'));
+          return;
+        }
+        const match = /^READY (\d+)$/.exec(buffered.slice(0, end).trim());
+        if (match?.[1]) resolve(Number(match[1]));
+        else reject(failure(`unexpected first line ${JSON.stringify(buffered.slice(0, end))}`));
+      };
+      child.stdout.on('data', onStdout);
+      child.once('error', (error) => reject(failure(error.message)));
+      // Wait for stderr to drain so the error carries the reason (e.g. a missing gi module).
+      child.once('close', (code, sig) => reject(failure(`exited with ${code ?? sig}`)));
+      timer = setTimeout(
+        () => reject(failure(`no READY line within ${READY_TIMEOUT_MS}ms`)),
+        READY_TIMEOUT_MS,
+      );
+    });
+    if (onStdout) child.stdout.off('data', onStdout);
+    // Keep draining stdout so a chatty script can never block on a full pipe.
+    child.stdout.resume();
+    return makeCamera(child.kill.bind(child), pid, port, exited);
+  } catch (error) {
+    if (pid !== undefined) {
+      kill();
+      await exited;
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function makeCamera(
+  kill: (sig: NodeJS.Signals) => boolean,
+  pid: number,
+  port: number,
+  exited: Promise<number | null>,
+): RtspCamera {
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  return {
+    port,
+    pid,
+    exited,
+    url: (path = '/cam') => `rtsp://127.0.0.1:${port}${path.startsWith('/') ? '' : '/'}${path}`,
+    signal: (sig) => {
+      if (!done) kill(sig);
+    },
+    stop: async () => {
+      if (done) return;
+      // A frozen (SIGSTOPped) camera cannot act on SIGTERM until it is continued.
+      kill('SIGCONT');
+      kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), STOP_GRACE_MS);
+      });
+      const outcome = await Promise.race([exited, grace]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}

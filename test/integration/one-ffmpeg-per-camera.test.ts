@@ -20,7 +20,10 @@ describe('one shared ffmpeg per camera, many viewers', () => {
   let cameraIds: string[] = [];
 
   before(async () => {
-    rtsp.push(await startRtspCamera({ pattern: 'ball' }), await startRtspCamera({ pattern: 'smpte' }));
+    rtsp.push(
+      await startRtspCamera({ pattern: 'ball' }),
+      await startRtspCamera({ pattern: 'smpte' }),
+    );
     camplex = await startCamplexProcess({
       args: ['--demo', '2'],
       config: [
@@ -71,13 +74,16 @@ describe('one shared ffmpeg per camera, many viewers', () => {
     assert.equal(countDescendants(camplex.pid, 'ffmpeg'), cameraIds.length);
     // Each RTSP camera is pulled by one process, whatever the number of viewers.
     for (const camera of rtsp) {
-      const pulling = descendantPids(camplex.pid).filter((pid) => commandLine(pid).includes(camera.url()));
+      const pulling = descendantPids(camplex.pid).filter((pid) =>
+        commandLine(pid).includes(camera.url()),
+      );
       assert.equal(pulling.length, 1, `ffmpeg processes pulling ${camera.url()}`);
     }
   });
 
   it('keeps ffmpeg running while any viewer remains', async () => {
-    for (const viewer of viewers.slice(0, 4)) viewer.send({ cmd: 'unsubscribe', cameras: cameraIds });
+    for (const viewer of viewers.slice(0, 4))
+      viewer.send({ cmd: 'unsubscribe', cameras: cameraIds });
     const last = viewers[4];
     assert.ok(last);
     const before = last.framesOf('porch');
@@ -110,7 +116,10 @@ describe('one shared ffmpeg per camera, many viewers', () => {
   it('restarts a stopped camera for a new viewer and exits cleanly on SIGTERM', async () => {
     const viewer = await connectViewer(camplex.wsUrl);
     viewer.send({ cmd: 'subscribe', cameras: ['porch'] });
-    await waitFor(() => viewer.framesOf('porch') >= 2, { timeoutMs: 20_000, what: 'porch frames again' });
+    await waitFor(() => viewer.framesOf('porch') >= 2, {
+      timeoutMs: 20_000,
+      what: 'porch frames again',
+    });
     assert.equal(countDescendants(camplex.pid, 'ffmpeg'), 1);
     const pid = camplex.pid;
     const exit = await camplex.stop('SIGTERM');

@@ -15,8 +15,12 @@ const DEFAULT_QUALITY = 7;
 const DEMO_WIDTH = 480;
 const DEMO_FPS = 10;
 
-export function ffmpegArgs(camera: CameraConfig, ffmpegMajor = 5): string[] {
-  const input = inputArgs(camera, ffmpegMajor);
+/** Arguments for `camera`; `rtspTimeoutFlag` comes from the located binary. */
+export function ffmpegArgs(
+  camera: CameraConfig,
+  rtspTimeoutFlag: '-timeout' | '-stimeout' = '-timeout',
+): string[] {
+  const input = inputArgs(camera, rtspTimeoutFlag);
   const passThrough = isHttp(camera.url) && !needsTranscode(camera);
   const output = passThrough
     ? ['-c:v', 'copy'] // an MJPEG camera's JPEGs go out as they came in: no re-encoding
@@ -37,15 +41,13 @@ export function ffmpegArgs(camera: CameraConfig, ffmpegMajor = 5): string[] {
   ];
 }
 
-function inputArgs(camera: CameraConfig, ffmpegMajor: number): string[] {
+function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string): string[] {
   const url = camera.url;
   if (/^rtsps?:/i.test(url)) {
-    // ffmpeg 5 renamed the RTSP socket timeout from -stimeout to -timeout.
-    const timeoutFlag = ffmpegMajor >= 5 ? '-timeout' : '-stimeout';
     return [
       '-rtsp_transport',
       'tcp',
-      timeoutFlag,
+      rtspTimeoutFlag,
       String(IO_TIMEOUT_US),
       '-fflags',
       'nobuffer',

@@ -1,6 +1,6 @@
 /** Finds the ffmpeg binary: config, then PATH, then the optional npm-shipped build. */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 
@@ -10,7 +10,8 @@ export interface FfmpegBinary {
   readonly origin: 'config' | 'PATH' | '@ffmpeg-installer/ffmpeg';
   /** e.g. "5.1.9-0+deb12u1"; "unknown" when `-version` does not say. */
   readonly version: string;
-  readonly major: number;
+  /** The RTSP socket I/O timeout option: `-timeout` since ffmpeg 5, `-stimeout` before. */
+  readonly rtspTimeoutFlag: '-timeout' | '-stimeout';
 }
 
 /** Locates ffmpeg or throws an Error that says how to install it. */
@@ -47,8 +48,9 @@ function shippedFfmpeg(): string | undefined {
 
 function isExecutable(path: string): boolean {
   try {
-    accessSync(path, constants.X_OK);
-    return true;
+    const stat = statSync(path);
+    // Mode bits rather than access(X_OK), which a directory passes too.
+    return stat.isFile() && (stat.mode & 0o111) !== 0;
   } catch {
     return false;
   }
@@ -58,6 +60,11 @@ function describe(path: string, origin: FfmpegBinary['origin']): FfmpegBinary {
   const result = spawnSync(path, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 5000 });
   const match = /ffmpeg version (\S+)/.exec(result.stdout ?? '');
   const version = match?.[1] ?? 'unknown';
-  const major = Number(/^n?(\d+)\./.exec(version)?.[1] ?? 5);
-  return { path, origin, version, major };
+  // Ask the binary rather than parse its version: static builds print git hashes.
+  const rtspHelp = spawnSync(path, ['-hide_banner', '-h', 'demuxer=rtsp'], {
+    encoding: 'utf8',
+    timeout: 5000,
+  });
+  const rtspTimeoutFlag = /^\s*-stimeout\b/m.test(rtspHelp.stdout ?? '') ? '-stimeout' : '-timeout';
+  return { path, origin, version, rtspTimeoutFlag };
 }

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ffmpegArgs, MPJPEG_BOUNDARY } from './args.js';
+
+const camera = (url: string, extra: object = {}) => ({ id: 'cam', name: 'cam', url, ...extra });
+
+function valueAfter(args: string[], flag: string): string | undefined {
+  const at = args.indexOf(flag);
+  return at === -1 ? undefined : args[at + 1];
+}
+
+describe('ffmpegArgs', () => {
+  it('always writes mpjpeg with camplex boundary to stdout, quietly, without stdin', () => {
+    const args = ffmpegArgs(camera('rtsp://cam.local/stream'));
+    assert.equal(valueAfter(args, '-f'), 'mpjpeg');
+    assert.equal(valueAfter(args, '-boundary_tag'), MPJPEG_BOUNDARY);
+    assert.equal(args.at(-1), 'pipe:1');
+    assert.ok(args.includes('-nostdin'));
+    assert.equal(valueAfter(args, '-loglevel'), 'error');
+    assert.ok(args.includes('-an'));
+  });
+
+  it('pulls RTSP over TCP with a socket timeout and low-latency input flags', () => {
+    const args = ffmpegArgs(camera('rtsp://user:pw@cam.local/stream'));
+    assert.equal(valueAfter(args, '-rtsp_transport'), 'tcp');
+    assert.equal(valueAfter(args, '-timeout'), '5000000');
+    assert.equal(valueAfter(args, '-fflags'), 'nobuffer');
+    assert.equal(valueAfter(args, '-i'), 'rtsp://user:pw@cam.local/stream');
+    assert.equal(valueAfter(args, '-c:v'), 'mjpeg');
+  });
+
+  it('uses -stimeout for ffmpeg builds that predate -timeout as socket timeout', () => {
+    const args = ffmpegArgs(camera('rtsp://cam.local/stream'), '-stimeout');
+    assert.equal(valueAfter(args, '-stimeout'), '5000000');
+    assert.equal(args.indexOf('-timeout'), -1);
+  });
+
+  it('passes an HTTP MJPEG camera through without re-encoding', () => {
+    const args = ffmpegArgs(camera('http://cam.local/video.mjpg'));
+    assert.equal(valueAfter(args, '-c:v'), 'copy');
+    assert.equal(args.indexOf('-vf'), -1);
+    assert.equal(valueAfter(args, '-rw_timeout'), '5000000');
+  });
+
+  it('re-encodes an HTTP camera only when fps, width or quality ask for it', () => {
+    const args = ffmpegArgs(camera('https://cam.local/video.mjpg', { fps: 5, width: 320 }));
+    assert.equal(valueAfter(args, '-c:v'), 'mjpeg');
+    assert.equal(valueAfter(args, '-vf'), 'fps=5,scale=320:-2');
+  });
+
+  it('generates a demo camera at its size and rate, in real time', () => {
+    const args = ffmpegArgs(camera('demo:2', { fps: 10, width: 320 }));
+    assert.ok(args.includes('-re'));
+    assert.equal(valueAfter(args, '-f'), 'lavfi');
+    assert.match(valueAfter(args, '-i') ?? '', /^smptehdbars=size=320x180:rate=10,hue=h=137$/);
+  });
+
+  it('loops a file in real time and accepts file:// URLs', () => {
+    const args = ffmpegArgs(camera('file:///var/video/a%20b.mp4'));
+    assert.equal(valueAfter(args, '-stream_loop'), '-1');
+    assert.equal(valueAfter(args, '-i'), '/var/video/a b.mp4');
+    assert.equal(valueAfter(ffmpegArgs(camera('./clip.mp4')), '-i'), './clip.mp4');
+  });
+});

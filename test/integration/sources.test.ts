@@ -1,0 +1,185 @@
+/**
+ * Every kind of source through real ffmpeg: an HTTP MJPEG camera (a small server that writes
+ * multipart/x-mixed-replace the way cameras do, with and without Content-Length), a video file,
+ * and the demo source. MJPEG cameras must come out byte for byte as they went in.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import WebSocket from 'ws';
+import { decodeFrame } from '../../src/protocol/wire.js';
+import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
+import { waitFor } from '../helpers/processes.js';
+
+const exifJpeg = readFileSync(new URL('../fixtures/exif-thumbnail.jpg', import.meta.url));
+
+/** A fake network camera: loops `frames` at ~10 fps as multipart/x-mixed-replace. */
+function startMjpegCamera(frames: Buffer[], withLength: boolean): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace;boundary=myboundary' });
+    let n = 0;
+    const timer = setInterval(() => {
+      const jpeg = frames[n++ % frames.length] as Buffer;
+      const length = withLength ? `Content-Length: ${jpeg.length}\r\n` : '';
+      res.write(`--myboundary\r\nContent-Type: image/jpeg\r\n${length}\r\n`);
+      res.write(jpeg);
+      res.write('\r\n');
+    }, 100);
+    req.on('close', () => clearInterval(timer));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function urlOf(server: Server): string {
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/video.mjpg`;
+}
+
+/** Subscribes to `camera` and collects the payloads of its first `count` frames. */
+async function collectFrames(wsUrl: string, camera: string, count: number): Promise<Buffer[]> {
+  const ws = new WebSocket(wsUrl);
+  const frames: Buffer[] = [];
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (!isBinary) {
+      if (JSON.parse(data.toString()).type === 'hello')
+        ws.send(JSON.stringify({ cmd: 'subscribe', cameras: [camera] }));
+      return;
+    }
+    const frame = decodeFrame(data);
+    if (frame.camera === camera) frames.push(Buffer.from(frame.payload));
+  });
+  try {
+    await waitFor(() => frames.length >= count, {
+      timeoutMs: 20_000,
+      what: `${count} frames of ${camera}`,
+    });
+  } finally {
+    ws.terminate();
+  }
+  return frames;
+}
+
+describe('camera sources through real ffmpeg', () => {
+  let withLength: Server;
+  let withoutLength: Server;
+  let camplex: CamplexProcess;
+  let dir: string;
+  let otherJpeg: Buffer;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'camplex-sources-'));
+    const video = join(dir, 'clip with space.mp4');
+    const made = spawnSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x180:rate=10',
+      '-t',
+      '2',
+      '-pix_fmt',
+      'yuv420p',
+      video,
+    ]);
+    assert.equal(made.status, 0, String(made.stderr));
+    otherJpeg = spawnSync(
+      'ffmpeg',
+      [
+        '-loglevel',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'smptebars=size=320x180',
+        '-frames:v',
+        '1',
+        '-f',
+        'mjpeg',
+        '-',
+      ],
+      { maxBuffer: 1 << 20 },
+    ).stdout;
+    withLength = await startMjpegCamera([exifJpeg, otherJpeg], true);
+    withoutLength = await startMjpegCamera([otherJpeg], false);
+    camplex = await startCamplexProcess({
+      config: [
+        'cameras:',
+        '  mjpeg-cam:',
+        `    url: ${urlOf(withLength)}`,
+        '  mjpeg-nolength:',
+        `    url: ${urlOf(withoutLength)}`,
+        '  mjpeg-scaled:',
+        `    url: ${urlOf(withLength)}`,
+        '    width: 160',
+        '  clip:',
+        `    url: ${pathToFileURL(video).href}`,
+        '  demo:',
+        '    url: demo:5',
+      ].join('\n'),
+    });
+  });
+
+  after(async () => {
+    await camplex?.stop();
+    withLength?.closeAllConnections();
+    withLength?.close();
+    withoutLength?.closeAllConnections();
+    withoutLength?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes an MJPEG camera through byte for byte, EXIF thumbnail and all', async () => {
+    const frames = await collectFrames(camplex.wsUrl, 'mjpeg-cam', 4);
+    for (const frame of frames) {
+      assert.ok(
+        frame.equals(exifJpeg) || frame.equals(otherJpeg),
+        `frame of ${frame.length} bytes was altered`,
+      );
+    }
+    assert.ok(
+      frames.some((frame) => frame.equals(exifJpeg)),
+      'the EXIF JPEG came through whole',
+    );
+  });
+
+  it('reads MJPEG parts that carry no Content-Length', async () => {
+    const frames = await collectFrames(camplex.wsUrl, 'mjpeg-nolength', 3);
+    for (const frame of frames) assert.ok(frame.equals(otherJpeg));
+  });
+
+  it('re-encodes an MJPEG camera when a width is configured', async () => {
+    const [frame] = await collectFrames(camplex.wsUrl, 'mjpeg-scaled', 1);
+    assert.ok(frame);
+    assert.deepEqual(jpegSize(frame), { width: 160, height: 90 });
+  });
+
+  it('plays a video file in a loop', async () => {
+    const frames = await collectFrames(camplex.wsUrl, 'clip', 25); // more than the 2 s clip holds
+    assert.deepEqual(jpegSize(frames[0] as Buffer), { width: 320, height: 180 });
+  });
+
+  it('generates a demo camera', async () => {
+    const [frame] = await collectFrames(camplex.wsUrl, 'demo', 1);
+    assert.deepEqual(jpegSize(frame as Buffer), { width: 480, height: 270 });
+  });
+});
+
+/** Reads width and height from a JPEG's SOF0/SOF2 segment. */
+function jpegSize(jpeg: Buffer): { width: number; height: number } {
+  let at = 2;
+  while (at + 9 < jpeg.length) {
+    const marker = jpeg[at + 1] as number;
+    const length = jpeg.readUInt16BE(at + 2);
+    if (marker === 0xc0 || marker === 0xc2) {
+      return { height: jpeg.readUInt16BE(at + 5), width: jpeg.readUInt16BE(at + 7) };
+    }
+    at += 2 + length;
+  }
+  throw new Error('no SOF segment');
+}

@@ -52,7 +52,13 @@ async function main(argv: string[]): Promise<number> {
     `using ffmpeg ${ffmpeg.version} from ${ffmpeg.origin} (${ffmpeg.path})`,
   );
   const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
-  const camplex = await startCamplex({ config, ffmpeg, log, publicDir });
+  let camplex: Awaited<ReturnType<typeof startCamplex>>;
+  try {
+    camplex = await startCamplex({ config, ffmpeg, log, publicDir });
+  } catch (error) {
+    process.stderr.write(`camplex: ${(error as Error).message}\n`);
+    return 1;
+  }
   log.info(
     { url: camplex.url, cameras: config.cameras.length, config: config.origin },
     `camplex listening on ${camplex.url} with ${config.cameras.length} cameras (${config.origin})`,

@@ -16,6 +16,12 @@ import { Hub } from './hub/hub.js';
 import type { Log } from './log.js';
 import { attachSocketEndpoint } from './socket/endpoint.js';
 
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address in use (another program has this port; pick another with --port)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no such address on this machine',
+};
+
 export interface CamplexOptions {
   config: Config;
   ffmpeg: FfmpegBinary;
@@ -46,7 +52,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     log,
     createCamera: (listener) =>
       config.cameras.map((camera) => {
-        const args = ffmpegArgs(camera, ffmpeg.major);
+        const args = ffmpegArgs(camera, ffmpeg.rtspTimeoutFlag);
         return new Camera(camera, {
           launch: (handlers) => startFfmpeg(ffmpeg.path, args, handlers),
           listener,
@@ -75,9 +81,14 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = `${config.server.host}:${config.server.port}`;
+      const why = LISTEN_ERRORS[error.code ?? ''] ?? error.message;
+      reject(new Error(`cannot listen on ${where}: ${why}`));
+    });
     server.listen(config.server.port, config.server.host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
+      server.on('error', (error) => log.error({ err: error.message }, 'http server error'));
       resolve();
     });
   });

@@ -1,0 +1,101 @@
+/** The `camplex` command itself: help, and config errors that stop it before anything starts. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'camplex-cli-'));
+
+function run(args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 15_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function configFile(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('camplex command', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints its usage with --help', () => {
+    const { code, stdout } = run(['--help']);
+    assert.equal(code, 0);
+    assert.match(stdout, /^Usage: camplex \[--config FILE\]/);
+  });
+
+  it('refuses an unknown flag with exit code 2 and the usage', () => {
+    const { code, stderr } = run(['--frobnicate']);
+    assert.equal(code, 2);
+    assert.match(stderr, /Unknown option '--frobnicate'/);
+    assert.match(stderr, /Usage: camplex/);
+  });
+
+  it('exits 1 naming the file, the key and what was expected, without listening', () => {
+    const file = configFile(
+      'bad.yaml',
+      'cameras:\n  front:\n    url: rtsp://cam/1\n    fps: fast\n',
+    );
+    const { code, stdout, stderr } = run(['--config', file, '--port', '0']);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      `camplex: invalid configuration\n${file}: cameras.front.fps: expected number, received string\n`,
+    );
+    assert.doesNotMatch(stdout, /listening/);
+  });
+
+  it('exits 1 for a config file that does not exist', () => {
+    const file = join(dir, 'missing.yaml');
+    const { code, stderr } = run(['--config', file]);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      `camplex: invalid configuration\n${file}: cannot read config: file not found\n`,
+    );
+  });
+
+  it('exits 1 for a port that is not a number', () => {
+    const { code, stderr } = run(['--port', 'http']);
+    assert.equal(code, 1);
+    assert.match(stderr, /--port: expected a whole number, got "http"/);
+  });
+
+  it('exits 1 when the port is taken, saying so', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const { code, stderr } = await new Promise<ReturnType<typeof run>>((resolve) => {
+        // spawnSync would block the event loop that keeps the blocking port open
+        import('node:child_process').then(({ execFile }) => {
+          execFile(
+            process.execPath,
+            [CLI, '--port', String(port), '--demo', '1'],
+            { timeout: 15_000 },
+            (error, stdout, stderr) =>
+              resolve({
+                code: error ? ((error as { code?: number }).code ?? 1) : 0,
+                stdout,
+                stderr,
+              }),
+          );
+        });
+      });
+      assert.equal(code, 1);
+      assert.match(
+        stderr,
+        new RegExp(`camplex: cannot listen on 127\\.0\\.0\\.1:${port}: address in use`),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+});

@@ -10,14 +10,14 @@ const SOURCE_URL = /^(rtsps?|https?|file|demo):/i;
 const cameraSchema = z.strictObject({
   url: z
     .string({ error: 'expected a camera URL (rtsp://, http(s)://, file:// or demo:N)' })
-    .min(1, { error: 'expected a camera URL, got an empty string' })
+    .min(1, { error: 'expected a camera URL, got an empty string', abort: true })
     .refine((url) => SOURCE_URL.test(url) || url.startsWith('/') || url.startsWith('.'), {
       error: 'expected a URL starting with rtsp://, rtsps://, http://, https://, file:// or demo:',
     }),
   name: z.string().min(1).max(200).optional(),
   fps: z.number().positive().max(60).optional(),
-  width: z.int().min(16).max(7680).optional(),
-  quality: z.int().min(2).max(31).optional(),
+  width: z.int({ error: 'expected a whole number of pixels' }).min(16).max(7680).optional(),
+  quality: z.int({ error: 'expected a whole number from 2 (best) to 31' }).min(2).max(31).optional(),
 });
 
 export const configSchema = z.strictObject({

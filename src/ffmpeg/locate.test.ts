@@ -7,7 +7,10 @@ import { locateFfmpeg } from './locate.js';
 
 describe('locateFfmpeg', () => {
   it('finds ffmpeg on PATH and says which build it is', () => {
-    assert.ok(existsSync('/usr/bin/ffmpeg'), 'this test needs Debian ffmpeg: apt-get install ffmpeg');
+    assert.ok(
+      existsSync('/usr/bin/ffmpeg'),
+      'this test needs Debian ffmpeg: apt-get install ffmpeg',
+    );
     const ffmpeg = locateFfmpeg(undefined, { PATH: '/nonexistent:/usr/bin' });
     assert.equal(ffmpeg.path, '/usr/bin/ffmpeg');
     assert.equal(ffmpeg.origin, 'PATH');
@@ -28,7 +31,9 @@ describe('locateFfmpeg', () => {
       assert.throws(() => locateFfmpeg(plain), {
         message: `ffmpeg.path: ${plain} is not an executable file`,
       });
-      assert.throws(() => locateFfmpeg(dir), { message: `ffmpeg.path: ${dir} is not an executable file` });
+      assert.throws(() => locateFfmpeg(dir), {
+        message: `ffmpeg.path: ${dir} is not an executable file`,
+      });
     } finally {
       rmSync(dir, { recursive: true });
     }

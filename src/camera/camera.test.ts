@@ -1,0 +1,541 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeClock, randomSequence } from '../../test/helpers/fake-clock.js';
+import type { CameraConfig } from '../config/schema.js';
+import type { FfmpegExit, FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
+import { createLog } from '../log.js';
+import type { CameraInfo } from '../protocol/wire.js';
+import { Camera, type CameraOptions, type Frame } from './camera.js';
+
+const BOUNDARY = 'camplex';
+const START_TIMEOUT_MS = 20_000;
+const STALL_MS = 5000;
+const MIN_UPTIME_MS = 10_000;
+const CLOSED: FfmpegExit = { code: 0, signal: null, lastError: '' };
+
+/** A stand-in ffmpeg: the test drives its handlers; `stop()` only records the call. */
+interface FakeProcess extends FfmpegProcess {
+  readonly handlers: FfmpegHandlers;
+  stopCalls: number;
+}
+
+function fakeJpeg(seed: number, size = 32): Buffer {
+  const body = Buffer.alloc(size, seed & 0xff);
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), body, Buffer.from([0xff, 0xd9])]);
+}
+
+/** One part as ffmpeg's mpjpeg muxer writes it. */
+function part(jpeg: Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from(
+      `--${BOUNDARY}\r\nContent-type: image/jpeg\r\nContent-length: ${jpeg.length}\r\n\r\n`,
+    ),
+    jpeg,
+    Buffer.from('\r\n'),
+  ]);
+}
+
+function setup(options: Partial<CameraOptions> = {}, config: Partial<CameraConfig> = {}) {
+  const clock = new FakeClock(1_000_000);
+  const processes: FakeProcess[] = [];
+  const states: CameraInfo[] = [];
+  const frames: Frame[] = [];
+  const camera = new Camera(
+    { id: 'front', name: 'Front door', url: 'rtsp://admin:hunter2@10.0.0.5/x', ...config },
+    {
+      launch: (handlers) => {
+        const process: FakeProcess = {
+          pid: 1000 + processes.length,
+          handlers,
+          stopCalls: 0,
+          stop() {
+            this.stopCalls++;
+            return Promise.resolve();
+          },
+        };
+        processes.push(process);
+        return process;
+      },
+      listener: {
+        onFrame: (_camera, frame) => frames.push(frame),
+        onState: (camera) => states.push(camera.info()),
+      },
+      clock,
+      log: createLog('silent'),
+      boundary: BOUNDARY,
+      maxFrameBytes: 1 << 20,
+      random: () => 0.5,
+      ...options,
+    },
+  );
+  /** The newest ffmpeg the camera launched. */
+  const current = (): FakeProcess => {
+    const process = processes.at(-1);
+    assert.ok(process, 'no ffmpeg was launched');
+    return process;
+  };
+  const sendFrame = (jpeg: Buffer, process = current()) => process.handlers.onStdout(part(jpeg));
+  return { camera, clock, processes, states, frames, current, sendFrame };
+}
+
+/** Delay for `attempt` with the jitter factor random() = 0.5 gives: 0.75 of the ceiling. */
+function expectedDelay(attempt: number): number {
+  return Math.round(Math.min(30_000, 500 * 2 ** (attempt - 1)) * 0.75);
+}
+
+describe('Camera', () => {
+  describe('start', () => {
+    it('is idle until started and reports starting, then live on the first frame', () => {
+      const { camera, processes, states, sendFrame } = setup();
+      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'idle' });
+      assert.equal(camera.running, false);
+      assert.equal(processes.length, 0);
+
+      camera.start();
+      assert.equal(processes.length, 1);
+      assert.equal(camera.running, true);
+      assert.deepEqual(
+        states.map((s) => s.state),
+        ['starting'],
+      );
+
+      sendFrame(fakeJpeg(1));
+      assert.deepEqual(
+        states.map((s) => s.state),
+        ['starting', 'live'],
+      );
+      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'live' });
+
+      sendFrame(fakeJpeg(2));
+      assert.equal(states.length, 2, 'a second frame reports no new state');
+    });
+
+    it('does not launch a second ffmpeg while one runs', () => {
+      const { camera, processes, sendFrame } = setup();
+      camera.start();
+      camera.start();
+      sendFrame(fakeJpeg(1));
+      camera.start();
+      assert.equal(processes.length, 1);
+    });
+
+    it('does not launch a second ffmpeg while a restart is pending', () => {
+      const { camera, processes, current, clock } = setup();
+      camera.start();
+      current().handlers.onExit(CLOSED);
+      camera.start();
+      assert.equal(processes.length, 1);
+      clock.advance(expectedDelay(1));
+      assert.equal(processes.length, 2);
+    });
+  });
+
+  describe('frames', () => {
+    it('hands each frame on as [id length][id][jpeg] with the JPEG unchanged', () => {
+      const { camera, clock, frames, sendFrame, current } = setup();
+      camera.start();
+      const jpegs = [fakeJpeg(1), fakeJpeg(2, 100), fakeJpeg(3, 7)];
+      sendFrame(jpegs[0]!);
+      clock.advance(100);
+      // The second frame arrives split across two chunks, the third glued to its end.
+      const stream = Buffer.concat([part(jpegs[1]!), part(jpegs[2]!)]);
+      current().handlers.onStdout(stream.subarray(0, 50));
+      current().handlers.onStdout(stream.subarray(50));
+
+      assert.equal(frames.length, 3);
+      frames.forEach((frame, i) => {
+        const expected = Buffer.concat([Buffer.from([5]), Buffer.from('front'), jpegs[i]!]);
+        assert.deepEqual(Buffer.from(frame.message), expected, `frame ${i}`);
+        assert.deepEqual(Buffer.from(frame.jpeg), jpegs[i], `frame ${i}`);
+        assert.equal(frame.seq, i + 1);
+      });
+      assert.equal(frames[0]!.at, 1_000_000);
+      assert.equal(frames[2]!.at, 1_000_100);
+    });
+
+    it('shares one buffer between the message and the JPEG view', () => {
+      const { camera, frames, sendFrame } = setup();
+      camera.start();
+      sendFrame(fakeJpeg(1));
+      const frame = frames[0]!;
+      assert.equal(frame.jpeg.buffer, frame.message.buffer);
+      assert.equal(frame.jpeg.byteOffset, frame.message.byteOffset + 6);
+    });
+
+    it('caches the latest frame', () => {
+      const { camera, frames, sendFrame } = setup();
+      camera.start();
+      assert.equal(camera.latest, undefined);
+      sendFrame(fakeJpeg(1));
+      assert.equal(camera.latest, frames[0]);
+      sendFrame(fakeJpeg(2));
+      assert.equal(camera.latest, frames[1]);
+      assert.deepEqual(Buffer.from(camera.latest!.jpeg), fakeJpeg(2));
+    });
+  });
+
+  describe('restarts', () => {
+    it('retries after ffmpeg exits with code 0 and nothing on stderr', () => {
+      const { camera, states, current, sendFrame } = setup({ random: Math.random });
+      camera.start();
+      sendFrame(fakeJpeg(1));
+      current().handlers.onExit(CLOSED);
+
+      const info = camera.info();
+      assert.equal(info.state, 'retrying');
+      assert.equal(info.reason, 'camera closed the stream');
+      assert.equal(info.attempt, 1);
+      assert.ok(info.retryInMs !== undefined && info.retryInMs >= 250 && info.retryInMs <= 500);
+      assert.equal(camera.running, true);
+      assert.deepEqual(states.at(-1), info);
+      assert.deepEqual(
+        states.map((s) => s.state),
+        ['starting', 'live', 'retrying'],
+      );
+    });
+
+    it('launches a new ffmpeg once the retry delay has passed', () => {
+      const { camera, clock, processes, states, current, sendFrame } = setup();
+      camera.start();
+      current().handlers.onExit(CLOSED);
+      const delay = camera.info().retryInMs!;
+      assert.equal(delay, expectedDelay(1));
+
+      clock.advance(delay - 1);
+      assert.equal(processes.length, 1);
+      assert.equal(camera.info().state, 'retrying');
+      clock.advance(1);
+      assert.equal(processes.length, 2);
+      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'starting' });
+
+      sendFrame(fakeJpeg(1));
+      assert.deepEqual(
+        states.map((s) => s.state),
+        ['starting', 'retrying', 'starting', 'live'],
+      );
+    });
+
+    it('describes a kill, an exit code and an ffmpeg error line', () => {
+      const { camera, clock, current } = setup();
+      camera.start();
+      current().handlers.onExit({ code: null, signal: 'SIGKILL', lastError: '' });
+      assert.equal(camera.info().reason, 'ffmpeg was killed (SIGKILL)');
+      clock.advance(camera.info().retryInMs!);
+      current().handlers.onExit({ code: 1, signal: null, lastError: '' });
+      assert.equal(camera.info().reason, 'ffmpeg exited with code 1');
+      clock.advance(camera.info().retryInMs!);
+      current().handlers.onExit({
+        code: 1,
+        signal: null,
+        lastError: '[rtsp @ 0x5581a2] method DESCRIBE failed: 401 Unauthorized',
+      });
+      assert.equal(camera.info().reason, 'method DESCRIBE failed: 401 Unauthorized');
+    });
+
+    it('doubles the delay after each failure, from 0.5 s up to a 30 s cap', () => {
+      const { camera, clock, processes, current } = setup();
+      camera.start();
+      for (let attempt = 1; attempt <= 10; attempt++) {
+        current().handlers.onExit(CLOSED);
+        const info = camera.info();
+        assert.equal(info.attempt, attempt);
+        assert.equal(info.retryInMs, expectedDelay(attempt), `attempt ${attempt}`);
+        clock.advance(info.retryInMs!);
+        assert.equal(processes.length, attempt + 1);
+      }
+      assert.equal(expectedDelay(10), 22_500);
+    });
+
+    it('draws fresh jitter for every attempt and keeps each delay within bounds', () => {
+      const jitters = [0, 0.99, 0.3, 0.7, 0.5, 0.1, 0.9, 0.2];
+      const { camera, clock, current } = setup({ random: randomSequence(...jitters) });
+      camera.start();
+      jitters.forEach((jitter, i) => {
+        const attempt = i + 1;
+        current().handlers.onExit(CLOSED);
+        const ceiling = Math.min(30_000, 500 * 2 ** (attempt - 1));
+        const delay = camera.info().retryInMs!;
+        assert.equal(delay, Math.round(ceiling * (0.5 + jitter * 0.5)), `attempt ${attempt}`);
+        assert.ok(delay >= ceiling / 2 && delay <= ceiling, `attempt ${attempt}: ${delay}`);
+        clock.advance(delay);
+      });
+    });
+
+    it('starts the backoff again after the camera was live for minUptimeMs', () => {
+      const { camera, clock, current, sendFrame } = setup({ minUptimeMs: MIN_UPTIME_MS });
+      camera.start();
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        current().handlers.onExit(CLOSED);
+        clock.advance(camera.info().retryInMs!);
+      }
+      sendFrame(fakeJpeg(1));
+      for (let t = 0; t < MIN_UPTIME_MS; t += 1000) {
+        clock.advance(1000);
+        sendFrame(fakeJpeg(t));
+      }
+      current().handlers.onExit(CLOSED);
+      assert.equal(camera.info().attempt, 1);
+      assert.equal(camera.info().retryInMs, expectedDelay(1));
+    });
+
+    it('keeps backing off when the camera failed before minUptimeMs', () => {
+      const { camera, clock, current, sendFrame } = setup({ minUptimeMs: MIN_UPTIME_MS });
+      camera.start();
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        current().handlers.onExit(CLOSED);
+        clock.advance(camera.info().retryInMs!);
+      }
+      sendFrame(fakeJpeg(1));
+      for (let t = 1000; t < MIN_UPTIME_MS; t += 1000) {
+        clock.advance(1000);
+        sendFrame(fakeJpeg(t));
+      }
+      clock.advance(999);
+      assert.equal(camera.info().state, 'live');
+      current().handlers.onExit(CLOSED);
+      assert.equal(camera.info().attempt, 4);
+      assert.equal(camera.info().retryInMs, expectedDelay(4));
+    });
+
+    it('keeps credentials and hosts from an ffmpeg error line out of the reason', () => {
+      const { camera, current, states } = setup();
+      camera.start();
+      current().handlers.onExit({
+        code: 1,
+        signal: null,
+        lastError: 'rtsp://admin:hunter2@10.0.0.5:554/x: Connection refused',
+      });
+      assert.equal(camera.info().reason, 'Connection refused');
+      for (const info of states) {
+        const text = JSON.stringify(info);
+        for (const secret of ['hunter2', 'admin', '10.0.0.5', 'rtsp:']) {
+          assert.ok(!text.includes(secret), `${text} shows ${secret}`);
+        }
+      }
+    });
+
+    it('reports a URL inside an error line without its host', () => {
+      const { camera, current } = setup();
+      camera.start();
+      current().handlers.onExit({
+        code: 1,
+        signal: null,
+        lastError:
+          '[tcp @ 0x55d1c0] Connection to tcp://1.2.3.4:554?timeout=0 failed: Connection refused',
+      });
+      assert.equal(camera.info().reason, 'Connection to <url> failed: Connection refused');
+    });
+  });
+
+  describe('watchdog', () => {
+    it('retries when no first frame arrives within startTimeoutMs', () => {
+      const { camera, clock, processes, current } = setup();
+      camera.start();
+      const first = current();
+      clock.advance(START_TIMEOUT_MS - 1);
+      assert.equal(camera.info().state, 'starting');
+      clock.advance(1);
+      const info = camera.info();
+      assert.equal(info.state, 'retrying');
+      assert.equal(info.reason, 'no first frame within 20 s');
+      assert.equal(info.attempt, 1);
+      assert.equal(first.stopCalls, 1);
+
+      clock.advance(info.retryInMs!);
+      assert.equal(processes.length, 2);
+      assert.equal(camera.info().state, 'starting');
+    });
+
+    it('honours a custom startTimeoutMs', () => {
+      const { camera, clock } = setup({ startTimeoutMs: 3000 });
+      camera.start();
+      clock.advance(2999);
+      assert.equal(camera.info().state, 'starting');
+      clock.advance(1);
+      assert.equal(camera.info().reason, 'no first frame within 3 s');
+    });
+
+    it('stops a live camera that gets no frame for stallMs and retries', () => {
+      const { camera, clock, processes, current, sendFrame } = setup();
+      camera.start();
+      const first = current();
+      sendFrame(fakeJpeg(1));
+      clock.advance(1000);
+      sendFrame(fakeJpeg(2));
+      clock.advance(STALL_MS - 1);
+      assert.equal(camera.info().state, 'live');
+      assert.equal(first.stopCalls, 0);
+
+      clock.advance(1);
+      const info = camera.info();
+      assert.equal(info.state, 'retrying');
+      assert.equal(info.reason, 'no frame for 5 s (stalled)');
+      assert.match(info.reason!, /stalled/);
+      assert.equal(info.attempt, 1);
+      assert.equal(first.stopCalls, 1);
+
+      clock.advance(info.retryInMs!);
+      assert.equal(processes.length, 2);
+    });
+
+    it('does not count the exit of the ffmpeg it killed as another failure', () => {
+      const { camera, clock, current, states } = setup();
+      camera.start();
+      const first = current();
+      clock.advance(START_TIMEOUT_MS);
+      const reported = states.length;
+      first.handlers.onExit({ code: 255, signal: null, lastError: '' });
+      assert.equal(camera.info().attempt, 1);
+      assert.equal(camera.info().reason, 'no first frame within 20 s');
+      assert.equal(states.length, reported);
+    });
+
+    it('waits ten frame intervals before calling a slow camera stalled', () => {
+      const { camera, clock, sendFrame } = setup({}, { fps: 0.5 });
+      camera.start();
+      sendFrame(fakeJpeg(1));
+      clock.advance(19_999);
+      assert.equal(camera.info().state, 'live');
+      clock.advance(1);
+      assert.equal(camera.info().reason, 'no frame for 20 s (stalled)');
+    });
+
+    it('honours a custom stallMs and keeps a camera with steady frames live', () => {
+      const { camera, clock, sendFrame } = setup({ stallMs: 300 });
+      camera.start();
+      for (let i = 0; i < 50; i++) {
+        sendFrame(fakeJpeg(i));
+        clock.advance(299);
+      }
+      assert.equal(camera.info().state, 'live');
+      clock.advance(1);
+      assert.equal(camera.info().reason, 'no frame for 0.3 s (stalled)');
+    });
+
+    it('keeps no more than one watchdog timer however many frames arrive', () => {
+      const { camera, clock, sendFrame } = setup();
+      camera.start();
+      for (let i = 0; i < 100; i++) sendFrame(fakeJpeg(i));
+      assert.equal(clock.pending(), 1);
+    });
+  });
+
+  describe('late events from an old ffmpeg', () => {
+    it('ignores frames and the exit of the ffmpeg replaced by a restart', () => {
+      const { camera, clock, processes, current, states, frames, sendFrame } = setup();
+      camera.start();
+      const old = current();
+      old.handlers.onExit(CLOSED);
+      clock.advance(camera.info().retryInMs!);
+      assert.equal(processes.length, 2);
+      const before = camera.info();
+      const reported = states.length;
+      const timers = clock.pending();
+
+      sendFrame(fakeJpeg(1), old);
+      old.handlers.onExit({ code: 1, signal: null, lastError: 'late error' });
+      assert.deepEqual(camera.info(), before);
+      assert.equal(states.length, reported);
+      assert.equal(frames.length, 0);
+      assert.equal(camera.latest, undefined);
+      assert.equal(clock.pending(), timers);
+
+      sendFrame(fakeJpeg(2));
+      assert.equal(camera.info().state, 'live');
+      assert.equal(frames.length, 1);
+    });
+
+    it('ignores frames and the exit of the ffmpeg killed by the stall watchdog', () => {
+      const { camera, clock, current, frames, sendFrame } = setup();
+      camera.start();
+      const old = current();
+      sendFrame(fakeJpeg(1), old);
+      clock.advance(STALL_MS);
+      assert.equal(camera.info().state, 'retrying');
+      sendFrame(fakeJpeg(2), old);
+      old.handlers.onExit({ code: 255, signal: null, lastError: '' });
+      assert.equal(frames.length, 1);
+      assert.equal(camera.info().state, 'retrying');
+      assert.equal(camera.info().attempt, 1);
+    });
+
+    it('ignores frames and the exit of an ffmpeg after stop', async () => {
+      const { camera, clock, processes, current, states, frames, sendFrame } = setup();
+      camera.start();
+      const old = current();
+      await camera.stop();
+      const reported = states.length;
+
+      sendFrame(fakeJpeg(1), old);
+      old.handlers.onExit(CLOSED);
+      clock.advance(3_600_000);
+      assert.equal(camera.info().state, 'idle');
+      assert.equal(states.length, reported);
+      assert.equal(frames.length, 0);
+      assert.equal(processes.length, 1);
+    });
+  });
+
+  describe('stop', () => {
+    it('stops ffmpeg, forgets the latest frame and reports idle', async () => {
+      const { camera, clock, current, states, sendFrame } = setup();
+      camera.start();
+      sendFrame(fakeJpeg(1));
+      const process = current();
+      await camera.stop();
+      assert.equal(process.stopCalls, 1);
+      assert.equal(camera.latest, undefined);
+      assert.equal(camera.running, false);
+      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'idle' });
+      assert.deepEqual(
+        states.map((s) => s.state),
+        ['starting', 'live', 'idle'],
+      );
+      assert.equal(clock.pending(), 0, 'the watchdog is cancelled');
+    });
+
+    it('cancels a pending restart', async () => {
+      const { camera, clock, processes, current } = setup();
+      camera.start();
+      current().handlers.onExit(CLOSED);
+      assert.equal(camera.info().state, 'retrying');
+      await camera.stop();
+      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'idle' });
+      assert.equal(clock.pending(), 0);
+      clock.advance(3_600_000);
+      assert.equal(processes.length, 1);
+    });
+
+    it('reports stopped when stopping for good', async () => {
+      const { camera, current, states } = setup();
+      camera.start();
+      const process = current();
+      await camera.stop(true);
+      assert.equal(process.stopCalls, 1);
+      assert.equal(camera.info().state, 'stopped');
+      assert.equal(states.at(-1)?.state, 'stopped');
+    });
+
+    it('starts afresh with a new ffmpeg and the first backoff step after a stop', async () => {
+      const { camera, clock, processes, current } = setup();
+      camera.start();
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        current().handlers.onExit(CLOSED);
+        clock.advance(camera.info().retryInMs!);
+      }
+      await camera.stop();
+      camera.start();
+      assert.equal(processes.length, 5);
+      assert.equal(camera.info().state, 'starting');
+      current().handlers.onExit(CLOSED);
+      assert.equal(camera.info().attempt, 1);
+    });
+
+    it('reports nothing when stopping an idle camera', async () => {
+      const { camera, states } = setup();
+      await camera.stop();
+      assert.equal(states.length, 0);
+      assert.equal(camera.info().state, 'idle');
+    });
+  });
+});

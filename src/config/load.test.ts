@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ErrorCodes } from '../protocol/errors.js';
+import { ConfigError, loadConfig, parseConfig } from './load.js';
+
+const ORIGIN = 'cameras.yaml';
+const ONE_CAMERA = 'cameras:\n  front:\n    url: rtsp://10.0.0.5/stream\n';
+
+/** Asserts that parsing `text` fails with a ConfigError whose message is exactly `message`. */
+function assertConfigError(
+  text: string,
+  message: string | RegExp,
+  overrides?: Parameters<typeof parseConfig>[2],
+): void {
+  assert.throws(
+    () => parseConfig(text, ORIGIN, overrides),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `not a ConfigError: ${String(error)}`);
+      assert.equal(error.code, ErrorCodes.CONFIG);
+      if (typeof message === 'string') assert.equal(error.message, message);
+      else assert.match(error.message, message);
+      return true;
+    },
+  );
+}
+
+describe('parseConfig', () => {
+  describe('rejects', () => {
+    it('a camera url that is not a string, naming the file and the key', () => {
+      assertConfigError(
+        'cameras:\n  front:\n    url: 5\n',
+        `${ORIGIN}: cameras.front.url: expected a camera URL (rtsp://, http(s)://, file:// or ` +
+          'demo:N)',
+      );
+    });
+
+    it('a camera url with an unsupported scheme', () => {
+      assertConfigError(
+        'cameras:\n  front:\n    url: ftp://10.0.0.5/x\n',
+        `${ORIGIN}: cameras.front.url: expected a URL starting with rtsp://, rtsps://, http://, ` +
+          'https://, file:// or demo:',
+      );
+    });
+
+    it('an fps that is not a number', () => {
+      assertConfigError(
+        `${ONE_CAMERA}    fps: fast\n`,
+        `${ORIGIN}: cameras.front.fps: expected number, received string`,
+      );
+    });
+
+    it('a width that is not a whole number', () => {
+      assertConfigError(
+        `${ONE_CAMERA}    width: 640.5\n`,
+        `${ORIGIN}: cameras.front.width: expected a whole number of pixels`,
+      );
+      assertConfigError(
+        `${ONE_CAMERA}    width: "640"\n`,
+        `${ORIGIN}: cameras.front.width: expected a whole number of pixels`,
+      );
+    });
+
+    it('an unknown key, so a typo does not pass silently', () => {
+      assertConfigError(`${ONE_CAMERA}    fsp: 5\n`, `${ORIGIN}: cameras.front: unknown key "fsp"`);
+      assertConfigError(
+        `${ONE_CAMERA}    fsp: 5\n    wdith: 640\n`,
+        `${ORIGIN}: cameras.front: unknown keys "fsp", "wdith"`,
+      );
+      assertConfigError(
+        `${ONE_CAMERA}server:\n  prot: 8080\n`,
+        `${ORIGIN}: server: unknown key "prot"`,
+      );
+      assertConfigError(
+        `${ONE_CAMERA}camera: {}\n`,
+        `${ORIGIN}: (top level): unknown key "camera"`,
+      );
+    });
+
+    it('a camera id that could not appear in a URL or on the wire', () => {
+      const rule =
+        'camera ids must be 1-64 characters of A-Z a-z 0-9 . _ - (they appear in URLs and on ' +
+        'the wire)';
+      assertConfigError(
+        'cameras:\n  front door:\n    url: rtsp://x/y\n',
+        `${ORIGIN}: cameras."front door": ${rule}`,
+      );
+      assertConfigError(
+        `cameras:\n  ${'a'.repeat(65)}:\n    url: rtsp://x/y\n`,
+        `${ORIGIN}: cameras."${'a'.repeat(65)}": ${rule}`,
+      );
+    });
+
+    it('text that is not YAML', () => {
+      assertConfigError(
+        'cameras:\n  front: [\n',
+        new RegExp(`^${ORIGIN}: invalid YAML: [^\\n]+ at line \\d+, column \\d+$`),
+      );
+    });
+
+    it('a key given twice', () => {
+      assertConfigError(
+        `${ONE_CAMERA}  front:\n    url: rtsp://10.0.0.6/stream\n`,
+        `${ORIGIN}: invalid YAML: Map keys must be unique at line 4, column 3`,
+      );
+    });
+
+    it('a port out of range in the file or on the command line', () => {
+      assertConfigError(
+        `${ONE_CAMERA}server:\n  port: 70000\n`,
+        `${ORIGIN}: server.port: Too big: expected number to be <=65535`,
+      );
+      assertConfigError(
+        `${ONE_CAMERA}server:\n  port: -1\n`,
+        `${ORIGIN}: server.port: Too small: expected number to be >=0`,
+      );
+      assertConfigError(ONE_CAMERA, '--port: expected a port number from 0 to 65535, got 65536', {
+        port: 65536,
+      });
+      assertConfigError(ONE_CAMERA, '--port: expected a port number from 0 to 65535, got 80.5', {
+        port: 80.5,
+      });
+    });
+
+    it('a config without cameras', () => {
+      const message =
+        `${ORIGIN}: cameras: expected at least one camera (run without --config for demo ` +
+        'cameras)';
+      assertConfigError('', message);
+      assertConfigError('cameras: {}\n', message);
+      assertConfigError('server:\n  port: 9000\n', message);
+    });
+
+    it('a --demo count that is not a whole number from 0 to 256', () => {
+      for (const demo of [-1, 1.5, 257, Number.NaN]) {
+        assertConfigError(
+          ONE_CAMERA,
+          `--demo: expected a whole number of demo cameras from 0 to 256, got ${demo}`,
+          { demo },
+        );
+      }
+    });
+
+    it('a camera whose id clashes with a --demo camera', () => {
+      assertConfigError(
+        'cameras:\n  demo-02:\n    url: rtsp://x/y\n',
+        `${ORIGIN}: cameras.demo-02: clashes with a --demo camera id`,
+        { demo: 2 },
+      );
+    });
+  });
+
+  it('fills in defaults: host 127.0.0.1, port 8080, 10 s grace, finite limits', () => {
+    const config = parseConfig(ONE_CAMERA, ORIGIN);
+    assert.equal(config.origin, ORIGIN);
+    assert.deepEqual(config.server, { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(config.ffmpeg, {});
+    assert.equal(config.stream.graceMs, 10_000);
+    assert.ok(Number.isFinite(config.stream.maxFrameBytes) && config.stream.maxFrameBytes > 0);
+    assert.ok(
+      Number.isFinite(config.stream.maxBufferedBytes) && config.stream.maxBufferedBytes > 0,
+    );
+  });
+
+  it('converts the grace period from seconds to milliseconds', () => {
+    const config = parseConfig(`${ONE_CAMERA}stream:\n  graceSeconds: 2.5\n`, ORIGIN);
+    assert.equal(config.stream.graceMs, 2500);
+  });
+
+  it('names a camera after its id unless the config names it', () => {
+    const config = parseConfig(
+      `${ONE_CAMERA}  garage:\n    url: demo:2\n    name: Garage door\n    fps: 5\n`,
+      ORIGIN,
+    );
+    assert.deepEqual(config.cameras, [
+      { id: 'front', name: 'front', url: 'rtsp://10.0.0.5/stream' },
+      { id: 'garage', name: 'Garage door', url: 'demo:2', fps: 5 },
+    ]);
+  });
+
+  it('returns a deeply frozen config', () => {
+    const config = parseConfig(ONE_CAMERA, ORIGIN, { demo: 1 });
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.server));
+    assert.ok(Object.isFrozen(config.stream));
+    assert.ok(Object.isFrozen(config.ffmpeg));
+    assert.ok(Object.isFrozen(config.cameras));
+    for (const camera of config.cameras) assert.ok(Object.isFrozen(camera));
+    assert.throws(() => {
+      (config.server as { port: number }).port = 1;
+    }, TypeError);
+  });
+
+  it('applies host, port and demo overrides over the file', () => {
+    const config = parseConfig(`${ONE_CAMERA}server:\n  host: 0.0.0.0\n  port: 9000\n`, ORIGIN, {
+      host: '::1',
+      port: 0,
+      demo: 2,
+    });
+    assert.deepEqual(config.server, { host: '::1', port: 0 });
+    assert.deepEqual(
+      config.cameras.map((camera) => camera.id),
+      ['front', 'demo-01', 'demo-02'],
+    );
+  });
+
+  it('keeps the file values when no override is given', () => {
+    const config = parseConfig(`${ONE_CAMERA}server:\n  host: 0.0.0.0\n  port: 9000\n`, ORIGIN);
+    assert.deepEqual(config.server, { host: '0.0.0.0', port: 9000 });
+    assert.equal(config.cameras.length, 1);
+  });
+});
+
+describe('loadConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camplex-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives 16 demo cameras with distinct ids when there is no config file', () => {
+    const config = loadConfig(undefined);
+    assert.equal(config.origin, 'built-in demo');
+    assert.equal(config.cameras.length, 16);
+    const ids = config.cameras.map((camera) => camera.id);
+    assert.equal(new Set(ids).size, 16);
+    assert.deepEqual(ids.slice(0, 2), ['demo-01', 'demo-02']);
+    assert.deepEqual(config.server, { host: '127.0.0.1', port: 8080 });
+  });
+
+  it('gives the requested number of demo cameras without a config file', () => {
+    assert.equal(loadConfig(undefined, { demo: 3 }).cameras.length, 3);
+  });
+
+  it('reads a file and names it as the origin', () => {
+    const file = join(dir, 'camplex.yaml');
+    writeFileSync(file, ONE_CAMERA);
+    const config = loadConfig(file, { port: 8181 });
+    assert.equal(config.origin, file);
+    assert.equal(config.server.port, 8181);
+    assert.deepEqual(
+      config.cameras.map((camera) => camera.id),
+      ['front'],
+    );
+  });
+
+  it('names the file in a validation error', () => {
+    const file = join(dir, 'typo.yaml');
+    writeFileSync(file, `${ONE_CAMERA}    fsp: 5\n`);
+    assert.throws(() => loadConfig(file), {
+      name: 'ConfigError',
+      message: `${file}: cameras.front: unknown key "fsp"`,
+    });
+  });
+
+  it('names a missing file', () => {
+    const file = join(dir, 'missing.yaml');
+    assert.throws(() => loadConfig(file), {
+      name: 'ConfigError',
+      code: ErrorCodes.CONFIG,
+      message: `${file}: cannot read config: file not found`,
+    });
+  });
+
+  it('names a file it cannot read', () => {
+    assert.throws(
+      () => loadConfig(dir),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.ok(
+          error.message.startsWith(`${dir}: cannot read config: `),
+          `unexpected message: ${error.message}`,
+        );
+        assert.match(error.message, /EISDIR/);
+        return true;
+      },
+    );
+  });
+});

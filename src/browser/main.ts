@@ -4,7 +4,11 @@
  */
 import type { CameraInfo } from '../protocol/wire.js';
 import { CameraSocket } from './camera-socket.js';
+import { HttpFallback } from './http-fallback.js';
 import { Tile } from './tile.js';
+
+/** Failed connects in a row before visible tiles are fed over plain HTTP. */
+const FALLBACK_AFTER_FAILURES = 3;
 
 const STREAMING_KEY = 'camplex.streaming';
 
@@ -17,6 +21,8 @@ const tiles = new Map<string, Tile>();
 const onScreen = new Set<string>();
 let streaming = localStorage.getItem(STREAMING_KEY) === 'on';
 let connected = false;
+let failures = 0;
+const fallback = new HttpFallback(tiles);
 
 const visibility = new IntersectionObserver((entries) => {
   for (const entry of entries) {
@@ -35,9 +41,11 @@ const socket = new CameraSocket(CameraSocket.urlFor(location), {
     renderStatus();
   },
   onFrame: (camera, jpeg) => tiles.get(camera)?.push(jpeg),
-  onConnection: (open, failures) => {
+  onConnection: (open, failedInARow) => {
     connected = open;
-    renderStatus(failures);
+    failures = failedInARow;
+    renderStatus();
+    updateSubscriptions();
   },
   onError: (code, message) => {
     status.textContent = `server: ${message} (${code})`;
@@ -60,7 +68,13 @@ function showCameras(cameras: CameraInfo[]): void {
 }
 
 function updateSubscriptions(): void {
-  socket.want(streaming && !document.hidden ? onScreen : []);
+  const wanted = streaming && !document.hidden ? [...onScreen] : [];
+  socket.want(wanted);
+  // While the socket is down for good, keep the visible tiles alive over HTTP; back to the
+  // socket as soon as it opens.
+  const overHttp = !connected && failures >= FALLBACK_AFTER_FAILURES;
+  fallback.show(overHttp ? wanted : []);
+  if (!overHttp) for (const tile of tiles.values()) tile.setTransport('socket');
   streamAll.disabled = streaming;
   stopAll.disabled = !streaming;
 }
@@ -95,3 +109,10 @@ document.addEventListener('visibilitychange', updateSubscriptions);
 window.addEventListener('pagehide', () => socket.close());
 updateSubscriptions();
 socket.connect();
+// The camera list also comes over plain HTTP, so the grid appears even when the socket cannot.
+fetch('/api/cameras')
+  .then((response) => (response.ok ? response.json() : undefined))
+  .then((body: { cameras: CameraInfo[] } | undefined) => {
+    if (body && tiles.size === 0) showCameras(body.cameras);
+  })
+  .catch(() => {});

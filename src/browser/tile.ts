@@ -24,6 +24,7 @@ export class Tile {
     this.element.className = 'tile';
     this.element.dataset.camera = info.id;
     this.element.dataset.frames = '0';
+    this.element.dataset.transport = 'socket';
     this.canvas = document.createElement('canvas');
     this.canvas.width = 640;
     this.canvas.height = 360;
@@ -44,6 +45,11 @@ export class Tile {
   /** Number of frames drawn so far. */
   get drawn(): number {
     return this.frames;
+  }
+
+  /** How frames reach this tile now: the WebSocket, or one of the HTTP fallbacks. */
+  setTransport(transport: 'socket' | 'mjpeg' | 'snapshot'): void {
+    this.element.dataset.transport = transport;
   }
 
   setState(info: CameraInfo): void {

@@ -1,0 +1,94 @@
+/**
+ * Plain-HTTP fallback for when the WebSocket cannot connect: visible tiles are fed from
+ * /mjpeg/<id> while few are visible, else by polling /snapshot/<id>.jpg. MJPEG holds one of the
+ * browser's ~6 connections per origin per camera, the very wall camplex exists to beat, so it is
+ * used for at most MAX_MJPEG_TILES tiles; snapshots are short requests that share connections.
+ */
+import { readMultipartJpegs } from './multipart-reader.js';
+import type { Tile } from './tile.js';
+
+export const MAX_MJPEG_TILES = 4;
+const SNAPSHOT_INTERVAL_MS = 2000;
+const SNAPSHOT_CONCURRENCY = 3;
+
+export class HttpFallback {
+  private readonly tiles: Map<string, Tile>;
+  private streams = new Map<string, AbortController>();
+  private polled: string[] = [];
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private polling: AbortController | undefined;
+
+  constructor(tiles: Map<string, Tile>) {
+    this.tiles = tiles;
+  }
+
+  /** Feeds exactly `ids` over HTTP from now on (an empty list stops the fallback). */
+  show(ids: readonly string[]): void {
+    const mjpeg = ids.length <= MAX_MJPEG_TILES ? ids : [];
+    for (const [id, controller] of this.streams) {
+      if (!mjpeg.includes(id)) {
+        controller.abort();
+        this.streams.delete(id);
+      }
+    }
+    for (const id of mjpeg) if (!this.streams.has(id)) this.stream(id);
+    this.polled = mjpeg.length > 0 ? [] : [...ids];
+    for (const id of ids) this.tiles.get(id)?.setTransport(mjpeg.length > 0 ? 'mjpeg' : 'snapshot');
+    if (this.polled.length > 0 && this.pollTimer === undefined) this.poll();
+    if (this.polled.length === 0) this.stopPolling();
+  }
+
+  private stream(id: string): void {
+    const controller = new AbortController();
+    this.streams.set(id, controller);
+    const run = async () => {
+      const response = await fetch(`/mjpeg/${encodeURIComponent(id)}`, {
+        signal: controller.signal,
+      });
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      await readMultipartJpegs(response.body, (jpeg) => this.tiles.get(id)?.push(jpeg));
+    };
+    run().catch(() => {
+      // Aborted on purpose, or the server went away: try again shortly while still wanted.
+      if (this.streams.get(id) !== controller) return;
+      this.streams.delete(id);
+      setTimeout(() => {
+        if (!controller.signal.aborted && !this.streams.has(id)) this.stream(id);
+      }, SNAPSHOT_INTERVAL_MS);
+    });
+  }
+
+  private poll(): void {
+    const controller = new AbortController();
+    this.polling = controller;
+    const queue = [...this.polled];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        try {
+          const response = await fetch(`/snapshot/${encodeURIComponent(id)}.jpg`, {
+            signal: controller.signal,
+            cache: 'no-store',
+          });
+          if (response.ok) this.tiles.get(id)?.push(new Uint8Array(await response.arrayBuffer()));
+        } catch {
+          if (controller.signal.aborted) return;
+        }
+      }
+    };
+    const workers = Array.from({ length: SNAPSHOT_CONCURRENCY }, worker);
+    void Promise.all(workers).then(() => {
+      if (controller.signal.aborted) return;
+      this.pollTimer = setTimeout(() => {
+        this.pollTimer = undefined;
+        if (this.polled.length > 0) this.poll();
+      }, SNAPSHOT_INTERVAL_MS);
+    });
+  }
+
+  private stopPolling(): void {
+    clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    this.polling?.abort();
+    this.polling = undefined;
+  }
+}

@@ -80,7 +80,7 @@ export class Camera {
     this.stallMs = options.stallMs ?? Math.max(5000, 10 * frameInterval);
   }
 
-  /** The newest frame, while the camera runs. */
+  /** The newest frame, while the camera is live. */
   get latest(): Frame | undefined {
     return this.latestFrame;
   }
@@ -197,6 +197,7 @@ export class Camera {
     const minUptime = this.options.minUptimeMs ?? DEFAULT_MIN_UPTIME_MS;
     if (this.liveSince !== undefined && now - this.liveSince >= minUptime) this.attempt = 0;
     this.liveSince = undefined;
+    this.latestFrame = undefined; // a frame from before the failure is stale: never hand it out
     this.attempt++;
     const delay = backoffDelay(
       this.attempt,

@@ -17,7 +17,11 @@ const cameraSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
   fps: z.number().positive().max(60).optional(),
   width: z.int({ error: 'expected a whole number of pixels' }).min(16).max(7680).optional(),
-  quality: z.int({ error: 'expected a whole number from 2 (best) to 31' }).min(2).max(31).optional(),
+  quality: z
+    .int({ error: 'expected a whole number from 2 (best) to 31' })
+    .min(2)
+    .max(31)
+    .optional(),
 });
 
 export const configSchema = z.strictObject({

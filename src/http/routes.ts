@@ -17,7 +17,9 @@ export interface RouteOptions {
   startedAt: number;
 }
 
-const CAMERA_ROUTE = /^\/(mjpeg|snapshot)\/([A-Za-z0-9._-]{1,64}?)(\.jpg)?$/;
+const MJPEG_ROUTE = /^\/mjpeg\/([A-Za-z0-9._-]{1,64})$/;
+/** Greedy, so `/snapshot/cam.jpg.jpg` is camera `cam.jpg`. */
+const SNAPSHOT_ROUTE = /^\/snapshot\/([A-Za-z0-9._-]{1,64})\.jpg$/;
 
 /** The request handler for node:http. */
 export function createRoutes(options: RouteOptions) {
@@ -48,26 +50,21 @@ export function createRoutes(options: RouteOptions) {
       });
       return;
     }
-    const match = CAMERA_ROUTE.exec(path);
-    if (match) {
-      const [, kind, id, jpg] = match;
-      const camera = hub.camera(id ?? '');
+    const mjpeg = MJPEG_ROUTE.exec(path)?.[1];
+    const snapshot = SNAPSHOT_ROUTE.exec(path)?.[1];
+    const id = mjpeg ?? snapshot;
+    if (id !== undefined) {
+      const camera = hub.camera(id);
       if (!camera) {
         sendError(res, 404, ErrorCodes.UNKNOWN_CAMERA, `unknown camera ${JSON.stringify(id)}`);
-        return;
-      }
-      if (kind === 'mjpeg' && jpg === undefined) {
-        if (req.method === 'HEAD') {
-          sendHead(res, 'multipart/x-mixed-replace');
-          return;
-        }
-        serveMjpeg(hub, camera, res, options.maxBufferedBytes);
-        return;
-      }
-      if (kind === 'snapshot' && jpg !== undefined) {
+      } else if (snapshot !== undefined) {
         serveSnapshot(options, camera, req, res);
-        return;
+      } else if (req.method === 'HEAD') {
+        sendHead(res, 'multipart/x-mixed-replace');
+      } else {
+        serveMjpeg(hub, camera, res, options.maxBufferedBytes);
       }
+      return;
     }
     sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${path.slice(0, 80)}`);
   };
@@ -80,7 +77,7 @@ function serveSnapshot(
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
-  const live = camera.latest && camera.info().state === 'live' ? camera.latest : undefined;
+  const live = camera.latest;
   if (live) {
     sendJpeg(res, live, req.method === 'HEAD');
     return;

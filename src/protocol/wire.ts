@@ -104,11 +104,16 @@ export function decodeClientCommand(text: string): ClientCommand {
     throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'control message must be a JSON object');
   }
   const { cmd, cameras } = value;
+  if (typeof cmd !== 'string') {
+    throw new CamplexError(
+      ErrorCodes.BAD_MESSAGE,
+      `control message needs "cmd": "subscribe" or "unsubscribe"`,
+    );
+  }
   if (cmd !== 'subscribe' && cmd !== 'unsubscribe') {
-    const shown = typeof cmd === 'string' ? JSON.stringify(clip(cmd)) : 'missing';
     throw new CamplexError(
       ErrorCodes.UNKNOWN_COMMAND,
-      `unknown command ${shown}: expected "subscribe" or "unsubscribe"`,
+      `unknown command ${JSON.stringify(clip(cmd))}: expected "subscribe" or "unsubscribe"`,
     );
   }
   if (!Array.isArray(cameras) || !cameras.every((id) => typeof id === 'string')) {

@@ -32,6 +32,9 @@ export function attachSocketEndpoint(
     perMessageDeflate: false, // JPEG does not compress; deflate costs memory and leaks (CRIME)
     maxPayload: MAX_CONTROL_MESSAGE_BYTES,
     clientTracking: true,
+    // No subprotocol is defined yet: agree to none, so a client asking for one (a future
+    // extended header) learns at the handshake that this server does not speak it.
+    handleProtocols: () => false,
   });
   let accepting = true;
 

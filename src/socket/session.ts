@@ -47,7 +47,15 @@ export class Session implements Viewer {
     this.ws = ws;
     this.options = options;
     this.log = options.log.child({ remote });
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.onMessage(data as Buffer, isBinary);
+      } catch (error) {
+        // A bug of ours must not take the process down with every other viewer.
+        this.log.error({ err: error }, 'control message handling failed: closing with 1011');
+        ws.close(CloseCodes.INTERNAL_ERROR, 'internal error');
+      }
+    });
     ws.on('close', (code) => this.onClose(code));
     ws.on('error', (error) => {
       // ws reports protocol violations here (1009 too big, 1007 bad UTF-8, ...) and closes.

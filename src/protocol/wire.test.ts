@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CamplexError, ErrorCodes } from './errors.js';
+import {
+  clientCommandVectors,
+  frameVectors,
+  fromHex,
+  invalidClientMessageVectors,
+  invalidFrameVectors,
+  LONGEST_CAMERA_ID,
+  serverMessageVectors,
+  toHex,
+} from './test-vectors.js';
+import {
+  CAMERA_ID_PATTERN,
+  clip,
+  decodeClientCommand,
+  decodeFrame,
+  decodeServerMessage,
+  encodeClientCommand,
+  encodeFrame,
+  encodeServerMessage,
+  framePrefix,
+  MAX_CAMERAS_PER_COMMAND,
+} from './wire.js';
+
+/** Asserts that `fn` throws a CamplexError with this code (and message, when given). */
+function assertCamplexError(fn: () => unknown, code: string, message?: string): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof CamplexError, `expected a CamplexError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    if (message !== undefined) assert.equal(error.message, message);
+    return true;
+  });
+}
+
+describe('test vectors', () => {
+  it('use camera ids that the id rules accept', () => {
+    for (const vector of frameVectors) assert.match(vector.camera, CAMERA_ID_PATTERN);
+    assert.equal(new TextEncoder().encode(LONGEST_CAMERA_ID).length, 64);
+  });
+
+  it('round-trip through the hex helpers', () => {
+    for (const vector of frameVectors) assert.equal(toHex(fromHex(vector.hex)), vector.hex);
+    assert.deepEqual([...fromHex('01 ff\nA0')], [0x01, 0xff, 0xa0]);
+    assert.throws(() => fromHex('abc'), TypeError);
+  });
+});
+
+describe('binary frames', () => {
+  for (const vector of frameVectors) {
+    it(`encodes ${vector.name} to the exact bytes`, () => {
+      const prefix = framePrefix(vector.camera);
+      assert.equal(prefix[0], vector.camera.length);
+      const message = encodeFrame(prefix, Uint8Array.from(vector.payload));
+      assert.equal(toHex(message), vector.hex);
+    });
+
+    it(`decodes ${vector.name} to its camera id and payload`, () => {
+      const { camera, payload } = decodeFrame(fromHex(vector.hex));
+      assert.equal(camera, vector.camera);
+      assert.deepEqual([...payload], vector.payload);
+    });
+  }
+
+  for (const vector of invalidFrameVectors) {
+    it(`rejects ${vector.name} with ${vector.code}`, () => {
+      assertCamplexError(() => decodeFrame(fromHex(vector.hex)), vector.code, vector.message);
+    });
+  }
+
+  it('rejects a zero-length camera id with CAMPLEX_ERR_BAD_MESSAGE', () => {
+    assertCamplexError(() => decodeFrame(Uint8Array.of(0, 0xff, 0xd8)), ErrorCodes.BAD_MESSAGE);
+  });
+
+  it('rejects a message shorter than its id length with CAMPLEX_ERR_BAD_MESSAGE', () => {
+    const message = Uint8Array.of(4, 0x61, 0x62, 0x63);
+    assertCamplexError(() => decodeFrame(message), ErrorCodes.BAD_MESSAGE);
+    // One byte more and the same bytes are a valid frame with an empty payload.
+    assert.equal(decodeFrame(Uint8Array.of(3, 0x61, 0x62, 0x63)).payload.length, 0);
+  });
+
+  it('returns the payload as a view into the message, not a copy', () => {
+    const message = fromHex(frameVectors[1]!.hex);
+    const { payload } = decodeFrame(message);
+    assert.equal(payload.buffer, message.buffer);
+    assert.equal(payload.byteOffset, 6);
+  });
+
+  it('copies the payload when encoding, so the caller may reuse its buffer', () => {
+    const payload = Uint8Array.of(0xff, 0xd8, 0xff, 0xd9);
+    const message = encodeFrame(framePrefix('a'), payload);
+    payload.fill(0);
+    assert.equal(toHex(message), '0161ffd8ffd9');
+  });
+
+  const invalidIds: [string, string][] = [
+    ['an empty id', ''],
+    ['a 65-byte id', `${LONGEST_CAMERA_ID}x`],
+    ['a path', '../x'],
+    ['an id with a space', 'a b'],
+    ['a non-ASCII id', 'caméra'],
+    ['an id with a slash', 'front/door'],
+  ];
+  for (const [name, id] of invalidIds) {
+    it(`framePrefix throws a TypeError for ${name}`, () => {
+      assert.throws(() => framePrefix(id), TypeError);
+    });
+  }
+});
+
+describe('client commands', () => {
+  for (const vector of clientCommandVectors) {
+    it(`decodes ${vector.name}`, () => {
+      assert.deepEqual(decodeClientCommand(vector.text), vector.command);
+    });
+  }
+
+  for (const vector of invalidClientMessageVectors) {
+    it(`refuses ${vector.name} with ${vector.code} and a clear message`, () => {
+      assertCamplexError(() => decodeClientCommand(vector.text), vector.code, vector.message);
+    });
+  }
+
+  it('accepts exactly MAX_CAMERAS_PER_COMMAND ids', () => {
+    const cameras = Array.from({ length: MAX_CAMERAS_PER_COMMAND }, (_, i) => `cam-${i}`);
+    const text = JSON.stringify({ cmd: 'subscribe', cameras });
+    assert.equal(decodeClientCommand(text).cameras.length, MAX_CAMERAS_PER_COMMAND);
+  });
+
+  it('encodes a command that decodes back to itself', () => {
+    for (const vector of clientCommandVectors) {
+      assert.deepEqual(decodeClientCommand(encodeClientCommand(vector.command)), vector.command);
+    }
+  });
+});
+
+describe('server messages', () => {
+  for (const vector of serverMessageVectors) {
+    it(`encodes ${vector.name} to the exact JSON text`, () => {
+      assert.equal(encodeServerMessage(vector.message), vector.json);
+    });
+
+    it(`decodes ${vector.name} from its JSON text`, () => {
+      assert.deepEqual(decodeServerMessage(vector.json), vector.message);
+    });
+  }
+
+  it('rejects a server message without a type with CAMPLEX_ERR_BAD_MESSAGE', () => {
+    for (const text of ['{}', '[]', 'null', '{"type":1}']) {
+      assertCamplexError(() => decodeServerMessage(text), ErrorCodes.BAD_MESSAGE);
+    }
+  });
+});
+
+describe('clip', () => {
+  it('shortens long text to 64 characters and marks the cut', () => {
+    assert.equal(clip('x'.repeat(100)), `${'x'.repeat(64)}...`);
+  });
+
+  it('leaves text of at most the limit unchanged', () => {
+    assert.equal(clip('x'.repeat(64)), 'x'.repeat(64));
+    assert.equal(clip('front'), 'front');
+  });
+
+  it('honours a custom limit', () => {
+    assert.equal(clip('abcdef', 3), 'abc...');
+  });
+});

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 import { freePort, waitFor } from '../helpers/processes.js';
-import { startUpgradeProxy, type UpgradeProxy } from '../helpers/proxy.js';
+import { startUpgradeProxy } from '../helpers/proxy.js';
 
 describe('dashboard reconnects and falls back in Chromium', () => {
   let chromium: LaunchedChromium;

@@ -1,0 +1,63 @@
+/**
+ * Browser entry for the protocol test: runs the shared test vectors through the same codec the
+ * dashboard bundle uses, inside Chromium, and reports mismatches.
+ */
+import { CamplexError } from '../../src/protocol/errors.js';
+import {
+  clientCommandVectors,
+  frameVectors,
+  fromHex,
+  invalidFrameVectors,
+  serverMessageVectors,
+  toHex,
+} from '../../src/protocol/test-vectors.js';
+import {
+  decodeFrame,
+  decodeServerMessage,
+  encodeClientCommand,
+  encodeFrame,
+  framePrefix,
+} from '../../src/protocol/wire.js';
+
+function run(): string[] {
+  const failures: string[] = [];
+  const check = (ok: boolean, what: string) => {
+    if (!ok) failures.push(what);
+  };
+  for (const vector of frameVectors) {
+    const { camera, payload } = decodeFrame(fromHex(vector.hex));
+    check(camera === vector.camera, `decodeFrame camera: ${vector.name}`);
+    check(toHex(payload) === toHex(vector.payload), `decodeFrame payload: ${vector.name}`);
+    const encoded = encodeFrame(framePrefix(vector.camera), new Uint8Array(vector.payload));
+    check(toHex(encoded) === vector.hex, `encodeFrame: ${vector.name}`);
+  }
+  for (const vector of invalidFrameVectors) {
+    try {
+      decodeFrame(fromHex(vector.hex));
+      failures.push(`decodeFrame accepted: ${vector.name}`);
+    } catch (error) {
+      const ok =
+        error instanceof CamplexError &&
+        error.code === vector.code &&
+        error.message === vector.message;
+      check(ok, `decodeFrame error: ${vector.name}`);
+    }
+  }
+  for (const vector of serverMessageVectors) {
+    const decoded = decodeServerMessage(vector.json);
+    check(
+      JSON.stringify(decoded) === JSON.stringify(vector.message),
+      `decodeServerMessage: ${vector.name}`,
+    );
+  }
+  for (const vector of clientCommandVectors) {
+    const text = encodeClientCommand(vector.command);
+    check(
+      JSON.stringify(JSON.parse(text)) === JSON.stringify(vector.command),
+      `encodeClientCommand: ${vector.name}`,
+    );
+  }
+  return failures;
+}
+
+(window as unknown as { camplexVectors: { run: typeof run } }).camplexVectors = { run };

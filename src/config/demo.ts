@@ -1,7 +1,8 @@
 /** Built-in demo cameras: ffmpeg lavfi test sources, each visibly different, no camera needed. */
 import type { CameraConfig } from './schema.js';
 
-const PATTERNS = ['testsrc2', 'smptehdbars', 'testsrc', 'rgbtestsrc'] as const;
+// Three patterns against a four-column grid, so neighbours differ in every direction.
+const PATTERNS = ['testsrc2', 'smptehdbars', 'testsrc'] as const;
 
 /** The lavfi pattern and hue of demo camera `n` (1-based), so each tile looks different. */
 export function demoLook(n: number): { pattern: string; hue: number } {

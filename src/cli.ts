@@ -59,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`camplex: ${(error as Error).message}\n`);
     return 1;
   }
+  // Whatever ends this process (an uncaught error included), no ffmpeg outlives it.
+  process.on('exit', () => camplex.killChildren());
   log.info(
     { url: camplex.url, cameras: config.cameras.length, config: config.origin },
     `camplex listening on ${camplex.url} with ${config.cameras.length} cameras (${config.origin})`,

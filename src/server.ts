@@ -9,7 +9,7 @@ import { type Clock, systemClock } from './camera/clock.js';
 import type { Config } from './config/schema.js';
 import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
-import { startFfmpeg } from './ffmpeg/process.js';
+import { ChildRegistry, startFfmpeg } from './ffmpeg/process.js';
 import { loadAssets } from './http/assets.js';
 import { createRoutes } from './http/routes.js';
 import { Hub } from './hub/hub.js';
@@ -38,6 +38,8 @@ export interface RunningCamplex {
   readonly hub: Hub;
   /** Closes sockets (1001), stops every ffmpeg, stops listening. */
   close(): Promise<void>;
+  /** SIGKILLs every ffmpeg at once, synchronously: the last resort of an exiting process. */
+  killChildren(): void;
 }
 
 /** Builds the object graph and starts listening. */
@@ -45,6 +47,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   const { config, ffmpeg, log } = options;
   const clock = options.clock ?? systemClock;
   const assets = loadAssets(options.publicDir);
+  const children = new ChildRegistry();
 
   const hub = new Hub({
     graceMs: config.stream.graceMs,
@@ -54,7 +57,8 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       config.cameras.map((camera) => {
         const args = ffmpegArgs(camera, ffmpeg.rtspTimeoutFlag);
         return new Camera(camera, {
-          launch: (handlers) => startFfmpeg(ffmpeg.path, args, handlers),
+          launch: (handlers) => startFfmpeg(ffmpeg.path, args, handlers, children),
+          ...(camera.stallSeconds !== undefined ? { stallMs: camera.stallSeconds * 1000 } : {}),
           listener,
           clock,
           log: log.child({ camera: camera.id }),
@@ -78,6 +82,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     hub,
     log,
     maxBufferedBytes: config.stream.maxBufferedBytes,
+    pingMs: config.stream.pingMs,
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -101,6 +106,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     url,
     port,
     hub,
+    killChildren: () => children.killAll(),
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -56,11 +56,14 @@ export class Tile {
     this.element.dataset.state = info.state;
     clearInterval(this.countdown);
     this.countdown = undefined;
-    if (info.state === 'retrying' && info.retryInMs !== undefined) {
+    const failing = info.state === 'retrying' || info.state === 'offline';
+    if (failing && info.retryInMs !== undefined) {
       const retryAt = Date.now() + info.retryInMs;
+      const prefix = info.state === 'offline' ? 'offline - ' : '';
       const render = () => {
         const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-        this.label.textContent = `retrying in ${seconds} s - ${info.reason ?? 'unknown error'}`;
+        const reason = info.reason ?? 'unknown error';
+        this.label.textContent = `${prefix}retrying in ${seconds} s - ${reason}`;
       };
       render();
       this.countdown = setInterval(render, 1000);

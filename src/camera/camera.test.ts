@@ -5,7 +5,7 @@ import type { CameraConfig } from '../config/schema.js';
 import type { FfmpegExit, FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
 import { createLog } from '../log.js';
 import type { CameraInfo } from '../protocol/wire.js';
-import { Camera, type CameraOptions, type Frame } from './camera.js';
+import { Camera, type CameraOptions, type Frame, OFFLINE_AFTER_ATTEMPTS } from './camera.js';
 
 const BOUNDARY = 'camplex';
 const START_TIMEOUT_MS = 20_000;
@@ -244,6 +244,25 @@ describe('Camera', () => {
         assert.equal(processes.length, attempt + 1);
       }
       assert.equal(expectedDelay(10), 22_500);
+    });
+
+    it('shows a camera failing 5 times in a row as offline, keeps retrying, and recovers', () => {
+      const { camera, clock, processes, current, sendFrame, states } = setup();
+      camera.start();
+      for (let attempt = 1; attempt <= 7; attempt++) {
+        current().handlers.onExit({ code: 1, signal: null, lastError: 'Connection refused' });
+        const info = camera.info();
+        assert.equal(info.state, attempt >= OFFLINE_AFTER_ATTEMPTS ? 'offline' : 'retrying');
+        assert.equal(info.attempt, attempt);
+        assert.equal(info.reason, 'Connection refused');
+        assert.equal(info.retryInMs, expectedDelay(attempt));
+        clock.advance(info.retryInMs ?? 0);
+      }
+      assert.equal(processes.length, 8, 'an offline camera is still retried');
+      assert.equal(camera.running, true);
+      sendFrame(fakeJpeg(1));
+      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'live' });
+      assert.equal(states.filter((s) => s.state === 'offline').length, 3);
     });
 
     it('draws fresh jitter for every attempt and keeps each delay within bounds', () => {

@@ -49,6 +49,8 @@ export interface CameraOptions {
 
 const DEFAULT_START_TIMEOUT_MS = 20_000;
 const DEFAULT_MIN_UPTIME_MS = 10_000;
+/** After this many failures in a row a camera is shown `offline` (it still retries forever). */
+export const OFFLINE_AFTER_ATTEMPTS = 5;
 
 export class Camera {
   readonly id: string;
@@ -87,12 +89,12 @@ export class Camera {
 
   /** True while ffmpeg runs or a restart is pending. */
   get running(): boolean {
-    return this.state === 'starting' || this.state === 'live' || this.state === 'retrying';
+    return this.state !== 'idle' && this.state !== 'stopped';
   }
 
   info(): CameraInfo {
     const info: CameraInfo = { id: this.id, name: this.name, state: this.state };
-    if (this.state === 'retrying') {
+    if (this.failing) {
       info.reason = this.reason ?? 'unknown error';
       info.attempt = this.attempt;
       if (this.retryInMs !== undefined) info.retryInMs = this.retryInMs;
@@ -210,7 +212,7 @@ export class Camera {
       { attempt: this.attempt, retryInMs: delay, detail },
       `camera failed: ${reason}; retrying`,
     );
-    this.setState('retrying');
+    this.setState(this.attempt >= OFFLINE_AFTER_ATTEMPTS ? 'offline' : 'retrying');
     this.retryTimer = this.options.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.spawn();
@@ -224,10 +226,16 @@ export class Camera {
     this.watchdogTimer = undefined;
   }
 
+  /** Retrying or offline: a restart is pending and the reason is known. */
+  private get failing(): boolean {
+    return this.state === 'retrying' || this.state === 'offline';
+  }
+
   private setState(state: CameraState): void {
-    if (state === this.state && state !== 'retrying') return;
+    // Every failure is news (new attempt, delay, reason), even in the same state.
+    if (state === this.state && !this.failing) return;
     this.state = state;
-    if (state !== 'retrying') {
+    if (!this.failing) {
       this.reason = undefined;
       this.retryInMs = undefined;
     }

@@ -91,6 +91,7 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
     ffmpeg: file.ffmpeg.path === undefined ? {} : { path: file.ffmpeg.path },
     stream: {
       graceMs: Math.round(file.stream.graceSeconds * 1000),
+      pingMs: Math.round(file.stream.pingSeconds * 1000),
       maxFrameBytes: file.stream.maxFrameBytes,
       maxBufferedBytes: file.stream.maxBufferedBytes,
     },

@@ -22,6 +22,8 @@ const cameraSchema = z.strictObject({
     .min(2)
     .max(31)
     .optional(),
+  /** Restart when no frame came for this long (default: the larger of 5 s and 10 frames). */
+  stallSeconds: z.number().min(0.5).max(3600).optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -39,6 +41,8 @@ export const configSchema = z.strictObject({
   stream: z
     .strictObject({
       graceSeconds: z.number().min(0).max(3600).default(10),
+      /** Viewer liveness: a ping this often; two unanswered in a row close the socket. */
+      pingSeconds: z.number().min(0.1).max(3600).default(15),
       maxFrameBytes: z
         .int()
         .min(1024)
@@ -65,6 +69,7 @@ export interface CameraConfig {
   readonly fps?: number;
   readonly width?: number;
   readonly quality?: number;
+  readonly stallSeconds?: number;
 }
 
 /** The whole validated, frozen configuration. */
@@ -75,6 +80,7 @@ export interface Config {
   readonly ffmpeg: { readonly path?: string };
   readonly stream: {
     readonly graceMs: number;
+    readonly pingMs: number;
     readonly maxFrameBytes: number;
     readonly maxBufferedBytes: number;
   };

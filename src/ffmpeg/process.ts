@@ -21,6 +21,38 @@ export interface FfmpegExit {
   lastError: string;
 }
 
+/**
+ * The ffmpeg processes camplex started and has not yet seen exit, so that an abrupt exit of
+ * camplex itself (an uncaught error, process.exit) can still take them down synchronously.
+ */
+export class ChildRegistry {
+  private readonly pids = new Set<number>();
+
+  add(pid: number): void {
+    this.pids.add(pid);
+  }
+
+  delete(pid: number): void {
+    this.pids.delete(pid);
+  }
+
+  get size(): number {
+    return this.pids.size;
+  }
+
+  /** SIGKILLs every process group still registered; synchronous, fit for an 'exit' handler. */
+  killAll(): void {
+    for (const pid of this.pids) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.pids.clear();
+  }
+}
+
 export interface FfmpegProcess {
   readonly pid: number | undefined;
   /** SIGTERM to the group, SIGKILL after `killAfterMs`; resolves once the process exited. */
@@ -32,12 +64,15 @@ export function startFfmpeg(
   binary: string,
   args: string[],
   handlers: FfmpegHandlers,
+  registry?: ChildRegistry,
 ): FfmpegProcess {
   const child = spawn(binary, args, {
     detached: true, // own process group, so the group can be killed with everything it spawned
     stdio: ['ignore', 'pipe', 'pipe'],
     windowsHide: true,
   });
+  const pid = child.pid;
+  if (pid !== undefined) registry?.add(pid);
   let stderrTail = '';
   let spawnError = '';
   let exited = false;
@@ -59,6 +94,7 @@ export function startFfmpeg(
   function finish(code: number | null, signal: NodeJS.Signals | null): void {
     if (exited) return;
     exited = true;
+    if (pid !== undefined) registry?.delete(pid);
     const lines = stderrTail.trim().split('\n');
     const lastError = redactCredentials(spawnError || (lines[lines.length - 1] ?? '').trim());
     handlers.onExit({ code, signal, lastError });

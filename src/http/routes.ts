@@ -47,6 +47,7 @@ export function createRoutes(options: RouteOptions) {
         uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
         cameras: cameras.length,
         live: cameras.filter((c) => c.state === 'live').length,
+        viewers: hub.viewerCount,
       });
       return;
     }

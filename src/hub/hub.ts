@@ -59,6 +59,11 @@ export class Hub implements CameraListener {
     return this.subscribers.get(id)?.size ?? 0;
   }
 
+  /** Number of registered viewers (open WebSocket sessions). */
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
   /** Registers a viewer for state broadcasts. */
   addViewer(viewer: Viewer): void {
     this.viewers.add(viewer);

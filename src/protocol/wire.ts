@@ -12,7 +12,14 @@ export const CAMERA_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** A subscribe or unsubscribe naming more cameras than this is refused as a whole. */
 export const MAX_CAMERAS_PER_COMMAND = 1024;
 
-export const CAMERA_STATES = ['idle', 'starting', 'live', 'retrying', 'stopped'] as const;
+export const CAMERA_STATES = [
+  'idle',
+  'starting',
+  'live',
+  'retrying',
+  'offline',
+  'stopped',
+] as const;
 export type CameraState = (typeof CAMERA_STATES)[number];
 
 /** What a viewer may know of a camera: never its URL. */
@@ -20,11 +27,11 @@ export interface CameraInfo {
   id: string;
   name: string;
   state: CameraState;
-  /** Why the camera is not live (redacted, short), when it is retrying. */
+  /** Why the camera is not live (redacted, short), when retrying or offline. */
   reason?: string;
-  /** Retry attempt number, when retrying. */
+  /** Failed attempts in a row, when retrying or offline. */
   attempt?: number;
-  /** Milliseconds until the next attempt, when retrying. */
+  /** Milliseconds until the next attempt, when retrying or offline. */
   retryInMs?: number;
 }
 

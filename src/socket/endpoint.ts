@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Hub } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { CloseCodes } from '../protocol/errors.js';
@@ -14,6 +14,8 @@ import { Session } from './session.js';
 /** Control messages are small JSON; anything bigger is closed with 1009 by ws. */
 export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024;
 export const MAX_MESSAGES_PER_SECOND = 50;
+/** Pings left unanswered in a row before a viewer is taken for gone. */
+export const MAX_MISSED_PONGS = 2;
 
 export interface SocketEndpoint {
   /** Number of open viewer sockets. */
@@ -24,7 +26,7 @@ export interface SocketEndpoint {
 
 export function attachSocketEndpoint(
   server: Server,
-  options: { hub: Hub; log: Log; maxBufferedBytes: number },
+  options: { hub: Hub; log: Log; maxBufferedBytes: number; pingMs: number },
 ): SocketEndpoint {
   const log = options.log.child({ component: 'ws' });
   const wss = new WebSocketServer({
@@ -38,6 +40,23 @@ export function attachSocketEndpoint(
   });
   let accepting = true;
 
+  // Liveness: a viewer that vanished without a FIN (a sleeping laptop, a frozen process) never
+  // closes its socket; unanswered pings find it, and terminating it frees its subscriptions.
+  const missedPongs = new Map<WebSocket, number>();
+  const heartbeat = setInterval(() => {
+    for (const [ws, missed] of missedPongs) {
+      if (missed >= MAX_MISSED_PONGS) {
+        log.warn({ missed }, `viewer missed ${missed} pongs: terminating its socket`);
+        missedPongs.delete(ws);
+        ws.terminate();
+        continue;
+      }
+      missedPongs.set(ws, missed + 1);
+      if (ws.readyState === ws.OPEN) ws.ping();
+    }
+  }, options.pingMs);
+  heartbeat.unref();
+
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const path = (request.url ?? '').split('?')[0];
@@ -46,6 +65,9 @@ export function attachSocketEndpoint(
       return refuseUpgrade(socket, 404, `no WebSocket endpoint at ${clipPath(path)}`);
     wss.handleUpgrade(request, socket, head, (ws) => {
       const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+      missedPongs.set(ws, 0);
+      ws.on('pong', () => missedPongs.set(ws, 0));
+      ws.on('close', () => missedPongs.delete(ws));
       new Session(
         ws,
         {
@@ -66,6 +88,7 @@ export function attachSocketEndpoint(
     },
     close(code = CloseCodes.GOING_AWAY, reason = 'server shutting down') {
       accepting = false;
+      clearInterval(heartbeat);
       const closing = [...wss.clients].map(
         (ws) =>
           new Promise<void>((resolve) => {

@@ -246,6 +246,28 @@ describe('Camera', () => {
       assert.equal(expectedDelay(10), 22_500);
     });
 
+    it('says how long a camera stayed silent when its ffmpeg gives up without a frame', () => {
+      const { camera, clock, current } = setup();
+      camera.start();
+      clock.advance(5000);
+      current().handlers.onExit({
+        code: 1,
+        signal: null,
+        lastError: 'Invalid data found when processing input',
+      });
+      assert.equal(
+        camera.info().reason,
+        'Invalid data found when processing input (no frame in 5 s)',
+      );
+      clock.advance(camera.info().retryInMs ?? 0);
+      current().handlers.onExit({ code: 1, signal: null, lastError: 'Connection refused' });
+      assert.equal(
+        camera.info().reason,
+        'Connection refused',
+        'a quick failure needs no such note',
+      );
+    });
+
     it('shows a camera failing 5 times in a row as offline, keeps retrying, and recovers', () => {
       const { camera, clock, processes, current, sendFrame, states } = setup();
       camera.start();

@@ -51,6 +51,8 @@ const DEFAULT_START_TIMEOUT_MS = 20_000;
 const DEFAULT_MIN_UPTIME_MS = 10_000;
 /** After this many failures in a row a camera is shown `offline` (it still retries forever). */
 export const OFFLINE_AFTER_ATTEMPTS = 5;
+/** A process that ran this long without a frame before exiting gets that said in its reason. */
+const SILENCE_WORTH_NOTING_MS = 2000;
 
 export class Camera {
   readonly id: string;
@@ -140,7 +142,7 @@ export class Camera {
       onExit: (exit) => {
         if (generation !== this.generation) return;
         this.process = undefined;
-        this.fail(describeExit(exit), exit.lastError);
+        this.fail(this.withSilence(describeExit(exit)), exit.lastError);
       },
     });
     this.armWatchdog(this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
@@ -191,6 +193,16 @@ export class Camera {
     void this.process?.stop();
     this.process = undefined;
     this.fail(reason, reason);
+  }
+
+  /**
+   * ffmpeg's last words for a camera that stayed silent (say, one that accepts TCP and never
+   * answers) are often misleading ("Invalid data found..."); how long it waited is the clue.
+   */
+  private withSilence(reason: string): string {
+    const waited = this.options.clock.now() - this.spawnedAt;
+    if (this.lastFrameAt !== undefined || waited < SILENCE_WORTH_NOTING_MS) return reason;
+    return `${reason} (no frame in ${Math.round(waited / 100) / 10} s)`;
   }
 
   private fail(reason: string, detail: string): void {

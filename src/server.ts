@@ -82,6 +82,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     hub,
     log,
     maxBufferedBytes: config.stream.maxBufferedBytes,
+    maxBlockedMs: config.stream.slowViewerMs,
     pingMs: config.stream.pingMs,
   });
 

@@ -7,22 +7,13 @@ import type { CameraConfig } from '../config/schema.js';
 import type { FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
 import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
 import type { Log } from '../log.js';
-import { type CameraInfo, type CameraState, encodeFrame, framePrefix } from '../protocol/wire.js';
+import { type CameraInfo, type CameraState, framePrefix } from '../protocol/wire.js';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import type { Clock } from './clock.js';
+import { Frame } from './frame.js';
 import { viewerReason } from './redact.js';
 
-/** One frame, encoded once for the wire and shared by every viewer. */
-export interface Frame {
-  /** The whole binary WebSocket message: `[id length][id][JPEG]`. */
-  readonly message: Uint8Array;
-  /** The JPEG alone (a view into `message`). */
-  readonly jpeg: Uint8Array;
-  /** Per-camera frame counter since camplex started. */
-  readonly seq: number;
-  /** Clock time the frame left the splitter. */
-  readonly at: number;
-}
+export { Frame };
 
 export interface CameraListener {
   onFrame(camera: Camera, frame: Frame): void;
@@ -151,13 +142,7 @@ export class Camera {
   private acceptFrame(jpeg: Uint8Array): void {
     const now = this.options.clock.now();
     this.lastFrameAt = now;
-    const message = encodeFrame(this.prefix, jpeg);
-    const frame: Frame = {
-      message,
-      jpeg: message.subarray(this.prefix.length),
-      seq: ++this.seq,
-      at: now,
-    };
+    const frame = new Frame(this.prefix, jpeg, ++this.seq, now);
     this.latestFrame = frame;
     if (this.state !== 'live') {
       this.liveSince = now;

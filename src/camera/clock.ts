@@ -6,7 +6,9 @@ export interface Clock {
 }
 
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  // Wall time with sub-millisecond resolution that never steps back: frame timestamps are
+  // compared across processes (latency benchmarks) and intervals within one.
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout: (callback, ms) => {
     const timer = setTimeout(callback, ms);
     timer.unref?.();

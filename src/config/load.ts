@@ -92,6 +92,7 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
     stream: {
       graceMs: Math.round(file.stream.graceSeconds * 1000),
       pingMs: Math.round(file.stream.pingSeconds * 1000),
+      slowViewerMs: Math.round(file.stream.slowViewerSeconds * 1000),
       maxFrameBytes: file.stream.maxFrameBytes,
       maxBufferedBytes: file.stream.maxBufferedBytes,
     },

@@ -41,6 +41,8 @@ export const configSchema = z.strictObject({
   stream: z
     .strictObject({
       graceSeconds: z.number().min(0).max(3600).default(10),
+      /** A viewer whose socket drains nothing for this long while frames wait is closed. */
+      slowViewerSeconds: z.number().min(1).max(3600).default(30),
       /** Viewer liveness: a ping this often; two unanswered in a row close the socket. */
       pingSeconds: z.number().min(0.1).max(3600).default(15),
       maxFrameBytes: z
@@ -81,6 +83,7 @@ export interface Config {
   readonly stream: {
     readonly graceMs: number;
     readonly pingMs: number;
+    readonly slowViewerMs: number;
     readonly maxFrameBytes: number;
     readonly maxBufferedBytes: number;
   };

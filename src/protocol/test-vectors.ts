@@ -86,6 +86,37 @@ export const frameVectors: readonly FrameVector[] = [
   },
 ];
 
+/** One binary frame message in the extended layout (subprotocol `camplex.v1.extended`). */
+export interface ExtendedFrameVector {
+  name: string;
+  camera: string;
+  seq: number;
+  /** Milliseconds since the Unix epoch, as a float64. */
+  sentAt: number;
+  payload: readonly number[];
+  hex: string;
+}
+
+export const extendedFrameVectors: readonly ExtendedFrameVector[] = [
+  {
+    name: 'a frame with a fractional millisecond time',
+    camera: 'front',
+    seq: 7,
+    sentAt: 1795857000123.25,
+    payload: [0xff, 0xd8, 0xff, 0xd9],
+    // 05 "front" | 0c (12 header bytes) | 00000007 | 427a2216b26bb400 | JPEG
+    hex: '0566726f6e74' + '0c' + '00000007' + '427a2216b26bb400' + 'ffd8ffd9',
+  },
+  {
+    name: 'the largest sequence number and time zero, empty payload',
+    camera: 'a',
+    seq: 4294967295,
+    sentAt: 0,
+    payload: [],
+    hex: '0161' + '0c' + 'ffffffff' + '0000000000000000',
+  },
+];
+
 export const invalidFrameVectors: readonly InvalidFrameVector[] = [
   {
     name: 'an empty message',

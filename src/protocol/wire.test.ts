@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { CamplexError, ErrorCodes } from './errors.js';
 import {
   clientCommandVectors,
+  extendedFrameVectors,
   frameVectors,
   fromHex,
   invalidClientMessageVectors,
@@ -15,9 +16,11 @@ import {
   CAMERA_ID_PATTERN,
   clip,
   decodeClientCommand,
+  decodeExtendedFrame,
   decodeFrame,
   decodeServerMessage,
   encodeClientCommand,
+  encodeExtendedFrame,
   encodeFrame,
   encodeServerMessage,
   framePrefix,
@@ -165,5 +168,31 @@ describe('clip', () => {
 
   it('honours a custom limit', () => {
     assert.equal(clip('abcdef', 3), 'abc...');
+  });
+});
+
+describe('extended frame layout', () => {
+  for (const vector of extendedFrameVectors) {
+    it(`encodes and decodes ${vector.name}`, () => {
+      const encoded = encodeExtendedFrame(
+        framePrefix(vector.camera),
+        vector.seq,
+        vector.sentAt,
+        new Uint8Array(vector.payload),
+      );
+      assert.equal(toHex(encoded), vector.hex);
+      const decoded = decodeExtendedFrame(fromHex(vector.hex));
+      assert.equal(decoded.camera, vector.camera);
+      assert.equal(decoded.seq, vector.seq);
+      assert.equal(decoded.sentAt, vector.sentAt);
+      assert.equal(toHex(decoded.payload), toHex(vector.payload));
+    });
+  }
+
+  it('rejects a message whose extended header is cut short', () => {
+    assert.throws(() => decodeExtendedFrame(fromHex('01610c0000')), {
+      code: 'CAMPLEX_ERR_BAD_MESSAGE',
+      message: 'extended frame header too short',
+    });
   });
 });

@@ -9,6 +9,13 @@ export const PROTOCOL_VERSION = 1;
 export const WS_PATH = '/ws/cameras';
 /** Camera ids are config keys: 1-64 bytes of [A-Za-z0-9._-]. */
 export const CAMERA_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Subprotocol for the default frame layout (offering none means the same). */
+export const SUBPROTOCOL = 'camplex.v1';
+/** Subprotocol for the extended frame layout: sequence number and send time per frame. */
+export const SUBPROTOCOL_EXTENDED = 'camplex.v1.extended';
+/** Bytes between the camera id and the payload in the extended layout. */
+export const EXTENDED_HEADER_BYTES = 12;
+
 /** A subscribe or unsubscribe naming more cameras than this is refused as a whole. */
 export const MAX_CAMERAS_PER_COMMAND = 1024;
 
@@ -65,6 +72,56 @@ export function encodeFrame(prefix: Uint8Array, payload: Uint8Array): Uint8Array
   message.set(prefix, 0);
   message.set(payload, prefix.length);
   return message;
+}
+
+/**
+ * Builds one frame message in the extended layout:
+ * `[1 byte n][n bytes id][1 byte h = 12][u32 BE sequence][f64 BE time, ms since epoch][payload]`.
+ */
+export function encodeExtendedFrame(
+  prefix: Uint8Array,
+  seq: number,
+  sentAt: number,
+  payload: Uint8Array,
+): Uint8Array {
+  const headerAt = prefix.length;
+  const message = new Uint8Array(headerAt + 1 + EXTENDED_HEADER_BYTES + payload.length);
+  message.set(prefix, 0);
+  const view = new DataView(
+    message.buffer,
+    message.byteOffset + headerAt,
+    1 + EXTENDED_HEADER_BYTES,
+  );
+  view.setUint8(0, EXTENDED_HEADER_BYTES);
+  view.setUint32(1, seq >>> 0);
+  view.setFloat64(5, sentAt);
+  message.set(payload, headerAt + 1 + EXTENDED_HEADER_BYTES);
+  return message;
+}
+
+/** Splits an extended-layout frame message; the payload is a view, not a copy. */
+export function decodeExtendedFrame(message: Uint8Array): {
+  camera: string;
+  seq: number;
+  sentAt: number;
+  payload: Uint8Array;
+} {
+  const { camera, payload: rest } = decodeFrame(message);
+  const headerBytes = rest[0];
+  if (
+    headerBytes === undefined ||
+    headerBytes < EXTENDED_HEADER_BYTES ||
+    rest.length < 1 + headerBytes
+  ) {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'extended frame header too short');
+  }
+  const view = new DataView(rest.buffer, rest.byteOffset + 1, EXTENDED_HEADER_BYTES);
+  return {
+    camera,
+    seq: view.getUint32(0),
+    sentAt: view.getFloat64(4),
+    payload: rest.subarray(1 + headerBytes),
+  };
 }
 
 /** Splits a binary frame message into camera id and payload (a view, not a copy). */

@@ -8,7 +8,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Hub } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { CloseCodes } from '../protocol/errors.js';
-import { WS_PATH } from '../protocol/wire.js';
+import { SUBPROTOCOL, SUBPROTOCOL_EXTENDED, WS_PATH } from '../protocol/wire.js';
 import { Session } from './session.js';
 
 /** Control messages are small JSON; anything bigger is closed with 1009 by ws. */
@@ -26,7 +26,7 @@ export interface SocketEndpoint {
 
 export function attachSocketEndpoint(
   server: Server,
-  options: { hub: Hub; log: Log; maxBufferedBytes: number; pingMs: number },
+  options: { hub: Hub; log: Log; maxBufferedBytes: number; maxBlockedMs: number; pingMs: number },
 ): SocketEndpoint {
   const log = options.log.child({ component: 'ws' });
   const wss = new WebSocketServer({
@@ -34,9 +34,13 @@ export function attachSocketEndpoint(
     perMessageDeflate: false, // JPEG does not compress; deflate costs memory and leaks (CRIME)
     maxPayload: MAX_CONTROL_MESSAGE_BYTES,
     clientTracking: true,
-    // No subprotocol is defined yet: agree to none, so a client asking for one (a future
-    // extended header) learns at the handshake that this server does not speak it.
-    handleProtocols: () => false,
+    // Agree only to a subprotocol we speak (the extended layout first); a client offering only
+    // others learns at the handshake that this server does not speak them.
+    handleProtocols: (offered) => {
+      if (offered.has(SUBPROTOCOL_EXTENDED)) return SUBPROTOCOL_EXTENDED;
+      if (offered.has(SUBPROTOCOL)) return SUBPROTOCOL;
+      return false;
+    },
   });
   let accepting = true;
 
@@ -74,6 +78,7 @@ export function attachSocketEndpoint(
           hub: options.hub,
           log,
           maxBufferedBytes: options.maxBufferedBytes,
+          maxBlockedMs: options.maxBlockedMs,
           maxMessagesPerSecond: MAX_MESSAGES_PER_SECOND,
           now: Date.now,
         },

@@ -1,7 +1,9 @@
 /**
  * One browser tab's WebSocket: control messages in, states and frames out. Per camera it keeps
  * at most ONE pending frame (a newer one replaces it), and sends only while the socket's
- * buffered bytes are under a bound, so a slow viewer gets fewer frames, never stale ones.
+ * buffered bytes are under a bound, so a slow viewer gets fewer frames, never stale ones, and
+ * costs bounded memory. Pending cameras are served round-robin so none starves. A viewer whose
+ * socket does not drain at all for `maxBlockedMs` is closed with 1008.
  */
 import type { WebSocket } from 'ws';
 import type { Camera, Frame } from '../camera/camera.js';
@@ -16,6 +18,7 @@ import {
   encodeServerMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
+  SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
 
 export interface SessionOptions {
@@ -25,7 +28,15 @@ export interface SessionOptions {
   maxBufferedBytes: number;
   /** Control messages allowed per second before the socket is closed with 1008. */
   maxMessagesPerSecond: number;
+  /** A socket that drains nothing for this long while frames wait is closed with 1008. */
+  maxBlockedMs: number;
   now: () => number;
+}
+
+/** Frames of one camera this viewer was sent, and dropped (replaced before they could go). */
+export interface ViewerCounts {
+  sent: number;
+  dropped: number;
 }
 
 const BINARY = { binary: true } as const;
@@ -35,7 +46,12 @@ export class Session implements Viewer {
   private readonly options: SessionOptions;
   private readonly log: Log;
   /** Newest unsent frame per camera; Map order gives round-robin across cameras. */
-  private readonly pending = new Map<string, Uint8Array>();
+  private readonly pending = new Map<Camera, Frame>();
+  /** Per camera: frames sent and dropped for this viewer. */
+  readonly counts = new Map<string, ViewerCounts>();
+  private readonly extended: boolean;
+  /** When frames started waiting on a full socket; undefined while it drains. */
+  private blockedSince: number | undefined;
   private windowStart = 0;
   private windowCount = 0;
   private closed = false;
@@ -46,6 +62,7 @@ export class Session implements Viewer {
   constructor(ws: WebSocket, options: SessionOptions, remote: string) {
     this.ws = ws;
     this.options = options;
+    this.extended = ws.protocol === SUBPROTOCOL_EXTENDED;
     this.log = options.log.child({ remote });
     ws.on('message', (data, isBinary) => {
       try {
@@ -71,24 +88,62 @@ export class Session implements Viewer {
   sendFrame(frame: Frame, camera: Camera): void {
     if (this.closed) return;
     if (this.pending.size === 0 && this.ws.bufferedAmount < this.options.maxBufferedBytes) {
-      this.ws.send(frame.message, BINARY, this.onSent);
-    } else {
-      this.pending.delete(camera.id); // re-inserting moves this camera to the back of the round
-      this.pending.set(camera.id, frame.message);
-      this.flush();
+      this.send(frame, camera);
+      return;
     }
+    if (this.pending.delete(camera)) this.countOf(camera.id).dropped++;
+    this.pending.set(camera, frame); // (re-)inserted last: this camera goes to the back
+    this.flush();
+    if (this.pending.size > 0) this.checkBlocked();
   }
 
   sendState(info: CameraInfo): void {
     this.sendControl({ type: 'state', ...info });
   }
 
-  private flush(): void {
-    for (const [id, message] of this.pending) {
-      if (this.closed || this.ws.bufferedAmount >= this.options.maxBufferedBytes) return;
-      this.pending.delete(id);
-      this.ws.send(message, BINARY, this.onSent);
+  /** Frames of `camera` this viewer was sent and dropped so far. */
+  countOf(camera: string): ViewerCounts {
+    let counts = this.counts.get(camera);
+    if (!counts) {
+      counts = { sent: 0, dropped: 0 };
+      this.counts.set(camera, counts);
     }
+    return counts;
+  }
+
+  private send(frame: Frame, camera: Camera): void {
+    this.ws.send(this.extended ? frame.extended() : frame.message, BINARY, this.onSent);
+    this.countOf(camera.id).sent++;
+    this.blockedSince = undefined;
+  }
+
+  private flush(): void {
+    for (const [camera, frame] of this.pending) {
+      if (this.closed || this.ws.bufferedAmount >= this.options.maxBufferedBytes) return;
+      this.pending.delete(camera);
+      this.send(frame, camera);
+    }
+  }
+
+  private checkBlocked(): void {
+    const now = this.options.now();
+    this.blockedSince ??= now;
+    if (now - this.blockedSince < this.options.maxBlockedMs) return;
+    const seconds = Math.round(this.options.maxBlockedMs / 1000);
+    this.log.warn(
+      { buffered: this.ws.bufferedAmount },
+      `viewer drained nothing for ${seconds} s: closing with 1008`,
+    );
+    this.dropPending();
+    this.closed = true; // no more frames or states for it
+    this.ws.close(CloseCodes.POLICY_VIOLATION, 'viewer too slow: nothing drained');
+    // The close frame itself may never get through a socket that does not drain.
+    setTimeout(() => this.ws.terminate(), 1000).unref();
+  }
+
+  private dropPending(): void {
+    for (const camera of this.pending.keys()) this.countOf(camera.id).dropped++;
+    this.pending.clear();
   }
 
   private sendControl(message: ServerMessage): void {
@@ -122,7 +177,11 @@ export class Session implements Viewer {
     const result = subscribing
       ? hub.subscribe(this, command.cameras)
       : hub.unsubscribe(this, command.cameras);
-    if (!subscribing) for (const id of result.accepted) this.pending.delete(id);
+    if (!subscribing) {
+      for (const camera of this.pending.keys()) {
+        if (result.accepted.includes(camera.id)) this.pending.delete(camera);
+      }
+    }
     if (result.accepted.length > 0 || result.unknown.length === 0) {
       this.sendControl({
         type: subscribing ? 'subscribed' : 'unsubscribed',
@@ -162,8 +221,14 @@ export class Session implements Viewer {
 
   private onClose(code: number): void {
     this.closed = true;
-    this.pending.clear();
+    this.dropPending();
     this.options.hub.removeViewer(this);
-    this.log.debug({ code }, 'viewer disconnected');
+    let sent = 0;
+    let dropped = 0;
+    for (const counts of this.counts.values()) {
+      sent += counts.sent;
+      dropped += counts.dropped;
+    }
+    this.log.info({ code, sent, dropped }, 'viewer disconnected');
   }
 }

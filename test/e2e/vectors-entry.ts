@@ -5,6 +5,7 @@
 import { CamplexError } from '../../src/protocol/errors.js';
 import {
   clientCommandVectors,
+  extendedFrameVectors,
   frameVectors,
   fromHex,
   invalidFrameVectors,
@@ -12,6 +13,7 @@ import {
   toHex,
 } from '../../src/protocol/test-vectors.js';
 import {
+  decodeExtendedFrame,
   decodeFrame,
   decodeServerMessage,
   encodeClientCommand,
@@ -30,6 +32,15 @@ function run(): string[] {
     check(toHex(payload) === toHex(vector.payload), `decodeFrame payload: ${vector.name}`);
     const encoded = encodeFrame(framePrefix(vector.camera), new Uint8Array(vector.payload));
     check(toHex(encoded) === vector.hex, `encodeFrame: ${vector.name}`);
+  }
+  for (const vector of extendedFrameVectors) {
+    const decoded = decodeExtendedFrame(fromHex(vector.hex));
+    const same =
+      decoded.camera === vector.camera &&
+      decoded.seq === vector.seq &&
+      decoded.sentAt === vector.sentAt &&
+      toHex(decoded.payload) === toHex(vector.payload);
+    check(same, `decodeExtendedFrame: ${vector.name}`);
   }
   for (const vector of invalidFrameVectors) {
     try {

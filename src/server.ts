@@ -11,6 +11,7 @@ import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
 import { ChildRegistry, startFfmpeg } from './ffmpeg/process.js';
 import { loadAssets } from './http/assets.js';
+import { createMetrics } from './http/metrics.js';
 import { createRoutes } from './http/routes.js';
 import { Hub } from './hub/hub.js';
 import type { Log } from './log.js';
@@ -76,6 +77,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       maxBufferedBytes: config.stream.maxBufferedBytes,
       snapshotWaitMs: 5000,
       startedAt: Date.now(),
+      metrics: createMetrics(hub),
     }),
   );
   const sockets = attachSocketEndpoint(server, {

@@ -45,9 +45,22 @@ export const OFFLINE_AFTER_ATTEMPTS = 5;
 /** A process that ran this long without a frame before exiting gets that said in its reason. */
 const SILENCE_WORTH_NOTING_MS = 2000;
 
+/** Running totals of one camera, read by /metrics; plain numbers, cheap on the frame path. */
+export interface CameraCounters {
+  /** Frames out of the splitter. */
+  frames: number;
+  /** Frame messages handed to viewers' sockets. */
+  sent: number;
+  /** Frames a congested viewer never got because a newer one replaced them. */
+  dropped: number;
+  /** ffmpeg exits and stalls that led to a restart. */
+  failures: number;
+}
+
 export class Camera {
   readonly id: string;
   readonly name: string;
+  readonly counters: CameraCounters = { frames: 0, sent: 0, dropped: 0, failures: 0 };
   private readonly options: CameraOptions;
   private readonly prefix: Uint8Array;
   private readonly stallMs: number;
@@ -143,6 +156,7 @@ export class Camera {
     const now = this.options.clock.now();
     this.lastFrameAt = now;
     const frame = new Frame(this.prefix, jpeg, ++this.seq, now);
+    this.counters.frames++;
     this.latestFrame = frame;
     if (this.state !== 'live') {
       this.liveSince = now;
@@ -198,6 +212,7 @@ export class Camera {
     this.liveSince = undefined;
     this.latestFrame = undefined; // a frame from before the failure is stale: never hand it out
     this.attempt++;
+    this.counters.failures++;
     const delay = backoffDelay(
       this.attempt,
       this.options.random ?? Math.random,

@@ -1,5 +1,6 @@
 /** Every plain HTTP route: dashboard files, the camera list, MJPEG, snapshots, health. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { Camera, Frame } from '../camera/camera.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import type { Log } from '../log.js';
@@ -15,6 +16,7 @@ export interface RouteOptions {
   /** How long a snapshot of a camera without a frame waits for one. */
   snapshotWaitMs: number;
   startedAt: number;
+  metrics: Registry;
 }
 
 const MJPEG_ROUTE = /^\/mjpeg\/([A-Za-z0-9._-]{1,64})$/;
@@ -38,6 +40,16 @@ export function createRoutes(options: RouteOptions) {
     }
     if (path === '/api/cameras') {
       sendJson(res, 200, { cameras: hub.list() });
+      return;
+    }
+    if (path === '/metrics') {
+      void options.metrics.metrics().then((text) => {
+        res.writeHead(200, {
+          'Content-Type': options.metrics.contentType,
+          'Cache-Control': 'no-store',
+        });
+        res.end(text);
+      });
       return;
     }
     if (path === '/healthz') {

@@ -50,6 +50,11 @@ export class Hub implements CameraListener {
     return [...this.cameras.values()].map((camera) => camera.info());
   }
 
+  /** Every camera, in config order. */
+  allCameras(): Camera[] {
+    return [...this.cameras.values()];
+  }
+
   camera(id: string): Camera | undefined {
     return this.cameras.get(id);
   }

@@ -91,7 +91,7 @@ export class Session implements Viewer {
       this.send(frame, camera);
       return;
     }
-    if (this.pending.delete(camera)) this.countOf(camera.id).dropped++;
+    if (this.pending.delete(camera)) this.countDrop(camera);
     this.pending.set(camera, frame); // (re-)inserted last: this camera goes to the back
     this.flush();
     if (this.pending.size > 0) this.checkBlocked();
@@ -114,6 +114,7 @@ export class Session implements Viewer {
   private send(frame: Frame, camera: Camera): void {
     this.ws.send(this.extended ? frame.extended() : frame.message, BINARY, this.onSent);
     this.countOf(camera.id).sent++;
+    camera.counters.sent++;
     this.blockedSince = undefined;
   }
 
@@ -141,8 +142,13 @@ export class Session implements Viewer {
     setTimeout(() => this.ws.terminate(), 1000).unref();
   }
 
+  private countDrop(camera: Camera): void {
+    this.countOf(camera.id).dropped++;
+    camera.counters.dropped++;
+  }
+
   private dropPending(): void {
-    for (const camera of this.pending.keys()) this.countOf(camera.id).dropped++;
+    for (const camera of this.pending.keys()) this.countDrop(camera);
     this.pending.clear();
   }
 

@@ -110,6 +110,20 @@ describe('HTTP routes', () => {
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
   });
 
+  it('exposes Prometheus metrics per camera and for the process', async () => {
+    const response = await fetch(`${camplex.url}metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    // demo-01 was woken by the snapshot test above.
+    assert.match(text, /^camplex_frames_total\{camera="demo-01"\} [1-9]\d*$/m);
+    assert.match(text, /^camplex_camera_live\{camera="dead"\} 0$/m);
+    assert.match(text, /^camplex_camera_failures_total\{camera="dead"\} [1-9]\d*$/m);
+    assert.match(text, /^camplex_viewers 0$/m);
+    assert.match(text, /^camplex_process_resident_memory_bytes \d+$/m);
+    assert.doesNotMatch(text, /hunter2/);
+  });
+
   it('reports health', async () => {
     const response = await fetch(`${camplex.url}healthz`);
     assert.equal(response.status, 200);

@@ -1,0 +1,61 @@
+/**
+ * GET /metrics in the Prometheus text format (prom-client). The frame path only bumps plain
+ * numbers on each camera; they are turned into Prometheus counters when scraped.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { CameraCounters } from '../camera/camera.js';
+import type { Hub } from '../hub/hub.js';
+
+/** A registry whose metrics read the hub's cameras and viewers at scrape time. */
+export function createMetrics(hub: Hub): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'camplex_' }); // RSS, CPU, fds, event loop
+  const cameras = hub.allCameras();
+  const counter = (name: string, help: string, key: keyof CameraCounters) => {
+    const seen = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: ['camera'],
+      registers: [registry],
+      collect() {
+        for (const camera of cameras) {
+          const total = camera.counters[key];
+          const delta = total - (seen.get(camera.id) ?? 0);
+          if (delta > 0) this.inc({ camera: camera.id }, delta);
+          seen.set(camera.id, total);
+        }
+      },
+    });
+  };
+  counter('camplex_frames_total', 'Frames cut from ffmpeg output, per camera.', 'frames');
+  counter('camplex_frames_sent_total', 'Frame messages handed to viewer sockets.', 'sent');
+  counter(
+    'camplex_frames_dropped_total',
+    'Frames a congested viewer never got: a newer frame replaced them.',
+    'dropped',
+  );
+  counter(
+    'camplex_camera_failures_total',
+    'ffmpeg exits and stalls that led to a restart.',
+    'failures',
+  );
+  new Gauge({
+    name: 'camplex_camera_live',
+    help: '1 while the camera delivers frames, else 0.',
+    labelNames: ['camera'],
+    registers: [registry],
+    collect() {
+      for (const info of hub.list()) this.set({ camera: info.id }, info.state === 'live' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'camplex_viewers',
+    help: 'Open WebSocket viewer sessions.',
+    registers: [registry],
+    collect() {
+      this.set(hub.viewerCount);
+    },
+  });
+  return registry;
+}

@@ -67,7 +67,15 @@ async function main(argv: string[]): Promise<number> {
   );
 
   return new Promise<number>((resolve) => {
+    let shuttingDown = false;
     const shutdown = (signal: NodeJS.Signals) => {
+      if (shuttingDown) {
+        // A second Ctrl-C: stop waiting, but still take every ffmpeg down with us.
+        log.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      shuttingDown = true;
       log.info({ signal }, 'shutting down');
       const force = setTimeout(() => {
         log.error('shutdown took longer than 5 s: exiting anyway');
@@ -80,8 +88,8 @@ async function main(argv: string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
   });
 }
 

@@ -1,21 +1,29 @@
 /** The `camplex` command: parse flags, load config, start, and shut down cleanly on signals. */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { hashPassword } from './access/password.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { locateFfmpeg } from './ffmpeg/locate.js';
 import { createLog } from './log.js';
 import { startCamplex } from './server.js';
 
-const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N]
+const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N] [--no-auth]
+       camplex hash-password     (reads a password on stdin, prints its hash for auth.users)
 
   --config FILE  YAML config with cameras (without it: ${16} built-in demo cameras)
   --host HOST    address to listen on (default 127.0.0.1)
   --port PORT    port to listen on, 0 for any free port (default 8080)
   --demo N       add N built-in demo cameras (ffmpeg test sources)
+  --no-auth      allow a non-loopback address without authentication (anyone who can reach
+                 it sees every camera)
   --help         show this help
+
+Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN set a
+password or API token without a config file; LOG_LEVEL sets the log level.
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'hash-password') return printPasswordHash();
   let flags: ReturnType<typeof parse>;
   try {
     flags = parse(argv);
@@ -34,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       ...(flags.host !== undefined ? { host: flags.host } : {}),
       ...(flags.port !== undefined ? { port: toNumber('--port', flags.port) } : {}),
       ...(flags.demo !== undefined ? { demo: toNumber('--demo', flags.demo) } : {}),
+      ...(flags['no-auth'] ? { noAuth: true } : {}),
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -101,11 +110,52 @@ function parse(argv: string[]) {
       host: { type: 'string' },
       port: { type: 'string', short: 'p' },
       demo: { type: 'string' },
+      'no-auth': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
     allowPositionals: false,
   }).values;
+}
+
+/** `camplex hash-password`: one line of stdin (typed, or piped) to an scrypt hash. */
+async function printPasswordHash(): Promise<number> {
+  if (process.stdin.isTTY) process.stderr.write('Password (input is hidden): ');
+  const password = await readLine(Boolean(process.stdin.isTTY));
+  if (password === '') {
+    process.stderr.write('camplex: no password given\n');
+    return 1;
+  }
+  process.stdout.write(`${hashPassword(password)}\n`);
+  return 0;
+}
+
+function readLine(hidden: boolean): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    let finished = false;
+    if (hidden) process.stdin.setRawMode(true);
+    process.stdin.setEncoding('utf8');
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      if (hidden) {
+        process.stdin.setRawMode(false);
+        process.stderr.write('\n');
+      }
+      process.stdin.pause();
+      resolve(text.replace(/\r?\n[\s\S]*$/, ''));
+    };
+    process.stdin.on('data', (chunk: string) => {
+      for (const char of chunk) {
+        if (hidden && char === '\u0003') process.exit(130); // Ctrl-C in raw mode
+        if (char === '\n' || char === '\r') return done();
+        if (hidden && char === '\u007f') text = text.slice(0, -1);
+        else text += char;
+      }
+    });
+    process.stdin.on('end', done);
+  });
 }
 
 function toNumber(flag: string, text: string): number {

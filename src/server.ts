@@ -2,8 +2,13 @@
  * Wires camplex together in one place: config -> cameras (one ffmpeg each) -> hub -> HTTP
  * routes and the /ws/cameras endpoint. No module-level state: everything lives in here.
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Access } from './access/access.js';
+import { LimitCounter } from './access/limits.js';
+import type { OriginPolicy } from './access/origin.js';
+import { SessionStore } from './access/sessions.js';
 import { Camera } from './camera/camera.js';
 import { type Clock, systemClock } from './camera/clock.js';
 import type { Config } from './config/schema.js';
@@ -11,11 +16,12 @@ import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
 import { ChildRegistry, startFfmpeg } from './ffmpeg/process.js';
 import { loadAssets } from './http/assets.js';
+import { createLogin } from './http/login.js';
 import { createMetrics } from './http/metrics.js';
 import { createRoutes } from './http/routes.js';
 import { Hub } from './hub/hub.js';
 import type { Log } from './log.js';
-import { attachSocketEndpoint } from './socket/endpoint.js';
+import { attachSocketEndpoint, type SocketEndpoint } from './socket/endpoint.js';
 
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'address in use (another program has this port; pick another with --port)',
@@ -69,7 +75,41 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       }),
   });
 
-  const server = createHttpServer(
+  const access = new Access({
+    users: new Map(Object.entries(config.auth.users)),
+    tokens: new Map(Object.entries(config.auth.tokens)),
+    sessions: new SessionStore({ ttlMs: config.auth.sessionMs, maxSessions: 10_000 }),
+  });
+  const originPolicy: OriginPolicy = {
+    allowedOrigins: config.server.allowedOrigins,
+    allowedHosts: config.server.allowedHosts,
+    secure: config.server.tls !== undefined,
+  };
+  const limits = new LimitCounter(log.child({ component: 'limits' }));
+  // Slow or silent clients (slowloris) cannot hold a connection: whole headers within
+  // headersTimeout, checked every second rather than Node's default 30 s.
+  const serverOptions = {
+    headersTimeout: config.limits.headersTimeoutMs,
+    requestTimeout: config.limits.requestTimeoutMs,
+    connectionsCheckingInterval: 1000,
+  };
+  const server: Server = config.server.tls
+    ? createHttpsServer({
+        ...serverOptions,
+        cert: config.server.tls.cert,
+        key: config.server.tls.key,
+      })
+    : createHttpServer(serverOptions);
+  let sockets: SocketEndpoint | undefined;
+  const login = createLogin({
+    access,
+    originPolicy,
+    limits,
+    attemptsPerMinute: config.limits.loginAttemptsPerMinute,
+    onLogout: (token) => sockets?.closeLoginSession(token, 'logged out'),
+  });
+  server.on(
+    'request',
     createRoutes({
       hub,
       assets,
@@ -77,32 +117,32 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       maxBufferedBytes: config.stream.maxBufferedBytes,
       snapshotWaitMs: 5000,
       startedAt: Date.now(),
-      metrics: createMetrics(hub),
+      metrics: createMetrics(hub, limits),
+      access,
+      originPolicy,
+      limits,
+      login,
     }),
   );
-  const sockets = attachSocketEndpoint(server, {
+  sockets = attachSocketEndpoint(server, {
     hub,
     log,
-    maxBufferedBytes: config.stream.maxBufferedBytes,
-    maxBlockedMs: config.stream.slowViewerMs,
-    pingMs: config.stream.pingMs,
+    access,
+    originPolicy,
+    limits,
+    stream: config.stream,
+    limitsConfig: config.limits,
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const where = `${config.server.host}:${config.server.port}`;
-      const why = LISTEN_ERRORS[error.code ?? ''] ?? error.message;
-      reject(new Error(`cannot listen on ${where}: ${why}`));
-    });
-    server.listen(config.server.port, config.server.host, () => {
-      server.removeAllListeners('error');
-      server.on('error', (error) => log.error({ err: error.message }, 'http server error'));
-      resolve();
-    });
-  });
+  await listen(server, config.server.port, config.server.host, log);
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  const url = `http://${host}:${port}/`;
+  const url = `${config.server.tls ? 'https' : 'http'}://${host}:${port}/`;
+  const redirectServer =
+    config.server.redirectHttpPort === undefined
+      ? undefined
+      : await startRedirect(config.server.redirectHttpPort, config.server.host, port, log);
+  const endpoint = sockets;
 
   let closing: Promise<void> | undefined;
   return {
@@ -113,7 +153,9 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        await sockets.close();
+        redirectServer?.close();
+        redirectServer?.closeAllConnections();
+        await endpoint.close();
         await hub.close();
         server.closeAllConnections(); // MJPEG responses never end by themselves
         await stopped;
@@ -121,4 +163,35 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       return closing;
     },
   };
+}
+
+function listen(server: Server, port: number, host: string, log: Log): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = LISTEN_ERRORS[error.code ?? ''] ?? error.message;
+      reject(new Error(`cannot listen on ${host}:${port}: ${why}`));
+    });
+    server.listen(port, host, () => {
+      server.removeAllListeners('error');
+      server.on('error', (error) => log.error({ err: error.message }, 'http server error'));
+      resolve();
+    });
+  });
+}
+
+/** Plain HTTP on `port` that sends every request to the same path over HTTPS. */
+async function startRedirect(
+  port: number,
+  host: string,
+  httpsPort: number,
+  log: Log,
+): Promise<Server> {
+  const server = createHttpServer((req, res) => {
+    const name = (req.headers.host ?? host).replace(/:\d+$/, '');
+    const target = `https://${name}:${httpsPort}${req.url ?? '/'}`;
+    res.writeHead(308, { Location: target, 'Content-Length': 0 });
+    res.end();
+  });
+  await listen(server, port, host, log);
+  return server;
 }

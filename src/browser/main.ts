@@ -109,6 +109,15 @@ document.addEventListener('visibilitychange', updateSubscriptions);
 window.addEventListener('pagehide', () => socket.close());
 updateSubscriptions();
 socket.connect();
+// Signed in with a password: offer to sign out.
+fetch('/api/session')
+  .then((response) => (response.ok ? response.json() : undefined))
+  .then((session: { user: string; via: string } | undefined) => {
+    if (session?.via !== 'session') return;
+    requireElement('#user').textContent = `(${session.user})`;
+    requireElement('#logout').hidden = false;
+  })
+  .catch(() => {});
 // The camera list also comes over plain HTTP, so the grid appears even when the socket cannot.
 fetch('/api/cameras')
   .then((response) => (response.ok ? response.json() : undefined))

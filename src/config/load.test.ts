@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { hashPassword } from '../access/password.js';
 import { ErrorCodes } from '../protocol/errors.js';
 import { ConfigError, loadConfig, parseConfig } from './load.js';
 
@@ -155,7 +156,12 @@ describe('parseConfig', () => {
   it('fills in defaults: host 127.0.0.1, port 8080, 10 s grace, finite limits', () => {
     const config = parseConfig(ONE_CAMERA, ORIGIN);
     assert.equal(config.origin, ORIGIN);
-    assert.deepEqual(config.server, { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(config.server, {
+      host: '127.0.0.1',
+      port: 8080,
+      allowedOrigins: [],
+      allowedHosts: [],
+    });
     assert.deepEqual(config.ffmpeg, {});
     assert.equal(config.stream.graceMs, 10_000);
     assert.ok(Number.isFinite(config.stream.maxFrameBytes) && config.stream.maxFrameBytes > 0);
@@ -199,7 +205,7 @@ describe('parseConfig', () => {
       port: 0,
       demo: 2,
     });
-    assert.deepEqual(config.server, { host: '::1', port: 0 });
+    assert.deepEqual(config.server, { host: '::1', port: 0, allowedOrigins: [], allowedHosts: [] });
     assert.deepEqual(
       config.cameras.map((camera) => camera.id),
       ['front', 'demo-01', 'demo-02'],
@@ -207,9 +213,82 @@ describe('parseConfig', () => {
   });
 
   it('keeps the file values when no override is given', () => {
-    const config = parseConfig(`${ONE_CAMERA}server:\n  host: 0.0.0.0\n  port: 9000\n`, ORIGIN);
-    assert.deepEqual(config.server, { host: '0.0.0.0', port: 9000 });
+    const config = parseConfig(`${ONE_CAMERA}server:\n  host: 0.0.0.0\n  port: 9000\n`, ORIGIN, {
+      noAuth: true,
+    });
+    assert.deepEqual(config.server, {
+      host: '0.0.0.0',
+      port: 9000,
+      allowedOrigins: [],
+      allowedHosts: [],
+    });
     assert.equal(config.cameras.length, 1);
+  });
+});
+
+describe('security settings', () => {
+  const HASH = hashPassword('correct horse');
+
+  it('refuses a non-loopback address without authentication, naming the ways out', () => {
+    assert.throws(() => parseConfig(`${ONE_CAMERA}server:\n  host: 0.0.0.0\n`, ORIGIN), {
+      message:
+        `${ORIGIN}: server.host: refusing to serve 0.0.0.0 without authentication: add auth.users ` +
+        '(hashes from `camplex hash-password`) or auth.tokens, set CAMPLEX_PASSWORD or ' +
+        'CAMPLEX_TOKEN, or pass --no-auth to accept that anyone who can reach it sees every camera',
+    });
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) {
+      assert.equal(parseConfig(ONE_CAMERA, ORIGIN, { host }).server.host, host);
+    }
+  });
+
+  it('serves any address once users, tokens or an environment password are configured', () => {
+    const withUser = parseConfig(`${ONE_CAMERA}auth:\n  users:\n    alice: "${HASH}"\n`, ORIGIN, {
+      host: '0.0.0.0',
+    });
+    assert.deepEqual(Object.keys(withUser.auth.users), ['alice']);
+    const fromEnv = parseConfig(ONE_CAMERA, ORIGIN, {
+      host: '0.0.0.0',
+      env: { CAMPLEX_PASSWORD: 'pw', CAMPLEX_USER: 'bob', CAMPLEX_TOKEN: 'x'.repeat(40) },
+    });
+    assert.deepEqual(Object.keys(fromEnv.auth.users), ['bob']);
+    assert.match(fromEnv.auth.users.bob ?? '', /^scrypt\$/);
+    assert.deepEqual(fromEnv.auth.tokens, { env: 'x'.repeat(40) });
+  });
+
+  it('refuses a user whose password is not a camplex hash, and a short token', () => {
+    assertConfigError(
+      `${ONE_CAMERA}auth:\n  users:\n    alice: hunter2\n`,
+      `${ORIGIN}: auth.users.alice: expected a hash from \`camplex hash-password\` (scrypt$...)`,
+    );
+    assertConfigError(
+      `${ONE_CAMERA}auth:\n  tokens:\n    nvr: short\n`,
+      `${ORIGIN}: auth.tokens.nvr: expected a token of 32-512 characters (letters, digits, ._~+/=-)`,
+    );
+  });
+
+  it('fills $-brace variables from the environment and names a missing one', () => {
+    const text = `cameras:\n  front:\n    url: rtsp://admin:${'$'}{CAM_PW}@cam.local/1\n`;
+    const config = parseConfig(text, ORIGIN, { env: { CAM_PW: 's3cret' } });
+    assert.equal(config.cameras[0]?.url, 'rtsp://admin:s3cret@cam.local/1');
+    assert.throws(() => parseConfig(text, ORIGIN, { env: {} }), {
+      message: `${ORIGIN}: cameras.front.url: environment variable CAM_PW is not set`,
+    });
+  });
+
+  it('has a finite default for every limit', () => {
+    const { limits, auth } = parseConfig(ONE_CAMERA, ORIGIN);
+    for (const [name, value] of Object.entries(limits)) {
+      assert.ok(Number.isFinite(value) && value > 0, `${name} = ${value}`);
+    }
+    assert.equal(limits.maxControlMessageBytes, 64 * 1024);
+    assert.equal(auth.sessionMs, 12 * 3600_000);
+  });
+
+  it('needs readable PEM files for TLS', () => {
+    assertConfigError(
+      `${ONE_CAMERA}server:\n  tls:\n    cert: /nonexistent/cert.pem\n    key: /nonexistent/key.pem\n`,
+      `${ORIGIN}: server.tls.cert: cannot read /nonexistent/cert.pem: file not found`,
+    );
   });
 });
 
@@ -224,7 +303,12 @@ describe('loadConfig', () => {
     const ids = config.cameras.map((camera) => camera.id);
     assert.equal(new Set(ids).size, 16);
     assert.deepEqual(ids.slice(0, 2), ['demo-01', 'demo-02']);
-    assert.deepEqual(config.server, { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(config.server, {
+      host: '127.0.0.1',
+      port: 8080,
+      allowedOrigins: [],
+      allowedHosts: [],
+    });
   });
 
   it('gives the requested number of demo cameras without a config file', () => {

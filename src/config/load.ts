@@ -1,7 +1,9 @@
 /** Reads, validates and freezes the configuration once at start. */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { hashPassword } from '../access/password.js';
 import { CamplexError, ErrorCodes } from '../protocol/errors.js';
 import { demoCameras } from './demo.js';
 import { CAMERA_ID_PATTERN, type CameraConfig, type Config, configSchema } from './schema.js';
@@ -21,6 +23,10 @@ export interface ConfigOverrides {
   port?: number;
   /** Adds this many demo cameras (with no config file, 16 are added when unset). */
   demo?: number;
+  /** Serve a non-loopback address without authentication (--no-auth). */
+  noAuth?: boolean;
+  /** For `${VAR}` in the YAML and CAMPLEX_PASSWORD / CAMPLEX_USER / CAMPLEX_TOKEN. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Loads `file` (or the built-in demo setup when undefined) and applies CLI overrides. */
@@ -49,7 +55,8 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
   if (syntaxError) {
     throw new ConfigError(`${origin}: invalid YAML: ${firstLine(syntaxError.message)}`);
   }
-  const raw: unknown = document.toJS() ?? {};
+  const env = overrides.env ?? process.env;
+  const raw: unknown = substituteEnv(document.toJS() ?? {}, env, origin, []);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(origin, parsed.error.issues));
 
@@ -85,9 +92,58 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`--port: expected a port number from 0 to 65535, got ${overrides.port}`);
   }
+  const host = overrides.host ?? file.server.host;
+  const users: Record<string, string> = { ...file.auth.users };
+  const tokens: Record<string, string> = { ...file.auth.tokens };
+  if (env.CAMPLEX_PASSWORD) users[env.CAMPLEX_USER || 'admin'] = hashPassword(env.CAMPLEX_PASSWORD);
+  if (env.CAMPLEX_TOKEN) {
+    if (!/^[A-Za-z0-9._~+/=-]{32,512}$/.test(env.CAMPLEX_TOKEN)) {
+      throw new ConfigError(
+        'CAMPLEX_TOKEN: expected a token of 32-512 characters (letters, digits, ._~+/=-)',
+      );
+    }
+    tokens.env = env.CAMPLEX_TOKEN;
+  }
+  const authConfigured = Object.keys(users).length > 0 || Object.keys(tokens).length > 0;
+  if (!authConfigured && !isLoopback(host) && !overrides.noAuth) {
+    throw new ConfigError(
+      `${origin}: server.host: refusing to serve ${host} without authentication: add auth.users ` +
+        '(hashes from `camplex hash-password`) or auth.tokens, set CAMPLEX_PASSWORD or ' +
+        'CAMPLEX_TOKEN, or pass --no-auth to accept that anyone who can reach it sees every camera',
+    );
+  }
+  const tls = file.server.tls && {
+    cert: readPem(origin, 'server.tls.cert', file.server.tls.cert),
+    key: readPem(origin, 'server.tls.key', file.server.tls.key),
+  };
+  if (file.server.redirectHttpPort !== undefined && !tls) {
+    throw new ConfigError(`${origin}: server.redirectHttpPort: only makes sense with server.tls`);
+  }
+  const limits = file.limits;
   return deepFreeze({
     origin,
-    server: { host: overrides.host ?? file.server.host, port },
+    server: {
+      host,
+      port,
+      ...(tls ? { tls } : {}),
+      ...(file.server.redirectHttpPort !== undefined
+        ? { redirectHttpPort: file.server.redirectHttpPort }
+        : {}),
+      allowedOrigins: file.server.allowedOrigins,
+      allowedHosts: file.server.allowedHosts.map((name) => name.toLowerCase()),
+    },
+    auth: { users, tokens, sessionMs: Math.round(file.auth.sessionHours * 3600_000) },
+    limits: {
+      maxControlMessageBytes: limits.maxControlMessageBytes,
+      maxMessagesPerSecond: limits.maxMessagesPerSecond,
+      maxCamerasPerCommand: limits.maxCamerasPerCommand,
+      maxCamerasPerSocket: limits.maxCamerasPerSocket,
+      maxSocketsPerIp: limits.maxSocketsPerIp,
+      maxSockets: limits.maxSockets,
+      headersTimeoutMs: Math.round(limits.headersTimeoutSeconds * 1000),
+      requestTimeoutMs: Math.round(limits.requestTimeoutSeconds * 1000),
+      loginAttemptsPerMinute: limits.loginAttemptsPerMinute,
+    },
     ffmpeg: file.ffmpeg.path === undefined ? {} : { path: file.ffmpeg.path },
     stream: {
       graceMs: Math.round(file.stream.graceSeconds * 1000),
@@ -98,6 +154,60 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
     },
     cameras,
   });
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Replaces `${NAME}` in every string of the parsed YAML with the environment's value. */
+function substituteEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  origin: string,
+  path: string[],
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_all, name: string) => {
+      const found = env[name];
+      if (found === undefined) {
+        throw new ConfigError(
+          `${origin}: ${path.join('.')}: environment variable ${name} is not set`,
+        );
+      }
+      return found;
+    });
+  }
+  if (Array.isArray(value))
+    return value.map((item, i) => substituteEnv(item, env, origin, [...path, String(i)]));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        substituteEnv(item, env, origin, [...path, key]),
+      ]),
+    );
+  }
+  return value;
+}
+
+/** Reads a PEM file named in the config, relative to the config file's folder. */
+function readPem(origin: string, key: string, file: string): string {
+  const path = resolve(dirname(origin), file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `${origin}: ${key}: cannot read ${path}: ${code === 'ENOENT' ? 'file not found' : code}`,
+    );
+  }
+  if (!text.includes('-----BEGIN ')) {
+    throw new ConfigError(`${origin}: ${key}: ${path} is not a PEM file`);
+  }
+  return text;
 }
 
 function formatIssues(origin: string, issues: readonly z.core.$ZodIssue[]): string {

@@ -3,6 +3,7 @@
  * load.ts parses YAML against it once at start; nothing else reads raw config.
  */
 import { z } from 'zod';
+import { isPasswordHash } from '../access/password.js';
 import { CAMERA_ID_PATTERN } from '../protocol/wire.js';
 
 const SOURCE_URL = /^(rtsps?|https?|file|demo):/i;
@@ -26,11 +27,76 @@ const cameraSchema = z.strictObject({
   stallSeconds: z.number().min(0.5).max(3600).optional(),
 });
 
+const seconds = (min: number, max: number, fallback: number) =>
+  z.number().min(min).max(max).default(fallback);
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.int().min(0).max(65535).default(8080),
+      /** Serve HTTPS and WSS with these PEM files. */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /** With tls: also listen here over plain HTTP, redirecting to HTTPS. */
+      redirectHttpPort: z.int().min(0).max(65535).optional(),
+      /** Origins allowed to open the WebSocket besides the server's own (exact match). */
+      allowedOrigins: z
+        .array(
+          z.string().regex(/^https?:\/\/[^/\s]+$/, {
+            error: 'expected an origin like https://cams.example.org',
+          }),
+        )
+        .default([]),
+      /** Host names accepted while access is open (besides IP literals and localhost). */
+      allowedHosts: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /** user name -> scrypt hash from `camplex hash-password` */
+      users: z
+        .record(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a user name of 1-64 characters' }),
+          z.string().refine(isPasswordHash, {
+            error: 'expected a hash from `camplex hash-password` (scrypt$...)',
+          }),
+        )
+        .default({}),
+      /** token name -> bearer token for scripts (at least 32 characters) */
+      tokens: z
+        .record(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'expected a token name of 1-64 characters' }),
+          z.string().regex(/^[A-Za-z0-9._~+/=-]{32,512}$/, {
+            error: 'expected a token of 32-512 characters (letters, digits, ._~+/=-)',
+          }),
+        )
+        .default({}),
+      sessionHours: z
+        .number()
+        .min(0.01)
+        .max(24 * 365)
+        .default(12),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxControlMessageBytes: z
+        .int()
+        .min(256)
+        .max(16 * 1024 * 1024)
+        .default(64 * 1024),
+      maxMessagesPerSecond: z.int().min(1).max(10_000).default(50),
+      maxCamerasPerCommand: z.int().min(1).max(100_000).default(1024),
+      maxCamerasPerSocket: z.int().min(1).max(100_000).default(1024),
+      maxSocketsPerIp: z.int().min(1).max(1_000_000).default(256),
+      maxSockets: z.int().min(1).max(1_000_000).default(20_000),
+      headersTimeoutSeconds: seconds(1, 600, 10),
+      requestTimeoutSeconds: seconds(1, 3600, 30),
+      loginAttemptsPerMinute: z.int().min(1).max(10_000).default(10),
     })
     .prefault({}),
   ffmpeg: z
@@ -78,7 +144,33 @@ export interface CameraConfig {
 export interface Config {
   /** Where the config came from, for messages ("camplex.yaml", "built-in demo"). */
   readonly origin: string;
-  readonly server: { readonly host: string; readonly port: number };
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    /** PEM contents (read at load), when serving HTTPS and WSS. */
+    readonly tls?: { readonly cert: string; readonly key: string };
+    readonly redirectHttpPort?: number;
+    readonly allowedOrigins: readonly string[];
+    readonly allowedHosts: readonly string[];
+  };
+  readonly auth: {
+    /** user name -> scrypt hash */
+    readonly users: Readonly<Record<string, string>>;
+    /** token name -> token */
+    readonly tokens: Readonly<Record<string, string>>;
+    readonly sessionMs: number;
+  };
+  readonly limits: {
+    readonly maxControlMessageBytes: number;
+    readonly maxMessagesPerSecond: number;
+    readonly maxCamerasPerCommand: number;
+    readonly maxCamerasPerSocket: number;
+    readonly maxSocketsPerIp: number;
+    readonly maxSockets: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly loginAttemptsPerMinute: number;
+  };
   readonly ffmpeg: { readonly path?: string };
   readonly stream: {
     readonly graceMs: number;

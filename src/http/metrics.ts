@@ -3,11 +3,12 @@
  * numbers on each camera; they are turned into Prometheus counters when scraped.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { LimitCounter } from '../access/limits.js';
 import type { CameraCounters } from '../camera/camera.js';
 import type { Hub } from '../hub/hub.js';
 
 /** A registry whose metrics read the hub's cameras and viewers at scrape time. */
-export function createMetrics(hub: Hub): Registry {
+export function createMetrics(hub: Hub, limits: LimitCounter): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'camplex_' }); // RSS, CPU, fds, event loop
   const cameras = hub.allCameras();
@@ -55,6 +56,20 @@ export function createMetrics(hub: Hub): Registry {
     registers: [registry],
     collect() {
       this.set(hub.viewerCount);
+    },
+  });
+  const seenLimits = new Map<string, number>();
+  new Counter({
+    name: 'camplex_limit_hits_total',
+    help: 'Requests, sockets and messages refused by a limit or an access check.',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      for (const [limit, total] of limits.entries()) {
+        const delta = total - (seenLimits.get(limit) ?? 0);
+        if (delta > 0) this.inc({ limit }, delta);
+        seenLimits.set(limit, total);
+      }
     },
   });
   return registry;

@@ -1,12 +1,28 @@
-/** Every plain HTTP route: dashboard files, the camera list, MJPEG, snapshots, health. */
+/**
+ * Every plain HTTP route: dashboard files, the camera list, MJPEG, snapshots, metrics, health,
+ * login. Everything but /healthz and the login page's own files needs an authenticated
+ * principal once authentication is configured; while it is not, only trusted Host names are
+ * answered (see access/origin.ts).
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Access } from '../access/access.js';
+import type { LimitCounter } from '../access/limits.js';
+import { isTrustedHost, type OriginPolicy } from '../access/origin.js';
 import type { Camera, Frame } from '../camera/camera.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { ErrorCodes } from '../protocol/errors.js';
 import type { Asset } from './assets.js';
+import type { createLogin } from './login.js';
 import { serveMjpeg } from './mjpeg.js';
+import {
+  CONTENT_SECURITY_POLICY,
+  redirect,
+  SECURITY_HEADERS,
+  sendError,
+  sendJson,
+} from './responses.js';
 
 export interface RouteOptions {
   hub: Hub;
@@ -17,25 +33,71 @@ export interface RouteOptions {
   snapshotWaitMs: number;
   startedAt: number;
   metrics: Registry;
+  access: Access;
+  originPolicy: OriginPolicy;
+  limits: LimitCounter;
+  login: ReturnType<typeof createLogin>;
 }
 
 const MJPEG_ROUTE = /^\/mjpeg\/([A-Za-z0-9._-]{1,64})$/;
 /** Greedy, so `/snapshot/cam.jpg.jpg` is camera `cam.jpg`. */
 const SNAPSHOT_ROUTE = /^\/snapshot\/([A-Za-z0-9._-]{1,64})\.jpg$/;
+/** Reachable without signing in: health, and what the login page itself loads. */
+const PUBLIC_PATHS = new Set(['/healthz', '/login', '/style.css', '/favicon.svg']);
 
 /** The request handler for node:http. */
 export function createRoutes(options: RouteOptions) {
-  const { hub, assets } = options;
+  const { hub, assets, access, limits, login } = options;
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const method = req.method ?? 'GET';
+    if (!access.required && !isTrustedHost(req, options.originPolicy)) {
+      limits.hit('host', 'request for an unknown Host name refused', { host: req.headers.host });
+      sendError(res, 403, ErrorCodes.HOST, 'unknown Host: add it to server.allowedHosts');
+      return;
+    }
+    if (method === 'POST' && path === '/login') {
+      void login.login(req, res);
+      return;
+    }
+    if (method === 'POST' && path === '/logout') {
+      login.logout(req, res);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${req.method} is not allowed`);
+      sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${clip(method)} is not allowed`);
+      return;
+    }
+    if (path === '/login') {
+      login.page(req, res);
+      return;
+    }
+    const principal = PUBLIC_PATHS.has(path) ? undefined : access.authenticate(req);
+    if (!PUBLIC_PATHS.has(path) && !principal) {
+      limits.hit('unauthenticated', 'unauthenticated request refused', { path: clip(path) });
+      if ((req.headers.accept ?? '').includes('text/html')) {
+        redirect(res, '/login'); // a person in a browser: show the login page
+      } else {
+        sendError(
+          res,
+          401,
+          ErrorCodes.UNAUTHENTICATED,
+          'sign in or send Authorization: Bearer <token>',
+          {
+            'WWW-Authenticate': 'Bearer realm="camplex"',
+          },
+        );
+      }
       return;
     }
     const asset = assets.get(path);
     if (asset) {
       sendAsset(res, asset, path);
+      return;
+    }
+    if (path === '/api/session' && principal) {
+      login.session(res, principal);
       return;
     }
     if (path === '/api/cameras') {
@@ -47,6 +109,7 @@ export function createRoutes(options: RouteOptions) {
         res.writeHead(200, {
           'Content-Type': options.metrics.contentType,
           'Cache-Control': 'no-store',
+          ...SECURITY_HEADERS,
         });
         res.end(text);
       });
@@ -79,8 +142,12 @@ export function createRoutes(options: RouteOptions) {
       }
       return;
     }
-    sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${path.slice(0, 80)}`);
+    sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${clip(path)}`);
   };
+}
+
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
 }
 
 /** The latest frame; a camera that has none yet is woken and given a moment to produce one. */
@@ -127,7 +194,7 @@ function sendJpeg(res: ServerResponse, frame: Frame, headOnly: boolean): void {
     'Content-Type': 'image/jpeg',
     'Content-Length': frame.jpeg.length,
     'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
+    ...SECURITY_HEADERS,
   });
   res.end(headOnly ? undefined : frame.jpeg);
 }
@@ -137,26 +204,15 @@ function sendAsset(res: ServerResponse, asset: Asset, path: string): void {
     'Content-Type': asset.type,
     'Content-Length': asset.body.length,
     'Cache-Control': path === '/' || path.endsWith('.html') ? 'no-cache' : 'public, max-age=300',
-    'X-Content-Type-Options': 'nosniff',
+    ...SECURITY_HEADERS,
+    ...(asset.type.startsWith('text/html')
+      ? { 'Content-Security-Policy': CONTENT_SECURITY_POLICY }
+      : {}),
   });
   res.end(res.req.method === 'HEAD' ? undefined : asset.body);
 }
 
 function sendHead(res: ServerResponse, type: string): void {
-  res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+  res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store', ...SECURITY_HEADERS });
   res.end();
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-  });
-  res.end(res.req.method === 'HEAD' ? undefined : text);
-}
-
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: { code, message } });
 }

@@ -157,7 +157,10 @@ export function decodeServerMessage(text: string): ServerMessage {
  * Parses and validates one client control message. Throws a CamplexError whose code and
  * message are safe to send back to that client.
  */
-export function decodeClientCommand(text: string): ClientCommand {
+export function decodeClientCommand(
+  text: string,
+  maxCameras = MAX_CAMERAS_PER_COMMAND,
+): ClientCommand {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -186,10 +189,10 @@ export function decodeClientCommand(text: string): ClientCommand {
       `"${cmd}" needs "cameras": an array of camera id strings`,
     );
   }
-  if (cameras.length > MAX_CAMERAS_PER_COMMAND) {
+  if (cameras.length > maxCameras) {
     throw new CamplexError(
       ErrorCodes.TOO_MANY_CAMERAS,
-      `"${cmd}" names ${cameras.length} cameras; at most ${MAX_CAMERAS_PER_COMMAND} per message`,
+      `"${cmd}" names ${cameras.length} cameras; at most ${maxCameras} per message`,
     );
   }
   return { cmd, cameras: [...new Set(cameras as string[])] };

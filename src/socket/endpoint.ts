@@ -1,41 +1,67 @@
 /**
- * The `/ws/cameras` endpoint: `ws` in noServer mode on our own HTTP server, so the upgrade is
- * ours to check and refuse before any WebSocket exists.
+ * The `/ws/cameras` endpoint: `ws` in noServer mode on our own HTTP server, so every upgrade is
+ * checked before the 101 (path, Origin, Host, authentication, socket limits) and a refused one
+ * gets an HTTP status and a destroyed socket: no WebSocket ever opens unchecked.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { Access, Principal } from '../access/access.js';
+import type { LimitCounter, LimitName } from '../access/limits.js';
+import { isAllowedOrigin, isTrustedHost, type OriginPolicy } from '../access/origin.js';
+import type { Config } from '../config/schema.js';
 import type { Hub } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { CloseCodes } from '../protocol/errors.js';
 import { SUBPROTOCOL, SUBPROTOCOL_EXTENDED, WS_PATH } from '../protocol/wire.js';
 import { Session } from './session.js';
 
-/** Control messages are small JSON; anything bigger is closed with 1009 by ws. */
-export const MAX_CONTROL_MESSAGE_BYTES = 64 * 1024;
-export const MAX_MESSAGES_PER_SECOND = 50;
 /** Pings left unanswered in a row before a viewer is taken for gone. */
 export const MAX_MISSED_PONGS = 2;
 
 export interface SocketEndpoint {
   /** Number of open viewer sockets. */
   readonly size: number;
+  /** Closes the sockets a login session opened (after logout), with 1008. */
+  closeLoginSession(sessionToken: string, reason: string): void;
   /** Closes every socket with `code` and stops accepting new ones. */
   close(code?: number, reason?: string): Promise<void>;
 }
 
-export function attachSocketEndpoint(
-  server: Server,
-  options: { hub: Hub; log: Log; maxBufferedBytes: number; maxBlockedMs: number; pingMs: number },
-): SocketEndpoint {
+export interface EndpointOptions {
+  hub: Hub;
+  log: Log;
+  access: Access;
+  originPolicy: OriginPolicy;
+  limits: LimitCounter;
+  stream: Config['stream'];
+  limitsConfig: Config['limits'];
+}
+
+interface Refusal {
+  status: number;
+  message: string;
+  limit: LimitName | undefined;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  503: 'Service Unavailable',
+};
+
+export function attachSocketEndpoint(server: Server, options: EndpointOptions): SocketEndpoint {
+  const { access, limits, limitsConfig } = options;
   const log = options.log.child({ component: 'ws' });
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false, // JPEG does not compress; deflate costs memory and leaks (CRIME)
-    maxPayload: MAX_CONTROL_MESSAGE_BYTES,
+    maxPayload: limitsConfig.maxControlMessageBytes,
     clientTracking: true,
     // Agree only to a subprotocol we speak (the extended layout first); a client offering only
-    // others learns at the handshake that this server does not speak them.
+    // others learns at the handshake that this server does not speak them. A token rides in a
+    // `camplex.token.*` subprotocol beside these and is never echoed back.
     handleProtocols: (offered) => {
       if (offered.has(SUBPROTOCOL_EXTENDED)) return SUBPROTOCOL_EXTENDED;
       if (offered.has(SUBPROTOCOL)) return SUBPROTOCOL;
@@ -43,9 +69,12 @@ export function attachSocketEndpoint(
     },
   });
   let accepting = true;
+  const perAddress = new Map<string, number>();
+  const byLoginSession = new Map<string, Set<WebSocket>>();
 
   // Liveness: a viewer that vanished without a FIN (a sleeping laptop, a frozen process) never
   // closes its socket; unanswered pings find it, and terminating it frees its subscriptions.
+  // The same tick closes sockets whose login session has expired.
   const missedPongs = new Map<WebSocket, number>();
   const heartbeat = setInterval(() => {
     for (const [ws, missed] of missedPongs) {
@@ -58,39 +87,113 @@ export function attachSocketEndpoint(
       missedPongs.set(ws, missed + 1);
       if (ws.readyState === ws.OPEN) ws.ping();
     }
-  }, options.pingMs);
+    for (const token of byLoginSession.keys()) {
+      if (!access.sessions.get(token)) closeLoginSession(token, 'session expired');
+    }
+  }, options.stream.pingMs);
   heartbeat.unref();
+
+  function check(request: IncomingMessage): Refusal | Principal {
+    const path = (request.url ?? '').split('?')[0] ?? '';
+    if (!accepting) return { status: 503, message: 'server is shutting down', limit: undefined };
+    if (path !== WS_PATH) {
+      return {
+        status: 404,
+        message: `no WebSocket endpoint at ${path.slice(0, 80)}`,
+        limit: undefined,
+      };
+    }
+    if (!isAllowedOrigin(request, options.originPolicy)) {
+      return { status: 403, message: 'this Origin may not open camplex sockets', limit: 'origin' };
+    }
+    if (!access.required && !isTrustedHost(request, options.originPolicy)) {
+      return { status: 403, message: 'unknown Host: add it to server.allowedHosts', limit: 'host' };
+    }
+    const principal = access.authenticate(request);
+    if (!principal)
+      return { status: 401, message: 'authentication required', limit: 'unauthenticated' };
+    if (wss.clients.size >= limitsConfig.maxSockets) {
+      return { status: 503, message: 'too many sockets: try again later', limit: 'sockets-total' };
+    }
+    const address = request.socket.remoteAddress ?? 'unknown';
+    if ((perAddress.get(address) ?? 0) >= limitsConfig.maxSocketsPerIp) {
+      return {
+        status: 503,
+        message: 'too many sockets from your address',
+        limit: 'sockets-per-ip',
+      };
+    }
+    return principal;
+  }
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const path = (request.url ?? '').split('?')[0];
-    if (!accepting) return refuseUpgrade(socket, 503, 'server is shutting down');
-    if (path !== WS_PATH)
-      return refuseUpgrade(socket, 404, `no WebSocket endpoint at ${clipPath(path)}`);
+    const result = check(request);
+    if ('status' in result) {
+      const address = request.socket.remoteAddress;
+      if (result.limit) {
+        limits.hit(result.limit, `upgrade refused with ${result.status}: ${result.message}`, {
+          address,
+          origin: request.headers.origin,
+        });
+      }
+      refuseUpgrade(socket, result.status, result.message);
+      return;
+    }
+    const principal = result;
     wss.handleUpgrade(request, socket, head, (ws) => {
-      const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+      const address = request.socket.remoteAddress ?? 'unknown';
+      const remote = `${address}:${request.socket.remotePort}`;
+      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
       missedPongs.set(ws, 0);
+      if (principal.session) {
+        const sockets = byLoginSession.get(principal.session) ?? new Set();
+        sockets.add(ws);
+        byLoginSession.set(principal.session, sockets);
+      }
       ws.on('pong', () => missedPongs.set(ws, 0));
-      ws.on('close', () => missedPongs.delete(ws));
+      ws.on('close', () => {
+        missedPongs.delete(ws);
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else perAddress.delete(address);
+        if (principal.session) {
+          const sockets = byLoginSession.get(principal.session);
+          sockets?.delete(ws);
+          if (sockets?.size === 0) byLoginSession.delete(principal.session);
+        }
+      });
       new Session(
         ws,
         {
           hub: options.hub,
           log,
-          maxBufferedBytes: options.maxBufferedBytes,
-          maxBlockedMs: options.maxBlockedMs,
-          maxMessagesPerSecond: MAX_MESSAGES_PER_SECOND,
+          limits,
+          maxBufferedBytes: options.stream.maxBufferedBytes,
+          maxBlockedMs: options.stream.slowViewerMs,
+          maxMessagesPerSecond: limitsConfig.maxMessagesPerSecond,
+          maxCamerasPerCommand: limitsConfig.maxCamerasPerCommand,
+          maxCamerasPerSocket: limitsConfig.maxCamerasPerSocket,
           now: Date.now,
         },
-        remote,
+        `${remote} ${principal.user}`,
       );
     });
   });
+
+  function closeLoginSession(sessionToken: string, reason: string): void {
+    const sockets = byLoginSession.get(sessionToken);
+    if (!sockets) return;
+    byLoginSession.delete(sessionToken);
+    log.info({ sockets: sockets.size, reason }, 'closing the sockets of a login session');
+    for (const ws of sockets) ws.close(CloseCodes.POLICY_VIOLATION, reason);
+  }
 
   return {
     get size() {
       return wss.clients.size;
     },
+    closeLoginSession,
     close(code = CloseCodes.GOING_AWAY, reason = 'server shutting down') {
       accepting = false;
       clearInterval(heartbeat);
@@ -113,13 +216,11 @@ export function attachSocketEndpoint(
 function refuseUpgrade(socket: Duplex, status: number, message: string): void {
   const body = `${message}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `Connection: close\r\n\r\n${body}`,
   );
-}
-
-function clipPath(path: string | undefined): string {
-  const text = path ?? '';
-  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
+  // end() lets the status reach the client; destroy soon after so a peer that keeps
+  // sending cannot hold the socket open.
+  setTimeout(() => socket.destroy(), 1000).unref();
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { LimitCounter } from '../access/limits.js';
 import { Camera } from '../camera/camera.js';
 import { Frame } from '../camera/frame.js';
 import { Hub } from '../hub/hub.js';
@@ -93,6 +94,9 @@ function setup(protocol = '') {
       log,
       maxBufferedBytes: MAX_BUFFERED,
       maxMessagesPerSecond: 50,
+      maxCamerasPerCommand: 1024,
+      maxCamerasPerSocket: 1024,
+      limits: new LimitCounter(log),
       maxBlockedMs: MAX_BLOCKED_MS,
       now: () => clock.now(),
     },

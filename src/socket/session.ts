@@ -6,6 +6,7 @@
  * socket does not drain at all for `maxBlockedMs` is closed with 1008.
  */
 import type { WebSocket } from 'ws';
+import type { LimitCounter, LimitName } from '../access/limits.js';
 import type { Camera, Frame } from '../camera/camera.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import type { Log } from '../log.js';
@@ -30,8 +31,19 @@ export interface SessionOptions {
   maxMessagesPerSecond: number;
   /** A socket that drains nothing for this long while frames wait is closed with 1008. */
   maxBlockedMs: number;
+  /** Ids one subscribe or unsubscribe may name. */
+  maxCamerasPerCommand: number;
+  /** Cameras one socket may be subscribed to at once. */
+  maxCamerasPerSocket: number;
+  limits: LimitCounter;
   now: () => number;
 }
+
+/** ws error codes for limits it enforces itself, and the names camplex counts them under. */
+const WS_LIMIT_ERRORS: Readonly<Record<string, LimitName>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'message-size',
+  WS_ERR_INVALID_UTF8: 'invalid-utf8',
+};
 
 /** Frames of one camera this viewer was sent, and dropped (replaced before they could go). */
 export interface ViewerCounts {
@@ -50,6 +62,8 @@ export class Session implements Viewer {
   /** Per camera: frames sent and dropped for this viewer. */
   readonly counts = new Map<string, ViewerCounts>();
   private readonly extended: boolean;
+  /** Ids this socket is subscribed to (for the per-socket limit). */
+  private readonly subscribed = new Set<string>();
   /** When frames started waiting on a full socket; undefined while it drains. */
   private blockedSince: number | undefined;
   private windowStart = 0;
@@ -76,10 +90,10 @@ export class Session implements Viewer {
     ws.on('close', (code) => this.onClose(code));
     ws.on('error', (error) => {
       // ws reports protocol violations here (1009 too big, 1007 bad UTF-8, ...) and closes.
-      this.log.warn(
-        { err: error.message, code: (error as { code?: string }).code },
-        'websocket error',
-      );
+      const code = (error as { code?: string }).code ?? '';
+      const limit = WS_LIMIT_ERRORS[code];
+      if (limit) options.limits.hit(limit, `${error.message}: closed by ws`, { code });
+      else this.log.warn({ err: error.message, code }, 'websocket protocol error: closed by ws');
     });
     options.hub.addViewer(this);
     this.sendControl({ type: 'hello', protocol: PROTOCOL_VERSION, cameras: options.hub.list() });
@@ -131,9 +145,10 @@ export class Session implements Viewer {
     this.blockedSince ??= now;
     if (now - this.blockedSince < this.options.maxBlockedMs) return;
     const seconds = Math.round(this.options.maxBlockedMs / 1000);
-    this.log.warn(
-      { buffered: this.ws.bufferedAmount },
+    this.options.limits.hit(
+      'slow-viewer',
       `viewer drained nothing for ${seconds} s: closing with 1008`,
+      { buffered: this.ws.bufferedAmount },
     );
     this.dropPending();
     this.closed = true; // no more frames or states for it
@@ -157,32 +172,54 @@ export class Session implements Viewer {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    const limits = this.options.limits;
     if (isBinary) {
-      this.log.warn('binary message from client: closing with 1003');
+      limits.hit('binary-message', 'binary message from client: closing with 1003');
       this.ws.close(CloseCodes.UNSUPPORTED_DATA, 'binary messages are not accepted');
       return;
     }
     if (this.overRateLimit()) {
-      this.log.warn(
-        { limit: this.options.maxMessagesPerSecond },
-        'control message flood: closing with 1008',
-      );
+      if (this.windowCount === this.options.maxMessagesPerSecond + 1) {
+        limits.hit('message-rate', 'control message flood: closing with 1008', {
+          perSecond: this.options.maxMessagesPerSecond,
+        });
+      }
       this.ws.close(CloseCodes.POLICY_VIOLATION, 'too many control messages');
       return;
     }
     let command: ClientCommand;
     try {
-      command = decodeClientCommand(data.toString('utf8'));
+      command = decodeClientCommand(data.toString('utf8'), this.options.maxCamerasPerCommand);
     } catch (error) {
       if (!(error instanceof CamplexError)) throw error;
+      if (error.code === ErrorCodes.TOO_MANY_CAMERAS) {
+        limits.hit('cameras-per-command', error.message);
+      }
       this.refuse(error);
       return;
     }
     const hub = this.options.hub;
     const subscribing = command.cmd === 'subscribe';
+    if (subscribing) {
+      const adding = command.cameras.filter((id) => !this.subscribed.has(id)).length;
+      const max = this.options.maxCamerasPerSocket;
+      if (this.subscribed.size + adding > max) {
+        const error = new CamplexError(
+          ErrorCodes.TOO_MANY_CAMERAS,
+          `a socket may subscribe to at most ${max} cameras at once`,
+        );
+        limits.hit('cameras-per-command', error.message);
+        this.refuse(error);
+        return;
+      }
+    }
     const result = subscribing
       ? hub.subscribe(this, command.cameras)
       : hub.unsubscribe(this, command.cameras);
+    for (const id of result.accepted) {
+      if (subscribing) this.subscribed.add(id);
+      else this.subscribed.delete(id);
+    }
     if (!subscribing) {
       for (const camera of this.pending.keys()) {
         if (result.accepted.includes(camera.id)) this.pending.delete(camera);

@@ -1,0 +1,45 @@
+/**
+ * Which pages may open the WebSocket, and which Host names camplex answers to. Browsers send
+ * Origin on every WebSocket upgrade, so a page on another site (Cross-Site WebSocket
+ * Hijacking) is refused before the 101. Host is checked when no authentication is configured,
+ * so a DNS-rebinding page cannot reach an open loopback camplex under a name of its own.
+ */
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+
+export interface OriginPolicy {
+  /** Extra exact origins allowed besides the server's own, e.g. https://cams.example.org */
+  readonly allowedOrigins: readonly string[];
+  /** Extra Host names accepted when access is open, besides IP literals and localhost. */
+  readonly allowedHosts: readonly string[];
+  readonly secure: boolean;
+}
+
+/** True when the request comes from no browser page, or from an allowed origin. */
+export function isAllowedOrigin(req: IncomingMessage, policy: OriginPolicy): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true; // not a browser: scripts must authenticate anyway
+  const own = `${policy.secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+  return origin === own || policy.allowedOrigins.includes(origin);
+}
+
+/** True when Host is an IP literal, localhost, or an allowed name (with any port). */
+export function isTrustedHost(req: IncomingMessage, policy: OriginPolicy): boolean {
+  const host = req.headers.host;
+  if (host === undefined) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  if (isIP(name) !== 0 || name === 'localhost') return true;
+  const allowed = [
+    ...policy.allowedHosts,
+    ...policy.allowedOrigins.map((origin) => safeHostname(origin)),
+  ];
+  return allowed.includes(name.toLowerCase());
+}
+
+function safeHostname(origin: string): string {
+  try {
+    return new URL(origin).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
+}

@@ -80,7 +80,7 @@ export async function startCamplexProcess(
       partial = parts.pop() ?? '';
       for (const line of parts) {
         lines.push(line);
-        const match = /camplex listening on (http:\/\/\S+\/)/.exec(line);
+        const match = /camplex listening on (https?:\/\/\S+\/)/.exec(line);
         if (match?.[1]) {
           clearTimeout(timer);
           resolve(match[1]);

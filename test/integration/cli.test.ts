@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { verifyPassword } from '../../src/access/password.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'camplex-cli-'));
@@ -97,5 +98,26 @@ describe('camplex command', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('refuses to serve a non-loopback address without authentication', () => {
+    const { code, stdout, stderr } = run(['--host', '0.0.0.0', '--port', '0', '--demo', '1']);
+    assert.equal(code, 1);
+    assert.match(stderr, /server\.host: refusing to serve 0\.0\.0\.0 without authentication/);
+    assert.match(stderr, /pass --no-auth to accept/);
+    assert.doesNotMatch(stdout, /listening/);
+  });
+
+  it('prints a password hash that verifies, for auth.users', () => {
+    const result = spawnSync(process.execPath, [CLI, 'hash-password'], {
+      input: 'correct horse\n',
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    assert.equal(result.status, 0);
+    const hash = result.stdout.trim();
+    assert.match(hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/);
+    assert.equal(verifyPassword('correct horse', hash), true);
+    assert.equal(verifyPassword('correct horse ', hash), false);
   });
 });

@@ -11,10 +11,15 @@ import type { OriginPolicy } from './access/origin.js';
 import { SessionStore } from './access/sessions.js';
 import { Camera } from './camera/camera.js';
 import { type Clock, systemClock } from './camera/clock.js';
-import type { Config } from './config/schema.js';
+import type { CameraConfig, Config } from './config/schema.js';
 import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
-import { ChildRegistry, startFfmpeg } from './ffmpeg/process.js';
+import {
+  ChildRegistry,
+  type FfmpegHandlers,
+  type FfmpegProcess,
+  startFfmpeg,
+} from './ffmpeg/process.js';
 import { loadAssets } from './http/assets.js';
 import { createLogin } from './http/login.js';
 import { createMetrics } from './http/metrics.js';
@@ -36,6 +41,11 @@ export interface CamplexOptions {
   /** Folder with the built dashboard (index.html, app.js, ...). */
   publicDir: string;
   clock?: Clock;
+  /**
+   * Starts the source of one camera. Default: ffmpeg with the camera's arguments. Benchmarks
+   * inject recorded frames here so ffmpeg is not what they measure.
+   */
+  launchSource?: (camera: CameraConfig, handlers: FfmpegHandlers) => FfmpegProcess;
 }
 
 export interface RunningCamplex {
@@ -63,8 +73,11 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     createCamera: (listener) =>
       config.cameras.map((camera) => {
         const args = ffmpegArgs(camera, ffmpeg.rtspTimeoutFlag);
+        const launchSource = options.launchSource;
         return new Camera(camera, {
-          launch: (handlers) => startFfmpeg(ffmpeg.path, args, handlers, children),
+          launch: launchSource
+            ? (handlers) => launchSource(camera, handlers)
+            : (handlers) => startFfmpeg(ffmpeg.path, args, handlers, children),
           ...(camera.stallSeconds !== undefined ? { stallMs: camera.stallSeconds * 1000 } : {}),
           listener,
           clock,

@@ -22,6 +22,9 @@ Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN
 password or API token without a config file; LOG_LEVEL sets the log level.
 `;
 
+// The process's one logger: the entry point owns it so the exit path can flush it.
+const log = createLog();
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'hash-password') return printPasswordHash();
   let flags: ReturnType<typeof parse>;
@@ -35,7 +38,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const log = createLog();
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(flags.config, {
@@ -167,7 +169,8 @@ function toNumber(flag: string, text: string): number {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // Async log writes may still be queued: let them out before exiting.
+  (code) => log.flush(() => process.exit(code)),
   (error: unknown) => {
     process.stderr.write(
       `camplex: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -3,11 +3,21 @@ import { pino } from 'pino';
 
 export type Log = pino.Logger;
 
-/** A logger at `level`; `destination` is for tests that read what was logged. */
+/** Log bytes held while stdout's reader is slow; past this, lines are dropped, never awaited. */
+const MAX_PENDING_LOG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A logger at `level`; `destination` is for tests that read what was logged. The default
+ * writes stdout asynchronously with a bounded buffer: a stalled log reader must never block
+ * the event loop (pino's synchronous mode would spin on EAGAIN) nor grow memory without end.
+ */
 export function createLog(
   level = process.env.LOG_LEVEL ?? 'info',
   destination?: pino.DestinationStream,
 ): Log {
   const options: pino.LoggerOptions = { level, base: { name: 'camplex' } };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(
+    options,
+    destination ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES }),
+  );
 }

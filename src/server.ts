@@ -4,7 +4,7 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Access } from './access/access.js';
 import { LimitCounter } from './access/limits.js';
 import type { OriginPolicy } from './access/origin.js';
@@ -27,6 +27,16 @@ import { createRoutes } from './http/routes.js';
 import { Hub } from './hub/hub.js';
 import type { Log } from './log.js';
 import { attachSocketEndpoint, type SocketEndpoint } from './socket/endpoint.js';
+
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+const STATUS_LINES: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'address in use (another program has this port; pick another with --port)',
@@ -113,6 +123,22 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
         key: config.server.tls.key,
       })
     : createHttpServer(serverOptions);
+  // Malformed requests, oversized headers and slowloris timeouts end here: say so, then answer
+  // as Node would have.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+    if (error.code !== 'ECONNRESET') {
+      log.info(
+        { address: (socket as Socket).remoteAddress, code: error.code },
+        `bad request: ${status} ${error.message}`,
+      );
+    }
+    if (socket.writable)
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_LINES[status] ?? 'Bad Request'}\r\nConnection: close\r\n\r\n`,
+      );
+    else socket.destroy();
+  });
   let sockets: SocketEndpoint | undefined;
   const login = createLogin({
     access,

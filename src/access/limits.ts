@@ -13,6 +13,7 @@ export type LimitName =
   | 'sockets-total'
   | 'slow-viewer'
   | 'login-rate'
+  | 'form-size'
   | 'unauthenticated'
   | 'origin'
   | 'host';

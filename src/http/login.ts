@@ -63,6 +63,7 @@ export function createLogin(options: LoginOptions) {
       }
       const form = await readForm(req);
       if (form === undefined) {
+        limits.hit('form-size', 'login form refused: not a form of at most 4 KiB', { address });
         sendError(res, 400, ErrorCodes.BAD_REQUEST, 'expected a form with user and password');
         return;
       }

@@ -66,6 +66,7 @@ export function createRoutes(options: RouteOptions) {
     }
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
+      options.log.info({ method: clip(method), path: clip(path) }, 'method not allowed: 405');
       sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${clip(method)} is not allowed`);
       return;
     }
@@ -142,6 +143,7 @@ export function createRoutes(options: RouteOptions) {
       }
       return;
     }
+    options.log.info({ path: clip(path) }, 'not found: 404');
     sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${clip(path)}`);
   };
 }

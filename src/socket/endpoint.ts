@@ -3,7 +3,7 @@
  * checked before the 101 (path, Origin, Host, authentication, socket limits) and a refused one
  * gets an HTTP status and a destroyed socket: no WebSocket ever opens unchecked.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Access, Principal } from '../access/access.js';
@@ -44,13 +44,6 @@ interface Refusal {
   limit: LimitName | undefined;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  503: 'Service Unavailable',
-};
-
 export function attachSocketEndpoint(server: Server, options: EndpointOptions): SocketEndpoint {
   const { access, limits, limitsConfig } = options;
   const log = options.log.child({ component: 'ws' });
@@ -67,6 +60,17 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
       if (offered.has(SUBPROTOCOL)) return SUBPROTOCOL;
       return false;
     },
+  });
+  // ws's own handshake checks (method, Upgrade, key, version): logged here, then answered as
+  // ws itself would (it hands over only the message once a listener exists).
+  wss.on('wsClientError', (error, socket, request) => {
+    const address = request.socket.remoteAddress;
+    log.info({ address, err: error.message }, `malformed upgrade refused: ${error.message}`);
+    const status = error.message === 'Invalid HTTP method' ? 405 : 400;
+    const headers: Record<string, string> = /Sec-WebSocket-Version/.test(error.message)
+      ? { 'Sec-WebSocket-Version': '13, 8' }
+      : {};
+    refuseUpgrade(socket, status, error.message, headers);
   });
   let accepting = true;
   const perAddress = new Map<string, number>();
@@ -131,12 +135,10 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
     const result = check(request);
     if ('status' in result) {
       const address = request.socket.remoteAddress;
-      if (result.limit) {
-        limits.hit(result.limit, `upgrade refused with ${result.status}: ${result.message}`, {
-          address,
-          origin: request.headers.origin,
-        });
-      }
+      const details = { address, origin: request.headers.origin };
+      const line = `upgrade refused with ${result.status}: ${result.message}`;
+      if (result.limit) limits.hit(result.limit, line, details);
+      else log.info(details, line);
       refuseUpgrade(socket, result.status, result.message);
       return;
     }
@@ -213,10 +215,16 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
   };
 }
 
-function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+function refuseUpgrade(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const body = `${message}\n`;
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${extra.join('')}` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `Connection: close\r\n\r\n${body}`,
   );

@@ -1,0 +1,297 @@
+/**
+ * Benchmark viewers, run as a child process (so their CPU is not the server's):
+ *
+ *   node --import tsx bench/clients.ts --url ws://127.0.0.1:N/ws/cameras --clients 20
+ *        [--extended] [--slow 1 --slow-rate 1000000] [--stalled 1]
+ *
+ * Opens the clients, subscribes each to every camera named in `hello`, and counts frames and
+ * bytes per client. With --extended (subprotocol camplex.v1.extended) each frame of a normal
+ * client gives a latency sample: receive time minus the server's `sentAt`, both read as
+ * `performance.timeOrigin + performance.now()` (the same system clock in both processes).
+ * Slow clients read at about --slow-rate bytes/s (the socket is paused between reads); stalled
+ * clients pause their socket after the subscription is acknowledged and never read again.
+ *
+ * Prints `{"ready":true}` once every client is subscribed; answers `{"cmd":"reset"}` (zero the
+ * counters) and `{"cmd":"report"}` (one ClientsReport line); exits when stdin ends.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import {
+  decodeExtendedFrame,
+  decodeServerMessage,
+  SUBPROTOCOL_EXTENDED,
+} from '../src/protocol/wire.js';
+
+type Kind = 'normal' | 'slow' | 'stalled';
+
+/** Totals of one kind of client since the last reset. */
+export interface GroupReport {
+  clients: number;
+  frames: number;
+  bytes: number;
+  /** Fewest and most frames any one client of the group received. */
+  minFrames: number;
+  maxFrames: number;
+}
+
+export interface LatencyReport {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** The answer to `{"cmd":"report"}`. */
+export interface ClientsReport {
+  /** Seconds since the last reset. */
+  seconds: number;
+  normal: GroupReport;
+  slow: GroupReport;
+  stalled: GroupReport;
+  /** Latency of the normal clients (ms), with --extended. */
+  latency?: LatencyReport;
+  /** Age of the frames the slow clients got (ms), with --extended: how stale they are. */
+  slowLatency?: LatencyReport;
+  /** Latency samples not kept because the buffer was full. */
+  latencyOverflow: number;
+  /** This process's CPU since the reset (microseconds). */
+  cpu: { user: number; system: number };
+  /** This process's event-loop delay since the reset (ms): part of every latency sample. */
+  eventLoopDelay: { p50: number; p99: number; max: number };
+  /** Sockets that closed or failed since start (none are expected). */
+  closed: number;
+}
+
+interface Client {
+  ws: WebSocket;
+  kind: Kind;
+  frames: number;
+  bytes: number;
+  subscribed: boolean;
+}
+
+/** 2 M samples (16 MB) is ~40 s of 50 clients x 16 cameras x 15 fps; later ones are counted. */
+const MAX_LATENCY_SAMPLES = 2_000_000;
+/** A 1 MB/s reader gets ~100 frames/s: 100 k samples is over 15 minutes of it. */
+const MAX_SLOW_SAMPLES = 100_000;
+const READY_DEADLINE_MS = 30_000;
+/** Event-loop delay sampling period (ms); the histogram includes it, so it is subtracted. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
+const MAX_CLIENTS = 2000;
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      clients: { type: 'string', default: '1' },
+      extended: { type: 'boolean', default: false },
+      slow: { type: 'string', default: '0' },
+      'slow-rate': { type: 'string', default: '1000000' },
+      stalled: { type: 'string', default: '0' },
+    },
+    strict: true,
+  });
+  const whole = (name: string, text: string) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 0 || value > MAX_CLIENTS) {
+      throw new Error(`--${name}: expected a whole number from 0 to ${MAX_CLIENTS}`);
+    }
+    return value;
+  };
+  if (!values.url?.startsWith('ws://127.0.0.1:')) {
+    throw new Error('--url: expected ws://127.0.0.1:PORT/...');
+  }
+  const slowRate = Number(values['slow-rate']);
+  if (!(slowRate >= 1000)) throw new Error('--slow-rate: expected bytes per second >= 1000');
+  return {
+    url: values.url,
+    clients: whole('clients', values.clients),
+    extended: values.extended,
+    slow: whole('slow', values.slow),
+    slowRate,
+    stalled: whole('stalled', values.stalled),
+  };
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+function summarise(samples: Float64Array): LatencyReport | undefined {
+  if (samples.length === 0) return undefined;
+  const sorted = samples.slice().sort();
+  let sum = 0;
+  for (const value of sorted) sum += value;
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    mean: sum / sorted.length,
+  };
+}
+
+function loopDelayMs(nanoseconds: number): number {
+  return Math.max(0, nanoseconds / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+}
+
+function main(): void {
+  const options = parseOptions();
+  const latency = new Float64Array(MAX_LATENCY_SAMPLES);
+  let samples = 0;
+  const slowLatency = new Float64Array(MAX_SLOW_SAMPLES);
+  let slowSamples = 0;
+  let overflow = 0;
+  let closed = 0;
+  let resetAt = performance.now();
+  let cpuAtReset = process.cpuUsage();
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loopDelay.enable();
+
+  const kinds: Kind[] = [
+    ...Array<Kind>(options.clients).fill('normal'),
+    ...Array<Kind>(options.slow).fill('slow'),
+    ...Array<Kind>(options.stalled).fill('stalled'),
+  ];
+  const clients: Client[] = [];
+  let ready = 0;
+  const readyTimer = setTimeout(() => {
+    process.stderr.write(`bench clients: only ${ready}/${kinds.length} subscribed in time\n`);
+    process.exit(1);
+  }, READY_DEADLINE_MS);
+
+  for (const kind of kinds) {
+    const ws = new WebSocket(options.url, options.extended ? [SUBPROTOCOL_EXTENDED] : [], {
+      perMessageDeflate: false,
+    });
+    const client: Client = { ws, kind, frames: 0, bytes: 0, subscribed: false };
+    clients.push(client);
+    // The slow reader's budget: it may have read `rate` bytes per second since it subscribed.
+    let slowStart = 0;
+    let slowRead = 0;
+    let resumeTimer: NodeJS.Timeout | undefined;
+
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) {
+        if (options.extended && kind !== 'stalled') {
+          const age = now() - decodeExtendedFrame(data).sentAt;
+          if (kind === 'slow') {
+            if (slowSamples < MAX_SLOW_SAMPLES) slowLatency[slowSamples++] = age;
+            else overflow++;
+          } else if (samples < MAX_LATENCY_SAMPLES) latency[samples++] = age;
+          else overflow++;
+        }
+        client.frames++;
+        client.bytes += data.length;
+        if (kind === 'slow') {
+          slowRead += data.length;
+          const dueMs = slowStart + (slowRead / options.slowRate) * 1000 - performance.now();
+          if (dueMs > 0 && resumeTimer === undefined) {
+            ws.pause();
+            resumeTimer = setTimeout(() => {
+              resumeTimer = undefined;
+              ws.resume();
+            }, dueMs);
+          }
+        }
+        return;
+      }
+      const message = decodeServerMessage(String(data));
+      if (message.type === 'hello') {
+        const cameras = message.cameras.map((camera) => camera.id);
+        ws.send(JSON.stringify({ cmd: 'subscribe', cameras }));
+      } else if (message.type === 'subscribed' && !client.subscribed) {
+        client.subscribed = true;
+        slowStart = performance.now();
+        if (kind === 'stalled') ws.pause();
+        if (++ready === kinds.length) {
+          clearTimeout(readyTimer);
+          process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+        }
+      }
+    });
+    ws.on('error', (error) => process.stderr.write(`bench client: ${error.message}\n`));
+    ws.on('close', () => {
+      closed++;
+      clearTimeout(resumeTimer);
+    });
+  }
+
+  function group(kind: Kind): GroupReport {
+    const members = clients.filter((client) => client.kind === kind);
+    const frames = members.map((client) => client.frames);
+    return {
+      clients: members.length,
+      frames: frames.reduce((sum, n) => sum + n, 0),
+      bytes: members.reduce((sum, client) => sum + client.bytes, 0),
+      minFrames: members.length > 0 ? Math.min(...frames) : 0,
+      maxFrames: members.length > 0 ? Math.max(...frames) : 0,
+    };
+  }
+
+  function report(): ClientsReport {
+    const seconds = (performance.now() - resetAt) / 1000;
+    const cpu = process.cpuUsage(cpuAtReset);
+    const latencyReport = summarise(latency.subarray(0, samples));
+    const slowReport = summarise(slowLatency.subarray(0, slowSamples));
+    return {
+      seconds,
+      normal: group('normal'),
+      slow: group('slow'),
+      stalled: group('stalled'),
+      ...(latencyReport ? { latency: latencyReport } : {}),
+      ...(slowReport ? { slowLatency: slowReport } : {}),
+      latencyOverflow: overflow,
+      cpu,
+      eventLoopDelay: {
+        p50: loopDelayMs(loopDelay.percentile(50)),
+        p99: loopDelayMs(loopDelay.percentile(99)),
+        max: loopDelayMs(loopDelay.max),
+      },
+      closed,
+    };
+  }
+
+  let partial = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const command = JSON.parse(line) as { cmd?: string };
+      if (command.cmd === 'reset') {
+        for (const client of clients) {
+          client.frames = 0;
+          client.bytes = 0;
+        }
+        samples = 0;
+        slowSamples = 0;
+        overflow = 0;
+        resetAt = performance.now();
+        cpuAtReset = process.cpuUsage();
+        loopDelay.reset();
+        process.stdout.write(`${JSON.stringify({ reset: true })}\n`);
+      } else if (command.cmd === 'report') {
+        process.stdout.write(`${JSON.stringify({ report: report() })}\n`);
+      }
+    }
+  });
+  process.stdin.on('end', () => {
+    for (const client of clients) client.ws.terminate();
+    process.exit(0);
+  });
+}
+
+try {
+  main();
+} catch (error) {
+  process.stderr.write(`bench clients: ${error instanceof Error ? error.message : error}\n`);
+  process.exit(1);
+}

@@ -40,6 +40,9 @@ interface Sample {
   /** Seconds since sampling started. */
   seconds: number;
   rssKiB: number;
+  /** V8 heap in use and reserved, from camplex's /metrics: tells live data from reservation. */
+  heapUsedKiB: number;
+  heapTotalKiB: number;
   fds: number;
   ffmpeg: number;
   /** Frames every viewer together received since the previous sample, per second. */
@@ -173,6 +176,21 @@ function framesPerViewer(viewers: Viewer[]): number[] {
   });
 }
 
+/** camplex's V8 heap (used, total) in KiB, read from its Prometheus metrics. */
+async function heapKiB(url: string): Promise<{ used: number; total: number }> {
+  try {
+    const text = await (await fetch(`${url}metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    const read = (name: string) =>
+      Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return {
+      used: read('camplex_nodejs_heap_size_used_bytes') / 1024,
+      total: read('camplex_nodejs_heap_size_total_bytes') / 1024,
+    };
+  } catch {
+    return { used: Number.NaN, total: Number.NaN };
+  }
+}
+
 function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
@@ -271,11 +289,14 @@ async function main(argv: string[]): Promise<number> {
     if (died) break;
     const now = Date.now();
     const frames = framesPerViewer(viewers);
+    const heap = await heapKiB(camplex.url);
     const received = frames.map((n, v) => n - (lastFrames[v] ?? 0));
     const sample: Sample = {
       index,
       seconds: (now - startedAt) / 1000,
       rssKiB: rssKiB(pid),
+      heapUsedKiB: heap.used,
+      heapTotalKiB: heap.total,
       fds: openFds(pid),
       ffmpeg: ffmpegChildren(pid),
       framesPerSecond: received.reduce((sum, n) => sum + n, 0) / ((now - lastAt) / 1000),
@@ -286,7 +307,9 @@ async function main(argv: string[]): Promise<number> {
     samples.push(sample);
     console.log(
       `sample ${String(index).padStart(3)}  t=${sample.seconds.toFixed(1).padStart(6)} s  ` +
-        `rss=${mib(sample.rssKiB).padStart(10)}  fds=${String(sample.fds).padStart(4)}  ` +
+        `rss=${mib(sample.rssKiB).padStart(10)}  ` +
+        `heap=${mib(sample.heapUsedKiB)}/${mib(sample.heapTotalKiB)}  ` +
+        `fds=${String(sample.fds).padStart(4)}  ` +
         `ffmpeg=${String(sample.ffmpeg).padStart(3)}  ` +
         `frames/s=${sample.framesPerSecond.toFixed(1).padStart(8)}  ` +
         `starved=${sample.starvedViewers}`,

@@ -69,7 +69,7 @@ describe('HTTP routes', () => {
     assert.equal(body.error.code, 'CAMPLEX_ERR_NO_FRAME');
     assert.match(
       body.error.message,
-      /^camera "dead" has no frame yet \((retrying - .*Connection refused.*|starting)\)$/,
+      /^camera "dead" has no frame yet \(((retrying|offline) - .*Connection refused.*|starting)\)$/,
     );
     assert.doesNotMatch(body.error.message, /hunter2|rtsp:/);
     // The log names the failure but redacts the password.

@@ -51,6 +51,22 @@ describe('MpjpegSplitter', () => {
     assert.equal(stats.garbageBytes, 0);
   });
 
+  it('cuts frames from each chunk in place when chunks end on part boundaries (no copy)', () => {
+    const views: Buffer[] = [];
+    const splitter = new MpjpegSplitter({
+      boundary: BOUNDARY,
+      maxFrameBytes: 1 << 20,
+      onFrame: (jpeg) => views.push(jpeg),
+    });
+    // Over 4 KiB each, so no two share Buffer's allocation pool and `.buffer` tells them apart.
+    const chunks = [part(fakeJpeg(1, 5000)), part(fakeJpeg(2, 5000)), part(fakeJpeg(3, 5000))];
+    for (const chunk of chunks) splitter.push(chunk);
+    assert.equal(views.length, 3);
+    views.forEach((view, i) => {
+      assert.equal(view.buffer, chunks[i]?.buffer, `frame ${i} is a view of its own chunk`);
+    });
+  });
+
   it('survives a chunk boundary at every byte of the stream', () => {
     const jpegs = [fakeJpeg(1), fakeJpeg(2, 90), fakeJpeg(3, 3)];
     const stream = Buffer.concat(jpegs.map((j) => part(j)));

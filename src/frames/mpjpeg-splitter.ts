@@ -100,8 +100,9 @@ export class MpjpegSplitter {
     while (position < buffer.length) {
       const start = buffer.indexOf(this.delimiter, position);
       if (start === -1) {
-        // Keep a tail that may be the beginning of a delimiter split across chunks.
-        const keepFrom = Math.max(position, buffer.length - this.delimiter.length + 1);
+        // Keep only a tail that may begin a delimiter split across chunks. Usually there is
+        // none (a part ends in CRLF), so the next chunk is parsed in place, not concatenated.
+        const keepFrom = Math.max(position, buffer.length - this.delimiterPrefixAtEnd(buffer));
         this.countGarbage(buffer, position, keepFrom);
         return keepFrom;
       }
@@ -152,6 +153,14 @@ export class MpjpegSplitter {
       }
     }
     return position;
+  }
+
+  /** Length of the longest end of `buffer` that is a proper prefix of the delimiter. */
+  private delimiterPrefixAtEnd(buffer: Buffer): number {
+    for (let length = Math.min(this.delimiter.length - 1, buffer.length); length > 0; length--) {
+      if (buffer.compare(this.delimiter, 0, length, buffer.length - length) === 0) return length;
+    }
+    return 0;
   }
 
   private countGarbage(buffer: Buffer, from: number, to: number): void {

@@ -27,6 +27,8 @@ const BENCHES: readonly Bench[] = [
   { id: 'B5', load: () => import('./b5-paint.js') },
   { id: 'B6', load: () => import('./b6-end-to-end.js') },
 ];
+/** Characters of a target that fit one line of the chart's right-hand column. */
+const TARGET_LINE_CHARS = 50;
 const USAGE =
   'Usage: npm run bench -- [--only B1,B3] [--seconds 10] [--quick] [--json FILE] ' +
   '[--chart FILE]\n';
@@ -114,6 +116,28 @@ export function table(results: readonly BenchResult[]): string {
   return [line(header), rule, ...rows.slice(1).map(line)].join('\n');
 }
 
+/** Splits `text` at spaces into at most `lines` lines of `width` characters (cut with ...). */
+function wrap(text: string, width: number, lines: number): string[] {
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > 0 && out.length < lines) {
+    if (rest.length <= width) {
+      out.push(rest);
+      break;
+    }
+    const cut = rest.lastIndexOf(' ', width);
+    const at = cut > 0 ? cut : width;
+    out.push(rest.slice(0, at));
+    rest = rest.slice(at).trimStart();
+  }
+  const last = out.length - 1;
+  const shown = out.join(' ').length;
+  if (shown < text.length && last >= 0) {
+    out[last] = `${(out[last] ?? '').slice(0, width - 3)}...`;
+  }
+  return out;
+}
+
 function escapeXml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
@@ -174,10 +198,12 @@ export function chart(results: readonly BenchResult[], subtitle: string): string
       );
     }
     if (figure.target) {
-      parts.push(
-        `<text x="${column}" y="${y + 54}" font-size="12" fill="${colour}">` +
-          `${escapeXml(`target ${figure.target}: ${verdict}`)}</text>`,
-      );
+      wrap(`target ${figure.target}: ${verdict}`, TARGET_LINE_CHARS, 2).forEach((line, at) => {
+        parts.push(
+          `<text x="${column}" y="${y + 54 + at * 14}" font-size="12" fill="${colour}">` +
+            `${escapeXml(line)}</text>`,
+        );
+      });
     }
   });
   if (groups.length === 0) {

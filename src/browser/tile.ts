@@ -42,11 +42,6 @@ export class Tile {
     this.setState(info);
   }
 
-  /** Number of frames drawn so far. */
-  get drawn(): number {
-    return this.frames;
-  }
-
   /** How frames reach this tile now: the WebSocket, or one of the HTTP fallbacks. */
   setTransport(transport: 'socket' | 'mjpeg' | 'snapshot'): void {
     this.element.dataset.transport = transport;

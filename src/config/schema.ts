@@ -126,9 +126,6 @@ export const configSchema = z.strictObject({
   cameras: z.record(z.string(), cameraSchema).default({}),
 });
 
-export type CameraConfigInput = z.infer<typeof cameraSchema>;
-export type ConfigFile = z.infer<typeof configSchema>;
-
 /** One camera as the rest of camplex sees it: validated, named, with its id. */
 export interface CameraConfig {
   readonly id: string;

@@ -36,10 +36,6 @@ export class ChildRegistry {
     this.pids.delete(pid);
   }
 
-  get size(): number {
-    return this.pids.size;
-  }
-
   /** SIGKILLs every process group still registered; synchronous, fit for an 'exit' handler. */
   killAll(): void {
     for (const pid of this.pids) {

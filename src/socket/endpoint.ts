@@ -20,8 +20,6 @@ import { Session } from './session.js';
 export const MAX_MISSED_PONGS = 2;
 
 export interface SocketEndpoint {
-  /** Number of open viewer sockets. */
-  readonly size: number;
   /** Closes the sockets a login session opened (after logout), with 1008. */
   closeLoginSession(sessionToken: string, reason: string): void;
   /** Closes every socket with `code` and stops accepting new ones. */
@@ -192,9 +190,6 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
   }
 
   return {
-    get size() {
-      return wss.clients.size;
-    },
     closeLoginSession,
     close(code = CloseCodes.GOING_AWAY, reason = 'server shutting down') {
       accepting = false;

@@ -16,24 +16,38 @@ import {
 } from '../protocol/wire.js';
 import { Session } from './session.js';
 
-const MAX_BUFFERED = 1000;
+/** Bytes a socket may buffer before frames wait: three test frame messages (7 bytes each). */
+const MAX_BUFFERED = 21;
 const MAX_BLOCKED_MS = 30_000;
 
-/** Stands in for a `ws` WebSocket: records sends, lets the test set buffered bytes and drain. */
+/**
+ * Stands in for a `ws` WebSocket. While the peer reads, every write leaves at once. Once
+ * `stall()` is called the peer reads nothing: written bytes stay in `bufferedAmount` until the
+ * test lets the peer read them, oldest write first, firing that write's callback as ws would.
+ */
 class FakeSocket extends EventEmitter {
   readonly OPEN = 1;
   readyState = 1;
   bufferedAmount = 0;
   protocol = '';
   readonly sent: Array<Uint8Array | string> = [];
-  private readonly callbacks: Array<(error?: Error) => void> = [];
+  private stalled = false;
+  private readonly writes: Array<{ bytes: number; callback?: (error?: Error) => void }> = [];
+  /** Callbacks of writes that already left; ws calls them on a later tick. */
+  private completed: Array<(error?: Error) => void> = [];
   closedWith: { code: number; reason: string } | undefined;
   terminated = false;
 
   send(data: Uint8Array | string, options?: unknown, callback?: (error?: Error) => void): void {
     this.sent.push(data);
-    if (typeof options === 'function') this.callbacks.push(options as (error?: Error) => void);
-    else if (callback) this.callbacks.push(callback);
+    const done = typeof options === 'function' ? (options as (error?: Error) => void) : callback;
+    if (!this.stalled) {
+      if (done) this.completed.push(done);
+      return;
+    }
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.bufferedAmount += bytes;
+    this.writes.push({ bytes, ...(done ? { callback: done } : {}) });
   }
 
   close(code: number, reason: string): void {
@@ -44,10 +58,32 @@ class FakeSocket extends EventEmitter {
     this.terminated = true;
   }
 
-  /** The kernel took everything: buffered bytes drop to 0 and one write callback fires. */
+  /** The peer stops reading. */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** The peer reads the oldest buffered write; its callback fires. */
   drainOne(): void {
-    this.bufferedAmount = 0;
-    this.callbacks.shift()?.();
+    this.tick();
+    const write = this.writes.shift();
+    if (!write) return;
+    this.bufferedAmount -= write.bytes;
+    write.callback?.();
+  }
+
+  /** The peer reads again, everything buffered and all that follows. */
+  drainAll(): void {
+    this.stalled = false;
+    while (this.writes.length > 0) this.drainOne();
+    this.tick();
+  }
+
+  /** Runs the callbacks of writes that left at once (ws defers them to a later tick). */
+  tick(): void {
+    const completed = this.completed;
+    this.completed = [];
+    for (const callback of completed) callback();
   }
 
   /** Binary messages sent so far, decoded to camera ids. */
@@ -63,6 +99,8 @@ class FakeSocket extends EventEmitter {
 }
 
 function setup(protocol = '') {
+  // Cameras get a clock of their own, so moving the session's time starts no camera timers.
+  const cameraClock = new FakeClock(1_000_000);
   const clock = new FakeClock(1_000_000);
   const log = createLog('silent');
   const hub = new Hub({
@@ -74,7 +112,7 @@ function setup(protocol = '') {
             {
               launch: () => ({ pid: 1, stop: () => Promise.resolve() }),
               listener,
-              clock,
+              clock: cameraClock,
               log,
               boundary: 'x',
               maxFrameBytes: 1 << 20,
@@ -82,7 +120,7 @@ function setup(protocol = '') {
           ),
       ),
     graceMs: 10_000,
-    clock,
+    clock: cameraClock,
     log,
   });
   const socket = new FakeSocket();
@@ -137,36 +175,58 @@ describe('Session', () => {
 
   it('drops older frames for a slow viewer and keeps the newest', () => {
     const { socket, session, camera, frame } = setup();
-    socket.bufferedAmount = MAX_BUFFERED; // the viewer stopped reading
-    const frames = [frame('a'), frame('a'), frame('a')];
-    for (const f of frames) session.sendFrame(f, camera('a'));
-    assert.deepEqual(socket.frameCameras(), [], 'nothing sent while the socket is full');
-    assert.deepEqual(session.countOf('a'), { sent: 0, dropped: 2 });
-    socket.bufferedAmount = 0;
-    session.sendFrame(frame('b'), camera('b')); // any event flushes; here a frame of another camera
-    const sentA = socket.sent.filter(
-      (m) => typeof m !== 'string' && decodeFrame(m as Uint8Array).camera === 'a',
+    socket.stall(); // the viewer stopped reading
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
+    const frames = [frame('b'), frame('b'), frame('b')];
+    for (const f of frames) session.sendFrame(f, camera('b'));
+    assert.deepEqual(socket.frameCameras(), ['a', 'a', 'a'], 'nothing more while it is full');
+    assert.deepEqual(session.countOf('b'), { sent: 0, dropped: 2 });
+    socket.drainAll();
+    assert.deepEqual(socket.frameCameras(), ['a', 'a', 'a', 'b']);
+    assert.equal(
+      socket.sent.at(-1),
+      frames[2]?.message,
+      'the newest frame, and the very same buffer',
     );
-    assert.equal(sentA.length, 1);
-    assert.equal(sentA[0], frames[2]?.message, 'the newest frame, and the very same buffer');
   });
 
   it('serves congested cameras round-robin so none starves', () => {
     const { socket, session, camera, frame } = setup();
-    session.sendFrame(frame('a'), camera('a')); // in flight
-    socket.bufferedAmount = MAX_BUFFERED;
+    socket.stall();
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
     session.sendFrame(frame('a'), camera('a'));
     session.sendFrame(frame('b'), camera('b'));
     session.sendFrame(frame('c'), camera('c'));
     session.sendFrame(frame('a'), camera('a')); // replaces a's pending frame and goes to the back
-    const order: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const before = socket.frameCameras().length;
-      socket.drainOne(); // room for one more message
-      socket.bufferedAmount = MAX_BUFFERED;
-      order.push(...socket.frameCameras().slice(before));
-    }
-    assert.deepEqual(order, ['b', 'c', 'a']);
+    // The peer reads one message at a time; each completed write makes room for one more.
+    for (let i = 0; i < 3; i++) socket.drainOne();
+    assert.deepEqual(socket.frameCameras().slice(3), ['b', 'c', 'a']);
+  });
+
+  it('asks ws for a write callback only while the socket is backed up', () => {
+    const { socket, session, camera, frame } = setup();
+    let callbacks = 0;
+    const send = socket.send.bind(socket);
+    socket.send = (data, options, callback) => {
+      if (typeof options === 'function' || callback) callbacks++;
+      send(data, options, callback);
+    };
+    for (let i = 0; i < 5; i++) session.sendFrame(frame('a'), camera('a'));
+    assert.equal(callbacks, 0, 'an empty socket: no callback per message');
+    socket.stall();
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a'));
+    assert.equal(callbacks, 2, 'every write behind buffered bytes has one');
+  });
+
+  it('flushes waiting frames even when the oldest buffered write has no callback', () => {
+    const { socket, session, camera, frame } = setup();
+    socket.stall();
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // 1st: no callback
+    session.sendFrame(frame('b'), camera('b')); // waits
+    socket.drainOne(); // the callback-less write leaves: no event yet
+    socket.drainOne(); // the next one completes and flushes
+    assert.deepEqual(socket.frameCameras(), ['a', 'a', 'a', 'b']);
+    assert.deepEqual(session.countOf('b'), { sent: 1, dropped: 0 });
   });
 
   it('gives every viewer the same buffer: no per-viewer copies', () => {
@@ -182,42 +242,46 @@ describe('Session', () => {
 
   it('closes a viewer that drains nothing for the hard limit with 1008, not before', () => {
     const { socket, session, camera, frame, clock } = setup();
-    socket.bufferedAmount = MAX_BUFFERED;
-    session.sendFrame(frame('a'), camera('a'));
+    socket.stall();
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
+    session.sendFrame(frame('a'), camera('a')); // waits: the clock starts
     clock.advance(MAX_BLOCKED_MS - 1);
     session.sendFrame(frame('a'), camera('a'));
     assert.equal(socket.closedWith, undefined);
     clock.advance(1);
     session.sendFrame(frame('a'), camera('a'));
     assert.deepEqual(socket.closedWith, { code: 1008, reason: 'viewer too slow: nothing drained' });
-    assert.deepEqual(session.countOf('a'), { sent: 0, dropped: 3 });
+    assert.deepEqual(session.countOf('a'), { sent: 3, dropped: 3 });
   });
 
   it('keeps a slow but draining viewer open', () => {
     const { socket, session, camera, frame, clock } = setup();
-    session.sendFrame(frame('a'), camera('a')); // in flight
+    socket.stall();
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
+    socket.drainOne();
+    session.sendFrame(frame('a'), camera('a')); // full again
     for (let i = 0; i < 10; i++) {
-      socket.bufferedAmount = MAX_BUFFERED;
       session.sendFrame(frame('a'), camera('a')); // waits
       clock.advance(MAX_BLOCKED_MS / 2);
-      socket.drainOne(); // the write completes: the waiting frame goes out
+      socket.drainOne(); // a write completes: the waiting frame goes out
     }
     assert.equal(socket.closedWith, undefined);
-    assert.deepEqual(session.countOf('a'), { sent: 11, dropped: 0 });
+    assert.deepEqual(session.countOf('a'), { sent: 14, dropped: 0 });
   });
 
   it('forgets the pending frame of a camera the viewer unsubscribes from', () => {
     const { socket, session, camera, frame } = setup();
-    socket.bufferedAmount = MAX_BUFFERED;
-    session.sendFrame(frame('a'), camera('a'));
+    socket.stall();
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('b'), camera('b')); // fills the bound
+    session.sendFrame(frame('a'), camera('a')); // waits
     socket.emit(
       'message',
       Buffer.from(JSON.stringify({ cmd: 'unsubscribe', cameras: ['a'] })),
       false,
     );
-    socket.drainOne();
+    socket.drainAll();
     session.sendFrame(frame('b'), camera('b'));
-    assert.deepEqual(socket.frameCameras(), ['b']);
+    assert.deepEqual(socket.frameCameras(), ['b', 'b', 'b', 'b']);
   });
 
   it('sends the extended layout, with sequence and time, to a viewer that asked for it', () => {

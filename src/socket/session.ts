@@ -52,6 +52,8 @@ export interface ViewerCounts {
 }
 
 const BINARY = { binary: true } as const;
+/** Most bytes ws adds in front of a server message (2 + 8 byte length, no mask). */
+const WS_FRAME_HEADER_BYTES = 10;
 
 export class Session implements Viewer {
   private readonly ws: WebSocket;
@@ -126,7 +128,17 @@ export class Session implements Viewer {
   }
 
   private send(frame: Frame, camera: Camera): void {
-    this.ws.send(this.extended ? frame.extended() : frame.message, BINARY, this.onSent);
+    const message = this.extended ? frame.extended() : frame.message;
+    // A write callback costs a closure and a tick per message, so one is asked for only when
+    // this write may be what keeps the socket over its bound: when bytes are already waiting,
+    // or when this message alone fills the bound. Whenever frames wait, the newest buffered
+    // write therefore has a callback, and its completion flushes them.
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > 0 || message.length + WS_FRAME_HEADER_BYTES >= this.options.maxBufferedBytes) {
+      this.ws.send(message, BINARY, this.onSent);
+    } else {
+      this.ws.send(message, BINARY);
+    }
     this.countOf(camera.id).sent++;
     camera.counters.sent++;
     this.blockedSince = undefined;
@@ -168,7 +180,10 @@ export class Session implements Viewer {
   }
 
   private sendControl(message: ServerMessage): void {
-    if (!this.closed) this.ws.send(encodeServerMessage(message));
+    if (this.closed) return;
+    // Behind a backed-up socket a control message may be the newest write: it flushes too.
+    if (this.ws.bufferedAmount > 0) this.ws.send(encodeServerMessage(message), this.onSent);
+    else this.ws.send(encodeServerMessage(message));
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {

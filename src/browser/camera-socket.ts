@@ -1,7 +1,9 @@
 /**
  * CameraSocket: the browser's ONE WebSocket for every camera. Callers say which cameras they
  * want; it subscribes and unsubscribes the difference, reconnects with backoff and fresh jitter,
- * and resubscribes by itself after a reconnect.
+ * and resubscribes by itself after a reconnect. It acknowledges every frame it takes in, so
+ * the server never has more than a bounded amount of video on its way to this tab: on a slow
+ * link or a busy machine the tab gets fewer frames, not older ones.
  */
 import {
   type CameraInfo,
@@ -36,6 +38,8 @@ export class CameraSocket {
   /** What the server has been asked for on the current socket. */
   private subscribed = new Set<string>();
   private failures = 0;
+  /** Bytes of frame messages received on the current socket (what acks report). */
+  private receivedBytes = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
@@ -66,6 +70,8 @@ export class CameraSocket {
       opened = true;
       this.failures = 0;
       this.subscribed = new Set();
+      this.receivedBytes = 0;
+      ws.send(encodeClientCommand({ cmd: 'ack', bytes: 0 })); // turns flow control on
       this.handlers.onConnection(true, 0);
       this.sync();
     };
@@ -114,6 +120,10 @@ export class CameraSocket {
     if (typeof data !== 'string') {
       const { camera, payload } = decodeFrame(new Uint8Array(data));
       this.handlers.onFrame(camera, payload);
+      this.receivedBytes += data.byteLength;
+      if (this.ws?.readyState === WebSocket.OPEN) {
+        this.ws.send(encodeClientCommand({ cmd: 'ack', bytes: this.receivedBytes }));
+      }
       return;
     }
     const message = decodeServerMessage(data);

@@ -151,6 +151,7 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
       slowViewerMs: Math.round(file.stream.slowViewerSeconds * 1000),
       maxFrameBytes: file.stream.maxFrameBytes,
       maxBufferedBytes: file.stream.maxBufferedBytes,
+      maxUnackedBytes: file.stream.maxUnackedBytes,
     },
     cameras,
   });

@@ -121,6 +121,12 @@ export const configSchema = z.strictObject({
         .min(16 * 1024)
         .max(256 * 1024 * 1024)
         .default(1024 * 1024),
+      /** Frame bytes a viewer that acknowledges frames may have unacknowledged at once. */
+      maxUnackedBytes: z
+        .int()
+        .min(16 * 1024)
+        .max(256 * 1024 * 1024)
+        .default(512 * 1024),
     })
     .prefault({}),
   cameras: z.record(z.string(), cameraSchema).default({}),
@@ -175,6 +181,7 @@ export interface Config {
     readonly slowViewerMs: number;
     readonly maxFrameBytes: number;
     readonly maxBufferedBytes: number;
+    readonly maxUnackedBytes: number;
   };
   readonly cameras: readonly CameraConfig[];
 }

@@ -175,6 +175,16 @@ export const clientCommandVectors: readonly ClientCommandVector[] = [
     text: ' {\n  "cameras": [ "yard.cam_2-east" ],\n  "cmd": "unsubscribe"\n}\n',
     command: { cmd: 'unsubscribe', cameras: ['yard.cam_2-east'] },
   },
+  {
+    name: 'the ack that turns flow control on',
+    text: '{"cmd":"ack","bytes":0}',
+    command: { cmd: 'ack', bytes: 0 },
+  },
+  {
+    name: 'an ack of 1234567 bytes',
+    text: '{"cmd":"ack","bytes":1234567}',
+    command: { cmd: 'ack', bytes: 1234567 },
+  },
 ];
 
 /** Ids are looked up, not validated: an id that cannot exist is simply an unknown camera. */
@@ -215,31 +225,31 @@ export const invalidClientMessageVectors: readonly InvalidClientMessageVector[] 
     name: 'a missing cmd',
     text: '{"cameras":["front"]}',
     code: 'CAMPLEX_ERR_BAD_MESSAGE',
-    message: 'control message needs "cmd": "subscribe" or "unsubscribe"',
+    message: 'control message needs "cmd": "subscribe", "unsubscribe" or "ack"',
   },
   {
     name: 'a cmd that is not a string',
     text: '{"cmd":1,"cameras":["front"]}',
     code: 'CAMPLEX_ERR_BAD_MESSAGE',
-    message: 'control message needs "cmd": "subscribe" or "unsubscribe"',
+    message: 'control message needs "cmd": "subscribe", "unsubscribe" or "ack"',
   },
   {
     name: 'an unknown cmd',
     text: '{"cmd":"play","cameras":["front"]}',
     code: 'CAMPLEX_ERR_UNKNOWN_COMMAND',
-    message: 'unknown command "play": expected "subscribe" or "unsubscribe"',
+    message: 'unknown command "play": expected "subscribe", "unsubscribe" or "ack"',
   },
   {
     name: 'a cmd in the wrong case',
     text: '{"cmd":"Subscribe","cameras":["front"]}',
     code: 'CAMPLEX_ERR_UNKNOWN_COMMAND',
-    message: 'unknown command "Subscribe": expected "subscribe" or "unsubscribe"',
+    message: 'unknown command "Subscribe": expected "subscribe", "unsubscribe" or "ack"',
   },
   {
     name: 'a long unknown cmd, clipped to 64 characters in the reply',
     text: `{"cmd":"${'x'.repeat(100)}"}`,
     code: 'CAMPLEX_ERR_UNKNOWN_COMMAND',
-    message: `unknown command "${'x'.repeat(64)}...": expected "subscribe" or "unsubscribe"`,
+    message: `unknown command "${'x'.repeat(64)}...": expected "subscribe", "unsubscribe" or "ack"`,
   },
   {
     name: 'missing cameras',
@@ -258,6 +268,30 @@ export const invalidClientMessageVectors: readonly InvalidClientMessageVector[] 
     text: '{"cmd":"unsubscribe","cameras":["front",7]}',
     code: 'CAMPLEX_ERR_BAD_MESSAGE',
     message: '"unsubscribe" needs "cameras": an array of camera id strings',
+  },
+  {
+    name: 'an ack without bytes',
+    text: '{"cmd":"ack"}',
+    code: 'CAMPLEX_ERR_BAD_MESSAGE',
+    message: '"ack" needs "bytes": the bytes of frame messages received, a whole number >= 0',
+  },
+  {
+    name: 'an ack of negative bytes',
+    text: '{"cmd":"ack","bytes":-1}',
+    code: 'CAMPLEX_ERR_BAD_MESSAGE',
+    message: '"ack" needs "bytes": the bytes of frame messages received, a whole number >= 0',
+  },
+  {
+    name: 'an ack of fractional bytes',
+    text: '{"cmd":"ack","bytes":1.5}',
+    code: 'CAMPLEX_ERR_BAD_MESSAGE',
+    message: '"ack" needs "bytes": the bytes of frame messages received, a whole number >= 0',
+  },
+  {
+    name: 'an ack with bytes as a string',
+    text: '{"cmd":"ack","bytes":"7"}',
+    code: 'CAMPLEX_ERR_BAD_MESSAGE',
+    message: '"ack" needs "bytes": the bytes of frame messages received, a whole number >= 0',
   },
   {
     name: 'more than MAX_CAMERAS_PER_COMMAND (1024) ids',

@@ -49,7 +49,10 @@ export type ServerMessage =
   | { type: 'unsubscribed'; cameras: string[] }
   | { type: 'error'; code: ErrorCode; message: string; cameras?: string[] };
 
-export type ClientCommand = { cmd: 'subscribe' | 'unsubscribe'; cameras: string[] };
+export type ClientCommand =
+  | { cmd: 'subscribe' | 'unsubscribe'; cameras: string[] }
+  /** Flow control: bytes of binary frame messages received on this socket so far. */
+  | { cmd: 'ack'; bytes: number };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -174,13 +177,23 @@ export function decodeClientCommand(
   if (typeof cmd !== 'string') {
     throw new CamplexError(
       ErrorCodes.BAD_MESSAGE,
-      `control message needs "cmd": "subscribe" or "unsubscribe"`,
+      `control message needs "cmd": "subscribe", "unsubscribe" or "ack"`,
     );
+  }
+  if (cmd === 'ack') {
+    const { bytes } = value;
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new CamplexError(
+        ErrorCodes.BAD_MESSAGE,
+        '"ack" needs "bytes": the bytes of frame messages received, a whole number >= 0',
+      );
+    }
+    return { cmd, bytes };
   }
   if (cmd !== 'subscribe' && cmd !== 'unsubscribe') {
     throw new CamplexError(
       ErrorCodes.UNKNOWN_COMMAND,
-      `unknown command ${JSON.stringify(clip(cmd))}: expected "subscribe" or "unsubscribe"`,
+      `unknown command ${JSON.stringify(clip(cmd))}: expected "subscribe", "unsubscribe" or "ack"`,
     );
   }
   if (!Array.isArray(cameras) || !cameras.every((id) => typeof id === 'string')) {

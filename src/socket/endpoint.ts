@@ -170,6 +170,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
           log,
           limits,
           maxBufferedBytes: options.stream.maxBufferedBytes,
+          maxUnackedBytes: options.stream.maxUnackedBytes,
           maxBlockedMs: options.stream.slowViewerMs,
           maxMessagesPerSecond: limitsConfig.maxMessagesPerSecond,
           maxCamerasPerCommand: limitsConfig.maxCamerasPerCommand,

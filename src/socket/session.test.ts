@@ -18,6 +18,8 @@ import { Session } from './session.js';
 
 /** Bytes a socket may buffer before frames wait: three test frame messages (7 bytes each). */
 const MAX_BUFFERED = 21;
+/** Unacknowledged bytes an acking viewer may have: two test frame messages. */
+const MAX_UNACKED = 14;
 const MAX_BLOCKED_MS = 30_000;
 
 /**
@@ -98,6 +100,14 @@ class FakeSocket extends EventEmitter {
   }
 }
 
+/** The error replies a socket got, code and message. */
+function errors(socket: FakeSocket): Array<{ code: unknown; message: unknown }> {
+  return socket
+    .controls()
+    .filter((m) => m.type === 'error')
+    .map(({ code, message }) => ({ code, message }));
+}
+
 function setup(protocol = '') {
   // Cameras get a clock of their own, so moving the session's time starts no camera timers.
   const cameraClock = new FakeClock(1_000_000);
@@ -131,6 +141,7 @@ function setup(protocol = '') {
       hub,
       log,
       maxBufferedBytes: MAX_BUFFERED,
+      maxUnackedBytes: MAX_UNACKED,
       maxMessagesPerSecond: 50,
       maxCamerasPerCommand: 1024,
       maxCamerasPerSocket: 1024,
@@ -154,7 +165,9 @@ function setup(protocol = '') {
       ++seq,
       clock.now(),
     );
-  return { hub, socket, session, camera, frame, clock };
+  const send = (command: Record<string, unknown>) =>
+    socket.emit('message', Buffer.from(JSON.stringify(command)), false);
+  return { hub, socket, session, camera, frame, clock, send };
 }
 
 describe('Session', () => {
@@ -294,6 +307,90 @@ describe('Session', () => {
     assert.equal(decoded.seq, sentFrame.seq);
     assert.equal(decoded.sentAt, sentFrame.at);
     assert.deepEqual([...decoded.payload], [...sentFrame.jpeg]);
+  });
+
+  it('holds frames back while an acking viewer has the bound unacknowledged', () => {
+    const { socket, session, camera, frame, send } = setup();
+    send({ cmd: 'ack', bytes: 0 }); // turns acknowledged flow control on
+    const frames = ['a', 'b', 'c', 'a', 'c'].map((id) => frame(id));
+    for (const f of frames) session.sendFrame(f, camera(decodeFrame(f.message).camera));
+    // Two 7-byte messages fill the 14-byte window, although the socket itself drains at once.
+    assert.deepEqual(socket.frameCameras(), ['a', 'b']);
+    assert.deepEqual(session.countOf('c'), { sent: 0, dropped: 1 }, 'a newer frame replaced c');
+    send({ cmd: 'ack', bytes: 7 });
+    assert.deepEqual(socket.frameCameras(), ['a', 'b', 'a'], 'one acknowledged: one more goes');
+    send({ cmd: 'ack', bytes: 21 });
+    assert.deepEqual(socket.frameCameras(), ['a', 'b', 'a', 'c'], 'round-robin, newest');
+    assert.equal(socket.sent.at(-1), frames[4]?.message);
+    assert.deepEqual(errors(socket), []);
+  });
+
+  it('lets one frame through even when it alone is over the window', () => {
+    const { socket, session, camera, send } = setup();
+    send({ cmd: 'ack', bytes: 0 });
+    const big = (seq: number) =>
+      new Frame(framePrefix('a'), Buffer.alloc(MAX_UNACKED * 2, 0xff), seq, 0);
+    session.sendFrame(big(1), camera('a'));
+    session.sendFrame(big(2), camera('a'));
+    assert.equal(socket.frameCameras().length, 1);
+    send({ cmd: 'ack', bytes: big(1).message.length });
+    assert.equal(socket.frameCameras().length, 2);
+  });
+
+  it('counts frames sent before the first ack, which may come at any time', () => {
+    const { socket, session, camera, frame, send } = setup();
+    for (let i = 0; i < 4; i++) session.sendFrame(frame('a'), camera('a'));
+    send({ cmd: 'ack', bytes: 7 }); // 21 bytes still unacknowledged: the window is shut
+    session.sendFrame(frame('b'), camera('b'));
+    assert.equal(socket.frameCameras().length, 4);
+    send({ cmd: 'ack', bytes: 28 });
+    assert.deepEqual(socket.frameCameras().slice(4), ['b']);
+  });
+
+  it('refuses acks of bytes never sent or going backwards, and keeps the socket open', () => {
+    const { socket, session, camera, frame, send } = setup();
+    session.sendFrame(frame('a'), camera('a'));
+    send({ cmd: 'ack', bytes: 8 });
+    send({ cmd: 'ack', bytes: 7 });
+    send({ cmd: 'ack', bytes: 0 });
+    assert.deepEqual(errors(socket), [
+      { code: 'CAMPLEX_ERR_BAD_MESSAGE', message: '"ack" of 8 bytes, but only 7 were sent' },
+      { code: 'CAMPLEX_ERR_BAD_MESSAGE', message: '"ack" must not go backwards: 0 after 7' },
+    ]);
+    assert.equal(socket.closedWith, undefined);
+  });
+
+  it('does not rate-limit acks of new bytes, but does count repeated ones', () => {
+    const fresh = setup();
+    fresh.send({ cmd: 'ack', bytes: 0 });
+    for (let i = 1; i <= 200; i++) {
+      fresh.session.sendFrame(fresh.frame('a'), fresh.camera('a'));
+      fresh.send({ cmd: 'ack', bytes: 7 * i });
+    }
+    assert.equal(fresh.socket.closedWith, undefined);
+    assert.equal(fresh.session.countOf('a').sent, 200);
+
+    const repeated = setup();
+    for (let i = 0; i < 60; i++) repeated.send({ cmd: 'ack', bytes: 0 });
+    assert.deepEqual(repeated.socket.closedWith, {
+      code: 1008,
+      reason: 'too many control messages',
+    });
+  });
+
+  it('closes an acking viewer that acknowledges nothing for the hard limit', () => {
+    const { socket, session, camera, frame, clock, send } = setup();
+    send({ cmd: 'ack', bytes: 0 });
+    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // 2 go, 1 waits
+    clock.advance(MAX_BLOCKED_MS / 2);
+    send({ cmd: 'ack', bytes: 7 }); // taken: the waiting frame goes, the clock starts again
+    session.sendFrame(frame('a'), camera('a'));
+    clock.advance(MAX_BLOCKED_MS - 1);
+    session.sendFrame(frame('a'), camera('a'));
+    assert.equal(socket.closedWith, undefined);
+    clock.advance(1);
+    session.sendFrame(frame('a'), camera('a'));
+    assert.deepEqual(socket.closedWith, { code: 1008, reason: 'viewer too slow: nothing drained' });
   });
 
   it('closes with 1003 on a binary message and 1008 on a message flood', () => {

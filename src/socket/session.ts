@@ -1,9 +1,10 @@
 /**
  * One browser tab's WebSocket: control messages in, states and frames out. Per camera it keeps
  * at most ONE pending frame (a newer one replaces it), and sends only while the socket's
- * buffered bytes are under a bound, so a slow viewer gets fewer frames, never stale ones, and
- * costs bounded memory. Pending cameras are served round-robin so none starves. A viewer whose
- * socket does not drain at all for `maxBlockedMs` is closed with 1008.
+ * buffered bytes are under a bound and, for a viewer that acknowledges frames, while its
+ * unacknowledged bytes are under another, so a slow viewer gets fewer frames, never stale
+ * ones, and costs bounded memory. Pending cameras are served round-robin so none starves. A
+ * viewer that takes nothing at all for `maxBlockedMs` while frames wait is closed with 1008.
  */
 import type { WebSocket } from 'ws';
 import type { LimitCounter, LimitName } from '../access/limits.js';
@@ -27,6 +28,8 @@ export interface SessionOptions {
   log: Log;
   /** Frames are held back (latest wins) while the socket buffers at least this many bytes. */
   maxBufferedBytes: number;
+  /** For a viewer that acks: frames are held back while this many bytes are unacknowledged. */
+  maxUnackedBytes: number;
   /** Control messages allowed per second before the socket is closed with 1008. */
   maxMessagesPerSecond: number;
   /** A socket that drains nothing for this long while frames wait is closed with 1008. */
@@ -68,8 +71,12 @@ export class Session implements Viewer {
   private readonly subscribed = new Set<string>();
   /** When frames started waiting on a full socket; undefined while it drains. */
   private blockedSince: number | undefined;
-  private windowStart = 0;
-  private windowCount = 0;
+  private rateWindowStart = 0;
+  private rateWindowCount = 0;
+  /** Bytes of the frame messages handed to the socket. */
+  private bytesSent = 0;
+  /** Bytes the viewer says it received; undefined until its first ack turns flow control on. */
+  private ackedBytes: number | undefined;
   private closed = false;
   private readonly onSent = (error?: Error) => {
     if (!error) this.flush();
@@ -103,7 +110,7 @@ export class Session implements Viewer {
 
   sendFrame(frame: Frame, camera: Camera): void {
     if (this.closed) return;
-    if (this.pending.size === 0 && this.ws.bufferedAmount < this.options.maxBufferedBytes) {
+    if (this.pending.size === 0 && this.canSend()) {
       this.send(frame, camera);
       return;
     }
@@ -139,14 +146,23 @@ export class Session implements Viewer {
     } else {
       this.ws.send(message, BINARY);
     }
+    this.bytesSent += message.length;
     this.countOf(camera.id).sent++;
     camera.counters.sent++;
     this.blockedSince = undefined;
   }
 
+  private canSend(): boolean {
+    return (
+      this.ws.bufferedAmount < this.options.maxBufferedBytes &&
+      (this.ackedBytes === undefined ||
+        this.bytesSent - this.ackedBytes < this.options.maxUnackedBytes)
+    );
+  }
+
   private flush(): void {
     for (const [camera, frame] of this.pending) {
-      if (this.closed || this.ws.bufferedAmount >= this.options.maxBufferedBytes) return;
+      if (this.closed || !this.canSend()) return;
       this.pending.delete(camera);
       this.send(frame, camera);
     }
@@ -193,8 +209,24 @@ export class Session implements Viewer {
       this.ws.close(CloseCodes.UNSUPPORTED_DATA, 'binary messages are not accepted');
       return;
     }
+    if (this.ws.readyState !== this.ws.OPEN) return; // closing: nothing more is acted on
+    let command: ClientCommand | undefined;
+    let refusal: CamplexError | undefined;
+    try {
+      command = decodeClientCommand(data.toString('utf8'), this.options.maxCamerasPerCommand);
+    } catch (error) {
+      if (!(error instanceof CamplexError)) throw error;
+      refusal = error;
+    }
+    if (command?.cmd === 'ack') {
+      // An ack that acknowledges new frames skips the message-rate limit: a viewer acks every
+      // frame, and there can be no more such acks than frames sent. Repeats and bad acks count.
+      const outcome = this.takeAck(command.bytes);
+      if (outcome === true) return;
+      if (outcome instanceof CamplexError) refusal = outcome;
+    }
     if (this.overRateLimit()) {
-      if (this.windowCount === this.options.maxMessagesPerSecond + 1) {
+      if (this.rateWindowCount === this.options.maxMessagesPerSecond + 1) {
         limits.hit('message-rate', 'control message flood: closing with 1008', {
           perSecond: this.options.maxMessagesPerSecond,
         });
@@ -202,17 +234,13 @@ export class Session implements Viewer {
       this.ws.close(CloseCodes.POLICY_VIOLATION, 'too many control messages');
       return;
     }
-    let command: ClientCommand;
-    try {
-      command = decodeClientCommand(data.toString('utf8'), this.options.maxCamerasPerCommand);
-    } catch (error) {
-      if (!(error instanceof CamplexError)) throw error;
-      if (error.code === ErrorCodes.TOO_MANY_CAMERAS) {
-        limits.hit('cameras-per-command', error.message);
-      }
-      this.refuse(error);
+    if (refusal) {
+      if (refusal.code === ErrorCodes.TOO_MANY_CAMERAS)
+        limits.hit('cameras-per-command', refusal.message);
+      this.refuse(refusal);
       return;
     }
+    if (!command || command.cmd === 'ack') return; // a repeated ack: nothing to do
     const hub = this.options.hub;
     const subscribing = command.cmd === 'subscribe';
     if (subscribing) {
@@ -257,6 +285,34 @@ export class Session implements Viewer {
     }
   }
 
+  /**
+   * Takes a viewer's ack of `bytes` of frame messages received in all: true when it
+   * acknowledged new bytes (waiting frames may go now), false for a repeat, or the error to
+   * send back.
+   */
+  private takeAck(bytes: number): boolean | CamplexError {
+    if (bytes > this.bytesSent) {
+      return new CamplexError(
+        ErrorCodes.BAD_MESSAGE,
+        `"ack" of ${bytes} bytes, but only ${this.bytesSent} were sent`,
+      );
+    }
+    if (this.ackedBytes === undefined) {
+      this.log.debug({ maxUnackedBytes: this.options.maxUnackedBytes }, 'viewer acks frames');
+    } else if (bytes < this.ackedBytes) {
+      return new CamplexError(
+        ErrorCodes.BAD_MESSAGE,
+        `"ack" must not go backwards: ${bytes} after ${this.ackedBytes}`,
+      );
+    } else if (bytes === this.ackedBytes) {
+      return false;
+    }
+    this.ackedBytes = bytes;
+    this.blockedSince = undefined;
+    this.flush();
+    return true;
+  }
+
   /** Tells the client why its message was refused; the socket stays open. */
   private refuse(error: CamplexError, cameras?: string[]): void {
     this.log.info({ code: error.code }, `control message refused: ${error.message}`);
@@ -270,11 +326,11 @@ export class Session implements Viewer {
 
   private overRateLimit(): boolean {
     const now = this.options.now();
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.windowCount = 0;
+    if (now - this.rateWindowStart >= 1000) {
+      this.rateWindowStart = now;
+      this.rateWindowCount = 0;
     }
-    return ++this.windowCount > this.options.maxMessagesPerSecond;
+    return ++this.rateWindowCount > this.options.maxMessagesPerSecond;
   }
 
   private onClose(code: number): void {

@@ -31,7 +31,13 @@ describe('dashboard in Chromium', () => {
     await page.setViewportSize({ width: 1600, height: 1000 });
     const problems = watchForProblems(page);
     const sockets: string[] = [];
-    page.on('websocket', (ws) => sockets.push(ws.url()));
+    const sentByPage: string[] = [];
+    page.on('websocket', (ws) => {
+      sockets.push(ws.url());
+      ws.on('framesent', ({ payload }) => {
+        if (typeof payload === 'string') sentByPage.push(payload);
+      });
+    });
 
     await page.goto(camplex.url);
     await page.waitForSelector('[data-camera]');
@@ -68,6 +74,17 @@ describe('dashboard in Chromium', () => {
     await page.screenshot({ path: SCREENSHOT });
 
     assert.deepEqual(sockets, [camplex.wsUrl]);
+    // Flow control: the page turns acks on first, then acknowledges every frame it takes in.
+    assert.equal(sentByPage[0], '{"cmd":"ack","bytes":0}');
+    const acked = sentByPage
+      .map((text) => JSON.parse(text) as { cmd: string; bytes?: number })
+      .filter((message) => message.cmd === 'ack')
+      .map((message) => message.bytes ?? Number.NaN);
+    assert.ok(acked.length > 16 * 5, `${acked.length} acks for at least 80 frames drawn`);
+    assert.ok(
+      acked.every((bytes, i) => i === 0 || bytes > (acked[i - 1] ?? 0)),
+      'each ack acknowledges new bytes',
+    );
     assert.deepEqual(problems, []);
     await page.close();
   });

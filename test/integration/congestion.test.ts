@@ -2,6 +2,8 @@
  * Congestion control with real sockets: a viewer that stops reading gets frames dropped for it
  * (latest wins, counted), catches up to live frames of every camera when it reads again, and
  * never slows the viewer beside it. Sequence numbers from the extended layout show all of it.
+ * A viewer that acknowledges frames is never more than `stream.maxUnackedBytes` behind: after
+ * a pause it reads at most that much old video before live frames.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,23 +14,33 @@ import { waitFor } from '../helpers/processes.js';
 
 const CAMERAS = ['big-1', 'big-2'];
 
-/** A viewer on the extended layout that remembers the sequence numbers it received. */
-function extendedViewer(url: string) {
+/**
+ * A viewer on the extended layout that remembers the sequence numbers it received, and with
+ * `acks` acknowledges every frame as the browser does (also remembering size and send time).
+ */
+function extendedViewer(url: string, acks = false) {
   const ws = new WebSocket(url, [SUBPROTOCOL_EXTENDED]);
   const seqs = new Map<string, number[]>(CAMERAS.map((id) => [id, []]));
+  const received: Array<{ camera: string; seq: number; bytes: number }> = [];
+  let receivedBytes = 0;
   ws.on('message', (data: Buffer, isBinary) => {
     if (!isBinary) {
       if (JSON.parse(String(data)).type === 'hello') {
+        if (acks) ws.send(JSON.stringify({ cmd: 'ack', bytes: 0 }));
         ws.send(JSON.stringify({ cmd: 'subscribe', cameras: CAMERAS }));
       }
       return;
     }
     const frame = decodeExtendedFrame(data);
     seqs.get(frame.camera)?.push(frame.seq);
+    if (!acks) return;
+    received.push({ camera: frame.camera, seq: frame.seq, bytes: data.length });
+    receivedBytes += data.length;
+    ws.send(JSON.stringify({ cmd: 'ack', bytes: receivedBytes }));
   });
   const last = (id: string) => seqs.get(id)?.at(-1) ?? 0;
   const count = (id: string) => seqs.get(id)?.length ?? 0;
-  return { ws, seqs, last, count };
+  return { ws, seqs, last, count, received };
 }
 
 describe('congestion control with a viewer that stops reading', () => {
@@ -98,6 +110,66 @@ describe('congestion control with a viewer that stops reading', () => {
     } finally {
       steady.ws.terminate();
       paused.ws.terminate();
+    }
+  });
+});
+
+describe('acknowledged flow control with a viewer that stops reading', () => {
+  const MAX_UNACKED = 65_536;
+  let camplex: CamplexProcess;
+
+  before(async () => {
+    camplex = await startCamplexProcess({
+      config: [
+        'stream:',
+        `  maxUnackedBytes: ${MAX_UNACKED}`,
+        'cameras:',
+        '  big-1: { url: "demo:1", width: 1280, fps: 15, quality: 2 }',
+        '  big-2: { url: "demo:2", width: 1280, fps: 15, quality: 2 }',
+      ].join('\n'),
+    });
+  });
+
+  after(async () => {
+    await camplex?.stop();
+  });
+
+  it('reads at most maxUnackedBytes (+ one frame) of old video after a pause', async () => {
+    const steady = extendedViewer(camplex.wsUrl);
+    const acking = extendedViewer(camplex.wsUrl, true);
+    try {
+      await waitFor(() => CAMERAS.every((id) => acking.count(id) >= 5), {
+        timeoutMs: 20_000,
+        what: 'frames at the acking viewer',
+      });
+      acking.ws.pause();
+      const atPause = Object.fromEntries(CAMERAS.map((id) => [id, steady.count(id)]));
+      // Two seconds of video at 2 x 15 fps: megabytes that a non-acking viewer would queue.
+      await waitFor(() => CAMERAS.every((id) => steady.count(id) >= (atPause[id] ?? 0) + 30), {
+        timeoutMs: 30_000,
+        what: 'the steady viewer to get 30 more frames of each camera meanwhile',
+      });
+      const before = acking.received.length;
+      const liveAtResume = Object.fromEntries(CAMERAS.map((id) => [id, steady.last(id)]));
+      acking.ws.resume();
+      await waitFor(() => CAMERAS.every((id) => acking.last(id) >= (liveAtResume[id] ?? 0)), {
+        timeoutMs: 20_000,
+        what: 'the resumed viewer to reach live frames of every camera',
+      });
+      const afterResume = acking.received.slice(before);
+      // Old video: frames already superseded when it resumed (a waiting frame that is still
+      // the newest of its camera is not old).
+      const stale = afterResume.filter((frame) => frame.seq < (liveAtResume[frame.camera] ?? 0));
+      const staleBytes = stale.reduce((sum, frame) => sum + frame.bytes, 0);
+      const largest = Math.max(...acking.received.map((frame) => frame.bytes));
+      assert.ok(
+        staleBytes < MAX_UNACKED + largest,
+        `${staleBytes} bytes of superseded frames after the resume, in ${stale.length} frames ` +
+          `(bound ${MAX_UNACKED} + one frame of at most ${largest})`,
+      );
+    } finally {
+      steady.ws.terminate();
+      acking.ws.terminate();
     }
   });
 });

@@ -691,7 +691,23 @@ describe('hostile clients', () => {
         text: () => JSON.stringify({ cmd: 'exec', cameras: ['demo-01'] }),
         reply: {
           code: 'CAMPLEX_ERR_UNKNOWN_COMMAND',
-          message: 'unknown command "exec": expected "subscribe" or "unsubscribe"',
+          message: 'unknown command "exec": expected "subscribe", "unsubscribe" or "ack"',
+        },
+      },
+      {
+        name: 'refuses an ack of bytes it was never sent',
+        text: () => JSON.stringify({ cmd: 'ack', bytes: 2 ** 40 }),
+        reply: {
+          code: 'CAMPLEX_ERR_BAD_MESSAGE',
+          message: '"ack" of 1099511627776 bytes, but only 0 were sent',
+        },
+      },
+      {
+        name: 'refuses an ack beyond the safe integers',
+        text: () => '{"cmd":"ack","bytes":1e300}',
+        reply: {
+          code: 'CAMPLEX_ERR_BAD_MESSAGE',
+          message: '"ack" needs "bytes": the bytes of frame messages received, a whole number >= 0',
         },
       },
     ];
@@ -760,6 +776,19 @@ describe('hostile clients', () => {
       probe.ws.send(text);
       assert.equal((await probe.closed).code, 1009);
       await expectAftermath(mark, { logged: { limit: 'message-size' } });
+    });
+
+    it('closes with 1008 on a flood of acks that acknowledge nothing new', async () => {
+      const mark = camplex.lines.length;
+      const probe = await connect();
+      const streaming = assertViewersStillStreaming(); // during the flood
+      const ack = JSON.stringify({ cmd: 'ack', bytes: 0 });
+      for (let i = 0; i < MAX_MESSAGES_PER_SECOND * 5; i++) probe.ws.send(ack);
+      assert.deepEqual(await probe.closed, { code: 1008, reason: 'too many control messages' });
+      await streaming;
+      await expectAftermath(mark, {
+        logged: { limit: 'message-rate', perSecond: MAX_MESSAGES_PER_SECOND },
+      });
     });
 
     it('closes with 1008 on more control messages per second than allowed', async () => {

@@ -137,6 +137,8 @@ export interface RunSpec {
   /** Viewers reading at `slowRate` bytes/s (default 1 MB/s). */
   slow?: number;
   slowRate?: number;
+  /** The slow viewers acknowledge every frame (flow control, as the browser does). */
+  slowAcks?: boolean;
   /** Viewers that stop reading once subscribed. */
   stalled?: number;
   warmupMs: number;
@@ -203,6 +205,7 @@ export async function measure(spec: RunSpec): Promise<RunResult> {
     if (spec.extended) args.push('--extended');
     if (spec.slow) args.push('--slow', String(spec.slow));
     if (spec.slowRate) args.push('--slow-rate', String(spec.slowRate));
+    if (spec.slowAcks) args.push('--slow-acks');
     if (spec.stalled) args.push('--stalled', String(spec.stalled));
     clients = new LineChild('bench clients', CLIENTS, args);
     await clients.waitFor('ready', START_DEADLINE_MS);

@@ -3,6 +3,8 @@
  * one reading at ~1 MB/s and one that stops reading once subscribed, alternating in one
  * invocation. The other viewers' p99 must rise by < 1 ms, and camplex's memory must not grow
  * with the stalled viewer's unread data (a bare `ws` broadcast, run once, shows what does).
+ * A third variant has the 1 MB/s viewer acknowledge frames (flow control, as the browser
+ * does): how old its frames are with and without acks.
  */
 import { parseConfig } from '../src/config/load.js';
 import {
@@ -30,7 +32,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const largestFrame = Math.max(
     ...recordings.flatMap((camera) => camera.frames.map((frame) => frame.length)),
   );
-  const { maxBufferedBytes } = parseConfig('', 'defaults', { demo: 1 }).stream;
+  const { maxBufferedBytes, maxUnackedBytes } = parseConfig('', 'defaults', { demo: 1 }).stream;
+  // An acking 1 MB/s reader is behind by at most the window plus the frame in transit, and a
+  // frame may wait up to one frame interval in its pending slot before it goes.
+  const ackedAgeBound = ((maxUnackedBytes + largestFrame) / SLOW_RATE) * 1000 + 1000 / FPS;
   const clients = options.quick ? 5 : 20;
   const repeats = options.quick ? 1 : 4;
   const base = {
@@ -42,8 +47,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     gcBeforeStats: true,
   };
   const stressed = { ...base, slow: 1, slowRate: SLOW_RATE, stalled: 1 };
+  const acking = { ...stressed, slowAcks: true };
   const log = (line: string) => process.stderr.write(`B3${line}\n`);
-  const [calm = [], rough = []] = await alternate([base, stressed], repeats, log);
+  const [calm = [], rough = [], acked = []] = await alternate(
+    [base, stressed, acking],
+    repeats,
+    log,
+  );
   const [bareRough = []] = await alternate([{ ...stressed, mode: 'bare' }], 1, log);
 
   const p99 = (runs: RunResult[]) =>
@@ -54,8 +64,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     median(runs.map((run) => run.serverEnd[key] - run.serverStart[key]));
   const slowMBps = (runs: RunResult[]) =>
     median(runs.map((run) => MB(run.clients.slow.bytes) / run.clients.seconds));
-  const slowAge = (runs: RunResult[]) =>
-    median(runs.map((run) => run.clients.slowLatency?.p50 ?? Number.NaN));
+  const slowAge = (runs: RunResult[], key: 'p50' | 'p99' = 'p50') =>
+    median(runs.map((run) => run.clients.slowLatency?.[key] ?? Number.NaN));
 
   const calmP99 = p99(calm);
   const roughP99 = p99(rough);
@@ -104,6 +114,38 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       slowAge(rough),
       slowAge(bareRough),
     ),
+    {
+      ...compare(
+        "1 MB/s viewer's median frame age when it acks frames (baseline: when it does not)",
+        'ms',
+        slowAge(acked),
+        slowAge(rough),
+      ),
+      target: `<= ${fixed(ackedAgeBound, 0)} ms (window and one frame at 1 MB/s, + 1 frame interval)`,
+      met: slowAge(acked) <= ackedAgeBound,
+    },
+    compare(
+      "1 MB/s viewer's p99 frame age when it acks frames (baseline: when it does not)",
+      'ms',
+      slowAge(acked, 'p99'),
+      slowAge(rough, 'p99'),
+    ),
+    compare(
+      "1 MB/s viewer's MB/s when it acks frames (baseline: when it does not)",
+      'MB/s',
+      slowMBps(acked),
+      slowMBps(rough),
+    ),
+    {
+      ...compare(
+        `others' p99 latency with the acking variant (baseline: without bad viewers)`,
+        'ms',
+        p99(acked),
+        calmP99,
+      ),
+      target: `rise < ${P99_RISE_TARGET_MS} ms`,
+      met: p99(acked) - calmP99 < P99_RISE_TARGET_MS,
+    },
   ];
   const rssLine = (label: string, runs: RunResult[]) =>
     `${label} ${runs
@@ -130,9 +172,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         'kernel socket buffers are not in RSS. Memory figures are whole-process; RSS moves ' +
         'with GC, so frame memory (arrayBuffers, where JPEG buffers live) is judged.',
       `The 1 MB/s viewer got ${fixed(slowMBps(rough), 2)} MB/s (camplex) / ` +
-        `${fixed(slowMBps(bareRough), 2)} MB/s (bare). Its frames are seconds old in both: ` +
-        'between the server and its reads sit the kernel socket buffers (loopback autotunes ' +
-        'the receive buffer up to net.ipv4.tcp_rmem max), which camplex does not bound.',
+        `${fixed(slowMBps(bareRough), 2)} MB/s (bare). Without acks its frames are seconds old ` +
+        'in both: between the server and its reads sit the kernel socket buffers (loopback ' +
+        'autotunes the receive buffer up to net.ipv4.tcp_rmem max), which bufferedAmount ' +
+        `cannot see. When it acks every frame, camplex keeps at most ${fixed(maxUnackedBytes / 1024, 0)} ` +
+        'KiB (stream.maxUnackedBytes) unacknowledged, so its frames are about that many bytes / ' +
+        '1 MB/s old, plus the frame being read and up to one frame interval in its pending slot.',
       'Runs are shorter than stream.slowViewerSeconds (30 s) and two ping periods, so camplex ' +
         'never closes the stalled viewer here.',
       otherLoadNote([...calm, ...rough, ...bareRough]),

@@ -2,13 +2,14 @@
  * Benchmark viewers, run as a child process (so their CPU is not the server's):
  *
  *   node --import tsx bench/clients.ts --url ws://127.0.0.1:N/ws/cameras --clients 20
- *        [--extended] [--slow 1 --slow-rate 1000000] [--stalled 1]
+ *        [--extended] [--slow 1 --slow-rate 1000000 [--slow-acks]] [--stalled 1]
  *
  * Opens the clients, subscribes each to every camera named in `hello`, and counts frames and
  * bytes per client. With --extended (subprotocol camplex.v1.extended) each frame of a normal
  * client gives a latency sample: receive time minus the server's `sentAt`, both read as
  * `performance.timeOrigin + performance.now()` (the same system clock in both processes).
- * Slow clients read at about --slow-rate bytes/s (the socket is paused between reads); stalled
+ * Slow clients read at about --slow-rate bytes/s (the socket is paused between reads), and with
+ * --slow-acks acknowledge every frame they read (flow control, as the browser does); stalled
  * clients pause their socket after the subscription is acknowledged and never read again.
  *
  * Prints `{"ready":true}` once every client is subscribed; answers `{"cmd":"reset"}` (zero the
@@ -89,6 +90,7 @@ function parseOptions() {
       extended: { type: 'boolean', default: false },
       slow: { type: 'string', default: '0' },
       'slow-rate': { type: 'string', default: '1000000' },
+      'slow-acks': { type: 'boolean', default: false },
       stalled: { type: 'string', default: '0' },
     },
     strict: true,
@@ -111,6 +113,7 @@ function parseOptions() {
     extended: values.extended,
     slow: whole('slow', values.slow),
     slowRate,
+    slowAcks: values['slow-acks'],
     stalled: whole('stalled', values.stalled),
   };
 }
@@ -176,6 +179,9 @@ function main(): void {
     let slowStart = 0;
     let slowRead = 0;
     let resumeTimer: NodeJS.Timeout | undefined;
+    const acks = kind === 'slow' && options.slowAcks;
+    /** Bytes of frame messages received, for acks. */
+    let received = 0;
 
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) {
@@ -189,6 +195,8 @@ function main(): void {
         }
         client.frames++;
         client.bytes += data.length;
+        received += data.length;
+        if (acks) ws.send(JSON.stringify({ cmd: 'ack', bytes: received }));
         if (kind === 'slow') {
           slowRead += data.length;
           const dueMs = slowStart + (slowRead / options.slowRate) * 1000 - performance.now();
@@ -204,6 +212,7 @@ function main(): void {
       }
       const message = decodeServerMessage(String(data));
       if (message.type === 'hello') {
+        if (acks) ws.send(JSON.stringify({ cmd: 'ack', bytes: 0 }));
         const cameras = message.cameras.map((camera) => camera.id);
         ws.send(JSON.stringify({ cmd: 'subscribe', cameras }));
       } else if (message.type === 'subscribed' && !client.subscribed) {

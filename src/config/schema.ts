@@ -126,7 +126,7 @@ export const configSchema = z.strictObject({
         .int()
         .min(16 * 1024)
         .max(256 * 1024 * 1024)
-        .default(512 * 1024),
+        .default(256 * 1024),
     })
     .prefault({}),
   cameras: z.record(z.string(), cameraSchema).default({}),

@@ -180,8 +180,14 @@ function machineBusyMs(): number {
 }
 const cpuMs = (cpu: { user: number; system: number }) => (cpu.user + cpu.system) / 1000;
 
-/** Starts a server and its clients, warms up, measures `seconds`, and stops both. */
-export async function measure(spec: RunSpec): Promise<RunResult> {
+/** A server child and the clients child that views it. */
+interface Rig {
+  spec: RunSpec;
+  server: LineChild;
+  clients: LineChild | undefined;
+}
+
+async function startRig(spec: RunSpec): Promise<Rig> {
   const profileDir = process.env[PROFILE_ENV];
   const nodeFlags = profileDir
     ? [
@@ -192,67 +198,112 @@ export async function measure(spec: RunSpec): Promise<RunResult> {
       ]
     : [];
   if (spec.gcBeforeStats) nodeFlags.push('--expose-gc');
-  const server = new LineChild(
-    `${spec.mode} server`,
-    SERVER,
-    [spec.mode, String(CAMERAS), String(FPS)],
-    nodeFlags,
-  );
-  let clients: LineChild | undefined;
+  const rig: Rig = {
+    spec,
+    server: new LineChild(
+      `${spec.mode} server`,
+      SERVER,
+      [spec.mode, String(CAMERAS), String(FPS)],
+      nodeFlags,
+    ),
+    clients: undefined,
+  };
   try {
-    const port = await server.waitFor<number>('port', START_DEADLINE_MS);
+    const port = await rig.server.waitFor<number>('port', START_DEADLINE_MS);
     const args = ['--url', `ws://127.0.0.1:${port}/ws/cameras`, '--clients', String(spec.clients)];
     if (spec.extended) args.push('--extended');
     if (spec.slow) args.push('--slow', String(spec.slow));
     if (spec.slowRate) args.push('--slow-rate', String(spec.slowRate));
     if (spec.slowAcks) args.push('--slow-acks');
     if (spec.stalled) args.push('--stalled', String(spec.stalled));
-    clients = new LineChild('bench clients', CLIENTS, args);
-    await clients.waitFor('ready', START_DEADLINE_MS);
-    await sleep(spec.warmupMs);
+    rig.clients = new LineChild('bench clients', CLIENTS, args);
+    await rig.clients.waitFor('ready', START_DEADLINE_MS);
+    return rig;
+  } catch (error) {
+    await stopRig(rig);
+    throw error;
+  }
+}
+
+async function stopRig(rig: Rig): Promise<void> {
+  await rig.clients?.stop();
+  await rig.server.stop();
+}
+
+/** Starts a server and its clients, warms up, measures `seconds`, and stops both. */
+export async function measure(spec: RunSpec): Promise<RunResult> {
+  const [result] = await measureTogether([spec]);
+  if (!result) throw new Error('no result');
+  return result;
+}
+
+/**
+ * Runs every spec's server and clients at the same time, over one shared window: whatever the
+ * machine does meanwhile (other load, CPU frequency, a noisy neighbour of the VM) weighs on
+ * all of them alike, so their ratios are steadier than those of runs taken one after another.
+ */
+export async function measureTogether(specs: readonly RunSpec[]): Promise<RunResult[]> {
+  const rigs: Rig[] = [];
+  try {
+    for (const spec of specs) rigs.push(await startRig(spec));
+    await sleep(Math.max(...specs.map((spec) => spec.warmupMs)));
+    const seconds = Math.max(...specs.map((spec) => spec.seconds));
 
     // A collection (when asked for) happens outside the window the clients measure.
-    const gcStats = { cmd: 'stats', gc: spec.gcBeforeStats === true };
-    const serverStart = await server.ask<ServerStats>(gcStats, 'stats');
-    await clients.ask({ cmd: 'reset' }, 'reset');
+    const statsOf = (rig: Rig) => ({ cmd: 'stats', gc: rig.spec.gcBeforeStats === true });
+    const serverStarts = await Promise.all(
+      rigs.map((rig) => rig.server.ask<ServerStats>(statsOf(rig), 'stats')),
+    );
+    await Promise.all(rigs.map((rig) => rig.clients?.ask({ cmd: 'reset' }, 'reset')));
     const machineAtStart = machineBusyMs();
     const selfAtStart = process.cpuUsage();
-    const serverSamples = [serverStart];
-    const steps = Math.ceil(spec.seconds);
+    const samples = serverStarts.map((start) => [start]);
+    const steps = Math.ceil(seconds);
     for (let step = 0; step < steps - 1; step++) {
       await sleep(1000);
-      serverSamples.push(await server.ask<ServerStats>({ cmd: 'stats' }, 'stats'));
+      const now = await Promise.all(
+        rigs.map((rig) => rig.server.ask<ServerStats>({ cmd: 'stats' }, 'stats')),
+      );
+      for (const [i, sample] of now.entries()) samples[i]?.push(sample);
     }
-    await sleep((spec.seconds - (steps - 1)) * 1000);
-    const report = await clients.ask<ClientsReport>({ cmd: 'report' }, 'report');
+    await sleep((seconds - (steps - 1)) * 1000);
+    const reports = await Promise.all(
+      rigs.map((rig) => rig.clients?.ask<ClientsReport>({ cmd: 'report' }, 'report')),
+    );
     const machineMs = machineBusyMs() - machineAtStart;
     const selfMs = cpuMs(process.cpuUsage(selfAtStart));
-    const serverEnd = await server.ask<ServerStats>(gcStats, 'stats');
-    serverSamples.push(serverEnd);
-    const serverPeakRss = Math.max(...serverSamples.map((sample) => sample.rss));
-    const frames = report.normal.frames + report.slow.frames + report.stalled.frames;
-    const megabytes = (report.normal.bytes + report.slow.bytes + report.stalled.bytes) / 1e6;
-    const serverCpuMs = cpuMs(serverEnd.cpu) - cpuMs(serverStart.cpu);
-    return {
-      spec,
-      clients: report,
-      serverStart,
-      serverEnd,
-      serverPeakRss,
-      serverSamples,
-      deliveredFps: frames / report.seconds,
-      deliveredMBps: megabytes / report.seconds,
-      serverCpuMs,
-      serverCpuMsPerMB: megabytes > 0 ? serverCpuMs / megabytes : Number.NaN,
-      clientCpuMsPerMB: megabytes > 0 ? cpuMs(report.cpu) / megabytes : Number.NaN,
-      otherCpuPercent: Math.max(
-        0,
-        (machineMs - serverCpuMs - cpuMs(report.cpu) - selfMs) / report.seconds / 10,
-      ),
-    };
+    const serverEnds = await Promise.all(
+      rigs.map((rig) => rig.server.ask<ServerStats>(statsOf(rig), 'stats')),
+    );
+    let childrenMs = 0;
+    const partial = rigs.map((rig, i) => {
+      const report = reports[i];
+      const serverStart = serverStarts[i];
+      const serverEnd = serverEnds[i];
+      if (!report || !serverStart || !serverEnd) throw new Error('missing stats');
+      const serverSamples = [...(samples[i] ?? []), serverEnd];
+      const frames = report.normal.frames + report.slow.frames + report.stalled.frames;
+      const megabytes = (report.normal.bytes + report.slow.bytes + report.stalled.bytes) / 1e6;
+      const serverCpuMs = cpuMs(serverEnd.cpu) - cpuMs(serverStart.cpu);
+      childrenMs += serverCpuMs + cpuMs(report.cpu);
+      return {
+        spec: rig.spec,
+        clients: report,
+        serverStart,
+        serverEnd,
+        serverPeakRss: Math.max(...serverSamples.map((sample) => sample.rss)),
+        serverSamples,
+        deliveredFps: frames / report.seconds,
+        deliveredMBps: megabytes / report.seconds,
+        serverCpuMs,
+        serverCpuMsPerMB: megabytes > 0 ? serverCpuMs / megabytes : Number.NaN,
+        clientCpuMsPerMB: megabytes > 0 ? cpuMs(report.cpu) / megabytes : Number.NaN,
+      };
+    });
+    const otherCpuPercent = Math.max(0, (machineMs - childrenMs - selfMs) / seconds / 10);
+    return partial.map((result) => ({ ...result, otherCpuPercent }));
   } finally {
-    await clients?.stop();
-    await server.stop();
+    for (const rig of rigs) await stopRig(rig);
   }
 }
 
@@ -382,6 +433,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       log,
     );
     allRuns.push(...bare, ...camplex);
+    // The same two, both servers running at once, each with its own clients process.
+    const together: Array<{ bare: RunResult; camplex: RunResult }> = [];
+    for (let round = 0; round < repeats; round++) {
+      // Alternate which server starts first, so neither always warms up longer.
+      const modes =
+        round % 2 === 0 ? (['bare', 'camplex'] as const) : (['camplex', 'bare'] as const);
+      const runs = await measureTogether(modes.map((mode) => ({ ...base, mode })));
+      const byMode = Object.fromEntries(runs.map((run) => [run.spec.mode, run]));
+      if (!byMode.bare || !byMode.camplex) throw new Error('side-by-side run incomplete');
+      for (const run of runs) log(`${describeRun(run)} (side by side)`);
+      together.push({ bare: byMode.bare, camplex: byMode.camplex });
+      allRuns.push(byMode.bare, byMode.camplex);
+    }
     const pick = (runs: RunResult[], key: keyof RunResult) =>
       median(runs.map((run) => run[key] as number));
     figures.push(
@@ -406,6 +470,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         { text: '<= 1.1 x bare ws', met: (ratio) => ratio <= 1.1 },
       ),
       compare(
+        `server CPU per delivered MB, ${clients} clients, both servers at once`,
+        'ms/MB',
+        median(together.map((pair) => pair.camplex.serverCpuMsPerMB)),
+        median(together.map((pair) => pair.bare.serverCpuMsPerMB)),
+        { text: '<= 1.1 x bare ws', met: (ratio) => ratio <= 1.1 },
+      ),
+      compare(
         `clients' CPU per delivered MB, ${clients} clients`,
         'ms/MB',
         pick(camplex, 'clientCpuMsPerMB'),
@@ -422,6 +493,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const pairs = pairedRatios(camplex, bare, (run) => run.serverCpuMsPerMB)
       .map((ratio) => ratio.toFixed(2))
       .join(', ');
+    const togetherPairs = together
+      .map((pair) => (pair.camplex.serverCpuMsPerMB / pair.bare.serverCpuMsPerMB).toFixed(2))
+      .join(', ');
     const offered = CAMERAS * FPS * clients;
     const share = (runs: RunResult[], cpu: (run: RunResult) => number) =>
       median(runs.map((run) => cpu(run) / run.clients.seconds / 10)).toFixed(0);
@@ -434,7 +508,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `${share(camplex, (run) => cpuMs(run.clients.cpu))}% (camplex run) / ` +
         `${share(bare, (run) => cpuMs(run.clients.cpu))}% (bare run). Server CPU split: ` +
         `camplex ${split(camplex)}, bare ${split(bare)}. Server CPU per MB, camplex/bare ` +
-        `round by round: ${pairs}.`,
+        `round by round: ${pairs}; both at once: ${togetherPairs}.`,
     );
   }
   notes.unshift(
@@ -447,7 +521,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       'process on this 2-core machine, so the receiving side, not the hub, is the first limit.',
     'Both servers make one writev (ws header + JPEG) per message per viewer; that loopback ' +
       'TCP syscall and the wake-ups (each costs tens of microseconds in this VM) are most of ' +
-      'either server CPU and vary from run to run, hence alternating runs and medians.',
+      'either server CPU and vary from run to run, hence alternating runs and medians, and ' +
+      'a second measure with both servers running at once (each with its own clients ' +
+      'process), where drift of the machine over time weighs on both alike.',
   );
   notes.push(otherLoadNote(allRuns));
   return { id: 'B1', title: 'Fan-out efficiency: camplex vs bare ws broadcast', figures, notes };

@@ -4,8 +4,9 @@
  * Each part is `--<boundary>\r\n<headers>\r\n\r\n<JPEG>\r\n`; ffmpeg writes a Content-length
  * header per part, so a frame is taken by its length and never by searching for FF D9 (a JPEG
  * may hold a whole JPEG thumbnail in its EXIF block). Every frame is checked before it is
- * handed on; anything else (garbage, a truncated or oversized part) is dropped, counted, and the
- * splitter resynchronises on the next boundary without losing the frames after it.
+ * handed on (SOI at the start, EOI at the end, the CRLF right after); anything else (garbage, a
+ * truncated or oversized part) is dropped, counted, and the splitter resynchronises on the next
+ * boundary without losing the frames after it. The JPEG itself is never scanned.
  */
 
 export interface SplitterOptions {
@@ -29,6 +30,8 @@ export interface SplitterStats {
 /** Longest part header we accept; ffmpeg writes about 60 bytes. */
 const MAX_HEADER_BYTES = 1024;
 const CRLF = Buffer.from('\r\n');
+const CR = 0x0d;
+const LF = 0x0a;
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 export class MpjpegSplitter {
@@ -39,8 +42,6 @@ export class MpjpegSplitter {
   };
 
   private readonly delimiter: Buffer;
-  /** The delimiter as it appears between parts; a payload containing it was cut short. */
-  private readonly innerDelimiter: Buffer;
   private readonly maxFrameBytes: number;
   private readonly onFrame: (jpeg: Buffer) => void;
   private chunks: Buffer[] = [];
@@ -55,7 +56,6 @@ export class MpjpegSplitter {
       throw new TypeError('boundary must be 1-70 printable ASCII characters');
     }
     this.delimiter = Buffer.from(`--${options.boundary}`);
-    this.innerDelimiter = Buffer.from(`\r\n--${options.boundary}\r\n`);
     this.maxFrameBytes = options.maxFrameBytes;
     this.onFrame = options.onFrame;
   }
@@ -103,10 +103,10 @@ export class MpjpegSplitter {
         // Keep only a tail that may begin a delimiter split across chunks. Usually there is
         // none (a part ends in CRLF), so the next chunk is parsed in place, not concatenated.
         const keepFrom = Math.max(position, buffer.length - this.delimiterPrefixAtEnd(buffer));
-        this.countGarbage(buffer, position, keepFrom);
+        this.countGarbage(position, keepFrom);
         return keepFrom;
       }
-      this.countGarbage(buffer, position, start);
+      this.countGarbage(position, start);
 
       const headerEnd = buffer.indexOf(HEADER_END, start);
       if (headerEnd === -1) {
@@ -136,18 +136,24 @@ export class MpjpegSplitter {
         return buffer.length;
       }
       const bodyEnd = bodyStart + length;
-      if (bodyEnd > buffer.length) {
-        this.needed = bodyEnd - start;
+      // The CRLF that ends the part comes in the same write as the JPEG, so waiting for it
+      // costs no latency.
+      if (bodyEnd + CRLF.length > buffer.length) {
+        this.needed = bodyEnd + CRLF.length - start;
         return start;
       }
       const jpeg = buffer.subarray(bodyStart, bodyEnd);
-      if (isWholeJpeg(jpeg) && jpeg.indexOf(this.innerDelimiter) === -1) {
+      if (isWholeJpeg(jpeg) && buffer[bodyEnd] === CR && buffer[bodyEnd + 1] === LF) {
         this.stats.frames++;
         this.onFrame(jpeg);
-        position = bodyEnd;
+        position = bodyEnd + CRLF.length;
       } else {
-        // A part cut short: its declared length swallowed the start of the next part.
-        // Resynchronise just after this delimiter so the following frames survive.
+        // A part cut short: its declared length swallowed the start of the next part, so its
+        // end is not a JPEG's end followed by CRLF. (One that swallowed a whole later part,
+        // ending exactly on its EOI and CRLF, would pass: ffmpeg, the only writer, never
+        // declares a wrong length, and scanning every JPEG for the delimiter to catch that
+        // cost more than the rest of the frame path.) Resynchronise just after this delimiter
+        // so the following frames survive.
         this.stats.dropped.corrupt++;
         position = start + 1;
       }
@@ -157,17 +163,19 @@ export class MpjpegSplitter {
 
   /** Length of the longest end of `buffer` that is a proper prefix of the delimiter. */
   private delimiterPrefixAtEnd(buffer: Buffer): number {
-    for (let length = Math.min(this.delimiter.length - 1, buffer.length); length > 0; length--) {
-      if (buffer.compare(this.delimiter, 0, length, buffer.length - length) === 0) return length;
+    // Byte by byte in JS: a chunk usually ends in a part's CRLF, which fails at once.
+    const delimiter = this.delimiter;
+    for (let length = Math.min(delimiter.length - 1, buffer.length); length > 0; length--) {
+      const from = buffer.length - length;
+      let same = 0;
+      while (same < length && buffer[from + same] === delimiter[same]) same++;
+      if (same === length) return length;
     }
     return 0;
   }
 
-  private countGarbage(buffer: Buffer, from: number, to: number): void {
-    let noise = to - from;
-    // The CRLF that closes the previous part is expected, not garbage.
-    if (noise >= 2 && buffer.indexOf(CRLF, to - 2) === to - 2) noise -= 2;
-    this.stats.garbageBytes += noise;
+  private countGarbage(from: number, to: number): void {
+    this.stats.garbageBytes += to - from;
   }
 }
 

@@ -5,7 +5,6 @@
  * answered (see access/origin.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
 import type { Access } from '../access/access.js';
 import type { LimitCounter } from '../access/limits.js';
 import { isTrustedHost, type OriginPolicy } from '../access/origin.js';
@@ -15,6 +14,7 @@ import type { Log } from '../log.js';
 import { ErrorCodes } from '../protocol/errors.js';
 import type { Asset } from './assets.js';
 import type { createLogin } from './login.js';
+import type { Metrics } from './metrics.js';
 import { serveMjpeg } from './mjpeg.js';
 import {
   CONTENT_SECURITY_POLICY,
@@ -32,7 +32,7 @@ export interface RouteOptions {
   /** How long a snapshot of a camera without a frame waits for one. */
   snapshotWaitMs: number;
   startedAt: number;
-  metrics: Registry;
+  metrics: Metrics;
   access: Access;
   originPolicy: OriginPolicy;
   limits: LimitCounter;
@@ -106,7 +106,7 @@ export function createRoutes(options: RouteOptions) {
       return;
     }
     if (path === '/metrics') {
-      void options.metrics.metrics().then((text) => {
+      void options.metrics.render().then((text) => {
         res.writeHead(200, {
           'Content-Type': options.metrics.contentType,
           'Cache-Control': 'no-store',

@@ -378,6 +378,17 @@ describe('Session', () => {
     });
   });
 
+  it('counts acks beyond one per frame sent against the rate limit', () => {
+    const { socket, session, camera, send } = setup();
+    session.sendFrame(new Frame(framePrefix('a'), Buffer.alloc(200, 0xff), 1, 0), camera('a'));
+    // 202 bytes sent in one frame, acknowledged a byte at a time: one ack is free, the others
+    // count with the subscribe that setup sent, 50 in the second are allowed, the next closes.
+    for (let bytes = 1; bytes <= 50; bytes++) send({ cmd: 'ack', bytes });
+    assert.equal(socket.closedWith, undefined);
+    send({ cmd: 'ack', bytes: 51 });
+    assert.deepEqual(socket.closedWith, { code: 1008, reason: 'too many control messages' });
+  });
+
   it('closes an acking viewer that acknowledges nothing for the hard limit', () => {
     const { socket, session, camera, frame, clock, send } = setup();
     send({ cmd: 'ack', bytes: 0 });

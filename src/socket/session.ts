@@ -73,8 +73,11 @@ export class Session implements Viewer {
   private blockedSince: number | undefined;
   private rateWindowStart = 0;
   private rateWindowCount = 0;
-  /** Bytes of the frame messages handed to the socket. */
+  /** Frame messages handed to the socket, and their bytes. */
+  private framesSent = 0;
   private bytesSent = 0;
+  /** Acks let past the message-rate limit: at most one per frame sent. */
+  private unlimitedAcks = 0;
   /** Bytes the viewer says it received; undefined until its first ack turns flow control on. */
   private ackedBytes: number | undefined;
   private closed = false;
@@ -146,6 +149,7 @@ export class Session implements Viewer {
     } else {
       this.ws.send(message, BINARY);
     }
+    this.framesSent++;
     this.bytesSent += message.length;
     this.countOf(camera.id).sent++;
     camera.counters.sent++;
@@ -219,10 +223,13 @@ export class Session implements Viewer {
       refusal = error;
     }
     if (command?.cmd === 'ack') {
-      // An ack that acknowledges new frames skips the message-rate limit: a viewer acks every
-      // frame, and there can be no more such acks than frames sent. Repeats and bad acks count.
+      // A viewer acks every frame, so acks that acknowledge new bytes skip the message-rate
+      // limit, up to one per frame sent. Repeats, bad acks and any beyond that count.
       const outcome = this.takeAck(command.bytes);
-      if (outcome === true) return;
+      if (outcome === true && this.unlimitedAcks < this.framesSent) {
+        this.unlimitedAcks++;
+        return;
+      }
       if (outcome instanceof CamplexError) refusal = outcome;
     }
     if (this.overRateLimit()) {

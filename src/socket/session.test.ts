@@ -108,6 +108,20 @@ function errors(socket: FakeSocket): Array<{ code: unknown; message: unknown }> 
     .map(({ code, message }) => ({ code, message }));
 }
 
+/**
+ * With frames already waiting: still open a moment before `maxBlockedMs` has passed with
+ * nothing taken, closed with 1008 once it has (each step offers one more frame).
+ */
+function assertClosedAtHardLimit(fixture: ReturnType<typeof setup>): void {
+  const { socket, session, camera, frame, clock } = fixture;
+  clock.advance(MAX_BLOCKED_MS - 1);
+  session.sendFrame(frame('a'), camera('a'));
+  assert.equal(socket.closedWith, undefined);
+  clock.advance(1);
+  session.sendFrame(frame('a'), camera('a'));
+  assert.deepEqual(socket.closedWith, { code: 1008, reason: 'viewer too slow: nothing drained' });
+}
+
 function setup(protocol = '') {
   // Cameras get a clock of their own, so moving the session's time starts no camera timers.
   const cameraClock = new FakeClock(1_000_000);
@@ -254,16 +268,12 @@ describe('Session', () => {
   });
 
   it('closes a viewer that drains nothing for the hard limit with 1008, not before', () => {
-    const { socket, session, camera, frame, clock } = setup();
+    const fixture = setup();
+    const { socket, session, camera, frame } = fixture;
     socket.stall();
     for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
     session.sendFrame(frame('a'), camera('a')); // waits: the clock starts
-    clock.advance(MAX_BLOCKED_MS - 1);
-    session.sendFrame(frame('a'), camera('a'));
-    assert.equal(socket.closedWith, undefined);
-    clock.advance(1);
-    session.sendFrame(frame('a'), camera('a'));
-    assert.deepEqual(socket.closedWith, { code: 1008, reason: 'viewer too slow: nothing drained' });
+    assertClosedAtHardLimit(fixture);
     assert.deepEqual(session.countOf('a'), { sent: 3, dropped: 3 });
   });
 
@@ -390,18 +400,14 @@ describe('Session', () => {
   });
 
   it('closes an acking viewer that acknowledges nothing for the hard limit', () => {
-    const { socket, session, camera, frame, clock, send } = setup();
+    const fixture = setup();
+    const { session, camera, frame, clock, send } = fixture;
     send({ cmd: 'ack', bytes: 0 });
     for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // 2 go, 1 waits
     clock.advance(MAX_BLOCKED_MS / 2);
     send({ cmd: 'ack', bytes: 7 }); // taken: the waiting frame goes, the clock starts again
     session.sendFrame(frame('a'), camera('a'));
-    clock.advance(MAX_BLOCKED_MS - 1);
-    session.sendFrame(frame('a'), camera('a'));
-    assert.equal(socket.closedWith, undefined);
-    clock.advance(1);
-    session.sendFrame(frame('a'), camera('a'));
-    assert.deepEqual(socket.closedWith, { code: 1008, reason: 'viewer too slow: nothing drained' });
+    assertClosedAtHardLimit(fixture);
   });
 
   it('closes with 1003 on a binary message and 1008 on a message flood', () => {

@@ -44,6 +44,7 @@ function extendedViewer(url: string, acks = false) {
 }
 
 describe('congestion control with a viewer that stops reading', () => {
+  const MAX_UNACKED = 65_536;
   let camplex: CamplexProcess;
 
   before(async () => {
@@ -53,6 +54,7 @@ describe('congestion control with a viewer that stops reading', () => {
       config: [
         'stream:',
         '  maxBufferedBytes: 16384',
+        `  maxUnackedBytes: ${MAX_UNACKED}`,
         'cameras:',
         '  big-1: { url: "demo:1", width: 1280, fps: 15, quality: 2 }',
         '  big-2: { url: "demo:2", width: 1280, fps: 15, quality: 2 }',
@@ -111,27 +113,6 @@ describe('congestion control with a viewer that stops reading', () => {
       steady.ws.terminate();
       paused.ws.terminate();
     }
-  });
-});
-
-describe('acknowledged flow control with a viewer that stops reading', () => {
-  const MAX_UNACKED = 65_536;
-  let camplex: CamplexProcess;
-
-  before(async () => {
-    camplex = await startCamplexProcess({
-      config: [
-        'stream:',
-        `  maxUnackedBytes: ${MAX_UNACKED}`,
-        'cameras:',
-        '  big-1: { url: "demo:1", width: 1280, fps: 15, quality: 2 }',
-        '  big-2: { url: "demo:2", width: 1280, fps: 15, quality: 2 }',
-      ].join('\n'),
-    });
-  });
-
-  after(async () => {
-    await camplex?.stop();
   });
 
   it('reads at most maxUnackedBytes (+ one frame) of old video after a pause', async () => {

@@ -55,6 +55,8 @@ export interface ViewerCounts {
 }
 
 const BINARY = { binary: true } as const;
+/** Per-camera counts in a viewer's disconnect log line, at most for this many cameras. */
+const MAX_CAMERAS_LOGGED = 32;
 /** Most bytes ws adds in front of a server message (2 + 8 byte length, no mask). */
 const WS_FRAME_HEADER_BYTES = 10;
 
@@ -346,10 +348,14 @@ export class Session implements Viewer {
     this.options.hub.removeViewer(this);
     let sent = 0;
     let dropped = 0;
-    for (const counts of this.counts.values()) {
+    const cameras: Record<string, ViewerCounts> = {};
+    let logged = 0;
+    for (const [camera, counts] of this.counts) {
       sent += counts.sent;
       dropped += counts.dropped;
+      if (logged++ < MAX_CAMERAS_LOGGED) cameras[camera] = counts;
     }
-    this.log.info({ code, sent, dropped }, 'viewer disconnected');
+    const acking = this.ackedBytes !== undefined;
+    this.log.info({ code, sent, dropped, acking, cameras }, 'viewer disconnected');
   }
 }

@@ -109,6 +109,22 @@ describe('congestion control with a viewer that stops reading', () => {
       }
       const metrics = await (await fetch(`${camplex.url}metrics`)).text();
       assert.match(metrics, /^camplex_frames_dropped_total\{camera="big-[12]"\} [1-9]\d*$/m);
+      // Its own counts, per camera, in the line logged when it goes.
+      const mark = camplex.lines.length;
+      paused.ws.close();
+      const line = await waitFor(
+        () =>
+          camplex.lines
+            .slice(mark)
+            .map((text) => JSON.parse(text) as Record<string, unknown>)
+            .find((entry) => entry.msg === 'viewer disconnected' && entry.code === 1005),
+        { timeoutMs: 10_000, what: "the paused viewer's disconnect line" },
+      );
+      const cameras = line.cameras as Record<string, { sent: number; dropped: number }>;
+      for (const id of CAMERAS) {
+        assert.ok((cameras[id]?.dropped ?? 0) > 0, `${id}: drops counted for this viewer`);
+        assert.ok((cameras[id]?.sent ?? 0) >= paused.count(id), `${id}: sent >= received`);
+      }
     } finally {
       steady.ws.terminate();
       paused.ws.terminate();

@@ -76,20 +76,21 @@ export class MpjpegSplitter {
     if (this.buffered < this.needed) return;
 
     const buffer = this.chunks.length === 1 ? data : Buffer.concat(this.chunks, this.buffered);
-    const consumed = this.parse(buffer);
-    const rest = buffer.subarray(consumed);
+    let consumed = this.parse(buffer);
     if (this.skipping > 0) {
-      const skipped = Math.min(this.skipping, rest.length);
+      const skipped = Math.min(this.skipping, buffer.length - consumed);
       this.skipping -= skipped;
-      this.keep(rest.subarray(skipped));
-    } else {
-      this.keep(rest);
+      consumed += skipped;
     }
+    this.keep(buffer, consumed);
   }
 
-  private keep(rest: Buffer): void {
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.buffered = rest.length;
+  /** Keeps what `buffer` holds past `consumed` for the next push. */
+  private keep(buffer: Buffer, consumed: number): void {
+    // Usually a chunk ends on a part boundary and nothing is kept: no allocation then.
+    this.chunks.length = 0;
+    if (consumed < buffer.length) this.chunks.push(buffer.subarray(consumed));
+    this.buffered = buffer.length - consumed;
     if (this.needed <= this.buffered) this.needed = this.buffered + 1;
   }
 

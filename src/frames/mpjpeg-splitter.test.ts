@@ -168,6 +168,43 @@ describe('MpjpegSplitter', () => {
     assert.equal(stats.dropped['malformed-header'], 1);
   });
 
+  it('reads Content-length with spaces and tabs around it, and refuses malformed values', () => {
+    const jpeg = fakeJpeg(6);
+    const withHeader = (line: string) =>
+      Buffer.concat([
+        Buffer.from(`--${BOUNDARY}\r\nContent-type: image/jpeg\r\n${line}\r\n\r\n`),
+        jpeg,
+        Buffer.from('\r\n'),
+      ]);
+    const next = part(fakeJpeg(7));
+    const { frames } = split([withHeader(`Content-length: \t${jpeg.length} \t`), next]);
+    assert.deepEqual(frames, [jpeg, fakeJpeg(7)]);
+    for (const line of [
+      'Content-length: 00000000044x', // not digits only
+      'Content-length: 00000000044', // 11 digits
+      'Content-length: 3', // shorter than any JPEG
+      'Content-length:', // no value
+      'Content-length : 44', // space before the colon
+    ]) {
+      const { frames, stats } = split([withHeader(line), next]);
+      assert.deepEqual(frames, [fakeJpeg(7)], line);
+      assert.equal(stats.dropped['malformed-header'], 1, line);
+    }
+  });
+
+  it('drops a part whose header does not end within 1 KiB', () => {
+    const header = `--${BOUNDARY}\r\nX-Padding: ${'x'.repeat(1100)}\r\nContent-length: 44\r\n\r\n`;
+    const stream = Buffer.concat([
+      Buffer.from(header),
+      fakeJpeg(8),
+      Buffer.from('\r\n'),
+      part(fakeJpeg(9)),
+    ]);
+    const { frames, stats } = split([stream]);
+    assert.deepEqual(frames, [fakeJpeg(9)]);
+    assert.equal(stats.dropped['malformed-header'], 1);
+  });
+
   it('accepts the header name in any case', () => {
     const jpeg = fakeJpeg(3);
     const { frames } = split([

@@ -15,7 +15,8 @@ export class Frame {
 
   constructor(prefix: Uint8Array, jpeg: Uint8Array, seq: number, at: number) {
     this.prefix = prefix;
-    this.message = encodeFrame(prefix, jpeg);
+    // Not zero-filled first: the copy writes every byte, and this runs for every frame.
+    this.message = encodeFrame(prefix, jpeg, Buffer.allocUnsafe);
     this.jpeg = this.message.subarray(prefix.length);
     this.seq = seq;
     this.at = at;

@@ -69,9 +69,16 @@ export function framePrefix(cameraId: string): Uint8Array {
   return prefix;
 }
 
-/** Builds one binary frame message: prefix then payload (one JPEG). */
-export function encodeFrame(prefix: Uint8Array, payload: Uint8Array): Uint8Array {
-  const message = new Uint8Array(prefix.length + payload.length);
+/**
+ * Builds one binary frame message: prefix then payload (one JPEG). `allocate` may hand out
+ * memory that is not zeroed (the server passes `Buffer.allocUnsafe`): every byte is written.
+ */
+export function encodeFrame(
+  prefix: Uint8Array,
+  payload: Uint8Array,
+  allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes),
+): Uint8Array {
+  const message = allocate(prefix.length + payload.length);
   message.set(prefix, 0);
   message.set(payload, prefix.length);
   return message;

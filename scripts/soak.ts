@@ -43,6 +43,11 @@ interface Sample {
   /** V8 heap in use and reserved, from camplex's /metrics: tells live data from reservation. */
   heapUsedKiB: number;
   heapTotalKiB: number;
+  /**
+   * Of heapTotal, V8's young generation: it grows in steps up to twice --max-semi-space-size
+   * (32 MiB by default on 64-bit) under a steady allocation rate, a one-time RSS step.
+   */
+  heapNewKiB: number;
   fds: number;
   ffmpeg: number;
   /** Frames every viewer together received since the previous sample, per second. */
@@ -176,8 +181,8 @@ function framesPerViewer(viewers: Viewer[]): number[] {
   });
 }
 
-/** camplex's V8 heap (used, total) in KiB, read from its Prometheus metrics. */
-async function heapKiB(url: string): Promise<{ used: number; total: number }> {
+/** camplex's V8 heap (used, total, young generation) in KiB, from its Prometheus metrics. */
+async function heapKiB(url: string): Promise<{ used: number; total: number; young: number }> {
   try {
     const text = await (await fetch(`${url}metrics`, { signal: AbortSignal.timeout(2000) })).text();
     const read = (name: string) =>
@@ -185,9 +190,10 @@ async function heapKiB(url: string): Promise<{ used: number; total: number }> {
     return {
       used: read('camplex_nodejs_heap_size_used_bytes') / 1024,
       total: read('camplex_nodejs_heap_size_total_bytes') / 1024,
+      young: read('camplex_nodejs_heap_space_size_total_bytes\\{space="new"\\}') / 1024,
     };
   } catch {
-    return { used: Number.NaN, total: Number.NaN };
+    return { used: Number.NaN, total: Number.NaN, young: Number.NaN };
   }
 }
 
@@ -297,6 +303,7 @@ async function main(argv: string[]): Promise<number> {
       rssKiB: rssKiB(pid),
       heapUsedKiB: heap.used,
       heapTotalKiB: heap.total,
+      heapNewKiB: heap.young,
       fds: openFds(pid),
       ffmpeg: ffmpegChildren(pid),
       framesPerSecond: received.reduce((sum, n) => sum + n, 0) / ((now - lastAt) / 1000),
@@ -308,7 +315,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(
       `sample ${String(index).padStart(3)}  t=${sample.seconds.toFixed(1).padStart(6)} s  ` +
         `rss=${mib(sample.rssKiB).padStart(10)}  ` +
-        `heap=${mib(sample.heapUsedKiB)}/${mib(sample.heapTotalKiB)}  ` +
+        `heap=${mib(sample.heapUsedKiB)}/${mib(sample.heapTotalKiB)} (young ${mib(sample.heapNewKiB)})  ` +
         `fds=${String(sample.fds).padStart(4)}  ` +
         `ffmpeg=${String(sample.ffmpeg).padStart(3)}  ` +
         `frames/s=${sample.framesPerSecond.toFixed(1).padStart(8)}  ` +

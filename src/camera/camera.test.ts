@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock, randomSequence } from '../../test/helpers/fake-clock.js';
+import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
 import type { CameraConfig } from '../config/schema.js';
-import type { FfmpegExit, FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
+import type { FfmpegExit } from '../ffmpeg/process.js';
 import { createLog } from '../log.js';
 import type { CameraInfo } from '../protocol/wire.js';
 import { Camera, type CameraOptions, type Frame, OFFLINE_AFTER_ATTEMPTS } from './camera.js';
@@ -12,12 +13,6 @@ const START_TIMEOUT_MS = 20_000;
 const STALL_MS = 5000;
 const MIN_UPTIME_MS = 10_000;
 const CLOSED: FfmpegExit = { code: 0, signal: null, lastError: '' };
-
-/** A stand-in ffmpeg: the test drives its handlers; `stop()` only records the call. */
-interface FakeProcess extends FfmpegProcess {
-  readonly handlers: FfmpegHandlers;
-  stopCalls: number;
-}
 
 function fakeJpeg(seed: number, size = 32): Buffer {
   const body = Buffer.alloc(size, seed & 0xff);
@@ -43,19 +38,7 @@ function setup(options: Partial<CameraOptions> = {}, config: Partial<CameraConfi
   const camera = new Camera(
     { id: 'front', name: 'Front door', url: 'rtsp://admin:hunter2@10.0.0.5/x', ...config },
     {
-      launch: (handlers) => {
-        const process: FakeProcess = {
-          pid: 1000 + processes.length,
-          handlers,
-          stopCalls: 0,
-          stop() {
-            this.stopCalls++;
-            return Promise.resolve();
-          },
-        };
-        processes.push(process);
-        return process;
-      },
+      launch: fakeLauncher(processes, 'front'),
       listener: {
         onFrame: (_camera, frame) => frames.push(frame),
         onState: (camera) => states.push(camera.info()),
@@ -302,35 +285,32 @@ describe('Camera', () => {
       });
     });
 
-    it('starts the backoff again after the camera was live for minUptimeMs', () => {
-      const { camera, clock, current, sendFrame } = setup({ minUptimeMs: MIN_UPTIME_MS });
+    /** Three failed attempts, then a camera that delivers a frame a second for `liveMs`. */
+    function failThriceThenLive(liveMs: number) {
+      const fixture = setup({ minUptimeMs: MIN_UPTIME_MS });
+      const { camera, clock, current, sendFrame } = fixture;
       camera.start();
       for (let attempt = 1; attempt <= 3; attempt++) {
         current().handlers.onExit(CLOSED);
         clock.advance(camera.info().retryInMs!);
       }
       sendFrame(fakeJpeg(1));
-      for (let t = 0; t < MIN_UPTIME_MS; t += 1000) {
+      for (let t = 1000; t <= liveMs; t += 1000) {
         clock.advance(1000);
         sendFrame(fakeJpeg(t));
       }
+      return fixture;
+    }
+
+    it('starts the backoff again after the camera was live for minUptimeMs', () => {
+      const { camera, current } = failThriceThenLive(MIN_UPTIME_MS);
       current().handlers.onExit(CLOSED);
       assert.equal(camera.info().attempt, 1);
       assert.equal(camera.info().retryInMs, expectedDelay(1));
     });
 
     it('keeps backing off when the camera failed before minUptimeMs', () => {
-      const { camera, clock, current, sendFrame } = setup({ minUptimeMs: MIN_UPTIME_MS });
-      camera.start();
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        current().handlers.onExit(CLOSED);
-        clock.advance(camera.info().retryInMs!);
-      }
-      sendFrame(fakeJpeg(1));
-      for (let t = 1000; t < MIN_UPTIME_MS; t += 1000) {
-        clock.advance(1000);
-        sendFrame(fakeJpeg(t));
-      }
+      const { camera, clock, current } = failThriceThenLive(MIN_UPTIME_MS - 1000);
       clock.advance(999);
       assert.equal(camera.info().state, 'live');
       current().handlers.onExit(CLOSED);

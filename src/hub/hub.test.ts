@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
 import { Camera, type Frame } from '../camera/camera.js';
-import type { FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
 import { createLog } from '../log.js';
 import type { CameraInfo } from '../protocol/wire.js';
 import { Hub, type Viewer } from './hub.js';
@@ -12,12 +12,6 @@ const GRACE_MS = 10_000;
 /** Far beyond any test: the camera's own watchdog is tested in camera.test.ts. */
 const NEVER_MS = 24 * 3_600_000;
 const IDS = ['front', 'garage', 'yard'];
-
-interface FakeProcess extends FfmpegProcess {
-  readonly camera: string;
-  readonly handlers: FfmpegHandlers;
-  stopCalls: number;
-}
 
 /** A viewer that records what the hub hands it. */
 class RecordingViewer implements Viewer {
@@ -66,20 +60,7 @@ function setup() {
           new Camera(
             { id, name: id.toUpperCase(), url: `demo:${id}` },
             {
-              launch: (handlers) => {
-                const process: FakeProcess = {
-                  pid: 1000 + processes.length,
-                  camera: id,
-                  handlers,
-                  stopCalls: 0,
-                  stop() {
-                    this.stopCalls++;
-                    return Promise.resolve();
-                  },
-                };
-                processes.push(process);
-                return process;
-              },
+              launch: fakeLauncher(processes, id),
               listener,
               clock,
               log,

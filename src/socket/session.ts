@@ -71,7 +71,7 @@ export class Session implements Viewer {
   private readonly extended: boolean;
   /** Ids this socket is subscribed to (for the per-socket limit). */
   private readonly subscribed = new Set<string>();
-  /** When frames started waiting on a full socket; undefined while it drains. */
+  /** When frames started waiting on a full socket or ack window; undefined while it takes them. */
   private blockedSince: number | undefined;
   private rateWindowStart = 0;
   private rateWindowCount = 0;
@@ -182,7 +182,10 @@ export class Session implements Viewer {
     this.options.limits.hit(
       'slow-viewer',
       `viewer drained nothing for ${seconds} s: closing with 1008`,
-      { buffered: this.ws.bufferedAmount },
+      {
+        buffered: this.ws.bufferedAmount,
+        ...(this.ackedBytes === undefined ? {} : { unacked: this.bytesSent - this.ackedBytes }),
+      },
     );
     this.dropPending();
     this.closed = true; // no more frames or states for it

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientsReport } from './clients.js';
 import { averageFrameBytes, recordedFrames } from './frames.js';
+import { onLines } from './lines.js';
 import type { ServerMode, ServerStats } from './server.js';
 import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
 
@@ -47,12 +48,7 @@ class LineChild {
     this.child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', file, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let partial = '';
-    this.child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-      const lines = (partial + text).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim() !== '') this.onLine(line);
-    });
+    if (this.child.stdout) onLines(this.child.stdout, (line) => this.onLine(line));
     this.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       this.stderr = (this.stderr + text).slice(-STDERR_TAIL_CHARS);
     });

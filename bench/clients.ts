@@ -23,6 +23,7 @@ import {
   decodeServerMessage,
   SUBPROTOCOL_EXTENDED,
 } from '../src/protocol/wire.js';
+import { onLines } from './lines.js';
 
 type Kind = 'normal' | 'slow' | 'stalled';
 
@@ -267,29 +268,22 @@ function main(): void {
     };
   }
 
-  let partial = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (text: string) => {
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      const command = JSON.parse(line) as { cmd?: string };
-      if (command.cmd === 'reset') {
-        for (const client of clients) {
-          client.frames = 0;
-          client.bytes = 0;
-        }
-        samples = 0;
-        slowSamples = 0;
-        overflow = 0;
-        resetAt = performance.now();
-        cpuAtReset = process.cpuUsage();
-        loopDelay.reset();
-        process.stdout.write(`${JSON.stringify({ reset: true })}\n`);
-      } else if (command.cmd === 'report') {
-        process.stdout.write(`${JSON.stringify({ report: report() })}\n`);
+  onLines(process.stdin, (line) => {
+    const command = JSON.parse(line) as { cmd?: string };
+    if (command.cmd === 'reset') {
+      for (const client of clients) {
+        client.frames = 0;
+        client.bytes = 0;
       }
+      samples = 0;
+      slowSamples = 0;
+      overflow = 0;
+      resetAt = performance.now();
+      cpuAtReset = process.cpuUsage();
+      loopDelay.reset();
+      process.stdout.write(`${JSON.stringify({ reset: true })}\n`);
+    } else if (command.cmd === 'report') {
+      process.stdout.write(`${JSON.stringify({ report: report() })}\n`);
     }
   });
   process.stdin.on('end', () => {

@@ -30,6 +30,7 @@ import {
 } from '../src/protocol/wire.js';
 import { startCamplex } from '../src/server.js';
 import { type RecordedCamera, recordedFrames, toMpjpeg } from './frames.js';
+import { onLines } from './lines.js';
 
 export type ServerMode = 'camplex' | 'bare';
 
@@ -280,21 +281,13 @@ async function main(): Promise<void> {
       : { ...(await startBareMode(cameras, fps, recordings)), stats: () => undefined };
   process.stdout.write(`${JSON.stringify({ ready: true, port: server.port })}\n`);
 
-  let partial = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (text: string) => {
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      const command = JSON.parse(line) as { cmd?: string; gc?: boolean };
-      if (command.cmd === 'stats') {
-        const answer = () =>
-          process.stdout.write(`${JSON.stringify({ stats: collectStats(server.stats()) })}\n`);
-        if (command.gc) void collectGarbage().then(answer);
-        else answer();
-      }
-    }
+  onLines(process.stdin, (line) => {
+    const command = JSON.parse(line) as { cmd?: string; gc?: boolean };
+    if (command.cmd !== 'stats') return;
+    const answer = () =>
+      process.stdout.write(`${JSON.stringify({ stats: collectStats(server.stats()) })}\n`);
+    if (command.gc) void collectGarbage().then(answer);
+    else answer();
   });
   process.stdin.on('end', () => {
     setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS).unref();

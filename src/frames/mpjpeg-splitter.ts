@@ -29,10 +29,11 @@ export interface SplitterStats {
 
 /** Longest part header we accept; ffmpeg writes about 60 bytes. */
 const MAX_HEADER_BYTES = 1024;
-const CRLF = Buffer.from('\r\n');
+/** Bytes of the CRLF after each JPEG and of the CRLF CRLF that ends a part header. */
+const CRLF_BYTES = 2;
 const CR = 0x0d;
 const LF = 0x0a;
-const HEADER_END = Buffer.from('\r\n\r\n');
+const HEADER_END_BYTES = 4;
 
 export class MpjpegSplitter {
   readonly stats: SplitterStats = {
@@ -107,10 +108,10 @@ export class MpjpegSplitter {
         // Keep only a tail that may begin a delimiter split across chunks. Usually there is
         // none (a part ends in CRLF), so the next chunk is parsed in place, not concatenated.
         const keepFrom = Math.max(position, buffer.length - this.delimiterPrefixAtEnd(buffer));
-        this.countGarbage(position, keepFrom);
+        this.stats.garbageBytes += keepFrom - position;
         return keepFrom;
       }
-      this.countGarbage(position, start);
+      this.stats.garbageBytes += start - position;
 
       const headerEnd = indexOfHeaderEnd(buffer, start, start + MAX_HEADER_BYTES);
       if (headerEnd === -1) {
@@ -128,7 +129,7 @@ export class MpjpegSplitter {
         position = start + 1;
         continue;
       }
-      const bodyStart = headerEnd + HEADER_END.length;
+      const bodyStart = headerEnd + HEADER_END_BYTES;
       if (length > this.maxFrameBytes) {
         this.stats.dropped.oversized++;
         const available = buffer.length - bodyStart;
@@ -142,15 +143,15 @@ export class MpjpegSplitter {
       const bodyEnd = bodyStart + length;
       // The CRLF that ends the part comes in the same write as the JPEG, so waiting for it
       // costs no latency.
-      if (bodyEnd + CRLF.length > buffer.length) {
-        this.needed = bodyEnd + CRLF.length - start;
+      if (bodyEnd + CRLF_BYTES > buffer.length) {
+        this.needed = bodyEnd + CRLF_BYTES - start;
         return start;
       }
       const jpeg = buffer.subarray(bodyStart, bodyEnd);
       if (isWholeJpeg(jpeg) && buffer[bodyEnd] === CR && buffer[bodyEnd + 1] === LF) {
         this.stats.frames++;
         this.onFrame(jpeg);
-        position = bodyEnd + CRLF.length;
+        position = bodyEnd + CRLF_BYTES;
       } else {
         // A part cut short: its declared length swallowed the start of the next part, so its
         // end is not a JPEG's end followed by CRLF. (One that swallowed a whole later part,
@@ -167,35 +168,32 @@ export class MpjpegSplitter {
 
   /** Length of the longest end of `buffer` that is a proper prefix of the delimiter. */
   private delimiterPrefixAtEnd(buffer: Buffer): number {
-    // Byte by byte in JS: a chunk usually ends in a part's CRLF, which fails at once.
-    const delimiter = this.delimiter;
-    for (let length = Math.min(delimiter.length - 1, buffer.length); length > 0; length--) {
-      const from = buffer.length - length;
-      let same = 0;
-      while (same < length && buffer[from + same] === delimiter[same]) same++;
-      if (same === length) return length;
+    // A chunk usually ends in a part's CRLF, which fails at the first byte.
+    for (let length = Math.min(this.delimiter.length - 1, buffer.length); length > 0; length--) {
+      if (startsWith(buffer, buffer.length - length, this.delimiter, length)) return length;
     }
     return 0;
-  }
-
-  private countGarbage(from: number, to: number): void {
-    this.stats.garbageBytes += to - from;
   }
 }
 
 // The header is read byte by byte in JS: for ~60 bytes that is cheaper than the calls into
 // C++ that indexOf and toString make, which showed in the frame path's cost per frame.
 
-/** True when `buffer` holds `prefix` at `at`. */
-function startsWith(buffer: Uint8Array, at: number, prefix: Uint8Array): boolean {
-  if (at + prefix.length > buffer.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (buffer[at + i] !== prefix[i]) return false;
+/** True when `buffer` holds the first `length` bytes of `prefix` at `at`. */
+function startsWith(
+  buffer: Uint8Array,
+  at: number,
+  prefix: Uint8Array,
+  length = prefix.length,
+): boolean {
+  if (at + length > buffer.length) return false;
+  for (let i = 0; i < length; i++) if (buffer[at + i] !== prefix[i]) return false;
   return true;
 }
 
 /** Index of the first CRLF CRLF at or after `from` that ends before `limit`, or -1. */
 function indexOfHeaderEnd(buffer: Uint8Array, from: number, limit: number): number {
-  const last = Math.min(buffer.length, limit + HEADER_END.length) - HEADER_END.length;
+  const last = Math.min(buffer.length, limit + HEADER_END_BYTES) - HEADER_END_BYTES;
   for (let i = from; i <= last; i++) {
     if (buffer[i] === CR && buffer[i + 1] === LF && buffer[i + 2] === CR && buffer[i + 3] === LF) {
       return i;

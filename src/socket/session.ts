@@ -115,8 +115,9 @@ export class Session implements Viewer {
 
   sendFrame(frame: Frame, camera: Camera): void {
     if (this.closed) return;
-    if (this.pending.size === 0 && this.canSend()) {
-      this.send(frame, camera);
+    const buffered = this.ws.bufferedAmount;
+    if (this.pending.size === 0 && this.canSend(buffered)) {
+      this.send(frame, camera, buffered);
       return;
     }
     if (this.pending.delete(camera)) this.countDrop(camera);
@@ -139,13 +140,13 @@ export class Session implements Viewer {
     return counts;
   }
 
-  private send(frame: Frame, camera: Camera): void {
+  /** Hands `frame` to the socket, which buffered `buffered` bytes just before. */
+  private send(frame: Frame, camera: Camera, buffered: number): void {
     const message = this.extended ? frame.extended() : frame.message;
     // A write callback costs a closure and a tick per message, so one is asked for only when
     // this write may be what keeps the socket over its bound: when bytes are already waiting,
     // or when this message alone fills the bound. Whenever frames wait, the newest buffered
     // write therefore has a callback, and its completion flushes them.
-    const buffered = this.ws.bufferedAmount;
     if (buffered > 0 || message.length + WS_FRAME_HEADER_BYTES >= this.options.maxBufferedBytes) {
       this.ws.send(message, BINARY, this.onSent);
     } else {
@@ -158,9 +159,9 @@ export class Session implements Viewer {
     this.blockedSince = undefined;
   }
 
-  private canSend(): boolean {
+  private canSend(buffered: number): boolean {
     return (
-      this.ws.bufferedAmount < this.options.maxBufferedBytes &&
+      buffered < this.options.maxBufferedBytes &&
       (this.ackedBytes === undefined ||
         this.bytesSent - this.ackedBytes < this.options.maxUnackedBytes)
     );
@@ -168,9 +169,10 @@ export class Session implements Viewer {
 
   private flush(): void {
     for (const [camera, frame] of this.pending) {
-      if (this.closed || !this.canSend()) return;
+      const buffered = this.ws.bufferedAmount;
+      if (this.closed || !this.canSend(buffered)) return;
       this.pending.delete(camera);
-      this.send(frame, camera);
+      this.send(frame, camera, buffered);
     }
   }
 

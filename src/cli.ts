@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { hashPassword } from './access/password.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { locateFfmpeg } from './ffmpeg/locate.js';
+import { Redactor, redactorFor } from './guard/redactor.js';
 import { createLog } from './log.js';
 import { startCamplex } from './server.js';
 
@@ -22,8 +23,15 @@ Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN
 password or API token without a config file; LOG_LEVEL sets the log level.
 `;
 
-// The process's one logger: the entry point owns it so the exit path can flush it.
-const log = createLog();
+// The process's one logger: the entry point owns it so the exit path can flush it. Its
+// redactor learns the config's secrets once the config is read.
+const redactor = new Redactor();
+const log = createLog({ redactor });
+
+/** Everything camplex writes to stderr goes through here: no secret gets out that way either. */
+function printError(text: string): void {
+  process.stderr.write(redactor.redact(text));
+}
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'hash-password') return printPasswordHash();
@@ -48,15 +56,22 @@ async function main(argv: string[]): Promise<number> {
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`camplex: invalid configuration\n${error.message}\n`);
+    printError(`camplex: invalid configuration\n${error.message}\n`);
     return 1;
   }
   let ffmpeg: ReturnType<typeof locateFfmpeg>;
   try {
     ffmpeg = locateFfmpeg(config.ffmpeg.path);
   } catch (error) {
-    process.stderr.write(`camplex: ${(error as Error).message}\n`);
+    printError(`camplex: ${(error as Error).message}\n`);
     return 1;
+  }
+  redactorFor(config, process.env, redactor);
+  if (redactor.shortestSecret() < 4) {
+    log.warn(
+      'a camera password or token is shorter than 4 characters: it is redacted wherever it ' +
+        'appears in logs, which will mangle unrelated words',
+    );
   }
   log.info(
     { ffmpeg: ffmpeg.path, version: ffmpeg.version, from: ffmpeg.origin },
@@ -65,9 +80,9 @@ async function main(argv: string[]): Promise<number> {
   const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
   let camplex: Awaited<ReturnType<typeof startCamplex>>;
   try {
-    camplex = await startCamplex({ config, ffmpeg, log, publicDir });
+    camplex = await startCamplex({ config, ffmpeg, log, publicDir, redactor });
   } catch (error) {
-    process.stderr.write(`camplex: ${(error as Error).message}\n`);
+    printError(`camplex: ${(error as Error).message}\n`);
     return 1;
   }
   // Whatever ends this process (an uncaught error included), no ffmpeg outlives it.
@@ -172,7 +187,7 @@ main(process.argv.slice(2)).then(
   // Async log writes may still be queued: let them out before exiting.
   (code) => log.flush(() => process.exit(code)),
   (error: unknown) => {
-    process.stderr.write(
+    printError(
       `camplex: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
     process.exit(1);

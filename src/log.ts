@@ -1,23 +1,34 @@
-/** The logger every module receives: pino, JSON lines on stdout. */
+/** The logger every module receives: pino, JSON lines on stdout, secrets redacted. */
 import { pino } from 'pino';
+import type { Redactor } from './guard/redactor.js';
 
 export type Log = pino.Logger;
 
 /** Log bytes held while stdout's reader is slow; past this, lines are dropped, never awaited. */
 const MAX_PENDING_LOG_BYTES = 4 * 1024 * 1024;
 
+export interface LogOptions {
+  level?: string;
+  /** For tests that read what was logged. */
+  destination?: pino.DestinationStream;
+  /** Applied to every finished line: configured camera passwords and tokens never get out. */
+  redactor?: Redactor;
+}
+
 /**
- * A logger at `level`; `destination` is for tests that read what was logged. The default
- * writes stdout asynchronously with a bounded buffer: a stalled log reader must never block
- * the event loop (pino's synchronous mode would spin on EAGAIN) nor grow memory without end.
+ * A logger. The default writes stdout asynchronously with a bounded buffer: a stalled log
+ * reader must never block the event loop (pino's synchronous mode would spin on EAGAIN) nor
+ * grow memory without end.
  */
-export function createLog(
-  level = process.env.LOG_LEVEL ?? 'info',
-  destination?: pino.DestinationStream,
-): Log {
-  const options: pino.LoggerOptions = { level, base: { name: 'camplex' } };
+export function createLog(options: LogOptions = {}): Log {
+  const { redactor } = options;
   return pino(
-    options,
-    destination ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES }),
+    {
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: { name: 'camplex' },
+      ...(redactor ? { hooks: { streamWrite: (line) => redactor.redactJsonLine(line) } } : {}),
+    },
+    options.destination ??
+      pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES }),
   );
 }

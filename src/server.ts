@@ -2,12 +2,13 @@
  * Wires camplex together in one place: config -> cameras (one ffmpeg each) -> hub -> HTTP
  * routes and the /ws/cameras endpoint. No module-level state: everything lives in here.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { Access } from './access/access.js';
-import { LimitCounter } from './access/limits.js';
-import type { OriginPolicy } from './access/origin.js';
+import { hostName, isTrustedHost, type OriginPolicy } from './access/origin.js';
+import { PasswordChecker } from './access/password.js';
 import { SessionStore } from './access/sessions.js';
 import { Camera } from './camera/camera.js';
 import { type Clock, systemClock } from './camera/clock.js';
@@ -20,6 +21,13 @@ import {
   type FfmpegProcess,
   startFfmpeg,
 } from './ffmpeg/process.js';
+import { AccountThrottle } from './guard/account-throttle.js';
+import { addressKey, clientAddress, ProxyTrust } from './guard/client-address.js';
+import { ConnectionGuard } from './guard/connections.js';
+import { connectionCaps, descriptorLimit } from './guard/descriptors.js';
+import { FailureLimiter } from './guard/failure-limiter.js';
+import { type Redactor, redactorFor } from './guard/redactor.js';
+import { Refusals } from './guard/refusals.js';
 import { loadAssets } from './http/assets.js';
 import { createLogin } from './http/login.js';
 import { createMetrics } from './http/metrics.js';
@@ -37,6 +45,11 @@ const STATUS_LINES: Record<number, string> = {
   408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
 };
+
+/** Tables of limiters: addresses or accounts tracked at once (see guard/pressure-table.ts). */
+const MAX_TRACKED = 10_000;
+/** Password checks waiting for a turn before more are refused with 503. */
+const MAX_WAITING_CHECKS = 32;
 
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'address in use (another program has this port; pick another with --port)',
@@ -56,6 +69,8 @@ export interface CamplexOptions {
    * inject recorded frames here so ffmpeg is not what they measure.
    */
   launchSource?: (camera: CameraConfig, handlers: FfmpegHandlers) => FfmpegProcess;
+  /** Hides configured secrets in ffmpeg's messages (default: one made from the config). */
+  redactor?: Redactor;
 }
 
 export interface RunningCamplex {
@@ -73,8 +88,11 @@ export interface RunningCamplex {
 export async function startCamplex(options: CamplexOptions): Promise<RunningCamplex> {
   const { config, ffmpeg, log } = options;
   const clock = options.clock ?? systemClock;
+  const redactor = options.redactor ?? redactorFor(config);
+  const redact = (text: string) => redactor.redact(text);
   const assets = loadAssets(options.publicDir);
   const children = new ChildRegistry();
+  const tls = config.server.tls;
 
   const hub = new Hub({
     graceMs: config.stream.graceMs,
@@ -87,7 +105,8 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
         return new Camera(camera, {
           launch: launchSource
             ? (handlers) => launchSource(camera, handlers)
-            : (handlers) => startFfmpeg(ffmpeg.path, args, handlers, children),
+            : (handlers) =>
+                startFfmpeg({ binary: ffmpeg.path, args, redact, registry: children }, handlers),
           ...(camera.stallSeconds !== undefined ? { stallMs: camera.stallSeconds * 1000 } : {}),
           listener,
           clock,
@@ -98,40 +117,89 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       }),
   });
 
+  const refusals = new Refusals(log.child({ component: 'limits' }));
+  const trust = new ProxyTrust(config.server.trustedProxies);
+  const client = (req: IncomingMessage) => {
+    const address = clientAddress(req, trust);
+    return { address, key: addressKey(address) };
+  };
   const access = new Access({
     users: new Map(Object.entries(config.auth.users)),
     tokens: new Map(Object.entries(config.auth.tokens)),
     sessions: new SessionStore({ ttlMs: config.auth.sessionMs, maxSessions: 10_000 }),
+    failures: new FailureLimiter({
+      maxFailures: config.limits.authFailuresPerMinute,
+      windowMs: 60_000,
+      maxEntries: MAX_TRACKED,
+    }),
+    accounts: new AccountThrottle({
+      freeFailures: 5,
+      baseDelayMs: 1000,
+      maxDelayMs: 16_000,
+      maxWaitMs: 20_000,
+      forgetAfterMs: 15 * 60_000,
+      maxEntries: MAX_TRACKED,
+    }),
+    // One check takes a core for ~60 ms: leave at least one core to the viewers and ffmpeg.
+    passwords: new PasswordChecker({
+      concurrency: Math.max(1, Math.floor(availableParallelism() / 2)),
+      maxWaiting: MAX_WAITING_CHECKS,
+    }),
+    secureCookies: tls !== undefined,
   });
   const originPolicy: OriginPolicy = {
     allowedOrigins: config.server.allowedOrigins,
     allowedHosts: config.server.allowedHosts,
-    secure: config.server.tls !== undefined,
+    secure: tls !== undefined,
   };
-  const limits = new LimitCounter(log.child({ component: 'limits' }));
+  const descriptors = descriptorLimit();
+  const caps = connectionCaps(
+    { perAddress: config.limits.maxSocketsPerIp, total: config.limits.maxSockets },
+    descriptors,
+    config.cameras.length,
+  );
+  log.info(
+    { ...caps, descriptorLimit: descriptors ?? null },
+    `connection caps: ${caps.perAddress} per address, ${caps.total} in all ` +
+      `(descriptor limit ${descriptors ?? 'unknown'})`,
+  );
+  if (descriptors !== undefined && caps.total > descriptors) {
+    log.warn(
+      { maxSockets: caps.total, descriptorLimit: descriptors },
+      'limits.maxSockets is above the descriptor limit: connections past it fail with EMFILE, ' +
+        'and so may cameras (raise the limit, e.g. LimitNOFILE= in a systemd unit)',
+    );
+  }
+  const connections = new ConnectionGuard({ caps, trust, refusals, log });
   // Slow or silent clients (slowloris) cannot hold a connection: whole headers within
-  // headersTimeout, checked every second rather than Node's default 30 s.
+  // headersTimeout, checked every second rather than Node's default 30 s; a TLS handshake
+  // within the idle time.
   const serverOptions = {
     headersTimeout: config.limits.headersTimeoutMs,
     requestTimeout: config.limits.requestTimeoutMs,
     connectionsCheckingInterval: 1000,
   };
-  const server: Server = config.server.tls
+  const server: Server = tls
     ? createHttpsServer({
         ...serverOptions,
-        cert: config.server.tls.cert,
-        key: config.server.tls.key,
+        cert: tls.cert,
+        key: tls.key,
+        handshakeTimeout: config.limits.idleMs,
       })
     : createHttpServer(serverOptions);
+  // A connection that sends no request, from accept or after its last response, is closed.
+  // Streams that may go quiet (MJPEG, a snapshot's wait, WebSockets) lift this for themselves.
+  server.timeout = config.limits.idleMs;
+  server.keepAliveTimeout = config.limits.idleMs;
   // Malformed requests, oversized headers and slowloris timeouts end here: say so, then answer
   // as Node would have.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
     if (error.code !== 'ECONNRESET') {
-      log.info(
-        { address: (socket as Socket).remoteAddress, code: error.code },
-        `bad request: ${status} ${error.message}`,
-      );
+      refusals.hit('bad-request', `bad request: ${status} ${error.message}`, {
+        address: (socket as Socket).remoteAddress,
+        code: error.code,
+      });
     }
     if (socket.writable)
       socket.end(
@@ -143,8 +211,8 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   const login = createLogin({
     access,
     originPolicy,
-    limits,
-    attemptsPerMinute: config.limits.loginAttemptsPerMinute,
+    refusals,
+    client,
     onLogout: (token) => sockets?.closeLoginSession(token, 'logged out'),
   });
   server.on(
@@ -153,13 +221,21 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       hub,
       assets,
       log,
-      maxBufferedBytes: config.stream.maxBufferedBytes,
+      mjpeg: {
+        hub,
+        refusals,
+        maxBufferedBytes: config.stream.maxBufferedBytes,
+        slowViewerMs: config.stream.slowViewerMs,
+        now: Date.now,
+      },
       snapshotWaitMs: 5000,
       startedAt: Date.now(),
-      metrics: createMetrics(hub, limits),
+      metrics: createMetrics(hub, refusals, () => connections.count),
       access,
       originPolicy,
-      limits,
+      refusals,
+      connections,
+      client,
       login,
     }),
   );
@@ -168,19 +244,22 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     log,
     access,
     originPolicy,
-    limits,
+    refusals,
+    connections,
+    client,
     stream: config.stream,
     limitsConfig: config.limits,
   });
 
-  await listen(server, config.server.port, config.server.host, log);
-  const { port } = server.address() as AddressInfo;
-  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  const url = `${config.server.tls ? 'https' : 'http'}://${host}:${port}/`;
-  const redirectServer =
+  const { host } = config.server;
+  const front = await listen(connections, server, config.server.port, host, tls !== undefined);
+  const { port } = front.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const url = `${tls ? 'https' : 'http'}://${shownHost}:${port}/`;
+  const redirect =
     config.server.redirectHttpPort === undefined
       ? undefined
-      : await startRedirect(config.server.redirectHttpPort, config.server.host, port, log);
+      : await startRedirect(connections, config.server.redirectHttpPort, host, port, originPolicy);
   const endpoint = sockets;
 
   let closing: Promise<void> | undefined;
@@ -191,12 +270,14 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     killChildren: () => children.killAll(),
     close() {
       closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        redirectServer?.close();
-        redirectServer?.closeAllConnections();
+        const stopped = new Promise<void>((resolve) => front.close(() => resolve()));
+        redirect?.front.close();
+        redirect?.server.closeAllConnections();
         await endpoint.close();
         await hub.close();
         server.closeAllConnections(); // MJPEG responses never end by themselves
+        server.close(() => {}); // stops node:http's timeout checks; it never listened itself
+        connections.destroyAll(); // TLS handshakes and refused connections HTTP never saw
         await stopped;
       })();
       return closing;
@@ -204,33 +285,50 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   };
 }
 
-function listen(server: Server, port: number, host: string, log: Log): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const why = LISTEN_ERRORS[error.code ?? ''] ?? error.message;
-      reject(new Error(`cannot listen on ${host}:${port}: ${why}`));
-    });
-    server.listen(port, host, () => {
-      server.removeAllListeners('error');
-      server.on('error', (error) => log.error({ err: error.message }, 'http server error'));
-      resolve();
-    });
-  });
+async function listen(
+  connections: ConnectionGuard,
+  server: Server,
+  port: number,
+  host: string,
+  tls: boolean,
+): Promise<NetServer> {
+  try {
+    return await connections.listen(server, port, host, tls);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    throw new Error(
+      `cannot listen on ${host}:${port}: ${LISTEN_ERRORS[code] ?? (error as Error).message}`,
+    );
+  }
 }
 
-/** Plain HTTP on `port` that sends every request to the same path over HTTPS. */
+/**
+ * Plain HTTP on `port` that sends every request to the same path over HTTPS, at the host it
+ * was asked for when that is a name camplex trusts (never to a name a client made up).
+ */
 async function startRedirect(
+  connections: ConnectionGuard,
   port: number,
   host: string,
   httpsPort: number,
-  log: Log,
-): Promise<Server> {
+  policy: OriginPolicy,
+): Promise<{ server: Server; front: NetServer }> {
   const server = createHttpServer((req, res) => {
-    const name = (req.headers.host ?? host).replace(/:\d+$/, '');
-    const target = `https://${name}:${httpsPort}${req.url ?? '/'}`;
+    const name = hostName(req.headers.host);
+    if (name === undefined || !isTrustedHost(req, policy)) {
+      const body = 'unknown Host: add it to server.allowedHosts to be redirected to HTTPS\n';
+      res.writeHead(400, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      });
+      res.end(body);
+      return;
+    }
+    const path = (req.url ?? '/').startsWith('/') ? req.url : '/';
+    const target = `https://${name.includes(':') ? `[${name}]` : name}:${httpsPort}${path}`;
     res.writeHead(308, { Location: target, 'Content-Length': 0 });
     res.end();
   });
-  await listen(server, port, host, log);
-  return server;
+  const front = await listen(connections, server, port, host, false);
+  return { server, front };
 }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { Access, readCookie } from './access.js';
-import { isAllowedOrigin, isTrustedHost, type OriginPolicy } from './origin.js';
-import { hashPassword, isPasswordHash, verifyPassword } from './password.js';
+import { AccountThrottle } from '../guard/account-throttle.js';
+import { FailureLimiter } from '../guard/failure-limiter.js';
+import { Access, type AccessOptions, isDenial, type LoginOutcome, readCookie } from './access.js';
+import { hostName, isAllowedOrigin, isTrustedHost, type OriginPolicy } from './origin.js';
+import { hashPassword, isPasswordHash, PasswordChecker, verifyPassword } from './password.js';
 import { SessionStore } from './sessions.js';
 
 const TOKEN = 'tok_0123456789abcdefghijklmnopqrstuvwxyz';
@@ -12,24 +14,61 @@ function request(headers: Record<string, string>): IncomingMessage {
   return { headers } as unknown as IncomingMessage;
 }
 
-function access(now = () => 1_000_000) {
-  return new Access({
-    users: new Map([['alice', hashPassword('correct horse')]]),
+const ALICE = hashPassword('correct horse');
+
+/** An Access with a fake clock (`clock.now`) whose throttle waits are recorded, not slept. */
+function access(overrides: Partial<AccessOptions> = {}, clock = { now: 1_000_000 }) {
+  const now = () => clock.now;
+  const slept: number[] = [];
+  const gate = new Access({
+    users: new Map([['alice', ALICE]]),
     tokens: new Map([['nvr', TOKEN]]),
     sessions: new SessionStore({ ttlMs: 60_000, maxSessions: 3, now }),
+    failures: new FailureLimiter({ maxFailures: 3, windowMs: 60_000, maxEntries: 100, now }),
+    accounts: new AccountThrottle({
+      freeFailures: 2,
+      baseDelayMs: 1000,
+      maxDelayMs: 8000,
+      maxWaitMs: 10_000,
+      forgetAfterMs: 900_000,
+      maxEntries: 100,
+      now,
+    }),
+    passwords: new PasswordChecker({ concurrency: 1, maxWaiting: 4 }),
+    secureCookies: false,
+    sleep: async (ms) => {
+      slept.push(ms);
+      clock.now += ms;
+    },
+    now,
+    ...overrides,
   });
+  return { gate, slept, clock };
+}
+
+function ok(outcome: LoginOutcome) {
+  assert.equal(outcome.kind, 'ok', JSON.stringify(outcome));
+  return outcome as Extract<LoginOutcome, { kind: 'ok' }>;
 }
 
 describe('passwords', () => {
-  it('verifies the password a hash was made from, and nothing else', () => {
-    const hash = hashPassword('correct horse');
-    assert.ok(isPasswordHash(hash));
-    assert.equal(verifyPassword('correct horse', hash), true);
-    assert.equal(verifyPassword('Correct horse', hash), false);
-    assert.notEqual(hashPassword('correct horse'), hash, 'a fresh salt every time');
+  it('verifies the password a hash was made from, and nothing else', async () => {
+    assert.ok(isPasswordHash(ALICE));
+    assert.equal(await verifyPassword('correct horse', ALICE), true);
+    assert.equal(await verifyPassword('Correct horse', ALICE), false);
+    assert.notEqual(hashPassword('correct horse'), ALICE, 'a fresh salt every time');
   });
 
-  it('rejects malformed hashes and hostile cost parameters without throwing', () => {
+  it('runs at most `concurrency` checks at once and refuses past maxWaiting', async () => {
+    const checker = new PasswordChecker({ concurrency: 1, maxWaiting: 2 });
+    const first = checker.check('correct horse', ALICE);
+    const queued = [checker.check('x', ALICE), checker.check('y', ALICE)];
+    assert.equal(checker.check('z', ALICE), undefined, 'a third waiting check is refused');
+    assert.deepEqual(await Promise.all([first, ...queued]), [true, false, false]);
+    assert.equal(await checker.check('correct horse', ALICE), true, 'free again once drained');
+  });
+
+  it('rejects malformed hashes and hostile cost parameters without throwing', async () => {
     for (const hash of [
       '',
       'hunter2',
@@ -37,7 +76,7 @@ describe('passwords', () => {
       hashPassword('x').replace('16384', '1073741824'),
     ]) {
       assert.equal(isPasswordHash(hash), false, hash);
-      assert.equal(verifyPassword('x', hash), false);
+      assert.equal(await verifyPassword('x', hash), false);
     }
   });
 });
@@ -66,33 +105,33 @@ describe('SessionStore', () => {
 });
 
 describe('Access', () => {
-  it('authenticates a login session cookie, a bearer token and a token subprotocol', () => {
-    const gate = access();
-    const session = gate.login('alice', 'correct horse');
-    assert.ok(session);
+  const KEY = '192.0.2.1';
+
+  it('authenticates a login session cookie, a bearer token and a token subprotocol', async () => {
+    const { gate } = access();
+    const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
     assert.deepEqual(
-      gate.authenticate(request({ cookie: `x=1; camplex_session=${session.token}` })),
-      {
-        user: 'alice',
-        via: 'session',
-        session: session.token,
-      },
+      gate.authenticate(request({ cookie: `x=1; camplex_session=${session.token}` }), KEY),
+      { user: 'alice', via: 'session', session: session.token },
     );
-    assert.deepEqual(gate.authenticate(request({ authorization: `Bearer ${TOKEN}` })), {
+    assert.deepEqual(gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY), {
       user: 'nvr',
       via: 'token',
     });
     const protocols = `camplex.v1, camplex.token.${TOKEN}`;
-    assert.deepEqual(gate.authenticate(request({ 'sec-websocket-protocol': protocols })), {
+    assert.deepEqual(gate.authenticate(request({ 'sec-websocket-protocol': protocols }), KEY), {
       user: 'nvr',
       via: 'token',
     });
   });
 
-  it('refuses wrong passwords, unknown users, forged cookies and wrong tokens', () => {
-    const gate = access();
-    assert.equal(gate.login('alice', 'wrong'), undefined);
-    assert.equal(gate.login('mallory', 'correct horse'), undefined);
+  it('refuses wrong passwords, unknown users, forged cookies and wrong tokens', async () => {
+    const { gate } = access();
+    assert.equal((await gate.login('alice', 'wrong', KEY, undefined)).kind, 'wrong');
+    assert.equal(
+      (await gate.login('mallory', 'correct horse', '192.0.2.2', undefined)).kind,
+      'wrong',
+    );
     const attempts: Array<Record<string, string>> = [
       {},
       { cookie: 'camplex_session=forged0000000000000000000000000000000000000' },
@@ -101,18 +140,99 @@ describe('Access', () => {
       { 'sec-websocket-protocol': 'camplex.token.nope' },
     ];
     for (const headers of attempts) {
-      assert.equal(gate.authenticate(request(headers)), undefined, JSON.stringify(headers));
+      assert.deepEqual(gate.authenticate(request(headers), '192.0.2.3'), { status: 401 });
     }
   });
 
-  it('lets everyone in when no user and no token is configured', () => {
-    const open = new Access({
-      users: new Map(),
-      tokens: new Map(),
-      sessions: new SessionStore({ ttlMs: 1, maxSessions: 1 }),
+  it('refuses tokens from an address after too many wrong ones, and only from it', () => {
+    const { gate, clock } = access();
+    const wrong = request({ authorization: 'Bearer wrong-token-wrong-token-wrong-token-wrong' });
+    const right = request({ authorization: `Bearer ${TOKEN}` });
+    for (let i = 0; i < 3; i++) assert.deepEqual(gate.authenticate(wrong, KEY), { status: 401 });
+    const limited = gate.authenticate(right, KEY);
+    assert.ok(isDenial(limited) && limited.status === 429, 'even a right token waits');
+    assert.equal(limited.retryAfterMs, 60_000);
+    assert.deepEqual(gate.authenticate(right, '192.0.2.9'), { user: 'nvr', via: 'token' });
+    clock.now += 60_000;
+    assert.deepEqual(gate.authenticate(right, KEY), { user: 'nvr', via: 'token' });
+  });
+
+  it('counts only failures: right tokens and successful logins never limit an address', async () => {
+    const { gate } = access();
+    for (let i = 0; i < 10; i++) {
+      assert.equal(
+        isDenial(gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY)),
+        false,
+      );
+    }
+    for (let i = 0; i < 4; i++) ok(await gate.login('alice', 'correct horse', KEY, undefined));
+  });
+
+  it('refuses logins from an address past its failures with the time left', async () => {
+    const { gate } = access();
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await gate.login(`user${i}`, 'guess', KEY, undefined)).kind, 'wrong');
+    }
+    const refused = await gate.login('alice', 'correct horse', KEY, undefined);
+    assert.deepEqual(refused, { kind: 'address-limited', retryAfterMs: 60_000 });
+  });
+
+  it('spaces out checks of an account under attack, but not for its trusted device', async () => {
+    const { gate, slept } = access({
+      failures: new FailureLimiter({ maxFailures: 1000, windowMs: 60_000, maxEntries: 100 }),
     });
-    assert.equal(open.required, false);
-    assert.deepEqual(open.authenticate(request({})), { user: 'anonymous', via: 'open' });
+    const { device } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
+    for (let i = 0; i < 2; i++) {
+      assert.equal(
+        (await gate.login('alice', 'guess', `198.51.100.${i}`, undefined)).kind,
+        'wrong',
+      );
+    }
+    assert.deepEqual(slept, [], 'the first failures cost no delay');
+    assert.equal((await gate.login('alice', 'guess', '198.51.100.7', undefined)).kind, 'wrong');
+    assert.equal((await gate.login('alice', 'guess', '198.51.100.8', undefined)).kind, 'wrong');
+    // The slot after 3 failures came at once; the next waits 1 s then 2 s.
+    ok(await gate.login('alice', 'correct horse', '203.0.113.5', undefined));
+    assert.ok(slept.length >= 1 && slept.every((ms) => ms > 0), JSON.stringify(slept));
+    const before = slept.length;
+    ok(await gate.login('alice', 'correct horse', KEY, device));
+    assert.equal(slept.length, before, 'the trusted device did not wait');
+    const forged = `${device.slice(0, -2)}xx`;
+    await gate.login('alice', 'correct horse', KEY, forged);
+    assert.equal(slept.length, before + 1, 'a forged device cookie waits like anyone');
+  });
+
+  it('refuses a login whose turn would come too late, with the wait', async () => {
+    const { gate } = access({
+      failures: new FailureLimiter({ maxFailures: 1000, windowMs: 60_000, maxEntries: 100 }),
+      sleep: async () => {}, // attempts pile up: no time passes
+    });
+    const outcomes: LoginOutcome[] = [];
+    for (let i = 0; i < 12; i++) outcomes.push(await gate.login('alice', 'guess', KEY, undefined));
+    const slowed = outcomes.filter((outcome) => outcome.kind === 'account-slowed');
+    assert.ok(slowed.length > 0, JSON.stringify(outcomes.map((o) => o.kind)));
+    for (const outcome of slowed) {
+      assert.ok('retryAfterMs' in outcome && outcome.retryAfterMs > 10_000);
+    }
+  });
+
+  it('answers busy, without charging the address, when too many checks wait', async () => {
+    const { gate } = access({ passwords: new PasswordChecker({ concurrency: 1, maxWaiting: 0 }) });
+    const first = gate.login('alice', 'correct horse', KEY, undefined);
+    assert.deepEqual(await gate.login('alice', 'correct horse', KEY, undefined), { kind: 'busy' });
+    ok(await first);
+  });
+
+  it('names its cookies with __Host- under TLS', () => {
+    const { gate } = access({ secureCookies: true });
+    assert.equal(gate.sessionCookie, '__Host-camplex_session');
+    assert.equal(gate.deviceCookie, '__Host-camplex_device');
+  });
+
+  it('lets everyone in when no user and no token is configured', () => {
+    const { gate } = access({ users: new Map(), tokens: new Map() });
+    assert.equal(gate.required, false);
+    assert.deepEqual(gate.authenticate(request({}), KEY), { user: 'anonymous', via: 'open' });
   });
 
   it('reads a cookie only when its value is well-formed', () => {
@@ -160,9 +280,25 @@ describe('origin and host checks', () => {
     ]) {
       assert.equal(isTrustedHost(request({ host }), policy), true, host);
     }
-    for (const host of ['evil.example:8080', 'camplex.lan.evil.example']) {
+    for (const host of [
+      'evil.example:8080',
+      'camplex.lan.evil.example',
+      '[::1]evil.com',
+      '[::1]:8080evil',
+      '127.0.0.1:80@evil.com',
+      '[evil.com]',
+    ]) {
       assert.equal(isTrustedHost(request({ host }), policy), false, host);
     }
     assert.equal(isTrustedHost(request({}), policy), false);
+  });
+
+  it('reads the host name of a Host header only when the whole header is well-formed', () => {
+    assert.equal(hostName('Camplex.LAN:8443'), 'camplex.lan');
+    assert.equal(hostName('[::1]:8080'), '::1');
+    assert.equal(hostName('[::1]'), '::1');
+    for (const bad of ['[::1]evil.com', 'a b', 'x:y:z', '[1.2.3.4]', '', undefined]) {
+      assert.equal(hostName(bad), undefined, String(bad));
+    }
   });
 });

@@ -2,16 +2,23 @@
  * Who is asking: a login-session cookie (browsers), `Authorization: Bearer <token>` (scripts),
  * or on the WebSocket upgrade a `camplex.token.<token>` subprotocol (browsers cannot set
  * headers there). Tokens never ride in the query string. With no users and no tokens
- * configured, access is open (only allowed on loopback, see checkExposure).
+ * configured, access is open (only allowed on loopback, see config/load.ts).
+ *
+ * Guessing is bounded three ways: failed sign-ins (passwords and tokens) per client address,
+ * a growing delay per account (its owner is exempt on a browser that signed in before), and
+ * password checks run off the event loop a few at a time.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { hashPassword, verifyPassword } from './password.js';
+import type { AccountThrottle } from '../guard/account-throttle.js';
+import type { FailureLimiter } from '../guard/failure-limiter.js';
+import { hashPassword, type PasswordChecker } from './password.js';
 import type { LoginSession, SessionStore } from './sessions.js';
 
-export const SESSION_COOKIE = 'camplex_session';
 /** Prefix of the subprotocol that carries a bearer token on the WebSocket upgrade. */
 export const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
+/** A trusted-device cookie lasts this long (it also ends when camplex restarts). */
+const DEVICE_MS = 365 * 24 * 3600_000;
 
 export interface Principal {
   readonly user: string;
@@ -20,12 +27,37 @@ export interface Principal {
   readonly session?: string;
 }
 
+/** Why a request was not authenticated: 401, or 429 while its address is limited. */
+export interface Denial {
+  readonly status: 401 | 429;
+  readonly retryAfterMs?: number;
+}
+
+export type LoginOutcome =
+  | { readonly kind: 'ok'; readonly session: LoginSession; readonly device: string }
+  | { readonly kind: 'wrong' }
+  /** The client's address failed too often: wait. */
+  | { readonly kind: 'address-limited'; readonly retryAfterMs: number }
+  /** The account is being guessed at: its checks are spaced out, and this one would wait too long. */
+  | { readonly kind: 'account-slowed'; readonly retryAfterMs: number }
+  /** Too many password checks are queued already. */
+  | { readonly kind: 'busy' };
+
 export interface AccessOptions {
   /** user name -> scrypt hash */
   users: ReadonlyMap<string, string>;
   /** token name -> token */
   tokens: ReadonlyMap<string, string>;
   sessions: SessionStore;
+  /** Failed sign-ins per client address key. */
+  failures: FailureLimiter;
+  accounts: AccountThrottle;
+  passwords: PasswordChecker;
+  /** Under TLS: `__Host-` cookie names (Secure, Path=/, no Domain: no subdomain can set them). */
+  secureCookies: boolean;
+  /** For tests: waits before a throttled account's check. */
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
 }
 
 // Compared against when the user does not exist, so a login costs the same either way.
@@ -33,12 +65,24 @@ const DUMMY_HASH = hashPassword('camplex-timing-equaliser');
 
 export class Access {
   readonly sessions: SessionStore;
-  private readonly users: ReadonlyMap<string, string>;
+  /** Cookie names, `__Host-` prefixed under TLS. */
+  readonly sessionCookie: string;
+  readonly deviceCookie: string;
+  private readonly options: AccessOptions;
   private readonly tokenDigests: Array<{ name: string; digest: Buffer }>;
+  /** Signs trusted-device cookies; new at every start, so a restart forgets every device. */
+  private readonly deviceKey = randomBytes(32);
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
 
   constructor(options: AccessOptions) {
-    this.users = options.users;
+    this.options = options;
     this.sessions = options.sessions;
+    const prefix = options.secureCookies ? '__Host-' : '';
+    this.sessionCookie = `${prefix}camplex_session`;
+    this.deviceCookie = `${prefix}camplex_device`;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.now = options.now ?? Date.now;
     this.tokenDigests = [...options.tokens].map(([name, token]) => ({
       name,
       digest: sha256(token),
@@ -47,18 +91,21 @@ export class Access {
 
   /** Whether anyone must authenticate at all. */
   get required(): boolean {
-    return this.users.size > 0 || this.tokenDigests.length > 0;
+    return this.options.users.size > 0 || this.tokenDigests.length > 0;
   }
 
   /** Whether a login page makes sense (there are users with passwords). */
   get hasUsers(): boolean {
-    return this.users.size > 0;
+    return this.options.users.size > 0;
   }
 
-  /** The principal behind `req`, or undefined when it is not authenticated. */
-  authenticate(req: IncomingMessage): Principal | undefined {
+  /**
+   * The principal behind `req`, or why not. `clientKey` is its address key: a wrong token
+   * counts as a failure of that address, and a limited address gets 429 for tokens unchecked.
+   */
+  authenticate(req: IncomingMessage, clientKey: string): Principal | Denial {
     if (!this.required) return { user: 'anonymous', via: 'open' };
-    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    const cookie = readCookie(req.headers.cookie, this.sessionCookie);
     if (cookie !== undefined) {
       const session = this.sessions.get(cookie);
       if (session) return { user: session.user, via: 'session', session: session.token };
@@ -67,18 +114,74 @@ export class Access {
       req.headers.authorization ?? '',
     )?.[1];
     const token = bearer ?? tokenFromSubprotocol(req.headers['sec-websocket-protocol']);
-    if (token !== undefined) {
-      const name = this.tokenName(token);
-      if (name !== undefined) return { user: name, via: 'token' };
+    if (token === undefined) return { status: 401 };
+    const retryAfterMs = this.options.failures.retryAfterMs(clientKey);
+    if (retryAfterMs > 0) return { status: 429, retryAfterMs };
+    const name = this.tokenName(token);
+    if (name === undefined) {
+      this.options.failures.charge(clientKey);
+      return { status: 401 };
     }
-    return undefined;
+    return { user: name, via: 'token' };
   }
 
-  /** Checks a user name and password; starts a session when they match. */
-  login(user: string, password: string): LoginSession | undefined {
-    const hash = this.users.get(user);
-    const ok = verifyPassword(password, hash ?? DUMMY_HASH);
-    return ok && hash !== undefined ? this.sessions.create(user) : undefined;
+  /**
+   * Checks a user name and password from `clientKey`; starts a session when they match. A
+   * `device` cookie from an earlier sign-in of this user skips the account's delay.
+   */
+  async login(
+    user: string,
+    password: string,
+    clientKey: string,
+    device: string | undefined,
+  ): Promise<LoginOutcome> {
+    const { failures, accounts, passwords } = this.options;
+    const addressWait = failures.retryAfterMs(clientKey);
+    if (addressWait > 0) return { kind: 'address-limited', retryAfterMs: addressWait };
+    // Charged before anything waits, so a burst of concurrent guesses counts at once.
+    failures.charge(clientKey);
+    if (!this.isTrustedDevice(device, user)) {
+      const turn = accounts.reserve(user);
+      if ('refusedForMs' in turn)
+        return { kind: 'account-slowed', retryAfterMs: turn.refusedForMs };
+      if (turn.waitMs > 0) await this.sleep(turn.waitMs);
+    }
+    const hash = this.options.users.get(user);
+    const checking = passwords.check(password, hash ?? DUMMY_HASH);
+    if (!checking) {
+      failures.refund(clientKey); // camplex is busy: not the client's failure
+      return { kind: 'busy' };
+    }
+    if (!((await checking) && hash !== undefined)) {
+      accounts.failed(user);
+      return { kind: 'wrong' };
+    }
+    failures.refund(clientKey);
+    return { kind: 'ok', session: this.sessions.create(user), device: this.issueDevice(user) };
+  }
+
+  /** A trusted-device cookie value for `user`: `<user>.<expiry>.<signature>`, base64url parts. */
+  private issueDevice(user: string): string {
+    const body = `${Buffer.from(user).toString('base64url')}.${this.now() + DEVICE_MS}`;
+    return `${body}.${this.sign(body)}`;
+  }
+
+  private isTrustedDevice(cookie: string | undefined, user: string): boolean {
+    const parts = cookie?.split('.');
+    if (parts?.length !== 3) return false;
+    const [name = '', expiry = '', signature = ''] = parts;
+    const want = Buffer.from(this.sign(`${name}.${expiry}`));
+    const got = Buffer.from(signature);
+    return (
+      got.length === want.length &&
+      timingSafeEqual(got, want) &&
+      Number(expiry) > this.now() &&
+      Buffer.from(name, 'base64url').toString() === user
+    );
+  }
+
+  private sign(text: string): string {
+    return createHmac('sha256', this.deviceKey).update(text).digest('base64url');
   }
 
   private tokenName(token: string): string | undefined {
@@ -92,6 +195,11 @@ export class Access {
   }
 }
 
+/** True when `result` of authenticate is a refusal. */
+export function isDenial(result: Principal | Denial): result is Denial {
+  return 'status' in result;
+}
+
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -103,7 +211,7 @@ export function readCookie(header: string | undefined, name: string): string | u
     const eq = part.indexOf('=');
     if (eq !== -1 && part.slice(0, eq).trim() === name) {
       const value = part.slice(eq + 1).trim();
-      return /^[A-Za-z0-9_-]{1,128}$/.test(value) ? value : undefined;
+      return /^[A-Za-z0-9_.-]{1,256}$/.test(value) ? value : undefined;
     }
   }
   return undefined;

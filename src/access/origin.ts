@@ -25,15 +25,26 @@ export function isAllowedOrigin(req: IncomingMessage, policy: OriginPolicy): boo
 
 /** True when Host is an IP literal, localhost, or an allowed name (with any port). */
 export function isTrustedHost(req: IncomingMessage, policy: OriginPolicy): boolean {
-  const host = req.headers.host;
-  if (host === undefined) return false;
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  const name = hostName(req.headers.host);
+  if (name === undefined) return false;
   if (isIP(name) !== 0 || name === 'localhost') return true;
   const allowed = [
     ...policy.allowedHosts,
     ...policy.allowedOrigins.map((origin) => safeHostname(origin)),
   ];
-  return allowed.includes(name.toLowerCase());
+  return allowed.includes(name);
+}
+
+/**
+ * The host name of a Host header (lower case, no port, no brackets), or undefined unless the
+ * whole header is `name`, `name:port`, `[ipv6]` or `[ipv6]:port`: `[::1]evil.com` is not ::1.
+ */
+export function hostName(host: string | undefined): string | undefined {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::\d{1,5})?$/.exec(host ?? '');
+  if (!match) return undefined;
+  const [, bracketed, name] = match;
+  if (bracketed !== undefined) return isIP(bracketed) === 6 ? bracketed.toLowerCase() : undefined;
+  return name?.toLowerCase();
 }
 
 function safeHostname(origin: string): string {

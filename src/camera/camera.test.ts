@@ -44,7 +44,7 @@ function setup(options: Partial<CameraOptions> = {}, config: Partial<CameraConfi
         onState: (camera) => states.push(camera.info()),
       },
       clock,
-      log: createLog('silent'),
+      log: createLog({ level: 'silent' }),
       boundary: BOUNDARY,
       maxFrameBytes: 1 << 20,
       random: () => 0.5,

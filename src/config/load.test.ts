@@ -161,12 +161,79 @@ describe('parseConfig', () => {
       port: 8080,
       allowedOrigins: [],
       allowedHosts: [],
+      trustedProxies: [],
     });
     assert.deepEqual(config.ffmpeg, {});
     assert.equal(config.stream.graceMs, 10_000);
     assert.ok(Number.isFinite(config.stream.maxFrameBytes) && config.stream.maxFrameBytes > 0);
     assert.ok(
       Number.isFinite(config.stream.maxBufferedBytes) && config.stream.maxBufferedBytes > 0,
+    );
+  });
+
+  it('folds user and password into the URL, URL-encoded, so any character works', () => {
+    const config = parseConfig(
+      `cameras:\n  door:\n    url: rtsp://10.0.0.5:554/s?x=1\n    user: ad min\n    password: "p@s/s: wé"\n`,
+      ORIGIN,
+    );
+    assert.equal(
+      config.cameras[0]?.url,
+      'rtsp://ad%20min:p%40s%2Fs%3A%20w%C3%A9@10.0.0.5:554/s?x=1',
+    );
+    assert.equal(config.cameras[0]?.password, 'p@s/s: wé');
+  });
+
+  it('refuses credentials both in the URL and in user/password, and on non-network URLs', () => {
+    assert.throws(
+      () => parseConfig('cameras:\n  door:\n    url: rtsp://a:b@h/x\n    password: c\n', ORIGIN),
+      /cameras\.door: the url has credentials already: put them in user\/password, not in both/,
+    );
+    assert.throws(
+      () => parseConfig('cameras:\n  door:\n    url: demo:1\n    password: c\n', ORIGIN),
+      /cameras\.door: user\/password need an rtsp:\/\/ or http\(s\):\/\/ url/,
+    );
+  });
+
+  it('accepts trusted proxies as addresses or CIDRs and names a bad one', () => {
+    const config = parseConfig(
+      `${ONE_CAMERA}server:\n  trustedProxies: [127.0.0.1, 10.0.0.0/8, "fd00::/8"]\n`,
+      ORIGIN,
+    );
+    assert.deepEqual(config.server.trustedProxies, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+    assert.throws(
+      () => parseConfig(`${ONE_CAMERA}server:\n  trustedProxies: [proxy.lan]\n`, ORIGIN),
+      /server\.trustedProxies\.0: expected an IP address or a CIDR like 10\.0\.0\.0\/8/,
+    );
+  });
+
+  it('leaves the connection caps to the descriptor limit unless they are set', () => {
+    const config = parseConfig(ONE_CAMERA, ORIGIN);
+    assert.equal(config.limits.maxSockets, undefined);
+    assert.equal(config.limits.maxSocketsPerIp, undefined);
+    assert.equal(config.limits.idleMs, 10_000);
+    assert.equal(config.limits.authFailuresPerMinute, 10);
+    const set = parseConfig(
+      `${ONE_CAMERA}limits: { maxSockets: 500, maxSocketsPerIp: 8 }\n`,
+      ORIGIN,
+    );
+    assert.equal(set.limits.maxSockets, 500);
+    assert.equal(set.limits.maxSocketsPerIp, 8);
+  });
+
+  it('refuses a YAML alias bomb with the usual one-line message', () => {
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+    ].join('\n');
+    assert.throws(
+      () => parseConfig(bomb, ORIGIN),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.message ===
+          `${ORIGIN}: invalid YAML: Excessive alias count indicates a resource exhaustion attack`,
     );
   });
 
@@ -205,7 +272,13 @@ describe('parseConfig', () => {
       port: 0,
       demo: 2,
     });
-    assert.deepEqual(config.server, { host: '::1', port: 0, allowedOrigins: [], allowedHosts: [] });
+    assert.deepEqual(config.server, {
+      host: '::1',
+      port: 0,
+      allowedOrigins: [],
+      allowedHosts: [],
+      trustedProxies: [],
+    });
     assert.deepEqual(
       config.cameras.map((camera) => camera.id),
       ['front', 'demo-01', 'demo-02'],
@@ -221,6 +294,7 @@ describe('parseConfig', () => {
       port: 9000,
       allowedOrigins: [],
       allowedHosts: [],
+      trustedProxies: [],
     });
     assert.equal(config.cameras.length, 1);
   });
@@ -308,6 +382,7 @@ describe('loadConfig', () => {
       port: 8080,
       allowedOrigins: [],
       allowedHosts: [],
+      trustedProxies: [],
     });
   });
 

@@ -9,6 +9,8 @@ import { demoCameras } from './demo.js';
 import { CAMERA_ID_PATTERN, type CameraConfig, type Config, configSchema } from './schema.js';
 
 export const DEFAULT_DEMO_CAMERAS = 16;
+/** Aliases a config may expand: plenty for hand-written YAML, too few for an alias bomb. */
+const MAX_ALIAS_COUNT = 100;
 
 /** A config problem: the message names the file, the key path and what was expected. */
 export class ConfigError extends CamplexError {
@@ -56,7 +58,14 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
     throw new ConfigError(`${origin}: invalid YAML: ${firstLine(syntaxError.message)}`);
   }
   const env = overrides.env ?? process.env;
-  const raw: unknown = substituteEnv(document.toJS() ?? {}, env, origin, []);
+  let tree: unknown;
+  try {
+    tree = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // yaml refuses alias bombs ("billion laughs") here, with a ReferenceError.
+    throw new ConfigError(`${origin}: invalid YAML: ${firstLine((error as Error).message)}`);
+  }
+  const raw: unknown = substituteEnv(tree ?? {}, env, origin, []);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(origin, parsed.error.issues));
 
@@ -69,7 +78,12 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
           'A-Z a-z 0-9 . _ - (they appear in URLs and on the wire)',
       );
     }
-    cameras.push({ id, name: camera.name ?? id, ...camera });
+    cameras.push({
+      id,
+      name: camera.name ?? id,
+      ...camera,
+      url: withCredentials(origin, id, camera.url, camera.user, camera.password),
+    });
   }
   const demo = overrides.demo ?? 0;
   if (!Number.isInteger(demo) || demo < 0 || demo > 256) {
@@ -131,6 +145,7 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
         : {}),
       allowedOrigins: file.server.allowedOrigins,
       allowedHosts: file.server.allowedHosts.map((name) => name.toLowerCase()),
+      trustedProxies: file.server.trustedProxies,
     },
     auth: { users, tokens, sessionMs: Math.round(file.auth.sessionHours * 3600_000) },
     limits: {
@@ -138,11 +153,12 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
       maxMessagesPerSecond: limits.maxMessagesPerSecond,
       maxCamerasPerCommand: limits.maxCamerasPerCommand,
       maxCamerasPerSocket: limits.maxCamerasPerSocket,
-      maxSocketsPerIp: limits.maxSocketsPerIp,
-      maxSockets: limits.maxSockets,
+      ...(limits.maxSocketsPerIp !== undefined ? { maxSocketsPerIp: limits.maxSocketsPerIp } : {}),
+      ...(limits.maxSockets !== undefined ? { maxSockets: limits.maxSockets } : {}),
+      idleMs: Math.round(limits.idleSeconds * 1000),
       headersTimeoutMs: Math.round(limits.headersTimeoutSeconds * 1000),
       requestTimeoutMs: Math.round(limits.requestTimeoutSeconds * 1000),
-      loginAttemptsPerMinute: limits.loginAttemptsPerMinute,
+      authFailuresPerMinute: limits.authFailuresPerMinute,
     },
     ffmpeg: file.ffmpeg.path === undefined ? {} : { path: file.ffmpeg.path },
     stream: {
@@ -155,6 +171,33 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
     },
     cameras,
   });
+}
+
+/**
+ * `url` with `user` and `password` as its user info, URL-encoded (ffmpeg decodes them), so a
+ * password may hold spaces, '/', '@' or ':' as it is.
+ */
+function withCredentials(
+  origin: string,
+  id: string,
+  url: string,
+  user: string | undefined,
+  password: string | undefined,
+): string {
+  if (user === undefined && password === undefined) return url;
+  const where = `${origin}: cameras.${id}`;
+  const match = /^((?:rtsps?|https?):\/\/)([^/?#]*)(.*)$/is.exec(url);
+  if (!match) {
+    throw new ConfigError(`${where}: user/password need an rtsp:// or http(s):// url`);
+  }
+  const [, scheme = '', authority = '', rest = ''] = match;
+  if (authority.includes('@')) {
+    throw new ConfigError(
+      `${where}: the url has credentials already: put them in user/password, not in both`,
+    );
+  }
+  const userinfo = `${encodeURIComponent(user ?? '')}${password === undefined ? '' : `:${encodeURIComponent(password)}`}`;
+  return `${scheme}${userinfo}@${authority}${rest}`;
 }
 
 /** True for addresses only this machine can reach. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { isPasswordHash } from '../access/password.js';
+import { isAddressOrCidr } from '../guard/client-address.js';
 import { CAMERA_ID_PATTERN } from '../protocol/wire.js';
 
 const SOURCE_URL = /^(rtsps?|https?|file|demo):/i;
@@ -15,6 +16,9 @@ const cameraSchema = z.strictObject({
     .refine((url) => SOURCE_URL.test(url) || url.startsWith('/') || url.startsWith('.'), {
       error: 'expected a URL starting with rtsp://, rtsps://, http://, https://, file:// or demo:',
     }),
+  /** Credentials kept apart from the URL, so they need no URL-encoding and redact exactly. */
+  user: z.string().min(1).max(256).optional(),
+  password: z.string().min(1).max(1024).optional(),
   name: z.string().min(1).max(200).optional(),
   fps: z.number().positive().max(60).optional(),
   width: z.int({ error: 'expected a whole number of pixels' }).min(16).max(7680).optional(),
@@ -49,6 +53,14 @@ export const configSchema = z.strictObject({
         .default([]),
       /** Host names accepted while access is open (besides IP literals and localhost). */
       allowedHosts: z.array(z.string().min(1)).default([]),
+      /** Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs). */
+      trustedProxies: z
+        .array(
+          z.string().refine(isAddressOrCidr, {
+            error: 'expected an IP address or a CIDR like 10.0.0.0/8 or fd00::/8',
+          }),
+        )
+        .default([]),
     })
     .prefault({}),
   auth: z
@@ -92,11 +104,16 @@ export const configSchema = z.strictObject({
       maxMessagesPerSecond: z.int().min(1).max(10_000).default(50),
       maxCamerasPerCommand: z.int().min(1).max(100_000).default(1024),
       maxCamerasPerSocket: z.int().min(1).max(100_000).default(1024),
-      maxSocketsPerIp: z.int().min(1).max(1_000_000).default(256),
-      maxSockets: z.int().min(1).max(1_000_000).default(20_000),
+      /** TCP connections per client address (default 64); HTTP, MJPEG and WebSocket alike. */
+      maxSocketsPerIp: z.int().min(1).max(1_000_000).optional(),
+      /** TCP connections in all (default: what the descriptor limit leaves room for). */
+      maxSockets: z.int().min(1).max(1_000_000).optional(),
+      /** A connection that sends no request this long after accept or the last response closes. */
+      idleSeconds: seconds(1, 3600, 10),
       headersTimeoutSeconds: seconds(1, 600, 10),
       requestTimeoutSeconds: seconds(1, 3600, 30),
-      loginAttemptsPerMinute: z.int().min(1).max(10_000).default(10),
+      /** Failed sign-ins (passwords and tokens) per client address per minute. */
+      authFailuresPerMinute: z.int().min(1).max(10_000).default(10),
     })
     .prefault({}),
   ffmpeg: z
@@ -136,7 +153,10 @@ export const configSchema = z.strictObject({
 export interface CameraConfig {
   readonly id: string;
   readonly name: string;
+  /** With `user`/`password` folded in (URL-encoded): what ffmpeg opens. */
   readonly url: string;
+  readonly user?: string;
+  readonly password?: string;
   readonly fps?: number;
   readonly width?: number;
   readonly quality?: number;
@@ -155,6 +175,7 @@ export interface Config {
     readonly redirectHttpPort?: number;
     readonly allowedOrigins: readonly string[];
     readonly allowedHosts: readonly string[];
+    readonly trustedProxies: readonly string[];
   };
   readonly auth: {
     /** user name -> scrypt hash */
@@ -168,11 +189,12 @@ export interface Config {
     readonly maxMessagesPerSecond: number;
     readonly maxCamerasPerCommand: number;
     readonly maxCamerasPerSocket: number;
-    readonly maxSocketsPerIp: number;
-    readonly maxSockets: number;
+    readonly maxSocketsPerIp?: number;
+    readonly maxSockets?: number;
+    readonly idleMs: number;
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;
-    readonly loginAttemptsPerMinute: number;
+    readonly authFailuresPerMinute: number;
   };
   readonly ffmpeg: { readonly path?: string };
   readonly stream: {

@@ -3,7 +3,6 @@
  * (SIGTERM, then SIGKILL), stderr kept as a short redacted tail for error messages.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { redactCredentials } from '../camera/redact.js';
 
 /** How much of ffmpeg's stderr is kept to explain a failure. */
 const STDERR_TAIL_BYTES = 4096;
@@ -55,13 +54,17 @@ export interface FfmpegProcess {
   stop(killAfterMs?: number): Promise<void>;
 }
 
+export interface FfmpegStartOptions {
+  binary: string;
+  args: string[];
+  /** Hides secrets in ffmpeg's stderr before any of it is kept (it prints the camera URL). */
+  redact: (text: string) => string;
+  registry?: ChildRegistry;
+}
+
 /** Starts ffmpeg with `args`; the returned handle is the only way to stop it. */
-export function startFfmpeg(
-  binary: string,
-  args: string[],
-  handlers: FfmpegHandlers,
-  registry?: ChildRegistry,
-): FfmpegProcess {
+export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandlers): FfmpegProcess {
+  const { binary, args, registry } = options;
   const child = spawn(binary, args, {
     detached: true, // own process group, so the group can be killed with everything it spawned
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,7 +95,7 @@ export function startFfmpeg(
     exited = true;
     if (pid !== undefined) registry?.delete(pid);
     const lines = stderrTail.trim().split('\n');
-    const lastError = redactCredentials(spawnError || (lines[lines.length - 1] ?? '').trim());
+    const lastError = options.redact(spawnError || (lines[lines.length - 1] ?? '').trim());
     handlers.onExit({ code, signal, lastError });
     for (const wake of exitWaiters.splice(0)) wake();
   }

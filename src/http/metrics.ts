@@ -3,8 +3,8 @@
  * numbers on each camera; they are turned into Prometheus counters when scraped.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { LimitCounter } from '../access/limits.js';
 import type { CameraCounters } from '../camera/camera.js';
+import type { Refusals } from '../guard/refusals.js';
 import type { Hub } from '../hub/hub.js';
 
 /** What GET /metrics serves. */
@@ -15,7 +15,7 @@ export interface Metrics {
 }
 
 /** Metrics that read the hub's cameras and viewers at scrape time. */
-export function createMetrics(hub: Hub, limits: LimitCounter): Metrics {
+export function createMetrics(hub: Hub, refusals: Refusals, connections: () => number): Metrics {
   const registry = new Registry();
   // RSS, CPU, fds, GC and event-loop lag start with the first scrape: the lag monitor wakes
   // the process 10 times a second (at 100 ms precision) and the GC observer runs on every
@@ -78,14 +78,22 @@ export function createMetrics(hub: Hub, limits: LimitCounter): Metrics {
       this.set(hub.viewerCount);
     },
   });
+  new Gauge({
+    name: 'camplex_connections',
+    help: 'Open TCP connections (HTTP, MJPEG and WebSocket alike).',
+    registers: [registry],
+    collect() {
+      this.set(connections());
+    },
+  });
   const seenLimits = new Map<string, number>();
   new Counter({
     name: 'camplex_limit_hits_total',
-    help: 'Requests, sockets and messages refused by a limit or an access check.',
+    help: 'Connections, requests and messages refused: by a limit, an access check, or as malformed.',
     labelNames: ['limit'],
     registers: [registry],
     collect() {
-      for (const [limit, total] of limits.entries()) {
+      for (const [limit, total] of refusals.entries()) {
         const delta = total - (seenLimits.get(limit) ?? 0);
         if (delta > 0) this.inc({ limit }, delta);
         seenLimits.set(limit, total);

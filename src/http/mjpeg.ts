@@ -1,21 +1,31 @@
 /**
  * GET /mjpeg/<id>: the fallback for clients without WebSocket, one multipart/x-mixed-replace
- * response per camera. Like a socket session it holds at most one pending frame.
+ * response per camera. Like a socket session it holds at most one pending frame (a newer one
+ * replaces it, counted as dropped), and a client that takes nothing for `slowViewerMs` while
+ * frames wait is cut off: kernel buffers of a reader that stopped must not stay pinned.
  */
 import type { ServerResponse } from 'node:http';
 import type { Camera, Frame } from '../camera/camera.js';
+import type { Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 
 const BOUNDARY = 'camplexmjpeg';
 
+export interface MjpegOptions {
+  hub: Hub;
+  refusals: Refusals;
+  /** Frames wait (latest wins) while the response buffers at least this many bytes. */
+  maxBufferedBytes: number;
+  /** A response that drains nothing for this long while a frame waits is closed. */
+  slowViewerMs: number;
+  now: () => number;
+}
+
 /** Streams camera `camera` to `res` until the client goes away. */
-export function serveMjpeg(
-  hub: Hub,
-  camera: Camera,
-  res: ServerResponse,
-  maxBufferedBytes: number,
-): void {
+export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerResponse): void {
+  const { hub, maxBufferedBytes } = options;
   let pending: Frame | undefined;
+  let blockedSince: number | undefined;
   const write = (frame: Frame) => {
     res.cork();
     res.write(
@@ -24,15 +34,30 @@ export function serveMjpeg(
     res.write(frame.jpeg);
     res.write('\r\n');
     res.uncork();
+    camera.counters.sent++;
   };
   const viewer: Viewer = {
     sendFrame(frame) {
-      if (res.writableLength < maxBufferedBytes) write(frame);
-      else pending = frame;
+      if (res.writableLength < maxBufferedBytes) {
+        write(frame);
+        return;
+      }
+      if (pending) camera.counters.dropped++;
+      pending = frame;
+      const now = options.now();
+      blockedSince ??= now;
+      if (now - blockedSince < options.slowViewerMs) return;
+      options.refusals.hit(
+        'slow-viewer',
+        `MJPEG viewer too slow: its buffer did not drain for ${Math.round(options.slowViewerMs / 1000)} s: closing`,
+        { camera: camera.id, buffered: res.writableLength },
+      );
+      res.destroy();
     },
     sendState() {},
   };
   res.on('drain', () => {
+    blockedSince = undefined;
     if (pending && res.writableLength < maxBufferedBytes) {
       const frame = pending;
       pending = undefined;
@@ -40,9 +65,12 @@ export function serveMjpeg(
     }
   });
   res.on('close', () => {
+    if (pending) camera.counters.dropped++;
     pending = undefined;
     hub.unsubscribe(viewer, [camera.id]);
   });
+  // A stream may go quiet for long (a camera retrying): no idle timeout on this connection.
+  res.socket?.setTimeout(0);
   res.writeHead(200, {
     'Content-Type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`,
     'Cache-Control': 'no-store',

@@ -1,6 +1,8 @@
 /** Small response helpers shared by the HTTP routes: JSON bodies, errors, security headers. */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorCode } from '../protocol/errors.js';
+
+type Headers = Record<string, string | string[]>;
 
 /** Headers every camplex response carries. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -16,11 +18,19 @@ export const CONTENT_SECURITY_POLICY =
   "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; " +
   "form-action 'self'";
 
+/** Under TLS: browsers that saw camplex over HTTPS once never try plain HTTP for it again. */
+export const STRICT_TRANSPORT_SECURITY = 'max-age=15552000';
+
+/** True for a person in a browser (who should see a page), not a script (who reads JSON). */
+export function wantsHtml(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').includes('text/html');
+}
+
 export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Headers = {},
 ): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -39,7 +49,7 @@ export function sendError(
   status: number,
   code: ErrorCode,
   message: string,
-  headers: Record<string, string> = {},
+  headers: Headers = {},
 ): void {
   sendJson(res, status, { error: { code, message } }, headers);
 }
@@ -48,7 +58,7 @@ export function sendHtml(
   res: ServerResponse,
   status: number,
   html: string,
-  headers: Record<string, string> = {},
+  headers: Headers = {},
 ): void {
   res.writeHead(status, {
     ...SECURITY_HEADERS,
@@ -61,11 +71,7 @@ export function sendHtml(
   res.end(res.req.method === 'HEAD' ? undefined : html);
 }
 
-export function redirect(
-  res: ServerResponse,
-  location: string,
-  headers: Record<string, string> = {},
-): void {
+export function redirect(res: ServerResponse, location: string, headers: Headers = {}): void {
   res.writeHead(303, { ...SECURITY_HEADERS, Location: location, 'Content-Length': 0, ...headers });
   res.end();
 }

@@ -2,41 +2,48 @@
  * Every plain HTTP route: dashboard files, the camera list, MJPEG, snapshots, metrics, health,
  * login. Everything but /healthz and the login page's own files needs an authenticated
  * principal once authentication is configured; while it is not, only trusted Host names are
- * answered (see access/origin.ts).
+ * answered (see access/origin.ts). Every handler runs inside the error boundary.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Access } from '../access/access.js';
-import type { LimitCounter } from '../access/limits.js';
+import { type Access, isDenial } from '../access/access.js';
 import { isTrustedHost, type OriginPolicy } from '../access/origin.js';
 import type { Camera, Frame } from '../camera/camera.js';
+import type { ConnectionGuard } from '../guard/connections.js';
+import { clipText, type Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { ErrorCodes } from '../protocol/errors.js';
 import type { Asset } from './assets.js';
-import type { createLogin } from './login.js';
+import { type Handler, withErrorBoundary } from './boundary.js';
+import type { Login } from './login.js';
 import type { Metrics } from './metrics.js';
-import { serveMjpeg } from './mjpeg.js';
+import { type MjpegOptions, serveMjpeg } from './mjpeg.js';
 import {
   CONTENT_SECURITY_POLICY,
   redirect,
   SECURITY_HEADERS,
+  STRICT_TRANSPORT_SECURITY,
   sendError,
   sendJson,
+  wantsHtml,
 } from './responses.js';
 
 export interface RouteOptions {
   hub: Hub;
   assets: Map<string, Asset>;
   log: Log;
-  maxBufferedBytes: number;
+  mjpeg: MjpegOptions;
   /** How long a snapshot of a camera without a frame waits for one. */
   snapshotWaitMs: number;
   startedAt: number;
   metrics: Metrics;
   access: Access;
   originPolicy: OriginPolicy;
-  limits: LimitCounter;
-  login: ReturnType<typeof createLogin>;
+  refusals: Refusals;
+  connections: ConnectionGuard;
+  /** The client's address and its key for limits (X-Forwarded-For through trusted proxies). */
+  client: (req: IncomingMessage) => { address: string; key: string };
+  login: Login;
 }
 
 const MJPEG_ROUTE = /^\/mjpeg\/([A-Za-z0-9._-]{1,64})$/;
@@ -46,38 +53,62 @@ const SNAPSHOT_ROUTE = /^\/snapshot\/([A-Za-z0-9._-]{1,64})\.jpg$/;
 const PUBLIC_PATHS = new Set(['/healthz', '/login', '/style.css', '/favicon.svg']);
 
 /** The request handler for node:http. */
-export function createRoutes(options: RouteOptions) {
-  const { hub, assets, access, limits, login } = options;
-  return (req: IncomingMessage, res: ServerResponse): void => {
+export function createRoutes(options: RouteOptions): Handler {
+  const { hub, assets, access, refusals, login } = options;
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!options.connections.admit(req)) {
+      sendError(
+        res,
+        503,
+        ErrorCodes.TOO_MANY_CONNECTIONS,
+        'too many connections from your address',
+        {
+          'Retry-After': '10',
+          Connection: 'close',
+        },
+      );
+      return;
+    }
+    if (options.originPolicy.secure)
+      res.setHeader('Strict-Transport-Security', STRICT_TRANSPORT_SECURITY);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
     if (!access.required && !isTrustedHost(req, options.originPolicy)) {
-      limits.hit('host', 'request for an unknown Host name refused', { host: req.headers.host });
+      refusals.hit('host', 'request for an unknown Host name refused', { host: req.headers.host });
       sendError(res, 403, ErrorCodes.HOST, 'unknown Host: add it to server.allowedHosts');
       return;
     }
-    if (method === 'POST' && path === '/login') {
-      void login.login(req, res);
-      return;
-    }
-    if (method === 'POST' && path === '/logout') {
-      login.logout(req, res);
-      return;
-    }
+    if (method === 'POST' && path === '/login') return login.login(req, res);
+    if (method === 'POST' && path === '/logout') return login.logout(req, res);
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      options.log.info({ method: clip(method), path: clip(path) }, 'method not allowed: 405');
-      sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${clip(method)} is not allowed`);
+      refusals.hit('method', 'method not allowed: 405', { method, path });
+      sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${clipText(method, 64)} is not allowed`);
       return;
     }
-    if (path === '/login') {
-      login.page(req, res);
-      return;
-    }
-    const principal = PUBLIC_PATHS.has(path) ? undefined : access.authenticate(req);
-    if (!PUBLIC_PATHS.has(path) && !principal) {
-      limits.hit('unauthenticated', 'unauthenticated request refused', { path: clip(path) });
-      if ((req.headers.accept ?? '').includes('text/html')) {
+    if (path === '/login') return login.page(req, res);
+    const client = options.client(req);
+    const auth = PUBLIC_PATHS.has(path) ? undefined : access.authenticate(req, client.key);
+    if (auth !== undefined && isDenial(auth)) {
+      if (auth.status === 429) {
+        refusals.hit('login-rate', 'token from an address with too many failures: refused', {
+          address: client.address,
+        });
+        const seconds = Math.ceil((auth.retryAfterMs ?? 60_000) / 1000);
+        sendError(
+          res,
+          429,
+          ErrorCodes.RATE_LIMITED,
+          `too many failed sign-ins from your address: try again in ${seconds} s`,
+          { 'Retry-After': String(seconds) },
+        );
+        return;
+      }
+      refusals.hit('unauthenticated', 'unauthenticated request refused', {
+        path,
+        address: client.address,
+      });
+      if (wantsHtml(req)) {
         redirect(res, '/login'); // a person in a browser: show the login page
       } else {
         sendError(
@@ -92,6 +123,7 @@ export function createRoutes(options: RouteOptions) {
       }
       return;
     }
+    const principal = auth;
     const asset = assets.get(path);
     if (asset) {
       sendAsset(res, asset, path);
@@ -106,14 +138,13 @@ export function createRoutes(options: RouteOptions) {
       return;
     }
     if (path === '/metrics') {
-      void options.metrics.render().then((text) => {
-        res.writeHead(200, {
-          'Content-Type': options.metrics.contentType,
-          'Cache-Control': 'no-store',
-          ...SECURITY_HEADERS,
-        });
-        res.end(text);
+      const text = await options.metrics.render();
+      res.writeHead(200, {
+        'Content-Type': options.metrics.contentType,
+        'Cache-Control': 'no-store',
+        ...SECURITY_HEADERS,
       });
+      res.end(text);
       return;
     }
     if (path === '/healthz') {
@@ -139,17 +170,14 @@ export function createRoutes(options: RouteOptions) {
       } else if (req.method === 'HEAD') {
         sendHead(res, 'multipart/x-mixed-replace');
       } else {
-        serveMjpeg(hub, camera, res, options.maxBufferedBytes);
+        serveMjpeg(options.mjpeg, camera, res);
       }
       return;
     }
-    options.log.info({ path: clip(path) }, 'not found: 404');
-    sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${clip(path)}`);
+    refusals.hit('not-found', 'not found: 404', { path });
+    sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${clipText(path, 80)}`);
   };
-}
-
-function clip(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
+  return withErrorBoundary(route, options.log, refusals);
 }
 
 /** The latest frame; a camera that has none yet is woken and given a moment to produce one. */
@@ -187,6 +215,7 @@ function serveSnapshot(
   };
   const waiter: Viewer = { sendFrame: (frame) => finish(frame), sendState: () => {} };
   const timer = setTimeout(() => finish(undefined), options.snapshotWaitMs);
+  req.socket.setTimeout(0); // the wait is bounded above; the idle timeout must not cut it
   res.on('close', () => finish(undefined));
   hub.subscribe(waiter, [camera.id]);
 }

@@ -51,7 +51,7 @@ function fakeJpeg(seed: number): Buffer {
 
 function setup() {
   const clock = new FakeClock();
-  const log = createLog('silent');
+  const log = createLog({ level: 'silent' });
   const processes: FakeProcess[] = [];
   const hub = new Hub({
     createCamera: (listener) =>

@@ -6,10 +6,11 @@
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { Access, Principal } from '../access/access.js';
-import type { LimitCounter, LimitName } from '../access/limits.js';
+import { type Access, isDenial, type Principal } from '../access/access.js';
 import { isAllowedOrigin, isTrustedHost, type OriginPolicy } from '../access/origin.js';
 import type { Config } from '../config/schema.js';
+import type { ConnectionGuard } from '../guard/connections.js';
+import type { RefusalKind, Refusals } from '../guard/refusals.js';
 import type { Hub } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { CloseCodes } from '../protocol/errors.js';
@@ -31,7 +32,10 @@ export interface EndpointOptions {
   log: Log;
   access: Access;
   originPolicy: OriginPolicy;
-  limits: LimitCounter;
+  refusals: Refusals;
+  connections: ConnectionGuard;
+  /** The client's address and its key for limits (X-Forwarded-For through trusted proxies). */
+  client: (req: IncomingMessage) => { address: string; key: string };
   stream: Config['stream'];
   limitsConfig: Config['limits'];
 }
@@ -39,11 +43,12 @@ export interface EndpointOptions {
 interface Refusal {
   status: number;
   message: string;
-  limit: LimitName | undefined;
+  kind: RefusalKind | undefined;
+  headers?: Record<string, string>;
 }
 
 export function attachSocketEndpoint(server: Server, options: EndpointOptions): SocketEndpoint {
-  const { access, limits, limitsConfig } = options;
+  const { access, refusals, limitsConfig } = options;
   const log = options.log.child({ component: 'ws' });
   const wss = new WebSocketServer({
     noServer: true,
@@ -63,7 +68,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
   // ws itself would (it hands over only the message once a listener exists).
   wss.on('wsClientError', (error, socket, request) => {
     const address = request.socket.remoteAddress;
-    log.info({ address, err: error.message }, `malformed upgrade refused: ${error.message}`);
+    refusals.hit('bad-upgrade', `malformed upgrade refused: ${error.message}`, { address });
     const status = error.message === 'Invalid HTTP method' ? 405 : 400;
     const headers: Record<string, string> = /Sec-WebSocket-Version/.test(error.message)
       ? { 'Sec-WebSocket-Version': '13, 8' }
@@ -71,7 +76,6 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
     refuseUpgrade(socket, status, error.message, headers);
   });
   let accepting = true;
-  const perAddress = new Map<string, number>();
   const byLoginSession = new Map<string, Set<WebSocket>>();
 
   // Liveness: a viewer that vanished without a FIN (a sleeping laptop, a frozen process) never
@@ -97,54 +101,51 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
 
   function check(request: IncomingMessage): Refusal | Principal {
     const path = (request.url ?? '').split('?')[0] ?? '';
-    if (!accepting) return { status: 503, message: 'server is shutting down', limit: undefined };
+    if (!accepting) return { status: 503, message: 'server is shutting down', kind: undefined };
+    if (!options.connections.admit(request)) {
+      return { status: 503, message: 'too many connections from your address', kind: undefined };
+    }
     if (path !== WS_PATH) {
       return {
         status: 404,
         message: `no WebSocket endpoint at ${path.slice(0, 80)}`,
-        limit: undefined,
+        kind: 'not-found',
       };
     }
     if (!isAllowedOrigin(request, options.originPolicy)) {
-      return { status: 403, message: 'this Origin may not open camplex sockets', limit: 'origin' };
+      return { status: 403, message: 'this Origin may not open camplex sockets', kind: 'origin' };
     }
     if (!access.required && !isTrustedHost(request, options.originPolicy)) {
-      return { status: 403, message: 'unknown Host: add it to server.allowedHosts', limit: 'host' };
+      return { status: 403, message: 'unknown Host: add it to server.allowedHosts', kind: 'host' };
     }
-    const principal = access.authenticate(request);
-    if (!principal)
-      return { status: 401, message: 'authentication required', limit: 'unauthenticated' };
-    if (wss.clients.size >= limitsConfig.maxSockets) {
-      return { status: 503, message: 'too many sockets: try again later', limit: 'sockets-total' };
+    const auth = access.authenticate(request, options.client(request).key);
+    if (!isDenial(auth)) return auth;
+    if (auth.status === 401) {
+      return { status: 401, message: 'authentication required', kind: 'unauthenticated' };
     }
-    const address = request.socket.remoteAddress ?? 'unknown';
-    if ((perAddress.get(address) ?? 0) >= limitsConfig.maxSocketsPerIp) {
-      return {
-        status: 503,
-        message: 'too many sockets from your address',
-        limit: 'sockets-per-ip',
-      };
-    }
-    return principal;
+    const seconds = Math.ceil((auth.retryAfterMs ?? 60_000) / 1000);
+    return {
+      status: 429,
+      message: `too many failed sign-ins from your address: try again in ${seconds} s`,
+      kind: 'login-rate',
+      headers: { 'Retry-After': String(seconds) },
+    };
   }
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const result = check(request);
     if ('status' in result) {
-      const address = request.socket.remoteAddress;
-      const details = { address, origin: request.headers.origin };
+      const details = { address: options.client(request).address, origin: request.headers.origin };
       const line = `upgrade refused with ${result.status}: ${result.message}`;
-      if (result.limit) limits.hit(result.limit, line, details);
+      if (result.kind) refusals.hit(result.kind, line, details);
       else log.info(details, line);
-      refuseUpgrade(socket, result.status, result.message);
+      refuseUpgrade(socket, result.status, result.message, result.headers);
       return;
     }
     const principal = result;
     wss.handleUpgrade(request, socket, head, (ws) => {
-      const address = request.socket.remoteAddress ?? 'unknown';
-      const remote = `${address}:${request.socket.remotePort}`;
-      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      const remote = `${options.client(request).address}:${request.socket.remotePort}`;
       missedPongs.set(ws, 0);
       if (principal.session) {
         const sockets = byLoginSession.get(principal.session) ?? new Set();
@@ -154,9 +155,6 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
       ws.on('pong', () => missedPongs.set(ws, 0));
       ws.on('close', () => {
         missedPongs.delete(ws);
-        const left = (perAddress.get(address) ?? 1) - 1;
-        if (left > 0) perAddress.set(address, left);
-        else perAddress.delete(address);
         if (principal.session) {
           const sockets = byLoginSession.get(principal.session);
           sockets?.delete(ws);
@@ -168,7 +166,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
         {
           hub: options.hub,
           log,
-          limits,
+          refusals,
           maxBufferedBytes: options.stream.maxBufferedBytes,
           maxUnackedBytes: options.stream.maxUnackedBytes,
           maxBlockedMs: options.stream.slowViewerMs,

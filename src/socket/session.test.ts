@@ -3,9 +3,9 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
-import { LimitCounter } from '../access/limits.js';
 import { Camera } from '../camera/camera.js';
 import { Frame } from '../camera/frame.js';
+import { Refusals } from '../guard/refusals.js';
 import { Hub } from '../hub/hub.js';
 import { createLog } from '../log.js';
 import {
@@ -126,7 +126,7 @@ function setup(protocol = '') {
   // Cameras get a clock of their own, so moving the session's time starts no camera timers.
   const cameraClock = new FakeClock(1_000_000);
   const clock = new FakeClock(1_000_000);
-  const log = createLog('silent');
+  const log = createLog({ level: 'silent' });
   const hub = new Hub({
     createCamera: (listener) =>
       ['a', 'b', 'c'].map(
@@ -159,7 +159,7 @@ function setup(protocol = '') {
       maxMessagesPerSecond: 50,
       maxCamerasPerCommand: 1024,
       maxCamerasPerSocket: 1024,
-      limits: new LimitCounter(log),
+      refusals: new Refusals(log),
       maxBlockedMs: MAX_BLOCKED_MS,
       now: () => clock.now(),
     },

@@ -7,8 +7,8 @@
  * viewer that takes nothing at all for `maxBlockedMs` while frames wait is closed with 1008.
  */
 import type { WebSocket } from 'ws';
-import type { LimitCounter, LimitName } from '../access/limits.js';
 import type { Camera, Frame } from '../camera/camera.js';
+import type { RefusalKind, Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { CamplexError, CloseCodes, ErrorCodes } from '../protocol/errors.js';
@@ -38,12 +38,12 @@ export interface SessionOptions {
   maxCamerasPerCommand: number;
   /** Cameras one socket may be subscribed to at once. */
   maxCamerasPerSocket: number;
-  limits: LimitCounter;
+  refusals: Refusals;
   now: () => number;
 }
 
 /** ws error codes for limits it enforces itself, and the names camplex counts them under. */
-const WS_LIMIT_ERRORS: Readonly<Record<string, LimitName>> = {
+const WS_LIMIT_ERRORS: Readonly<Record<string, RefusalKind>> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'message-size',
   WS_ERR_INVALID_UTF8: 'invalid-utf8',
 };
@@ -106,7 +106,7 @@ export class Session implements Viewer {
       // ws reports protocol violations here (1009 too big, 1007 bad UTF-8, ...) and closes.
       const code = (error as { code?: string }).code ?? '';
       const limit = WS_LIMIT_ERRORS[code];
-      if (limit) options.limits.hit(limit, `${error.message}: closed by ws`, { code });
+      if (limit) options.refusals.hit(limit, `${error.message}: closed by ws`, { code });
       else this.log.warn({ err: error.message, code }, 'websocket protocol error: closed by ws');
     });
     options.hub.addViewer(this);
@@ -181,7 +181,7 @@ export class Session implements Viewer {
     this.blockedSince ??= now;
     if (now - this.blockedSince < this.options.maxBlockedMs) return;
     const seconds = Math.round(this.options.maxBlockedMs / 1000);
-    this.options.limits.hit(
+    this.options.refusals.hit(
       'slow-viewer',
       `viewer drained nothing for ${seconds} s: closing with 1008`,
       {
@@ -214,9 +214,9 @@ export class Session implements Viewer {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    const limits = this.options.limits;
+    const refusals = this.options.refusals;
     if (isBinary) {
-      limits.hit('binary-message', 'binary message from client: closing with 1003');
+      refusals.hit('binary-message', 'binary message from client: closing with 1003');
       this.ws.close(CloseCodes.UNSUPPORTED_DATA, 'binary messages are not accepted');
       return;
     }
@@ -241,7 +241,7 @@ export class Session implements Viewer {
     }
     if (this.overRateLimit()) {
       if (this.rateWindowCount === this.options.maxMessagesPerSecond + 1) {
-        limits.hit('message-rate', 'control message flood: closing with 1008', {
+        refusals.hit('message-rate', 'control message flood: closing with 1008', {
           perSecond: this.options.maxMessagesPerSecond,
         });
       }
@@ -249,8 +249,6 @@ export class Session implements Viewer {
       return;
     }
     if (refusal) {
-      if (refusal.code === ErrorCodes.TOO_MANY_CAMERAS)
-        limits.hit('cameras-per-command', refusal.message);
       this.refuse(refusal);
       return;
     }
@@ -265,7 +263,6 @@ export class Session implements Viewer {
           ErrorCodes.TOO_MANY_CAMERAS,
           `a socket may subscribe to at most ${max} cameras at once`,
         );
-        limits.hit('cameras-per-command', error.message);
         this.refuse(error);
         return;
       }
@@ -329,7 +326,10 @@ export class Session implements Viewer {
 
   /** Tells the client why its message was refused; the socket stays open. */
   private refuse(error: CamplexError, cameras?: string[]): void {
-    this.log.info({ code: error.code }, `control message refused: ${error.message}`);
+    const kind = error.code === ErrorCodes.TOO_MANY_CAMERAS ? 'cameras-per-command' : 'bad-message';
+    this.options.refusals.hit(kind, `control message refused: ${error.message}`, {
+      code: error.code,
+    });
     this.sendControl({
       type: 'error',
       code: error.code,

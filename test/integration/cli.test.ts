@@ -108,7 +108,7 @@ describe('camplex command', () => {
     assert.doesNotMatch(stdout, /listening/);
   });
 
-  it('prints a password hash that verifies, for auth.users', () => {
+  it('prints a password hash that verifies, for auth.users', async () => {
     const result = spawnSync(process.execPath, [CLI, 'hash-password'], {
       input: 'correct horse\n',
       encoding: 'utf8',
@@ -117,7 +117,7 @@ describe('camplex command', () => {
     assert.equal(result.status, 0);
     const hash = result.stdout.trim();
     assert.match(hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/);
-    assert.equal(verifyPassword('correct horse', hash), true);
-    assert.equal(verifyPassword('correct horse ', hash), false);
+    assert.equal(await verifyPassword('correct horse', hash), true);
+    assert.equal(await verifyPassword('correct horse ', hash), false);
   });
 });

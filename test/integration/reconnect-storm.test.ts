@@ -1,6 +1,7 @@
 /**
  * A reconnect storm (every dashboard of a building reloading at once): 1,000 short-lived
- * sockets subscribe and leave. Every handshake and every ack must arrive, each camera keeps
+ * sockets from 50 addresses (the per-address connection cap stays at its default) subscribe
+ * and leave. Every handshake and every ack must arrive, each camera keeps
  * exactly one ffmpeg, and a viewer that was already watching never stops getting frames.
  */
 import assert from 'node:assert/strict';
@@ -17,13 +18,15 @@ const WAVE = 100;
 const CAMERAS_PER_SOCKET = 4;
 /** Per wave: every socket of it opened, acknowledged and closed, or the wave fails. */
 const WAVE_DEADLINE_MS = 30_000;
+/** The building's dashboards: 127.0.1.1 to 127.0.1.50, two sockets each per wave. */
+const ADDRESSES = 50;
 
 type Outcome = 'acked' | 'no-hello' | 'no-ack' | 'wrong-ack';
 
 /** One storm socket: hello, subscribe right away, wait for the ack, close. */
-function flash(url: string, cameras: string[]): Promise<Outcome> {
+function flash(url: string, cameras: string[], localAddress: string): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { localAddress });
     let hello = false;
     let outcome: Outcome | undefined;
     const finish = (result: Outcome) => {
@@ -94,7 +97,7 @@ describe('reconnect storm', () => {
             { length: CAMERAS_PER_SOCKET },
             (_, k) => cameraIds[(first + k) % CAMERAS] ?? '',
           );
-          return flash(camplex.wsUrl, cameras);
+          return flash(camplex.wsUrl, cameras, `127.0.1.${1 + (i % ADDRESSES)}`);
         }),
       );
       for (const result of results) outcomes.set(result, (outcomes.get(result) ?? 0) + 1);

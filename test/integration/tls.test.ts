@@ -1,6 +1,6 @@
 /**
- * HTTPS and WSS with `server.tls`, the HTTP->HTTPS redirect, and the session cookie's Secure
- * flag under TLS. Uses the test-only certificate in test/fixtures/tls.
+ * HTTPS and WSS with `server.tls`, the HTTP->HTTPS redirect (only to trusted names), HSTS,
+ * and the cookies' Secure flag and `__Host-` prefix under TLS. Uses the test-only certificate in test/fixtures/tls.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -79,7 +79,7 @@ describe('TLS', () => {
     assert.equal(JSON.parse(health.body).status, 'ok');
   });
 
-  it('sets the session cookie with Secure, HttpOnly and SameSite=Strict', async () => {
+  it('sets __Host- session and device cookies with Secure, HttpOnly and SameSite=Strict', async () => {
     const origin = camplex.url.slice(0, -1);
     const login = await get(`${camplex.url}login`, {
       method: 'POST',
@@ -87,11 +87,22 @@ describe('TLS', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
     });
     assert.equal(login.status, 303);
-    const cookie = String(login.headers['set-cookie']);
+    const cookies = login.headers['set-cookie'];
+    assert.ok(Array.isArray(cookies), 'a session and a device cookie');
+    const [session, device] = cookies;
     assert.match(
-      cookie,
-      /^camplex_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/,
+      session ?? '',
+      /^__Host-camplex_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure; Max-Age=\d+$/,
     );
+    assert.match(
+      device ?? '',
+      /^__Host-camplex_device=[A-Za-z0-9_-]+\.\d+\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure; Max-Age=31536000$/,
+    );
+  });
+
+  it('tells browsers to come back over HTTPS only (HSTS)', async () => {
+    const health = await get(`${camplex.url}healthz`);
+    assert.equal(health.headers['strict-transport-security'], 'max-age=15552000');
   });
 
   it('streams frames over WSS', async () => {
@@ -116,6 +127,15 @@ describe('TLS', () => {
     const reply = await get(`http://127.0.0.1:${redirectPort}/snapshot/demo-01.jpg?x=1`);
     assert.equal(reply.status, 308);
     assert.equal(reply.headers.location, `${camplex.url}snapshot/demo-01.jpg?x=1`);
+  });
+
+  it('never redirects to a Host name it does not trust', async () => {
+    for (const host of ['evil.example', '[::1]evil.example', 'a b']) {
+      const reply = await get(`http://127.0.0.1:${redirectPort}/login`, { headers: { host } });
+      assert.equal(reply.status, 400, host);
+      assert.equal(reply.headers.location, undefined);
+      assert.match(reply.body, /unknown Host: add it to server.allowedHosts/);
+    }
   });
 });
 

@@ -71,7 +71,7 @@ describe('hostile clients', () => {
         `  maxMessagesPerSecond: ${MAX_MESSAGES_PER_SECOND}`,
         `  maxSocketsPerIp: ${MAX_SOCKETS_PER_IP}`,
         '  headersTimeoutSeconds: 2',
-        `  loginAttemptsPerMinute: ${LOGIN_ATTEMPTS_PER_MINUTE}`,
+        `  authFailuresPerMinute: ${LOGIN_ATTEMPTS_PER_MINUTE}`,
         'cameras: {}',
       ].join('\n'),
     });
@@ -808,7 +808,7 @@ describe('hostile clients', () => {
   });
 
   describe('sockets', () => {
-    it('refuses the socket past maxSocketsPerIp with 503, for that address only', async () => {
+    it('refuses the connection past maxSocketsPerIp with 503, for that address only', async () => {
       const mark = camplex.lines.length;
       const crowd = await Promise.all(
         Array.from({ length: MAX_SOCKETS_PER_IP }, () => connect(BEARER, CROWD_ADDRESS)),
@@ -816,7 +816,12 @@ describe('hostile clients', () => {
       try {
         const response = await refused(upgrade(BEARER), CROWD_ADDRESS);
         assert.equal(response.status, 503);
-        assert.equal(response.body, 'too many sockets from your address\n');
+        assert.deepEqual(JSON.parse(response.body), {
+          error: {
+            code: 'CAMPLEX_ERR_TOO_MANY_CONNECTIONS',
+            message: 'too many connections from your address',
+          },
+        });
         await waitForEntry(mark, { limit: 'sockets-per-ip', address: CROWD_ADDRESS }, LOG_WAIT_MS);
         // Another address still gets in.
         const probe = await connect();
@@ -1034,7 +1039,7 @@ describe('hostile clients', () => {
       assert.deepEqual(JSON.parse(limited.body), {
         error: {
           code: 'CAMPLEX_ERR_RATE_LIMITED',
-          message: 'too many login attempts: wait a minute',
+          message: 'too many failed sign-ins from your address: try again in 60 s',
         },
       });
       await expectAftermath(mark, {

@@ -136,7 +136,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       freeFailures: 5,
       baseDelayMs: 1000,
       maxDelayMs: 16_000,
-      maxWaitMs: 20_000,
+      maxWaitMs: 10_000,
       forgetAfterMs: 15 * 60_000,
       maxEntries: MAX_TRACKED,
     }),
@@ -195,7 +195,8 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   // as Node would have.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
-    if (error.code !== 'ECONNRESET') {
+    // A client that went away mid-request is no bad request (a handler reading it says so).
+    if (error.code !== 'ECONNRESET' && error.code !== 'HPE_INVALID_EOF_STATE') {
       refusals.hit('bad-request', `bad request: ${status} ${error.message}`, {
         address: (socket as Socket).remoteAddress,
         code: error.code,

@@ -140,7 +140,8 @@ export class Access {
     if (addressWait > 0) return { kind: 'address-limited', retryAfterMs: addressWait };
     // Charged before anything waits, so a burst of concurrent guesses counts at once.
     failures.charge(clientKey);
-    if (!this.isTrustedDevice(device, user)) {
+    const trusted = this.isTrustedDevice(device, user);
+    if (!trusted) {
       const turn = accounts.reserve(user);
       if ('refusedForMs' in turn)
         return { kind: 'account-slowed', retryAfterMs: turn.refusedForMs };
@@ -149,14 +150,14 @@ export class Access {
     const hash = this.options.users.get(user);
     const checking = passwords.check(password, hash ?? DUMMY_HASH);
     if (!checking) {
-      failures.refund(clientKey); // camplex is busy: not the client's failure
+      // camplex is busy: not the client's failure
+      failures.refund(clientKey);
+      if (!trusted) accounts.succeeded(user);
       return { kind: 'busy' };
     }
-    if (!((await checking) && hash !== undefined)) {
-      accounts.failed(user);
-      return { kind: 'wrong' };
-    }
+    if (!((await checking) && hash !== undefined)) return { kind: 'wrong' };
     failures.refund(clientKey);
+    if (!trusted) accounts.succeeded(user);
     return { kind: 'ok', session: this.sessions.create(user), device: this.issueDevice(user) };
   }
 

@@ -220,6 +220,13 @@ describe('parseConfig', () => {
     assert.equal(set.limits.maxSocketsPerIp, 8);
   });
 
+  it('refuses a headers timeout longer than the request timeout', () => {
+    assert.throws(
+      () => parseConfig(`${ONE_CAMERA}limits: { requestTimeoutSeconds: 2 }\n`, ORIGIN),
+      /limits\.headersTimeoutSeconds: 10 is longer than limits\.requestTimeoutSeconds \(2\)/,
+    );
+  });
+
   it('refuses a YAML alias bomb with the usual one-line message', () => {
     const bomb = [
       'a: &a [x, x, x, x, x, x, x, x, x]',

@@ -134,6 +134,12 @@ export function parseConfig(text: string, origin: string, overrides: ConfigOverr
     throw new ConfigError(`${origin}: server.redirectHttpPort: only makes sense with server.tls`);
   }
   const limits = file.limits;
+  if (limits.headersTimeoutSeconds > limits.requestTimeoutSeconds) {
+    throw new ConfigError(
+      `${origin}: limits.headersTimeoutSeconds: ${limits.headersTimeoutSeconds} is longer than ` +
+        `limits.requestTimeoutSeconds (${limits.requestTimeoutSeconds}): headers are part of the request`,
+    );
+  }
   return deepFreeze({
     origin,
     server: {

@@ -2,9 +2,11 @@
  * Slows password guessing against one account from many addresses without locking its owner
  * out: after `freeFailures` failed sign-ins, checks of that account are spaced out by a delay
  * that doubles with each further failure (up to `maxDelayMs`), whoever sends them, so guesses
- * per account per hour stay few however many addresses send them. An attempt whose turn would
- * come later than `maxWaitMs` is refused with the time to wait. The account's owner is exempt
- * on a browser where they signed in before (the trusted-device cookie, see access.ts).
+ * per account per hour stay few however many addresses send them. An attempt counts as failed
+ * from the moment it is booked until it succeeds, so a burst of concurrent guesses is spaced
+ * out too. An attempt whose turn would come later than `maxWaitMs` is refused with the time to
+ * wait. The account's owner is exempt on a browser where they signed in before (the
+ * trusted-device cookie, see access.ts).
  */
 import { PressureTable } from './pressure-table.js';
 
@@ -44,24 +46,27 @@ export class AccountThrottle {
     );
   }
 
-  /** Books the next check of `account`: how long to hold the attempt, or that it is refused. */
+  /**
+   * Books the next check of `account`, counted as a failure until `succeeded`: how long to
+   * hold the attempt, or that it is refused (and not counted).
+   */
   reserve(account: string): Turn {
-    const entry = this.current(account);
-    const delay = entry ? this.delayAfter(entry.failures) : 0;
-    if (!entry || delay === 0) return { waitMs: 0 };
     const now = this.now();
+    const entry = this.current(account) ?? { failures: 0, lastFailureAt: now, nextSlotAt: now };
     const slot = Math.max(now, entry.nextSlotAt);
     if (slot - now > this.options.maxWaitMs) return { refusedForMs: slot - now };
-    entry.nextSlotAt = slot + delay;
+    entry.nextSlotAt = slot + this.delayAfter(entry.failures);
+    entry.failures++;
+    entry.lastFailureAt = now;
+    this.table.set(account, entry);
     return { waitMs: slot - now };
   }
 
-  /** Records a failed check of `account`. */
-  failed(account: string): void {
-    const now = this.now();
-    const entry = this.current(account) ?? { failures: 0, lastFailureAt: now, nextSlotAt: now };
-    entry.failures++;
-    entry.lastFailureAt = now;
+  /** Takes back the failure a booked attempt was counted as: it succeeded. */
+  succeeded(account: string): void {
+    const entry = this.current(account);
+    if (!entry) return;
+    entry.failures = Math.max(0, entry.failures - 1);
     this.table.set(account, entry);
   }
 

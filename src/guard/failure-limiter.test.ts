@@ -87,23 +87,35 @@ describe('AccountThrottle', () => {
     );
   });
 
-  it('spaces the checks of one account whoever sends them, never refusing a lone attempt', () => {
+  it('spaces the checks of one account whoever sends them, a concurrent burst too', () => {
     const clock = { now: 0 };
     const accounts = throttle(clock);
-    for (let i = 0; i < 7; i++) accounts.failed('alice');
-    // 7 failures: 4 s between checks. Five attempts at the same instant take turns.
-    const turns = Array.from({ length: 5 }, () => accounts.reserve('alice'));
+    // Ten attempts at the same instant: five free, then 1, 2, 4, 8 s apart, then refused.
+    const turns = Array.from({ length: 12 }, () => accounts.reserve('alice'));
     assert.deepEqual(turns, [
       { waitMs: 0 },
-      { waitMs: 4000 },
-      { waitMs: 8000 },
-      { waitMs: 12_000 },
-      { waitMs: 16_000 },
+      { waitMs: 0 },
+      { waitMs: 0 },
+      { waitMs: 0 },
+      { waitMs: 0 },
+      { waitMs: 0 },
+      { waitMs: 1000 },
+      { waitMs: 3000 },
+      { waitMs: 7000 },
+      { waitMs: 15_000 },
+      { refusedForMs: 31_000 },
+      { refusedForMs: 31_000 },
     ]);
-    assert.deepEqual(accounts.reserve('alice'), { waitMs: 20_000 }, 'the longest wait allowed');
-    assert.deepEqual(accounts.reserve('alice'), { refusedForMs: 24_000 }, 'past it: refused');
     assert.deepEqual(accounts.reserve('bob'), { waitMs: 0 }, 'other accounts are unaffected');
     clock.now += 900_000;
     assert.deepEqual(accounts.reserve('alice'), { waitMs: 0 }, 'forgotten after 15 minutes');
+  });
+
+  it('takes back the failure of an attempt that succeeded', () => {
+    const accounts = throttle({ now: 0 });
+    for (let i = 0; i < 20; i++) {
+      assert.deepEqual(accounts.reserve('alice'), { waitMs: 0 });
+      accounts.succeeded('alice');
+    }
   });
 });

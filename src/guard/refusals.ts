@@ -23,6 +23,7 @@ export type RefusalKind =
   | 'origin'
   | 'host'
   | 'bad-request'
+  | 'aborted'
   | 'bad-upgrade'
   | 'not-found'
   | 'method';

@@ -21,7 +21,7 @@ export function withErrorBoundary(handler: Handler, log: Log, refusals: Refusals
       const code = (error as NodeJS.ErrnoException)?.code ?? '';
       const clientFault = CLIENT_FAULTS.has(code) || code.startsWith('HPE_') || req.destroyed;
       if (clientFault) {
-        refusals.hit('bad-request', `request broken off: ${(error as Error)?.message}`, {
+        refusals.hit('aborted', `request broken off: ${(error as Error)?.message}`, {
           address: req.socket.remoteAddress,
           code,
         });

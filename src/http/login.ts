@@ -64,7 +64,7 @@ export function createLogin(options: LoginOptions) {
       }
       const form = await readForm(req);
       if (form === 'aborted') {
-        refusals.hit('bad-request', 'login form not received: the client went away', { address });
+        refusals.hit('aborted', 'login form not received: the client went away', { address });
         return; // nobody is left to answer
       }
       if (form === undefined) {

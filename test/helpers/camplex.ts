@@ -23,6 +23,8 @@ export interface CamplexProcess {
   readonly wsUrl: string;
   /** Every stdout line so far (pino JSON). */
   readonly lines: string[];
+  /** Everything written to stderr so far. */
+  readonly stderr: () => string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends `signal` (default SIGTERM) and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -33,6 +35,8 @@ export interface CamplexStartOptions {
   config?: string;
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Runs camplex with this soft limit on open descriptors (`ulimit -n`). */
+  descriptorLimit?: number;
 }
 
 /** Starts camplex and resolves once it printed its listening URL (deadline 15 s). */
@@ -48,7 +52,20 @@ export async function startCamplexProcess(
     writeFileSync(file, options.config);
     args.push('--config', file);
   }
-  const child = spawn(process.execPath, args, {
+  // `exec` keeps camplex's pid the one we spawned: signals and /proc go to it, not to sh.
+  const [command, commandArgs] =
+    options.descriptorLimit === undefined
+      ? [process.execPath, args]
+      : [
+          '/bin/sh',
+          [
+            '-c',
+            `ulimit -n ${options.descriptorLimit} && exec "$0" "$@"`,
+            process.execPath,
+            ...args,
+          ],
+        ];
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
@@ -98,6 +115,7 @@ export async function startCamplexProcess(
     url,
     wsUrl: `${url.replace(/^http/, 'ws')}ws/cameras`,
     lines,
+    stderr: () => stderr,
     exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

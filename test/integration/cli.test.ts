@@ -52,6 +52,21 @@ describe('camplex command', () => {
     assert.doesNotMatch(stdout, /listening/);
   });
 
+  it('refuses a YAML alias bomb in one line, without a stack trace', () => {
+    const levels = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (const name of ['b', 'c', 'd', 'e', 'f', 'g']) {
+      const previous = levels.at(-1)?.[0];
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+    }
+    const file = configFile('bomb.yaml', `${levels.join('\n')}\ncameras: {}\n`);
+    const { code, stderr } = run(['--config', file, '--port', '0']);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      `camplex: invalid configuration\n${file}: invalid YAML: Excessive alias count indicates a resource exhaustion attack\n`,
+    );
+  });
+
   it('exits 1 for a config file that does not exist', () => {
     const file = join(dir, 'missing.yaml');
     const { code, stderr } = run(['--config', file]);

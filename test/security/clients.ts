@@ -17,6 +17,11 @@ export interface Client {
   readonly messages: ServerMessage[];
   readonly closed: Promise<{ code: number; reason: string }>;
   framesOf(camera: string): number;
+  /**
+   * The longest time without a whole frame of `camera` between `since` and now (Date.now()
+   * milliseconds), counting the wait before the first frame after `since` and after the last.
+   */
+  longestGap(camera: string, since: number): number;
   /** Sends `text` and resolves with the next reply to a command (ack or error), not a state. */
   reply(text: string | Buffer, timeoutMs?: number): Promise<ServerMessage>;
 }
@@ -33,6 +38,7 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });
   const frames = new Map<string, number>();
+  const arrivals = new Map<string, number[]>();
   const messages: ServerMessage[] = [];
   const waiters = new Set<() => void>();
   let bad = 0;
@@ -54,8 +60,12 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
         const n = payload.length;
         const whole =
           n > 4 && payload[0] === 0xff && payload[1] === 0xd8 && payload[n - 2] === 0xff;
-        if (whole && payload[n - 1] === 0xd9) frames.set(camera, (frames.get(camera) ?? 0) + 1);
-        else bad++;
+        if (whole && payload[n - 1] === 0xd9) {
+          frames.set(camera, (frames.get(camera) ?? 0) + 1);
+          const times = arrivals.get(camera) ?? [];
+          times.push(Date.now());
+          arrivals.set(camera, times);
+        } else bad++;
         return;
       }
       const message = JSON.parse(data.toString('utf8')) as ServerMessage;
@@ -71,6 +81,16 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
     messages,
     closed,
     framesOf: (camera) => frames.get(camera) ?? 0,
+    longestGap(camera, since) {
+      const times = (arrivals.get(camera) ?? []).filter((time) => time >= since);
+      let previous = since;
+      let longest = 0;
+      for (const time of [...times, Date.now()]) {
+        longest = Math.max(longest, time - previous);
+        previous = time;
+      }
+      return longest;
+    },
     reply(text, timeoutMs = 5000) {
       const from = messages.length;
       ws.send(text);

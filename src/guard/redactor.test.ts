@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { mulberry32 } from '../../test/helpers/random.js';
 import { viewerReason } from '../camera/redact.js';
 import { parseConfig } from '../config/load.js';
 import { createLog } from '../log.js';
 import { Redactor, redactorFor } from './redactor.js';
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = [
   ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
@@ -103,7 +92,7 @@ describe('Redactor', () => {
 
   it('never lets a configured password or user out, whatever it holds (property)', () => {
     const seed = Number(process.env.CAMPLEX_REDACT_SEED ?? Date.now() % 1_000_000);
-    const next = random(seed);
+    const next = mulberry32(seed);
     for (let round = 0; round < 300; round++) {
       const password = randomText(next, 6, 24);
       const user = randomText(next, 4, 12).replace(/[/:@\s]/g, 'u');

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { hashPassword } from '../../src/access/password.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 import { waitFor } from '../helpers/processes.js';
+import { mulberry32 } from '../helpers/random.js';
 import { type Client, connectClient, httpRequest } from './clients.js';
 import {
   buildFrame,
@@ -25,6 +26,12 @@ import {
   rawRequest,
   trickleHeaders,
 } from './raw-websocket.js';
+import {
+  entriesSince as camplexEntriesSince,
+  type LogEntry,
+  type LogMatch,
+  matches,
+} from './watch.js';
 
 const CAMERAS = ['demo-01', 'demo-02'];
 const NVR_TOKEN = 'nvr_0123456789abcdefghijklmnopqrstuvwxyz';
@@ -40,9 +47,6 @@ const LOGIN_FLOOD_ADDRESS = '127.0.0.3';
 /** How long a log line that camplex does write may take to arrive. */
 const LOG_WAIT_MS = 5000;
 const BEARER = { Authorization: `Bearer ${NVR_TOKEN}` };
-
-type LogEntry = Record<string, unknown>;
-type LogMatch = Record<string, string | number | RegExp>;
 
 interface Expectation {
   /** A line camplex must have logged since the case began. */
@@ -117,21 +121,7 @@ describe('hostile clients', () => {
   }
 
   function entriesSince(mark: number): LogEntry[] {
-    return camplex.lines.slice(mark).flatMap((line) => {
-      try {
-        return [JSON.parse(line) as LogEntry];
-      } catch {
-        return [];
-      }
-    });
-  }
-
-  function matches(entry: LogEntry, match: LogMatch): boolean {
-    return Object.entries(match).every(([key, want]) => {
-      const value = entry[key];
-      if (want instanceof RegExp) return value !== undefined && want.test(String(value));
-      return value === want;
-    });
+    return camplexEntriesSince(camplex, mark);
   }
 
   async function waitForEntry(mark: number, match: LogMatch, timeoutMs: number) {
@@ -1134,18 +1124,6 @@ function randomChunk(random: () => number): Buffer {
     );
   }
   return Buffer.concat(frames);
-}
-
-/** A small seeded PRNG, so a failing fuzz run can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function regexToString(_key: string, value: unknown): unknown {

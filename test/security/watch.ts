@@ -78,7 +78,8 @@ export function entriesSince(camplex: CamplexProcess, mark: number): LogEntry[] 
   });
 }
 
-function matches(entry: LogEntry, match: LogMatch): boolean {
+/** True when every key of `match` has the value (or matches the pattern) in `entry`. */
+export function matches(entry: LogEntry, match: LogMatch): boolean {
   return Object.entries(match).every(([key, want]) => {
     const value = entry[key];
     if (want instanceof RegExp) return value !== undefined && want.test(String(value));

@@ -1,6 +1,6 @@
 /**
  * Runs the benchmarks B1..B6 and prints one table of figures against their baselines and
- * targets (DESIGN.md section 7), then writes them as JSON and as an SVG bar chart.
+ * targets (docs/ARCHITECTURE.md), then writes them as JSON and as an SVG bar chart.
  *
  *   npm run bench -- [--only B1,B3] [--seconds 10] [--quick] [--json FILE] [--chart FILE]
  *

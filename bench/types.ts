@@ -10,7 +10,7 @@ export interface BenchFigure {
   baseline?: number;
   /** value / baseline, when a baseline exists. */
   ratio?: number;
-  /** The target from DESIGN.md section 7, as text, e.g. ">= 0.95 x bare ws". */
+  /** The target from docs/ARCHITECTURE.md, as text, e.g. ">= 0.95 x bare ws". */
   target?: string;
   /** Whether the target was met; undefined when there is none. */
   met?: boolean;

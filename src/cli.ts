@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from './access/password.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, DEFAULT_DEMO_CAMERAS, loadConfig } from './config/load.js';
 import { locateFfmpeg } from './ffmpeg/locate.js';
 import { Redactor, redactorFor } from './guard/redactor.js';
 import { createLog } from './log.js';
@@ -11,7 +11,7 @@ import { startCamplex } from './server.js';
 const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N] [--no-auth]
        camplex hash-password     (reads a password on stdin, prints its hash for auth.users)
 
-  --config FILE  YAML config with cameras (without it: ${16} built-in demo cameras)
+  --config FILE  YAML config with cameras (without it: ${DEFAULT_DEMO_CAMERAS} built-in demo cameras)
   --host HOST    address to listen on (default 127.0.0.1)
   --port PORT    port to listen on, 0 for any free port (default 8080)
   --demo N       add N built-in demo cameras (ffmpeg test sources)

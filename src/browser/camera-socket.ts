@@ -55,10 +55,6 @@ export class CameraSocket {
     return `${scheme}//${location.host}${WS_PATH}`;
   }
 
-  get open(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN;
-  }
-
   connect(): void {
     this.stopped = false;
     if (this.ws) return;

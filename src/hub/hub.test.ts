@@ -362,44 +362,6 @@ describe('Hub', () => {
     });
   });
 
-  describe('wake', () => {
-    it('starts a camera for a one-off look and stops it after the grace period', () => {
-      const { hub, clock, launches, ffmpeg, state } = setup();
-      const camera = hub.wake('yard');
-      assert.equal(camera, hub.camera('yard'));
-      assert.equal(launches('yard').length, 1);
-      assert.equal(state('yard'), 'starting');
-      clock.advance(GRACE_MS - 1);
-      assert.equal(ffmpeg('yard').stopCalls, 0);
-      clock.advance(1);
-      assert.equal(ffmpeg('yard').stopCalls, 1);
-      assert.equal(state('yard'), 'idle');
-    });
-
-    it('leaves a camera with subscribers running', () => {
-      const { hub, clock, viewer, launches, ffmpeg } = setup();
-      hub.subscribe(viewer(), ['yard']);
-      hub.wake('yard');
-      clock.advance(10 * GRACE_MS);
-      assert.equal(launches('yard').length, 1);
-      assert.equal(ffmpeg('yard').stopCalls, 0);
-    });
-
-    it('keeps a woken camera running once someone subscribes', () => {
-      const { hub, clock, viewer, ffmpeg } = setup();
-      hub.wake('yard');
-      hub.subscribe(viewer(), ['yard']);
-      clock.advance(10 * GRACE_MS);
-      assert.equal(ffmpeg('yard').stopCalls, 0);
-    });
-
-    it('returns undefined for an unknown camera', () => {
-      const { hub, processes } = setup();
-      assert.equal(hub.wake('nope'), undefined);
-      assert.equal(processes.length, 0);
-    });
-  });
-
   describe('close', () => {
     it('stops every camera for good and tells every viewer', async () => {
       const { hub, clock, viewer, ffmpeg, launches, processes } = setup();
@@ -420,7 +382,7 @@ describe('Hub', () => {
       assert.equal(clock.pending(), 0);
 
       assert.deepEqual(hub.subscribe(viewer(), ['front', 'yard']).accepted, ['front', 'yard']);
-      hub.wake('garage');
+      hub.subscribe(viewer(), ['garage']);
       clock.advance(10 * GRACE_MS);
       assert.equal(processes.length, 2);
       assert.equal(launches('yard').length, 0);

@@ -115,15 +115,6 @@ export class Hub implements CameraListener {
     return result;
   }
 
-  /** Starts a camera for a one-off look (a snapshot) and lets it stop after the grace period. */
-  wake(id: string): Camera | undefined {
-    const camera = this.cameras.get(id);
-    if (!camera) return undefined;
-    this.keepRunning(camera);
-    if (this.subscriberCount(id) === 0) this.scheduleStop(id);
-    return camera;
-  }
-
   onFrame(camera: Camera, frame: Frame): void {
     const subscribers = this.subscribers.get(camera.id);
     if (!subscribers) return;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CamplexError, ErrorCodes } from './errors.js';
 import {
   clientCommandVectors,
   extendedFrameVectors,
@@ -11,7 +10,8 @@ import {
   LONGEST_CAMERA_ID,
   serverMessageVectors,
   toHex,
-} from './test-vectors.js';
+} from '../../test/fixtures/protocol-vectors.js';
+import { CamplexError, ErrorCodes } from './errors.js';
 import {
   CAMERA_ID_PATTERN,
   clip,

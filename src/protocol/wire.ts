@@ -1,6 +1,6 @@
 /**
  * The camplex wire format, shared by the server and the browser: pure functions on bytes and
- * strings, no I/O. docs/PROTOCOL.md describes it; test-vectors.ts holds the bytes both sides
+ * strings, no I/O. docs/PROTOCOL.md describes it; test/fixtures/protocol-vectors.ts holds the bytes both sides
  * are tested against.
  */
 import { CamplexError, type ErrorCode, ErrorCodes } from './errors.js';
@@ -19,15 +19,7 @@ export const EXTENDED_HEADER_BYTES = 12;
 /** A subscribe or unsubscribe naming more cameras than this is refused as a whole. */
 export const MAX_CAMERAS_PER_COMMAND = 1024;
 
-export const CAMERA_STATES = [
-  'idle',
-  'starting',
-  'live',
-  'retrying',
-  'offline',
-  'stopped',
-] as const;
-export type CameraState = (typeof CAMERA_STATES)[number];
+export type CameraState = 'idle' | 'starting' | 'live' | 'retrying' | 'offline' | 'stopped';
 
 /** What a viewer may know of a camera: never its URL. */
 export interface CameraInfo {

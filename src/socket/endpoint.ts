@@ -18,7 +18,7 @@ import { SUBPROTOCOL, SUBPROTOCOL_EXTENDED, WS_PATH } from '../protocol/wire.js'
 import { Session } from './session.js';
 
 /** Pings left unanswered in a row before a viewer is taken for gone. */
-export const MAX_MISSED_PONGS = 2;
+const MAX_MISSED_PONGS = 2;
 
 export interface SocketEndpoint {
   /** Closes the sockets a login session opened (after logout), with 1008. */

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
-import { invalidClientMessageVectors } from '../../src/protocol/test-vectors.js';
+import { invalidClientMessageVectors } from '../fixtures/protocol-vectors.js';
 import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 

@@ -4,15 +4,6 @@
  */
 import { CamplexError } from '../../src/protocol/errors.js';
 import {
-  clientCommandVectors,
-  extendedFrameVectors,
-  frameVectors,
-  fromHex,
-  invalidFrameVectors,
-  serverMessageVectors,
-  toHex,
-} from '../../src/protocol/test-vectors.js';
-import {
   decodeExtendedFrame,
   decodeFrame,
   decodeServerMessage,
@@ -20,6 +11,15 @@ import {
   encodeFrame,
   framePrefix,
 } from '../../src/protocol/wire.js';
+import {
+  clientCommandVectors,
+  extendedFrameVectors,
+  frameVectors,
+  fromHex,
+  invalidFrameVectors,
+  serverMessageVectors,
+  toHex,
+} from '../fixtures/protocol-vectors.js';
 
 function run(): string[] {
   const failures: string[] = [];

@@ -139,10 +139,10 @@ async function startCamplexMode(
     port: camplex.port,
     stats: () => {
       const totals = { frames: 0, sent: 0, dropped: 0 };
-      for (const camera of camplex.hub.allCameras()) {
+      for (const camera of camplex.hub.cameras()) {
         totals.frames += camera.counters.frames;
-        totals.sent += camera.counters.sent;
-        totals.dropped += camera.counters.dropped;
+        totals.sent += camplex.hub.deliveryOf(camera).sent;
+        totals.dropped += camplex.hub.deliveryOf(camera).dropped;
       }
       return totals;
     },

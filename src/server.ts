@@ -7,11 +7,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Access } from './access/access.js';
+import { LoginSessions } from './access/login-sessions.js';
 import { hostName, isTrustedHost, type OriginPolicy } from './access/origin.js';
 import { PasswordChecker } from './access/password.js';
-import { SessionStore } from './access/sessions.js';
 import { Camera } from './camera/camera.js';
-import { type Clock, systemClock } from './camera/clock.js';
+import { type Clock, systemClock } from './common/clock.js';
 import type { CameraConfig, Config } from './config/schema.js';
 import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
@@ -98,7 +98,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     graceMs: config.stream.graceMs,
     clock,
     log,
-    createCamera: (listener) =>
+    createCameras: (listener) =>
       config.cameras.map((camera) => {
         const args = ffmpegArgs(camera, ffmpeg.rtspTimeoutFlag);
         const launchSource = options.launchSource;
@@ -126,7 +126,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   const access = new Access({
     users: new Map(Object.entries(config.auth.users)),
     tokens: new Map(Object.entries(config.auth.tokens)),
-    sessions: new SessionStore({ ttlMs: config.auth.sessionMs, maxSessions: 10_000 }),
+    logins: new LoginSessions({ ttlMs: config.auth.sessionMs, maxSessions: 10_000 }),
     failures: new FailureLimiter({
       maxFailures: config.limits.authFailuresPerMinute,
       windowMs: 60_000,
@@ -214,7 +214,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     originPolicy,
     refusals,
     client,
-    onLogout: (token) => sockets?.closeLoginSession(token, 'logged out'),
+    onLogout: (token) => sockets?.closeLogin(token, 'logged out'),
   });
   server.on(
     'request',
@@ -249,7 +249,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     connections,
     client,
     stream: config.stream,
-    limitsConfig: config.limits,
+    limits: config.limits,
   });
 
   const { host } = config.server;

@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { AccountThrottle } from '../guard/account-throttle.js';
 import { FailureLimiter } from '../guard/failure-limiter.js';
 import { Access, type AccessOptions, isDenial, type LoginOutcome, readCookie } from './access.js';
+import { LoginSessions } from './login-sessions.js';
 import { hostName, isAllowedOrigin, isTrustedHost, type OriginPolicy } from './origin.js';
 import { hashPassword, isPasswordHash, PasswordChecker, verifyPassword } from './password.js';
-import { SessionStore } from './sessions.js';
 
 const TOKEN = 'tok_0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -23,7 +23,7 @@ function access(overrides: Partial<AccessOptions> = {}, clock = { now: 1_000_000
   const gate = new Access({
     users: new Map([['alice', ALICE]]),
     tokens: new Map([['nvr', TOKEN]]),
-    sessions: new SessionStore({ ttlMs: 60_000, maxSessions: 3, now }),
+    logins: new LoginSessions({ ttlMs: 60_000, maxSessions: 3, now }),
     failures: new FailureLimiter({ maxFailures: 3, windowMs: 60_000, maxEntries: 100, now }),
     accounts: new AccountThrottle({
       freeFailures: 2,
@@ -81,10 +81,10 @@ describe('passwords', () => {
   });
 });
 
-describe('SessionStore', () => {
+describe('LoginSessions', () => {
   it('forgets a session once it expires', () => {
     let now = 0;
-    const store = new SessionStore({ ttlMs: 1000, maxSessions: 10, now: () => now });
+    const store = new LoginSessions({ ttlMs: 1000, maxSessions: 10, now: () => now });
     const session = store.create('alice');
     assert.equal(store.get(session.token)?.user, 'alice');
     now = 999;
@@ -95,7 +95,7 @@ describe('SessionStore', () => {
   });
 
   it('keeps at most maxSessions, dropping the oldest', () => {
-    const store = new SessionStore({ ttlMs: 1000, maxSessions: 2 });
+    const store = new LoginSessions({ ttlMs: 1000, maxSessions: 2 });
     const first = store.create('a');
     store.create('b');
     store.create('c');
@@ -112,7 +112,7 @@ describe('Access', () => {
     const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
     assert.deepEqual(
       gate.authenticate(request({ cookie: `x=1; camplex_session=${session.token}` }), KEY),
-      { user: 'alice', via: 'session', session: session.token },
+      { user: 'alice', via: 'session', login: session.token },
     );
     assert.deepEqual(gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY), {
       user: 'nvr',

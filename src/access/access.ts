@@ -12,8 +12,8 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import type { AccountThrottle } from '../guard/account-throttle.js';
 import type { FailureLimiter } from '../guard/failure-limiter.js';
+import type { LoginSession, LoginSessions } from './login-sessions.js';
 import { hashPassword, type PasswordChecker } from './password.js';
-import type { LoginSession, SessionStore } from './sessions.js';
 
 /** Prefix of the subprotocol that carries a bearer token on the WebSocket upgrade. */
 export const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
@@ -24,7 +24,7 @@ export interface Principal {
   readonly user: string;
   readonly via: 'open' | 'session' | 'token';
   /** The login session's token, when authenticated by cookie (logout closes its sockets). */
-  readonly session?: string;
+  readonly login?: string;
 }
 
 /** Why a request was not authenticated: 401, or 429 while its address is limited. */
@@ -48,7 +48,7 @@ export interface AccessOptions {
   users: ReadonlyMap<string, string>;
   /** token name -> token */
   tokens: ReadonlyMap<string, string>;
-  sessions: SessionStore;
+  logins: LoginSessions;
   /** Failed sign-ins per client address key. */
   failures: FailureLimiter;
   accounts: AccountThrottle;
@@ -64,7 +64,7 @@ export interface AccessOptions {
 const DUMMY_HASH = hashPassword('camplex-timing-equaliser');
 
 export class Access {
-  readonly sessions: SessionStore;
+  readonly logins: LoginSessions;
   /** Cookie names, `__Host-` prefixed under TLS. */
   readonly sessionCookie: string;
   readonly deviceCookie: string;
@@ -77,7 +77,7 @@ export class Access {
 
   constructor(options: AccessOptions) {
     this.options = options;
-    this.sessions = options.sessions;
+    this.logins = options.logins;
     const prefix = options.secureCookies ? '__Host-' : '';
     this.sessionCookie = `${prefix}camplex_session`;
     this.deviceCookie = `${prefix}camplex_device`;
@@ -107,8 +107,8 @@ export class Access {
     if (!this.required) return { user: 'anonymous', via: 'open' };
     const cookie = readCookie(req.headers.cookie, this.sessionCookie);
     if (cookie !== undefined) {
-      const session = this.sessions.get(cookie);
-      if (session) return { user: session.user, via: 'session', session: session.token };
+      const session = this.logins.get(cookie);
+      if (session) return { user: session.user, via: 'session', login: session.token };
     }
     const bearer = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(
       req.headers.authorization ?? '',
@@ -158,7 +158,7 @@ export class Access {
     if (!((await checking) && hash !== undefined)) return { kind: 'wrong' };
     failures.refund(clientKey);
     if (!trusted) accounts.succeeded(user);
-    return { kind: 'ok', session: this.sessions.create(user), device: this.issueDevice(user) };
+    return { kind: 'ok', session: this.logins.create(user), device: this.issueDevice(user) };
   }
 
   /** A trusted-device cookie value for `user`: `<user>.<expiry>.<signature>`, base64url parts. */

@@ -7,6 +7,7 @@ import type { FfmpegExit } from '../ffmpeg/process.js';
 import { createLog } from '../log.js';
 import type { CameraInfo } from '../protocol/wire.js';
 import { Camera, type CameraOptions, type Frame, OFFLINE_AFTER_ATTEMPTS } from './camera.js';
+import { type CameraState, TRANSITIONS } from './states.js';
 
 const BOUNDARY = 'camplex';
 const START_TIMEOUT_MS = 20_000;
@@ -114,7 +115,7 @@ describe('Camera', () => {
   });
 
   describe('frames', () => {
-    it('hands each frame on as [id length][id][jpeg] with the JPEG unchanged', () => {
+    it('hands each frame on with the JPEG unchanged, numbered and timed', () => {
       const { camera, clock, frames, sendFrame, current } = setup();
       camera.start();
       const jpegs = [fakeJpeg(1), fakeJpeg(2, 100), fakeJpeg(3, 7)];
@@ -127,22 +128,11 @@ describe('Camera', () => {
 
       assert.equal(frames.length, 3);
       frames.forEach((frame, i) => {
-        const expected = Buffer.concat([Buffer.from([5]), Buffer.from('front'), jpegs[i]!]);
-        assert.deepEqual(Buffer.from(frame.message), expected, `frame ${i}`);
         assert.deepEqual(Buffer.from(frame.jpeg), jpegs[i], `frame ${i}`);
         assert.equal(frame.seq, i + 1);
       });
       assert.equal(frames[0]!.at, 1_000_000);
       assert.equal(frames[2]!.at, 1_000_100);
-    });
-
-    it('shares one buffer between the message and the JPEG view', () => {
-      const { camera, frames, sendFrame } = setup();
-      camera.start();
-      sendFrame(fakeJpeg(1));
-      const frame = frames[0]!;
-      assert.equal(frame.jpeg.buffer, frame.message.buffer);
-      assert.equal(frame.jpeg.byteOffset, frame.message.byteOffset + 6);
     });
 
     it('caches the latest frame', () => {
@@ -527,14 +517,17 @@ describe('Camera', () => {
       assert.equal(processes.length, 1);
     });
 
-    it('reports stopped when stopping for good', async () => {
-      const { camera, current, states } = setup();
+    it('reports stopped when shut down, and starts no more', async () => {
+      const { camera, current, states, processes } = setup();
       camera.start();
       const process = current();
-      await camera.stop(true);
+      await camera.shutDown();
       assert.equal(process.stopCalls, 1);
       assert.equal(camera.info().state, 'stopped');
       assert.equal(states.at(-1)?.state, 'stopped');
+      camera.start();
+      assert.equal(processes.length, 1);
+      assert.equal(camera.info().state, 'stopped');
     });
 
     it('starts afresh with a new ffmpeg and the first backoff step after a stop', async () => {
@@ -558,5 +551,42 @@ describe('Camera', () => {
       assert.equal(states.length, 0);
       assert.equal(camera.info().state, 'idle');
     });
+  });
+});
+
+describe('camera states', () => {
+  it('lets every state stop, and none leave stopped', () => {
+    for (const [state, next] of Object.entries(TRANSITIONS) as Array<
+      [CameraState, CameraState[]]
+    >) {
+      if (state === 'stopped') assert.deepEqual(next, []);
+      else assert.ok(next.includes('stopped'), state);
+    }
+  });
+
+  it("makes only transitions the table allows, over a camera's whole life", async () => {
+    const seen: Array<[string, string]> = [];
+    const { camera, clock, current, sendFrame, states } = setup();
+    camera.start();
+    sendFrame(fakeJpeg(1));
+    current().handlers.onExit(CLOSED);
+    clock.advance(1000); // past the first backoff step
+    sendFrame(fakeJpeg(2));
+    await camera.stop();
+    camera.start();
+    await camera.shutDown();
+    let previous: CameraState = 'idle';
+    for (const { state } of states) {
+      if (state !== previous) seen.push([previous, state]);
+      assert.ok(
+        TRANSITIONS[previous].includes(state) || state === previous,
+        `${previous} -> ${state}`,
+      );
+      previous = state;
+    }
+    assert.deepEqual(
+      seen.map(([, to]) => to),
+      ['starting', 'live', 'retrying', 'starting', 'live', 'idle', 'starting', 'stopped'],
+    );
   });
 });

@@ -1,18 +1,20 @@
 /**
- * One camera: its ffmpeg supervised through idle -> starting -> live, with restarts on exit or
+ * One camera: its ffmpeg supervised through the states of states.ts, with restarts on exit or
  * stall (exponential backoff, fresh jitter, forever), and its latest frame cached so a new viewer
- * paints at once. It knows nothing of viewers: the hub starts and stops it.
+ * paints at once. It hands out frames and knows nothing of viewers or the wire: the hub starts
+ * and stops it.
  */
+import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/backoff.js';
+import type { Clock } from '../common/clock.js';
 import type { CameraConfig } from '../config/schema.js';
 import type { FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
 import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
 import type { Log } from '../log.js';
-import { type CameraInfo, type CameraState, framePrefix } from '../protocol/wire.js';
-import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-import type { Clock } from './clock.js';
 import { Frame } from './frame.js';
 import { viewerReason } from './redact.js';
+import { type CameraInfo, type CameraState, isFailing, isRunning, TRANSITIONS } from './states.js';
 
+export type { CameraInfo, CameraState };
 export { Frame };
 
 export interface CameraListener {
@@ -49,10 +51,6 @@ const SILENCE_WORTH_NOTING_MS = 2000;
 export interface CameraCounters {
   /** Frames out of the splitter. */
   frames: number;
-  /** Frame messages handed to viewers' sockets. */
-  sent: number;
-  /** Frames a congested viewer never got because a newer one replaced them. */
-  dropped: number;
   /** ffmpeg exits and stalls that led to a restart. */
   failures: number;
 }
@@ -60,9 +58,8 @@ export interface CameraCounters {
 export class Camera {
   readonly id: string;
   readonly name: string;
-  readonly counters: CameraCounters = { frames: 0, sent: 0, dropped: 0, failures: 0 };
+  readonly counters: CameraCounters = { frames: 0, failures: 0 };
   private readonly options: CameraOptions;
-  private readonly prefix: Uint8Array;
   private readonly stallMs: number;
   private state: CameraState = 'idle';
   private reason: string | undefined;
@@ -83,7 +80,6 @@ export class Camera {
     this.id = config.id;
     this.name = config.name;
     this.options = options;
-    this.prefix = framePrefix(config.id);
     const frameInterval = config.fps ? 1000 / config.fps : 100;
     this.stallMs = options.stallMs ?? Math.max(5000, 10 * frameInterval);
   }
@@ -95,12 +91,12 @@ export class Camera {
 
   /** True while ffmpeg runs or a restart is pending. */
   get running(): boolean {
-    return this.state !== 'idle' && this.state !== 'stopped';
+    return isRunning(this.state);
   }
 
   info(): CameraInfo {
     const info: CameraInfo = { id: this.id, name: this.name, state: this.state };
-    if (this.failing) {
+    if (isFailing(this.state)) {
       info.reason = this.reason ?? 'unknown error';
       info.attempt = this.attempt;
       if (this.retryInMs !== undefined) info.retryInMs = this.retryInMs;
@@ -108,22 +104,31 @@ export class Camera {
     return info;
   }
 
-  /** Starts ffmpeg unless it already runs (or waits to restart). */
+  /** Starts ffmpeg unless it already runs (or waits to restart), or the camera was shut down. */
   start(): void {
-    if (this.running) return;
+    if (this.running || this.state === 'stopped') return;
     this.attempt = 0;
     this.spawn();
   }
 
-  /** Stops ffmpeg and any pending restart; resolves when the process has exited. */
-  stop(final = false): Promise<void> {
+  /** Stops ffmpeg and any pending restart, back to idle; resolves once the process exited. */
+  stop(): Promise<void> {
+    return this.halt('idle');
+  }
+
+  /** Stops for good (camplex is shutting down): start() does nothing from now on. */
+  shutDown(): Promise<void> {
+    return this.halt('stopped');
+  }
+
+  private halt(state: 'idle' | 'stopped'): Promise<void> {
     this.generation++;
     this.clearTimers();
     const exiting = this.process?.stop() ?? Promise.resolve();
     this.process = undefined;
     this.latestFrame = undefined;
     this.liveSince = undefined;
-    this.setState(final ? 'stopped' : 'idle');
+    if (this.state !== 'stopped') this.setState(state);
     return exiting;
   }
 
@@ -155,7 +160,7 @@ export class Camera {
   private acceptFrame(jpeg: Uint8Array): void {
     const now = this.options.clock.now();
     this.lastFrameAt = now;
-    const frame = new Frame(this.prefix, jpeg, ++this.seq, now);
+    const frame = new Frame(jpeg, ++this.seq, now);
     this.counters.frames++;
     this.latestFrame = frame;
     if (this.state !== 'live') {
@@ -238,16 +243,14 @@ export class Camera {
     this.watchdogTimer = undefined;
   }
 
-  /** Retrying or offline: a restart is pending and the reason is known. */
-  private get failing(): boolean {
-    return this.state === 'retrying' || this.state === 'offline';
-  }
-
   private setState(state: CameraState): void {
     // Every failure is news (new attempt, delay, reason), even in the same state.
-    if (state === this.state && !this.failing) return;
+    if (state === this.state && !isFailing(state)) return;
+    if (!TRANSITIONS[this.state].includes(state)) {
+      throw new Error(`camera ${this.id}: no transition from ${this.state} to ${state}`);
+    }
     this.state = state;
-    if (!this.failing) {
+    if (!isFailing(state)) {
       this.reason = undefined;
       this.retryInMs = undefined;
     }

@@ -3,6 +3,7 @@
  * it at a bounded rate: a client that repeats one mistake a million times writes a few lines a
  * second, each saying how many were left out, and every string it supplied is clipped.
  */
+import { clip } from '../common/text.js';
 import type { Log } from '../log.js';
 
 export type RefusalKind =
@@ -63,7 +64,7 @@ export class Refusals {
     bucket.suppressed = 0;
     this.log.warn(
       { limit: kind, count, ...(suppressed > 0 ? { suppressed } : {}), ...clipValues(details) },
-      clipText(message),
+      clip(message, MAX_LOGGED_TEXT),
     );
   }
 
@@ -91,13 +92,8 @@ export class Refusals {
   }
 }
 
-/** `text` cut to `max` characters (plus "..."), for anything a client may have supplied. */
-export function clipText(text: string, max = MAX_LOGGED_TEXT): string {
-  return text.length > max ? `${text.slice(0, max)}...` : text;
-}
-
 function clipValue(value: unknown): unknown {
-  return typeof value === 'string' ? clipText(value) : value;
+  return typeof value === 'string' ? clip(value, MAX_LOGGED_TEXT) : value;
 }
 
 function clipValues(details: Record<string, unknown>): Record<string, unknown> {

@@ -5,7 +5,8 @@
  * logged as an error. Nothing a client does reaches `unhandledRejection`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clipText, type Refusals } from '../guard/refusals.js';
+import { clip } from '../common/text.js';
+import type { Refusals } from '../guard/refusals.js';
 import type { Log } from '../log.js';
 import { ErrorCodes } from '../protocol/errors.js';
 import { sendError } from './responses.js';
@@ -27,7 +28,7 @@ export function withErrorBoundary(handler: Handler, log: Log, refusals: Refusals
         });
       } else {
         log.error(
-          { err: error, method: clipText(req.method ?? ''), path: clipText(req.url ?? '') },
+          { err: error, method: clip(req.method ?? '', 200), path: clip(req.url ?? '', 200) },
           'request failed: 500',
         );
       }

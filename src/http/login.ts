@@ -122,8 +122,8 @@ export function createLogin(options: LoginOptions) {
         return;
       }
       const token = readCookie(req.headers.cookie, access.sessionCookie);
-      if (token !== undefined && access.sessions.get(token)) {
-        access.sessions.delete(token);
+      if (token !== undefined && access.logins.get(token)) {
+        access.logins.delete(token);
         options.onLogout(token);
       }
       redirect(res, '/login', { 'Set-Cookie': `${access.sessionCookie}=; ${flags}; Max-Age=0` });

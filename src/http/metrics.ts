@@ -1,9 +1,10 @@
 /**
  * GET /metrics in the Prometheus text format (prom-client). The frame path only bumps plain
- * numbers on each camera; they are turned into Prometheus counters when scraped.
+ * numbers (each camera's, and the hub's delivery totals); they become Prometheus counters when
+ * scraped.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { CameraCounters } from '../camera/camera.js';
+import type { Camera } from '../camera/camera.js';
 import type { Refusals } from '../guard/refusals.js';
 import type { Hub } from '../hub/hub.js';
 
@@ -31,8 +32,9 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       eventLoopMonitoringPrecision: 100,
     });
   };
-  const cameras = hub.allCameras();
-  const counter = (name: string, help: string, key: keyof CameraCounters) => {
+  const cameras = hub.cameras();
+  /** A per-camera counter whose running total `read` gives at scrape time. */
+  const counter = (name: string, help: string, read: (camera: Camera) => number) => {
     const seen = new Map<string, number>();
     new Counter({
       name,
@@ -41,7 +43,7 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       registers: [registry],
       collect() {
         for (const camera of cameras) {
-          const total = camera.counters[key];
+          const total = read(camera);
           const delta = total - (seen.get(camera.id) ?? 0);
           if (delta > 0) this.inc({ camera: camera.id }, delta);
           seen.set(camera.id, total);
@@ -49,17 +51,25 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       },
     });
   };
-  counter('camplex_frames_total', 'Frames cut from ffmpeg output, per camera.', 'frames');
-  counter('camplex_frames_sent_total', 'Frame messages handed to viewer sockets.', 'sent');
+  counter(
+    'camplex_frames_total',
+    'Frames cut from ffmpeg output, per camera.',
+    (camera) => camera.counters.frames,
+  );
+  counter(
+    'camplex_frames_sent_total',
+    'Frames handed to viewers (WebSocket messages and MJPEG parts).',
+    (camera) => hub.deliveryOf(camera).sent,
+  );
   counter(
     'camplex_frames_dropped_total',
     'Frames a congested viewer never got: a newer frame replaced them.',
-    'dropped',
+    (camera) => hub.deliveryOf(camera).dropped,
   );
   counter(
     'camplex_camera_failures_total',
     'ffmpeg exits and stalls that led to a restart.',
-    'failures',
+    (camera) => camera.counters.failures,
   );
   new Gauge({
     name: 'camplex_camera_live',
@@ -67,7 +77,7 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
     labelNames: ['camera'],
     registers: [registry],
     collect() {
-      for (const info of hub.list()) this.set({ camera: info.id }, info.state === 'live' ? 1 : 0);
+      for (const info of hub.infos()) this.set({ camera: info.id }, info.state === 'live' ? 1 : 0);
     },
   });
   new Gauge({

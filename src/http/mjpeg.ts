@@ -1,13 +1,14 @@
 /**
  * GET /mjpeg/<id>: the fallback for clients without WebSocket, one multipart/x-mixed-replace
- * response per camera. Like a socket session it holds at most one pending frame (a newer one
- * replaces it, counted as dropped), and a client that takes nothing for `slowViewerMs` while
- * frames wait is cut off: kernel buffers of a reader that stopped must not stay pinned.
+ * response per camera. Like a WebSocket viewer it goes through a latest-wins slot (one waiting
+ * frame, a newer one replaces it), and a client that takes nothing for `slowViewerMs` while a
+ * frame waits is cut off: kernel buffers of a reader that stopped must not stay pinned.
  */
 import type { ServerResponse } from 'node:http';
 import type { Camera, Frame } from '../camera/camera.js';
 import type { Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
+import { LatestWins } from '../hub/latest-wins.js';
 
 const BOUNDARY = 'camplexmjpeg';
 
@@ -24,9 +25,9 @@ export interface MjpegOptions {
 /** Streams camera `camera` to `res` until the client goes away. */
 export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerResponse): void {
   const { hub, maxBufferedBytes } = options;
-  let pending: Frame | undefined;
+  const slot = new LatestWins((of) => hub.deliveryOf(of));
   let blockedSince: number | undefined;
-  const write = (frame: Frame) => {
+  const write = (_camera: Camera, frame: Frame) => {
     res.cork();
     res.write(
       `--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${frame.jpeg.length}\r\n\r\n`,
@@ -34,16 +35,16 @@ export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerRes
     res.write(frame.jpeg);
     res.write('\r\n');
     res.uncork();
-    camera.counters.sent++;
   };
+  const takesMore = () => res.writableLength < maxBufferedBytes;
   const viewer: Viewer = {
     sendFrame(frame) {
-      if (res.writableLength < maxBufferedBytes) {
-        write(frame);
+      if (slot.size === 0 && takesMore()) {
+        write(camera, frame);
+        slot.sent(camera);
         return;
       }
-      if (pending) camera.counters.dropped++;
-      pending = frame;
+      slot.hold(camera, frame);
       const now = options.now();
       blockedSince ??= now;
       if (now - blockedSince < options.slowViewerMs) return;
@@ -58,15 +59,10 @@ export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerRes
   };
   res.on('drain', () => {
     blockedSince = undefined;
-    if (pending && res.writableLength < maxBufferedBytes) {
-      const frame = pending;
-      pending = undefined;
-      write(frame);
-    }
+    slot.flush(takesMore, write);
   });
   res.on('close', () => {
-    if (pending) camera.counters.dropped++;
-    pending = undefined;
+    slot.dropAll();
     hub.unsubscribe(viewer, [camera.id]);
   });
   // A stream may go quiet for long (a camera retrying): no idle timeout on this connection.

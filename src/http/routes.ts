@@ -8,8 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Access, isDenial } from '../access/access.js';
 import { isTrustedHost, type OriginPolicy } from '../access/origin.js';
 import type { Camera, Frame } from '../camera/camera.js';
+import { clip } from '../common/text.js';
 import type { ConnectionGuard } from '../guard/connections.js';
-import { clipText, type Refusals } from '../guard/refusals.js';
+import type { Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import type { Log } from '../log.js';
 import { ErrorCodes } from '../protocol/errors.js';
@@ -83,7 +84,7 @@ export function createRoutes(options: RouteOptions): Handler {
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       refusals.hit('method', 'method not allowed: 405', { method, path });
-      sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${clipText(method, 64)} is not allowed`);
+      sendError(res, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${clip(method, 64)} is not allowed`);
       return;
     }
     if (path === '/login') return login.page(req, res);
@@ -134,7 +135,7 @@ export function createRoutes(options: RouteOptions): Handler {
       return;
     }
     if (path === '/api/cameras') {
-      sendJson(res, 200, { cameras: hub.list() });
+      sendJson(res, 200, { cameras: hub.infos() });
       return;
     }
     if (path === '/metrics') {
@@ -148,7 +149,7 @@ export function createRoutes(options: RouteOptions): Handler {
       return;
     }
     if (path === '/healthz') {
-      const cameras = hub.list();
+      const cameras = hub.infos();
       sendJson(res, 200, {
         status: 'ok',
         uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
@@ -175,7 +176,7 @@ export function createRoutes(options: RouteOptions): Handler {
       return;
     }
     refusals.hit('not-found', 'not found: 404', { path });
-    sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${clipText(path, 80)}`);
+    sendError(res, 404, ErrorCodes.NOT_FOUND, `nothing at ${clip(path, 80)}`);
   };
   return withErrorBoundary(route, options.log, refusals);
 }

@@ -54,7 +54,7 @@ function setup() {
   const log = createLog({ level: 'silent' });
   const processes: FakeProcess[] = [];
   const hub = new Hub({
-    createCamera: (listener) =>
+    createCameras: (listener) =>
       IDS.map(
         (id) =>
           new Camera(
@@ -97,7 +97,7 @@ function setup() {
 describe('Hub', () => {
   it('lists every camera in config order without its URL', () => {
     const { hub } = setup();
-    assert.deepEqual(hub.list(), [
+    assert.deepEqual(hub.infos(), [
       { id: 'front', name: 'FRONT', state: 'idle' },
       { id: 'garage', name: 'GARAGE', state: 'idle' },
       { id: 'yard', name: 'YARD', state: 'idle' },
@@ -373,7 +373,7 @@ describe('Hub', () => {
       assert.equal(ffmpeg('front').stopCalls, 1);
       assert.equal(ffmpeg('garage').stopCalls, 1);
       assert.deepEqual(
-        hub.list().map((info) => info.state),
+        hub.infos().map((info) => info.state),
         ['stopped', 'stopped', 'stopped'],
       );
       for (const id of IDS) {
@@ -387,7 +387,7 @@ describe('Hub', () => {
       assert.equal(processes.length, 2);
       assert.equal(launches('yard').length, 0);
       assert.deepEqual(
-        hub.list().map((info) => info.state),
+        hub.infos().map((info) => info.state),
         ['stopped', 'stopped', 'stopped'],
       );
     });

@@ -1,14 +1,15 @@
 /**
  * The hub: the camera registry, reference-counted subscriptions and the fan-out of frames and
  * states to viewers. A camera runs while it has a subscriber, plus a grace period after the last
- * one leaves, so a page refresh does not restart ffmpeg.
+ * one leaves, so a page refresh does not restart ffmpeg. It keeps each camera's delivery totals,
+ * which every kind of viewer adds to through latest-wins.ts.
  */
-import type { Camera, CameraListener, Frame } from '../camera/camera.js';
-import type { Clock } from '../camera/clock.js';
+import type { Camera, CameraInfo, CameraListener, Frame } from '../camera/camera.js';
+import type { Clock } from '../common/clock.js';
 import type { Log } from '../log.js';
-import type { CameraInfo } from '../protocol/wire.js';
+import type { DeliveryCounts } from './latest-wins.js';
 
-/** Anything that watches cameras: a WebSocket session or an MJPEG response. */
+/** Anything that watches cameras: a WebSocket viewer or an MJPEG response. */
 export interface Viewer {
   /** A frame of a camera this viewer subscribed to. Must not throw; may drop. */
   sendFrame(frame: Frame, camera: Camera): void;
@@ -17,8 +18,8 @@ export interface Viewer {
 }
 
 export interface HubOptions {
-  /** Builds each camera, given the hub as the listener for its frames and states. */
-  createCamera: (listener: CameraListener) => Camera[];
+  /** Builds every camera, given the hub as the listener for their frames and states. */
+  createCameras: (listener: CameraListener) => Camera[];
   graceMs: number;
   clock: Clock;
   log: Log;
@@ -30,7 +31,8 @@ export interface SubscribeResult {
 }
 
 export class Hub implements CameraListener {
-  private readonly cameras = new Map<string, Camera>();
+  private readonly byId = new Map<string, Camera>();
+  private readonly delivered = new Map<Camera, DeliveryCounts>();
   private readonly subscribers = new Map<string, Set<Viewer>>();
   private readonly stopTimers = new Map<string, unknown>();
   private readonly viewers = new Set<Viewer>();
@@ -39,24 +41,35 @@ export class Hub implements CameraListener {
 
   constructor(options: HubOptions) {
     this.options = options;
-    for (const camera of options.createCamera(this)) {
-      this.cameras.set(camera.id, camera);
+    for (const camera of options.createCameras(this)) {
+      this.byId.set(camera.id, camera);
+      this.delivered.set(camera, { sent: 0, dropped: 0 });
       this.subscribers.set(camera.id, new Set());
     }
   }
 
-  /** Every camera, in config order, as viewers may see it. */
-  list(): CameraInfo[] {
-    return [...this.cameras.values()].map((camera) => camera.info());
+  /** Every camera, in config order. */
+  cameras(): Camera[] {
+    return [...this.byId.values()];
   }
 
-  /** Every camera, in config order. */
-  allCameras(): Camera[] {
-    return [...this.cameras.values()];
+  /** Every camera, in config order, as viewers may see it. */
+  infos(): CameraInfo[] {
+    return this.cameras().map((camera) => camera.info());
   }
 
   camera(id: string): Camera | undefined {
-    return this.cameras.get(id);
+    return this.byId.get(id);
+  }
+
+  /** Frames of `camera` sent to viewers and dropped for them, summed over every viewer. */
+  deliveryOf(camera: Camera): DeliveryCounts {
+    let counts = this.delivered.get(camera);
+    if (!counts) {
+      counts = { sent: 0, dropped: 0 };
+      this.delivered.set(camera, counts);
+    }
+    return counts;
   }
 
   /** Number of viewers subscribed to `id`. */
@@ -77,14 +90,14 @@ export class Hub implements CameraListener {
   /** Forgets a viewer and drops all of its subscriptions. */
   removeViewer(viewer: Viewer): void {
     this.viewers.delete(viewer);
-    this.unsubscribe(viewer, [...this.cameras.keys()]);
+    this.unsubscribe(viewer, [...this.byId.keys()]);
   }
 
   /** Subscribes `viewer` to the known cameras among `ids`; each new one gets its latest frame. */
   subscribe(viewer: Viewer, ids: readonly string[]): SubscribeResult {
     const result: SubscribeResult = { accepted: [], unknown: [] };
     for (const id of ids) {
-      const camera = this.cameras.get(id);
+      const camera = this.byId.get(id);
       const subscribers = this.subscribers.get(id);
       if (!camera || !subscribers) {
         result.unknown.push(id);
@@ -131,7 +144,7 @@ export class Hub implements CameraListener {
     this.closed = true;
     for (const timer of this.stopTimers.values()) this.options.clock.clearTimeout(timer);
     this.stopTimers.clear();
-    await Promise.all([...this.cameras.values()].map((camera) => camera.stop(true)));
+    await Promise.all(this.cameras().map((camera) => camera.shutDown()));
   }
 
   private keepRunning(camera: Camera): void {
@@ -150,7 +163,7 @@ export class Hub implements CameraListener {
     const timer = this.options.clock.setTimeout(() => {
       this.stopTimers.delete(id);
       if (this.subscriberCount(id) > 0) return;
-      const camera = this.cameras.get(id);
+      const camera = this.byId.get(id);
       if (camera?.running) {
         this.options.log.info({ camera: id }, 'no viewers left: stopping camera');
         void camera.stop();

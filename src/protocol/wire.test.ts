@@ -14,7 +14,6 @@ import {
 import { CamplexError, ErrorCodes } from './errors.js';
 import {
   CAMERA_ID_PATTERN,
-  clip,
   decodeClientCommand,
   decodeExtendedFrame,
   decodeFrame,
@@ -154,21 +153,6 @@ describe('server messages', () => {
     for (const text of ['{}', '[]', 'null', '{"type":1}']) {
       assertCamplexError(() => decodeServerMessage(text), ErrorCodes.BAD_MESSAGE);
     }
-  });
-});
-
-describe('clip', () => {
-  it('shortens long text to 64 characters and marks the cut', () => {
-    assert.equal(clip('x'.repeat(100)), `${'x'.repeat(64)}...`);
-  });
-
-  it('leaves text of at most the limit unchanged', () => {
-    assert.equal(clip('x'.repeat(64)), 'x'.repeat(64));
-    assert.equal(clip('front'), 'front');
-  });
-
-  it('honours a custom limit', () => {
-    assert.equal(clip('abcdef', 3), 'abc...');
   });
 });
 

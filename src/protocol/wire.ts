@@ -3,6 +3,8 @@
  * strings, no I/O. docs/PROTOCOL.md describes it; test/fixtures/protocol-vectors.ts holds the bytes both sides
  * are tested against.
  */
+import type { CameraInfo, CameraState } from '../camera/states.js';
+import { clip } from '../common/text.js';
 import { CamplexError, type ErrorCode, ErrorCodes } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -16,23 +18,12 @@ export const SUBPROTOCOL_EXTENDED = 'camplex.v1.extended';
 /** Bytes between the camera id and the payload in the extended layout. */
 export const EXTENDED_HEADER_BYTES = 12;
 
+/** Client-supplied names (a command, an unknown camera id) are echoed back at most this long. */
+export const CLIPPED_CHARS = 64;
 /** A subscribe or unsubscribe naming more cameras than this is refused as a whole. */
 export const MAX_CAMERAS_PER_COMMAND = 1024;
 
-export type CameraState = 'idle' | 'starting' | 'live' | 'retrying' | 'offline' | 'stopped';
-
-/** What a viewer may know of a camera: never its URL. */
-export interface CameraInfo {
-  id: string;
-  name: string;
-  state: CameraState;
-  /** Why the camera is not live (redacted, short), when retrying or offline. */
-  reason?: string;
-  /** Failed attempts in a row, when retrying or offline. */
-  attempt?: number;
-  /** Milliseconds until the next attempt, when retrying or offline. */
-  retryInMs?: number;
-}
+export type { CameraInfo, CameraState };
 
 export type ServerMessage =
   | { type: 'hello'; protocol: number; cameras: CameraInfo[] }
@@ -192,7 +183,7 @@ export function decodeClientCommand(
   if (cmd !== 'subscribe' && cmd !== 'unsubscribe') {
     throw new CamplexError(
       ErrorCodes.UNKNOWN_COMMAND,
-      `unknown command ${JSON.stringify(clip(cmd))}: expected "subscribe", "unsubscribe" or "ack"`,
+      `unknown command ${JSON.stringify(clip(cmd, CLIPPED_CHARS))}: expected "subscribe", "unsubscribe" or "ack"`,
     );
   }
   if (!Array.isArray(cameras) || !cameras.every((id) => typeof id === 'string')) {
@@ -213,11 +204,6 @@ export function decodeClientCommand(
 /** Encodes a client control message. */
 export function encodeClientCommand(command: ClientCommand): string {
   return JSON.stringify(command);
-}
-
-/** Shortens client-supplied text before it is echoed back or logged. */
-export function clip(text: string, max = 64): string {
-  return text.length > max ? `${text.slice(0, max)}...` : text;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

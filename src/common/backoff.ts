@@ -1,4 +1,7 @@
-/** Restart delays: exponential, capped, with fresh jitter on every attempt. */
+/**
+ * Retry delays, for cameras (server) and the browser's socket alike: exponential, capped, with
+ * fresh jitter on every attempt.
+ */
 
 export interface BackoffPolicy {
   readonly initialMs: number;

@@ -8,13 +8,9 @@ import { Frame } from '../camera/frame.js';
 import { Refusals } from '../guard/refusals.js';
 import { Hub } from '../hub/hub.js';
 import { createLog } from '../log.js';
-import {
-  decodeExtendedFrame,
-  decodeFrame,
-  framePrefix,
-  SUBPROTOCOL_EXTENDED,
-} from '../protocol/wire.js';
-import { Session } from './session.js';
+import { decodeExtendedFrame, decodeFrame, SUBPROTOCOL_EXTENDED } from '../protocol/wire.js';
+import { FrameMessages } from './frame-messages.js';
+import { ViewerSocket } from './viewer-socket.js';
 
 /** Bytes a socket may buffer before frames wait: three test frame messages (7 bytes each). */
 const MAX_BUFFERED = 21;
@@ -113,22 +109,22 @@ function errors(socket: FakeSocket): Array<{ code: unknown; message: unknown }> 
  * nothing taken, closed with 1008 once it has (each step offers one more frame).
  */
 function assertClosedAtHardLimit(fixture: ReturnType<typeof setup>): void {
-  const { socket, session, camera, frame, clock } = fixture;
+  const { socket, viewer, camera, frame, clock } = fixture;
   clock.advance(MAX_BLOCKED_MS - 1);
-  session.sendFrame(frame('a'), camera('a'));
+  viewer.sendFrame(frame('a'), camera('a'));
   assert.equal(socket.closedWith, undefined);
   clock.advance(1);
-  session.sendFrame(frame('a'), camera('a'));
+  viewer.sendFrame(frame('a'), camera('a'));
   assert.deepEqual(socket.closedWith, { code: 1008, reason: 'viewer too slow: nothing drained' });
 }
 
-function setup(protocol = '') {
-  // Cameras get a clock of their own, so moving the session's time starts no camera timers.
+function setup(protocol = '', messages = new FrameMessages()) {
+  // Cameras get a clock of their own, so moving the viewer's time starts no camera timers.
   const cameraClock = new FakeClock(1_000_000);
   const clock = new FakeClock(1_000_000);
   const log = createLog({ level: 'silent' });
   const hub = new Hub({
-    createCamera: (listener) =>
+    createCameras: (listener) =>
       ['a', 'b', 'c'].map(
         (id) =>
           new Camera(
@@ -149,7 +145,7 @@ function setup(protocol = '') {
   });
   const socket = new FakeSocket();
   socket.protocol = protocol;
-  const session = new Session(
+  const viewer = new ViewerSocket(
     socket as unknown as WebSocket,
     {
       hub,
@@ -160,6 +156,7 @@ function setup(protocol = '') {
       maxCamerasPerCommand: 1024,
       maxCamerasPerSocket: 1024,
       refusals: new Refusals(log),
+      messages,
       maxBlockedMs: MAX_BLOCKED_MS,
       now: () => clock.now(),
     },
@@ -172,19 +169,21 @@ function setup(protocol = '') {
   );
   const camera = (id: string) => hub.camera(id) as Camera;
   let seq = 0;
-  const frame = (id: string) =>
-    new Frame(
-      framePrefix(id),
-      Buffer.from([0xff, 0xd8, seq & 0xff, 0xff, 0xd9]),
-      ++seq,
-      clock.now(),
-    );
+  /** Which camera each test frame is of. */
+  const cameraOf = new Map<Frame, string>();
+  const frame = (id: string) => {
+    const made = new Frame(Buffer.from([0xff, 0xd8, seq & 0xff, 0xff, 0xd9]), ++seq, clock.now());
+    cameraOf.set(made, id);
+    return made;
+  };
+  /** The message the viewer sends for `made` (built once, shared by every viewer). */
+  const messageOf = (made: Frame) => messages.messageOf(cameraOf.get(made) ?? 'a', made, false);
   const send = (command: Record<string, unknown>) =>
     socket.emit('message', Buffer.from(JSON.stringify(command)), false);
-  return { hub, socket, session, camera, frame, clock, send };
+  return { hub, socket, viewer, camera, frame, clock, send, cameraOf, messageOf };
 }
 
-describe('Session', () => {
+describe('ViewerSocket', () => {
   it('greets with hello and acknowledges a subscribe', () => {
     const { socket } = setup();
     const controls = socket.controls();
@@ -194,74 +193,75 @@ describe('Session', () => {
   });
 
   it('sends each frame at once while the socket drains', () => {
-    const { socket, session, camera, frame } = setup();
-    for (let i = 0; i < 5; i++) session.sendFrame(frame('a'), camera('a'));
+    const { socket, viewer, camera, frame } = setup();
+    for (let i = 0; i < 5; i++) viewer.sendFrame(frame('a'), camera('a'));
     assert.deepEqual(socket.frameCameras(), ['a', 'a', 'a', 'a', 'a']);
-    assert.deepEqual(session.countOf('a'), { sent: 5, dropped: 0 });
+    assert.deepEqual(viewer.countOf('a'), { sent: 5, dropped: 0 });
   });
 
   it('drops older frames for a slow viewer and keeps the newest', () => {
-    const { socket, session, camera, frame } = setup();
+    const { socket, viewer, camera, frame, messageOf } = setup();
     socket.stall(); // the viewer stopped reading
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('a'), camera('a')); // fills the bound
     const frames = [frame('b'), frame('b'), frame('b')];
-    for (const f of frames) session.sendFrame(f, camera('b'));
+    for (const f of frames) viewer.sendFrame(f, camera('b'));
     assert.deepEqual(socket.frameCameras(), ['a', 'a', 'a'], 'nothing more while it is full');
-    assert.deepEqual(session.countOf('b'), { sent: 0, dropped: 2 });
+    assert.deepEqual(viewer.countOf('b'), { sent: 0, dropped: 2 });
     socket.drainAll();
     assert.deepEqual(socket.frameCameras(), ['a', 'a', 'a', 'b']);
     assert.equal(
       socket.sent.at(-1),
-      frames[2]?.message,
+      messageOf(frames[2]!),
       'the newest frame, and the very same buffer',
     );
   });
 
   it('serves congested cameras round-robin so none starves', () => {
-    const { socket, session, camera, frame } = setup();
+    const { socket, viewer, camera, frame } = setup();
     socket.stall();
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
-    session.sendFrame(frame('a'), camera('a'));
-    session.sendFrame(frame('b'), camera('b'));
-    session.sendFrame(frame('c'), camera('c'));
-    session.sendFrame(frame('a'), camera('a')); // replaces a's pending frame and goes to the back
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('a'), camera('a')); // fills the bound
+    viewer.sendFrame(frame('a'), camera('a'));
+    viewer.sendFrame(frame('b'), camera('b'));
+    viewer.sendFrame(frame('c'), camera('c'));
+    viewer.sendFrame(frame('a'), camera('a')); // replaces a's pending frame and goes to the back
     // The peer reads one message at a time; each completed write makes room for one more.
     for (let i = 0; i < 3; i++) socket.drainOne();
     assert.deepEqual(socket.frameCameras().slice(3), ['b', 'c', 'a']);
   });
 
   it('asks ws for a write callback only while the socket is backed up', () => {
-    const { socket, session, camera, frame } = setup();
+    const { socket, viewer, camera, frame } = setup();
     let callbacks = 0;
     const send = socket.send.bind(socket);
     socket.send = (data, options, callback) => {
       if (typeof options === 'function' || callback) callbacks++;
       send(data, options, callback);
     };
-    for (let i = 0; i < 5; i++) session.sendFrame(frame('a'), camera('a'));
+    for (let i = 0; i < 5; i++) viewer.sendFrame(frame('a'), camera('a'));
     assert.equal(callbacks, 0, 'an empty socket: no callback per message');
     socket.stall();
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a'));
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('a'), camera('a'));
     assert.equal(callbacks, 2, 'every write behind buffered bytes has one');
   });
 
   it('flushes waiting frames even when the oldest buffered write has no callback', () => {
-    const { socket, session, camera, frame } = setup();
+    const { socket, viewer, camera, frame } = setup();
     socket.stall();
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // 1st: no callback
-    session.sendFrame(frame('b'), camera('b')); // waits
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('a'), camera('a')); // 1st: no callback
+    viewer.sendFrame(frame('b'), camera('b')); // waits
     socket.drainOne(); // the callback-less write leaves: no event yet
     socket.drainOne(); // the next one completes and flushes
     assert.deepEqual(socket.frameCameras(), ['a', 'a', 'a', 'b']);
-    assert.deepEqual(session.countOf('b'), { sent: 1, dropped: 0 });
+    assert.deepEqual(viewer.countOf('b'), { sent: 1, dropped: 0 });
   });
 
   it('gives every viewer the same buffer: no per-viewer copies', () => {
-    const first = setup();
-    const second = setup();
+    const messages = new FrameMessages();
+    const first = setup('', messages);
+    const second = setup('', messages);
     const shared = first.frame('a');
-    first.session.sendFrame(shared, first.camera('a'));
-    second.session.sendFrame(shared, second.camera('a'));
+    first.viewer.sendFrame(shared, first.camera('a'));
+    second.viewer.sendFrame(shared, second.camera('a'));
     const sentFirst = first.socket.sent.find((m) => typeof m !== 'string');
     const sentSecond = second.socket.sent.find((m) => typeof m !== 'string');
     assert.equal(sentFirst, sentSecond);
@@ -269,48 +269,48 @@ describe('Session', () => {
 
   it('closes a viewer that drains nothing for the hard limit with 1008, not before', () => {
     const fixture = setup();
-    const { socket, session, camera, frame } = fixture;
+    const { socket, viewer, camera, frame } = fixture;
     socket.stall();
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
-    session.sendFrame(frame('a'), camera('a')); // waits: the clock starts
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('a'), camera('a')); // fills the bound
+    viewer.sendFrame(frame('a'), camera('a')); // waits: the clock starts
     assertClosedAtHardLimit(fixture);
-    assert.deepEqual(session.countOf('a'), { sent: 3, dropped: 3 });
+    assert.deepEqual(viewer.countOf('a'), { sent: 3, dropped: 3 });
   });
 
   it('keeps a slow but draining viewer open', () => {
-    const { socket, session, camera, frame, clock } = setup();
+    const { socket, viewer, camera, frame, clock } = setup();
     socket.stall();
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // fills the bound
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('a'), camera('a')); // fills the bound
     socket.drainOne();
-    session.sendFrame(frame('a'), camera('a')); // full again
+    viewer.sendFrame(frame('a'), camera('a')); // full again
     for (let i = 0; i < 10; i++) {
-      session.sendFrame(frame('a'), camera('a')); // waits
+      viewer.sendFrame(frame('a'), camera('a')); // waits
       clock.advance(MAX_BLOCKED_MS / 2);
       socket.drainOne(); // a write completes: the waiting frame goes out
     }
     assert.equal(socket.closedWith, undefined);
-    assert.deepEqual(session.countOf('a'), { sent: 14, dropped: 0 });
+    assert.deepEqual(viewer.countOf('a'), { sent: 14, dropped: 0 });
   });
 
   it('forgets the pending frame of a camera the viewer unsubscribes from', () => {
-    const { socket, session, camera, frame } = setup();
+    const { socket, viewer, camera, frame } = setup();
     socket.stall();
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('b'), camera('b')); // fills the bound
-    session.sendFrame(frame('a'), camera('a')); // waits
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('b'), camera('b')); // fills the bound
+    viewer.sendFrame(frame('a'), camera('a')); // waits
     socket.emit(
       'message',
       Buffer.from(JSON.stringify({ cmd: 'unsubscribe', cameras: ['a'] })),
       false,
     );
     socket.drainAll();
-    session.sendFrame(frame('b'), camera('b'));
+    viewer.sendFrame(frame('b'), camera('b'));
     assert.deepEqual(socket.frameCameras(), ['b', 'b', 'b', 'b']);
   });
 
   it('sends the extended layout, with sequence and time, to a viewer that asked for it', () => {
-    const { socket, session, camera, frame } = setup(SUBPROTOCOL_EXTENDED);
+    const { socket, viewer, camera, frame } = setup(SUBPROTOCOL_EXTENDED);
     const sentFrame = frame('b');
-    session.sendFrame(sentFrame, camera('b'));
+    viewer.sendFrame(sentFrame, camera('b'));
     const message = socket.sent.find((m) => typeof m !== 'string') as Uint8Array;
     const decoded = decodeExtendedFrame(message);
     assert.equal(decoded.camera, 'b');
@@ -320,46 +320,45 @@ describe('Session', () => {
   });
 
   it('holds frames back while an acking viewer has the bound unacknowledged', () => {
-    const { socket, session, camera, frame, send } = setup();
+    const { socket, viewer, camera, frame, send, cameraOf, messageOf } = setup();
     send({ cmd: 'ack', bytes: 0 }); // turns acknowledged flow control on
     const frames = ['a', 'b', 'c', 'a', 'c'].map((id) => frame(id));
-    for (const f of frames) session.sendFrame(f, camera(decodeFrame(f.message).camera));
+    for (const f of frames) viewer.sendFrame(f, camera(cameraOf.get(f) ?? ''));
     // Two 7-byte messages fill the 14-byte window, although the socket itself drains at once.
     assert.deepEqual(socket.frameCameras(), ['a', 'b']);
-    assert.deepEqual(session.countOf('c'), { sent: 0, dropped: 1 }, 'a newer frame replaced c');
+    assert.deepEqual(viewer.countOf('c'), { sent: 0, dropped: 1 }, 'a newer frame replaced c');
     send({ cmd: 'ack', bytes: 7 });
     assert.deepEqual(socket.frameCameras(), ['a', 'b', 'a'], 'one acknowledged: one more goes');
     send({ cmd: 'ack', bytes: 21 });
     assert.deepEqual(socket.frameCameras(), ['a', 'b', 'a', 'c'], 'round-robin, newest');
-    assert.equal(socket.sent.at(-1), frames[4]?.message);
+    assert.equal(socket.sent.at(-1), messageOf(frames[4]!));
     assert.deepEqual(errors(socket), []);
   });
 
   it('lets one frame through even when it alone is over the window', () => {
-    const { socket, session, camera, send } = setup();
+    const { socket, viewer, camera, send } = setup();
     send({ cmd: 'ack', bytes: 0 });
-    const big = (seq: number) =>
-      new Frame(framePrefix('a'), Buffer.alloc(MAX_UNACKED * 2, 0xff), seq, 0);
-    session.sendFrame(big(1), camera('a'));
-    session.sendFrame(big(2), camera('a'));
+    const big = (seq: number) => new Frame(Buffer.alloc(MAX_UNACKED * 2, 0xff), seq, 0);
+    viewer.sendFrame(big(1), camera('a'));
+    viewer.sendFrame(big(2), camera('a'));
     assert.equal(socket.frameCameras().length, 1);
-    send({ cmd: 'ack', bytes: big(1).message.length });
+    send({ cmd: 'ack', bytes: 1 + 'a'.length + MAX_UNACKED * 2 });
     assert.equal(socket.frameCameras().length, 2);
   });
 
   it('counts frames sent before the first ack, which may come at any time', () => {
-    const { socket, session, camera, frame, send } = setup();
-    for (let i = 0; i < 4; i++) session.sendFrame(frame('a'), camera('a'));
+    const { socket, viewer, camera, frame, send } = setup();
+    for (let i = 0; i < 4; i++) viewer.sendFrame(frame('a'), camera('a'));
     send({ cmd: 'ack', bytes: 7 }); // 21 bytes still unacknowledged: the window is shut
-    session.sendFrame(frame('b'), camera('b'));
+    viewer.sendFrame(frame('b'), camera('b'));
     assert.equal(socket.frameCameras().length, 4);
     send({ cmd: 'ack', bytes: 28 });
     assert.deepEqual(socket.frameCameras().slice(4), ['b']);
   });
 
   it('refuses acks of bytes never sent or going backwards, and keeps the socket open', () => {
-    const { socket, session, camera, frame, send } = setup();
-    session.sendFrame(frame('a'), camera('a'));
+    const { socket, viewer, camera, frame, send } = setup();
+    viewer.sendFrame(frame('a'), camera('a'));
     send({ cmd: 'ack', bytes: 8 });
     send({ cmd: 'ack', bytes: 7 });
     send({ cmd: 'ack', bytes: 0 });
@@ -374,11 +373,11 @@ describe('Session', () => {
     const fresh = setup();
     fresh.send({ cmd: 'ack', bytes: 0 });
     for (let i = 1; i <= 200; i++) {
-      fresh.session.sendFrame(fresh.frame('a'), fresh.camera('a'));
+      fresh.viewer.sendFrame(fresh.frame('a'), fresh.camera('a'));
       fresh.send({ cmd: 'ack', bytes: 7 * i });
     }
     assert.equal(fresh.socket.closedWith, undefined);
-    assert.equal(fresh.session.countOf('a').sent, 200);
+    assert.equal(fresh.viewer.countOf('a').sent, 200);
 
     const repeated = setup();
     for (let i = 0; i < 60; i++) repeated.send({ cmd: 'ack', bytes: 0 });
@@ -389,8 +388,8 @@ describe('Session', () => {
   });
 
   it('counts acks beyond one per frame sent against the rate limit', () => {
-    const { socket, session, camera, send } = setup();
-    session.sendFrame(new Frame(framePrefix('a'), Buffer.alloc(200, 0xff), 1, 0), camera('a'));
+    const { socket, viewer, camera, send } = setup();
+    viewer.sendFrame(new Frame(Buffer.alloc(200, 0xff), 1, 0), camera('a'));
     // 202 bytes sent in one frame, acknowledged a byte at a time: one ack is free, the others
     // count with the subscribe that setup sent, 50 in the second are allowed, the next closes.
     for (let bytes = 1; bytes <= 50; bytes++) send({ cmd: 'ack', bytes });
@@ -401,12 +400,12 @@ describe('Session', () => {
 
   it('closes an acking viewer that acknowledges nothing for the hard limit', () => {
     const fixture = setup();
-    const { session, camera, frame, clock, send } = fixture;
+    const { viewer, camera, frame, clock, send } = fixture;
     send({ cmd: 'ack', bytes: 0 });
-    for (let i = 0; i < 3; i++) session.sendFrame(frame('a'), camera('a')); // 2 go, 1 waits
+    for (let i = 0; i < 3; i++) viewer.sendFrame(frame('a'), camera('a')); // 2 go, 1 waits
     clock.advance(MAX_BLOCKED_MS / 2);
     send({ cmd: 'ack', bytes: 7 }); // taken: the waiting frame goes, the clock starts again
-    session.sendFrame(frame('a'), camera('a'));
+    viewer.sendFrame(frame('a'), camera('a'));
     assertClosedAtHardLimit(fixture);
   });
 

@@ -1,6 +1,7 @@
 /**
- * Login sessions: random 256-bit tokens kept in memory with an expiry. A bounded store: past
- * its limit the oldest session is dropped, so a login flood cannot grow memory.
+ * Login sessions (a browser signed in with a password): random 256-bit tokens kept in memory
+ * with an expiry. A bounded store: past its limit the oldest is dropped, so a login flood
+ * cannot grow memory.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -10,7 +11,7 @@ export interface LoginSession {
   readonly expiresAt: number;
 }
 
-export class SessionStore {
+export class LoginSessions {
   private readonly sessions = new Map<string, LoginSession>();
   private readonly ttlMs: number;
   private readonly maxSessions: number;

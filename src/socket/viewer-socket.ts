@@ -1,31 +1,36 @@
 /**
- * One browser tab's WebSocket: control messages in, states and frames out. Per camera it keeps
- * at most ONE pending frame (a newer one replaces it), and sends only while the socket's
+ * One browser tab's WebSocket: control messages in, states and frames out. Frames go through
+ * the viewer's latest-wins slot (hub/latest-wins.ts) and are sent only while the socket's
  * buffered bytes are under a bound and, for a viewer that acknowledges frames, while its
  * unacknowledged bytes are under another, so a slow viewer gets fewer frames, never stale
- * ones, and costs bounded memory. Pending cameras are served round-robin so none starves. A
- * viewer that takes nothing at all for `maxBlockedMs` while frames wait is closed with 1008.
+ * ones, and costs bounded memory. A viewer that takes nothing at all for `maxBlockedMs` while
+ * frames wait is closed with 1008.
  */
 import type { WebSocket } from 'ws';
 import type { Camera, Frame } from '../camera/camera.js';
+import { clip } from '../common/text.js';
 import type { RefusalKind, Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
+import { type DeliveryCounts, LatestWins } from '../hub/latest-wins.js';
 import type { Log } from '../log.js';
 import { CamplexError, CloseCodes, ErrorCodes } from '../protocol/errors.js';
 import {
   type CameraInfo,
+  CLIPPED_CHARS,
   type ClientCommand,
-  clip,
   decodeClientCommand,
   encodeServerMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
   SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
+import type { FrameMessages } from './frame-messages.js';
 
-export interface SessionOptions {
+export interface ViewerSocketOptions {
   hub: Hub;
   log: Log;
+  /** Builds each frame's message once for every viewer. */
+  messages: FrameMessages;
   /** Frames are held back (latest wins) while the socket buffers at least this many bytes. */
   maxBufferedBytes: number;
   /** For a viewer that acks: frames are held back while this many bytes are unacknowledged. */
@@ -48,26 +53,20 @@ const WS_LIMIT_ERRORS: Readonly<Record<string, RefusalKind>> = {
   WS_ERR_INVALID_UTF8: 'invalid-utf8',
 };
 
-/** Frames of one camera this viewer was sent, and dropped (replaced before they could go). */
-export interface ViewerCounts {
-  sent: number;
-  dropped: number;
-}
-
 const BINARY = { binary: true } as const;
 /** Per-camera counts in a viewer's disconnect log line, at most for this many cameras. */
 const MAX_CAMERAS_LOGGED = 32;
 /** Most bytes ws adds in front of a server message (2 + 8 byte length, no mask). */
 const WS_FRAME_HEADER_BYTES = 10;
 
-export class Session implements Viewer {
+type Subscription = Extract<ClientCommand, { cmd: 'subscribe' | 'unsubscribe' }>;
+
+export class ViewerSocket implements Viewer {
   private readonly ws: WebSocket;
-  private readonly options: SessionOptions;
+  private readonly options: ViewerSocketOptions;
   private readonly log: Log;
-  /** Newest unsent frame per camera; Map order gives round-robin across cameras. */
-  private readonly pending = new Map<Camera, Frame>();
-  /** Per camera: frames sent and dropped for this viewer. */
-  readonly counts = new Map<string, ViewerCounts>();
+  /** At most one waiting frame per camera; counts what this viewer was sent and lost. */
+  private readonly slots: LatestWins;
   private readonly extended: boolean;
   /** Ids this socket is subscribed to (for the per-socket limit). */
   private readonly subscribed = new Set<string>();
@@ -86,10 +85,14 @@ export class Session implements Viewer {
   private readonly onSent = (error?: Error) => {
     if (!error) this.flush();
   };
+  private readonly takesMore = () => !this.closed && this.canSend(this.ws.bufferedAmount);
+  private readonly sendWaiting = (camera: Camera, frame: Frame) =>
+    this.send(frame, camera, this.ws.bufferedAmount);
 
-  constructor(ws: WebSocket, options: SessionOptions, remote: string) {
+  constructor(ws: WebSocket, options: ViewerSocketOptions, remote: string) {
     this.ws = ws;
     this.options = options;
+    this.slots = new LatestWins((camera) => options.hub.deliveryOf(camera));
     this.extended = ws.protocol === SUBPROTOCOL_EXTENDED;
     this.log = options.log.child({ remote });
     ws.on('message', (data, isBinary) => {
@@ -110,39 +113,34 @@ export class Session implements Viewer {
       else this.log.warn({ err: error.message, code }, 'websocket protocol error: closed by ws');
     });
     options.hub.addViewer(this);
-    this.sendControl({ type: 'hello', protocol: PROTOCOL_VERSION, cameras: options.hub.list() });
+    this.sendControl({ type: 'hello', protocol: PROTOCOL_VERSION, cameras: options.hub.infos() });
   }
 
   sendFrame(frame: Frame, camera: Camera): void {
     if (this.closed) return;
     const buffered = this.ws.bufferedAmount;
-    if (this.pending.size === 0 && this.canSend(buffered)) {
+    if (this.slots.size === 0 && this.canSend(buffered)) {
       this.send(frame, camera, buffered);
+      this.slots.sent(camera);
       return;
     }
-    if (this.pending.delete(camera)) this.countDrop(camera);
-    this.pending.set(camera, frame); // (re-)inserted last: this camera goes to the back
+    this.slots.hold(camera, frame);
     this.flush();
-    if (this.pending.size > 0) this.checkBlocked();
+    if (this.slots.size > 0) this.checkBlocked();
   }
 
   sendState(info: CameraInfo): void {
     this.sendControl({ type: 'state', ...info });
   }
 
-  /** Frames of `camera` this viewer was sent and dropped so far. */
-  countOf(camera: string): ViewerCounts {
-    let counts = this.counts.get(camera);
-    if (!counts) {
-      counts = { sent: 0, dropped: 0 };
-      this.counts.set(camera, counts);
-    }
-    return counts;
+  /** Frames of camera `id` this viewer was sent and dropped so far. */
+  countOf(id: string): DeliveryCounts {
+    return this.slots.countsOf(id);
   }
 
   /** Hands `frame` to the socket, which buffered `buffered` bytes just before. */
   private send(frame: Frame, camera: Camera, buffered: number): void {
-    const message = this.extended ? frame.extended() : frame.message;
+    const message = this.options.messages.messageOf(camera.id, frame, this.extended);
     // A write callback costs a closure and a tick per message, so one is asked for only when
     // this write may be what keeps the socket over its bound: when bytes are already waiting,
     // or when this message alone fills the bound. Whenever frames wait, the newest buffered
@@ -154,8 +152,6 @@ export class Session implements Viewer {
     }
     this.framesSent++;
     this.bytesSent += message.length;
-    this.countOf(camera.id).sent++;
-    camera.counters.sent++;
     this.blockedSince = undefined;
   }
 
@@ -168,12 +164,7 @@ export class Session implements Viewer {
   }
 
   private flush(): void {
-    for (const [camera, frame] of this.pending) {
-      const buffered = this.ws.bufferedAmount;
-      if (this.closed || !this.canSend(buffered)) return;
-      this.pending.delete(camera);
-      this.send(frame, camera, buffered);
-    }
+    this.slots.flush(this.takesMore, this.sendWaiting);
   }
 
   private checkBlocked(): void {
@@ -189,21 +180,11 @@ export class Session implements Viewer {
         ...(this.ackedBytes === undefined ? {} : { unacked: this.bytesSent - this.ackedBytes }),
       },
     );
-    this.dropPending();
+    this.slots.dropAll();
     this.closed = true; // no more frames or states for it
+    // The close frame itself may never get through a socket that does not drain: ws cuts the
+    // connection when the closing handshake does not finish in time (closeTimeout).
     this.ws.close(CloseCodes.POLICY_VIOLATION, 'viewer too slow: nothing drained');
-    // The close frame itself may never get through a socket that does not drain.
-    setTimeout(() => this.ws.terminate(), 1000).unref();
-  }
-
-  private countDrop(camera: Camera): void {
-    this.countOf(camera.id).dropped++;
-    camera.counters.dropped++;
-  }
-
-  private dropPending(): void {
-    for (const camera of this.pending.keys()) this.countDrop(camera);
-    this.pending.clear();
   }
 
   private sendControl(message: ServerMessage): void {
@@ -214,79 +195,80 @@ export class Session implements Viewer {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    const refusals = this.options.refusals;
     if (isBinary) {
-      refusals.hit('binary-message', 'binary message from client: closing with 1003');
+      this.options.refusals.hit('binary-message', 'binary message from client: closing with 1003');
       this.ws.close(CloseCodes.UNSUPPORTED_DATA, 'binary messages are not accepted');
       return;
     }
     if (this.ws.readyState !== this.ws.OPEN) return; // closing: nothing more is acted on
-    let command: ClientCommand | undefined;
-    let refusal: CamplexError | undefined;
+    let command: ClientCommand;
     try {
       command = decodeClientCommand(data.toString('utf8'), this.options.maxCamerasPerCommand);
     } catch (error) {
       if (!(error instanceof CamplexError)) throw error;
-      refusal = error;
-    }
-    if (command?.cmd === 'ack') {
-      // A viewer acks every frame, so acks that acknowledge new bytes skip the message-rate
-      // limit, up to one per frame sent. Repeats, bad acks and any beyond that count.
-      const outcome = this.takeAck(command.bytes);
-      if (outcome === true && this.unlimitedAcks < this.framesSent) {
-        this.unlimitedAcks++;
-        return;
-      }
-      if (outcome instanceof CamplexError) refusal = outcome;
-    }
-    if (this.overRateLimit()) {
-      if (this.rateWindowCount === this.options.maxMessagesPerSecond + 1) {
-        refusals.hit('message-rate', 'control message flood: closing with 1008', {
-          perSecond: this.options.maxMessagesPerSecond,
-        });
-      }
-      this.ws.close(CloseCodes.POLICY_VIOLATION, 'too many control messages');
+      if (!this.overRateLimit()) this.refuse(error);
       return;
     }
-    if (refusal) {
-      this.refuse(refusal);
+    if (command.cmd === 'ack') {
+      this.onAck(command.bytes);
       return;
     }
-    if (!command || command.cmd === 'ack') return; // a repeated ack: nothing to do
-    const hub = this.options.hub;
-    const subscribing = command.cmd === 'subscribe';
-    if (subscribing) {
-      const adding = command.cameras.filter((id) => !this.subscribed.has(id)).length;
-      const max = this.options.maxCamerasPerSocket;
-      if (this.subscribed.size + adding > max) {
-        const error = new CamplexError(
-          ErrorCodes.TOO_MANY_CAMERAS,
-          `a socket may subscribe to at most ${max} cameras at once`,
-        );
-        this.refuse(error);
-        return;
-      }
+    if (this.overRateLimit()) return;
+    if (command.cmd === 'subscribe') this.subscribe(command);
+    else this.unsubscribe(command);
+  }
+
+  /**
+   * A viewer acks every frame, so acks that acknowledge new bytes skip the message-rate limit,
+   * up to one per frame sent. Repeats, bad acks and any beyond that count.
+   */
+  private onAck(bytes: number): void {
+    const outcome = this.takeAck(bytes);
+    if (outcome === true && this.unlimitedAcks < this.framesSent) {
+      this.unlimitedAcks++;
+      return;
     }
-    const result = subscribing
-      ? hub.subscribe(this, command.cameras)
-      : hub.unsubscribe(this, command.cameras);
+    if (this.overRateLimit()) return;
+    if (outcome instanceof CamplexError) this.refuse(outcome);
+  }
+
+  private subscribe(command: Subscription): void {
+    const adding = command.cameras.filter((id) => !this.subscribed.has(id)).length;
+    const max = this.options.maxCamerasPerSocket;
+    if (this.subscribed.size + adding > max) {
+      const error = new CamplexError(
+        ErrorCodes.TOO_MANY_CAMERAS,
+        `a socket may subscribe to at most ${max} cameras at once`,
+      );
+      this.refuse(error);
+      return;
+    }
+    const result = this.options.hub.subscribe(this, command.cameras);
+    for (const id of result.accepted) this.subscribed.add(id);
+    this.acknowledge('subscribed', result);
+  }
+
+  private unsubscribe(command: Subscription): void {
+    const { hub } = this.options;
+    const result = hub.unsubscribe(this, command.cameras);
     for (const id of result.accepted) {
-      if (subscribing) this.subscribed.add(id);
-      else this.subscribed.delete(id);
+      this.subscribed.delete(id);
+      const camera = hub.camera(id);
+      if (camera) this.slots.forget(camera);
     }
-    if (!subscribing) {
-      for (const camera of this.pending.keys()) {
-        if (result.accepted.includes(camera.id)) this.pending.delete(camera);
-      }
-    }
+    this.acknowledge('unsubscribed', result);
+  }
+
+  /** The ack of a (un)subscribe with the ids it took, then an error naming the unknown ones. */
+  private acknowledge(
+    type: 'subscribed' | 'unsubscribed',
+    result: { accepted: string[]; unknown: string[] },
+  ): void {
     if (result.accepted.length > 0 || result.unknown.length === 0) {
-      this.sendControl({
-        type: subscribing ? 'subscribed' : 'unsubscribed',
-        cameras: result.accepted,
-      });
+      this.sendControl({ type, cameras: result.accepted });
     }
     if (result.unknown.length > 0) {
-      const shown = result.unknown.slice(0, 10).map((id) => clip(id));
+      const shown = result.unknown.slice(0, 10).map((id) => clip(id, CLIPPED_CHARS));
       const names = shown.map((id) => JSON.stringify(id)).join(', ');
       const plural = result.unknown.length > 1 ? 's' : '';
       this.refuse(
@@ -338,24 +320,33 @@ export class Session implements Viewer {
     });
   }
 
+  /** Counts a message against the rate limit; past it, closes the socket and says true. */
   private overRateLimit(): boolean {
     const now = this.options.now();
     if (now - this.rateWindowStart >= 1000) {
       this.rateWindowStart = now;
       this.rateWindowCount = 0;
     }
-    return ++this.rateWindowCount > this.options.maxMessagesPerSecond;
+    const count = ++this.rateWindowCount;
+    if (count <= this.options.maxMessagesPerSecond) return false;
+    if (count === this.options.maxMessagesPerSecond + 1) {
+      this.options.refusals.hit('message-rate', 'control message flood: closing with 1008', {
+        perSecond: this.options.maxMessagesPerSecond,
+      });
+    }
+    this.ws.close(CloseCodes.POLICY_VIOLATION, 'too many control messages');
+    return true;
   }
 
   private onClose(code: number): void {
     this.closed = true;
-    this.dropPending();
+    this.slots.dropAll();
     this.options.hub.removeViewer(this);
     let sent = 0;
     let dropped = 0;
-    const cameras: Record<string, ViewerCounts> = {};
+    const cameras: Record<string, DeliveryCounts> = {};
     let logged = 0;
-    for (const [camera, counts] of this.counts) {
+    for (const [camera, counts] of this.slots.counts) {
       sent += counts.sent;
       dropped += counts.dropped;
       if (logged++ < MAX_CAMERAS_LOGGED) cameras[camera] = counts;

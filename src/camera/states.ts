@@ -1,0 +1,41 @@
+/**
+ * A camera's states and which may follow which, checked in one place: idle until someone
+ * watches, starting while ffmpeg has yet to deliver, live while frames come, retrying after a
+ * failure (offline once failures pile up; it still retries), stopped for good at shutdown.
+ */
+export type CameraState = 'idle' | 'starting' | 'live' | 'retrying' | 'offline' | 'stopped';
+
+/** What a viewer may know of a camera: never its URL. */
+export interface CameraInfo {
+  id: string;
+  name: string;
+  state: CameraState;
+  /** Why the camera is not live (redacted, short), when retrying or offline. */
+  reason?: string;
+  /** Failed attempts in a row, when retrying or offline. */
+  attempt?: number;
+  /** Milliseconds until the next attempt, when retrying or offline. */
+  retryInMs?: number;
+}
+
+const STOPPABLE = ['idle', 'stopped'] as const;
+
+/** The states each state may move to (every state may stop, but stopped is final). */
+export const TRANSITIONS: Readonly<Record<CameraState, readonly CameraState[]>> = {
+  idle: ['starting', 'stopped'],
+  starting: ['live', 'retrying', 'offline', ...STOPPABLE],
+  live: ['retrying', 'offline', ...STOPPABLE],
+  retrying: ['starting', 'retrying', 'offline', ...STOPPABLE],
+  offline: ['starting', 'offline', ...STOPPABLE],
+  stopped: [],
+};
+
+/** True while ffmpeg runs or a restart is pending. */
+export function isRunning(state: CameraState): boolean {
+  return state !== 'idle' && state !== 'stopped';
+}
+
+/** Retrying or offline: a restart is pending and the reason is known. */
+export function isFailing(state: CameraState): boolean {
+  return state === 'retrying' || state === 'offline';
+}

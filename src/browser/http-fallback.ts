@@ -4,10 +4,13 @@
  * browser's ~6 connections per origin per camera, the very wall camplex exists to beat, so it is
  * used for at most MAX_MJPEG_TILES tiles; snapshots are short requests that share connections.
  */
-import { readMultipartJpegs } from './multipart-reader.js';
+import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
+import { MJPEG_BOUNDARY } from '../protocol/wire.js';
 import type { Tile } from './tile.js';
 
-export const MAX_MJPEG_TILES = 4;
+const MAX_MJPEG_TILES = 4;
+/** A part larger than this is skipped (the server's default limit). */
+const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const SNAPSHOT_INTERVAL_MS = 2000;
 const SNAPSHOT_CONCURRENCY = 3;
 
@@ -46,7 +49,16 @@ export class HttpFallback {
         signal: controller.signal,
       });
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-      await readMultipartJpegs(response.body, (jpeg) => this.tiles.get(id)?.push(jpeg));
+      // The server's own splitter: parts are taken by their Content-Length and checked whole.
+      const splitter = new MpjpegSplitter({
+        boundary: MJPEG_BOUNDARY,
+        maxFrameBytes: MAX_FRAME_BYTES,
+        onFrame: (jpeg) => this.tiles.get(id)?.push(jpeg),
+      });
+      const reader = response.body.getReader();
+      for (let read = await reader.read(); !read.done; read = await reader.read()) {
+        splitter.push(read.value);
+      }
     };
     run().catch(() => {
       // Aborted on purpose, or the server went away: try again shortly while still wanted.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { MJPEG_BOUNDARY } from '../protocol/wire.js';
 import { isWholeJpeg, MpjpegSplitter } from './mpjpeg-splitter.js';
 
 const BOUNDARY = 'camplex';
@@ -43,6 +44,31 @@ function prng(seed: number): () => number {
 }
 
 describe('MpjpegSplitter', () => {
+  it("reads camplex's own /mjpeg parts from plain Uint8Arrays, as the browser does", () => {
+    const jpegs = [fakeJpeg(1), Uint8Array.from(exifJpeg), fakeJpeg(2, 3000)];
+    const text = (value: string) => new TextEncoder().encode(value);
+    const stream = jpegs.flatMap((jpeg) => [
+      text(
+        `--${MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`,
+      ),
+      new Uint8Array(jpeg),
+      text('\r\n'),
+    ]);
+    const joined = Uint8Array.from(stream.flatMap((piece) => [...piece]));
+    const frames: Uint8Array[] = [];
+    const splitter = new MpjpegSplitter({
+      boundary: MJPEG_BOUNDARY,
+      maxFrameBytes: 1 << 20,
+      onFrame: (jpeg) => frames.push(jpeg.slice()),
+    });
+    // In the odd-sized pieces a fetch body stream hands out.
+    for (let at = 0; at < joined.length; at += 1000) splitter.push(joined.subarray(at, at + 1000));
+    assert.deepEqual(
+      frames.map((frame) => Buffer.from(frame).toString('hex')),
+      jpegs.map((jpeg) => Buffer.from(jpeg).toString('hex')),
+    );
+  });
+
   it('returns each part of one chunk as a whole frame', () => {
     const jpegs = [fakeJpeg(1), fakeJpeg(2, 100), fakeJpeg(3, 7)];
     const { frames, stats } = split([Buffer.concat(jpegs.map((j) => part(j)))]);
@@ -52,7 +78,7 @@ describe('MpjpegSplitter', () => {
   });
 
   it('cuts frames from each chunk in place when chunks end on part boundaries (no copy)', () => {
-    const views: Buffer[] = [];
+    const views: Uint8Array[] = [];
     const splitter = new MpjpegSplitter({
       boundary: BOUNDARY,
       maxFrameBytes: 1 << 20,

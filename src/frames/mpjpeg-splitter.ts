@@ -1,5 +1,7 @@
 /**
- * Cuts ffmpeg's `-f mpjpeg` output into whole JPEG frames. Pure: bytes in, frames out, no I/O.
+ * Cuts a multipart JPEG stream into whole JPEG frames: ffmpeg's `-f mpjpeg` output on the
+ * server, camplex's own /mjpeg/<id> response in the browser. Pure: bytes in, frames out, no
+ * I/O, nothing but Uint8Array, so both sides run the same code.
  *
  * Each part is `--<boundary>\r\n<headers>\r\n\r\n<JPEG>\r\n`; ffmpeg writes a Content-length
  * header per part, so a frame is taken by its length and never by searching for FF D9 (a JPEG
@@ -14,8 +16,8 @@ export interface SplitterOptions {
   boundary: string;
   /** Parts declaring more bytes than this are skipped without being buffered. */
   maxFrameBytes: number;
-  /** Called with each whole JPEG, a view into the splitter's buffer (valid until the caller drops it). */
-  onFrame: (jpeg: Buffer) => void;
+  /** Called with each whole JPEG, a view into the bytes pushed (the splitter never writes to them). */
+  onFrame: (jpeg: Uint8Array) => void;
 }
 
 export type DropReason = 'corrupt' | 'oversized' | 'malformed-header';
@@ -42,10 +44,10 @@ export class MpjpegSplitter {
     garbageBytes: 0,
   };
 
-  private readonly delimiter: Buffer;
+  private readonly delimiter: Uint8Array;
   private readonly maxFrameBytes: number;
-  private readonly onFrame: (jpeg: Buffer) => void;
-  private chunks: Buffer[] = [];
+  private readonly onFrame: (jpeg: Uint8Array) => void;
+  private chunks: Uint8Array[] = [];
   private buffered = 0;
   /** Bytes needed in `chunks` before parsing again (avoids re-scanning a half-received body). */
   private needed = 1;
@@ -56,16 +58,14 @@ export class MpjpegSplitter {
     if (!/^[\x21-\x7e]{1,70}$/.test(options.boundary)) {
       throw new TypeError('boundary must be 1-70 printable ASCII characters');
     }
-    this.delimiter = Buffer.from(`--${options.boundary}`);
+    this.delimiter = ascii(`--${options.boundary}`);
     this.maxFrameBytes = options.maxFrameBytes;
     this.onFrame = options.onFrame;
   }
 
   /** Feeds the next chunk of ffmpeg output; calls onFrame for every frame it completes. */
   push(chunk: Uint8Array): void {
-    let data = Buffer.isBuffer(chunk)
-      ? chunk
-      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    let data = chunk;
     if (this.skipping > 0) {
       const skipped = Math.min(this.skipping, data.length);
       this.skipping -= skipped;
@@ -76,7 +76,7 @@ export class MpjpegSplitter {
     this.buffered += data.length;
     if (this.buffered < this.needed) return;
 
-    const buffer = this.chunks.length === 1 ? data : Buffer.concat(this.chunks, this.buffered);
+    const buffer = this.chunks.length === 1 ? data : concat(this.chunks, this.buffered);
     let consumed = this.parse(buffer);
     if (this.skipping > 0) {
       const skipped = Math.min(this.skipping, buffer.length - consumed);
@@ -87,7 +87,7 @@ export class MpjpegSplitter {
   }
 
   /** Keeps what `buffer` holds past `consumed` for the next push. */
-  private keep(buffer: Buffer, consumed: number): void {
+  private keep(buffer: Uint8Array, consumed: number): void {
     // Usually a chunk ends on a part boundary and nothing is kept: no allocation then.
     this.chunks.length = 0;
     if (consumed < buffer.length) this.chunks.push(buffer.subarray(consumed));
@@ -96,14 +96,14 @@ export class MpjpegSplitter {
   }
 
   /** Parses as many whole parts as `buffer` holds; returns how many bytes it used up. */
-  private parse(buffer: Buffer): number {
+  private parse(buffer: Uint8Array): number {
     let position = 0;
     this.needed = 1;
     while (position < buffer.length) {
       // A part normally starts right where the previous one ended: compare before searching.
       const start = startsWith(buffer, position, this.delimiter)
         ? position
-        : buffer.indexOf(this.delimiter, position);
+        : indexOf(buffer, this.delimiter, position);
       if (start === -1) {
         // Keep only a tail that may begin a delimiter split across chunks. Usually there is
         // none (a part ends in CRLF), so the next chunk is parsed in place, not concatenated.
@@ -167,7 +167,7 @@ export class MpjpegSplitter {
   }
 
   /** Length of the longest end of `buffer` that is a proper prefix of the delimiter. */
-  private delimiterPrefixAtEnd(buffer: Buffer): number {
+  private delimiterPrefixAtEnd(buffer: Uint8Array): number {
     // A chunk usually ends in a part's CRLF, which fails at the first byte.
     for (let length = Math.min(this.delimiter.length - 1, buffer.length); length > 0; length--) {
       if (startsWith(buffer, buffer.length - length, this.delimiter, length)) return length;
@@ -178,6 +178,34 @@ export class MpjpegSplitter {
 
 // The header is read byte by byte in JS: for ~60 bytes that is cheaper than the calls into
 // C++ that indexOf and toString make, which showed in the frame path's cost per frame.
+
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (char) => char.charCodeAt(0));
+}
+
+/** `chunks` joined (only when a part spans chunks: large frames, or garbage). */
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const joined = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, at);
+    at += chunk.length;
+  }
+  return joined;
+}
+
+/** Index of the first `needle` in `haystack` at or after `from`, or -1 (resynchronising only). */
+function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0];
+  for (
+    let i = haystack.indexOf(first ?? 0, from);
+    i !== -1;
+    i = haystack.indexOf(first ?? 0, i + 1)
+  ) {
+    if (startsWith(haystack, i, needle)) return i;
+  }
+  return -1;
+}
 
 /** True when `buffer` holds the first `length` bytes of `prefix` at `at`. */
 function startsWith(
@@ -202,7 +230,7 @@ function indexOfHeaderEnd(buffer: Uint8Array, from: number, limit: number): numb
   return -1;
 }
 
-const CONTENT_LENGTH = Buffer.from('content-length:');
+const CONTENT_LENGTH = ascii('content-length:');
 const SPACE = 0x20;
 const TAB = 0x09;
 

@@ -9,8 +9,7 @@ import type { Camera, Frame } from '../camera/camera.js';
 import type { Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import { LatestWins } from '../hub/latest-wins.js';
-
-const BOUNDARY = 'camplexmjpeg';
+import { MJPEG_BOUNDARY } from '../protocol/wire.js';
 
 export interface MjpegOptions {
   hub: Hub;
@@ -30,7 +29,7 @@ export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerRes
   const write = (_camera: Camera, frame: Frame) => {
     res.cork();
     res.write(
-      `--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${frame.jpeg.length}\r\n\r\n`,
+      `--${MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${frame.jpeg.length}\r\n\r\n`,
     );
     res.write(frame.jpeg);
     res.write('\r\n');
@@ -68,7 +67,7 @@ export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerRes
   // A stream may go quiet for long (a camera retrying): no idle timeout on this connection.
   res.socket?.setTimeout(0);
   res.writeHead(200, {
-    'Content-Type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`,
+    'Content-Type': `multipart/x-mixed-replace; boundary=${MJPEG_BOUNDARY}`,
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
   });

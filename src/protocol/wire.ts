@@ -9,6 +9,8 @@ import { CamplexError, type ErrorCode, ErrorCodes } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
 export const WS_PATH = '/ws/cameras';
+/** The multipart boundary of camplex's own /mjpeg/<id> responses (the browser's fallback reads them). */
+export const MJPEG_BOUNDARY = 'camplexmjpeg';
 /** Camera ids are config keys: 1-64 bytes of [A-Za-z0-9._-]. */
 export const CAMERA_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** Subprotocol for the default frame layout (offering none means the same). */

@@ -88,8 +88,8 @@ async function main(argv: string[]): Promise<number> {
   // Whatever ends this process (an uncaught error included), no ffmpeg outlives it.
   process.on('exit', () => camplex.killChildren());
   log.info(
-    { url: camplex.url, cameras: config.cameras.length, config: config.origin },
-    `camplex listening on ${camplex.url} with ${config.cameras.length} cameras (${config.origin})`,
+    { url: camplex.url, cameras: config.cameras.length, config: config.source },
+    `camplex listening on ${camplex.url} with ${config.cameras.length} cameras (${config.source})`,
   );
 
   return new Promise<number>((resolve) => {

@@ -111,11 +111,11 @@ describe('parseConfig', () => {
     it('a port out of range in the file or on the command line', () => {
       assertConfigError(
         `${ONE_CAMERA}server:\n  port: 70000\n`,
-        `${ORIGIN}: server.port: Too big: expected number to be <=65535`,
+        `${ORIGIN}: server.port: expected a port number from 0 to 65535, got 70000`,
       );
       assertConfigError(
         `${ONE_CAMERA}server:\n  port: -1\n`,
-        `${ORIGIN}: server.port: Too small: expected number to be >=0`,
+        `${ORIGIN}: server.port: expected a port number from 0 to 65535, got -1`,
       );
       assertConfigError(ONE_CAMERA, '--port: expected a port number from 0 to 65535, got 65536', {
         port: 65536,
@@ -155,7 +155,7 @@ describe('parseConfig', () => {
 
   it('fills in defaults: host 127.0.0.1, port 8080, 10 s grace, finite limits', () => {
     const config = parseConfig(ONE_CAMERA, ORIGIN);
-    assert.equal(config.origin, ORIGIN);
+    assert.equal(config.source, ORIGIN);
     assert.deepEqual(config.server, {
       host: '127.0.0.1',
       port: 8080,
@@ -368,7 +368,8 @@ describe('security settings', () => {
   it('needs readable PEM files for TLS', () => {
     assertConfigError(
       `${ONE_CAMERA}server:\n  tls:\n    cert: /nonexistent/cert.pem\n    key: /nonexistent/key.pem\n`,
-      `${ORIGIN}: server.tls.cert: cannot read /nonexistent/cert.pem: file not found`,
+      `${ORIGIN}: server.tls.cert: cannot read /nonexistent/cert.pem: file not found\n` +
+        `${ORIGIN}: server.tls.key: cannot read /nonexistent/key.pem: file not found`,
     );
   });
 });
@@ -379,7 +380,7 @@ describe('loadConfig', () => {
 
   it('gives 16 demo cameras with distinct ids when there is no config file', () => {
     const config = loadConfig(undefined);
-    assert.equal(config.origin, 'built-in demo');
+    assert.equal(config.source, 'built-in demo');
     assert.equal(config.cameras.length, 16);
     const ids = config.cameras.map((camera) => camera.id);
     assert.equal(new Set(ids).size, 16);
@@ -401,7 +402,7 @@ describe('loadConfig', () => {
     const file = join(dir, 'camplex.yaml');
     writeFileSync(file, ONE_CAMERA);
     const config = loadConfig(file, { port: 8181 });
-    assert.equal(config.origin, file);
+    assert.equal(config.source, file);
     assert.equal(config.server.port, 8181);
     assert.deepEqual(
       config.cameras.map((camera) => camera.id),

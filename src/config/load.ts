@@ -1,12 +1,17 @@
-/** Reads, validates and freezes the configuration once at start. */
+/**
+ * Reads the config once at start: YAML, `${VAR}` from the environment, command-line and
+ * environment overrides merged in, then one parse against the schema, frozen. Every problem is
+ * a ConfigError naming where it came from (the file and key, or the flag or variable) and what
+ * was expected.
+ */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { hashPassword } from '../access/password.js';
 import { CamplexError, ErrorCodes } from '../protocol/errors.js';
 import { demoCameras } from './demo.js';
-import { CAMERA_ID_PATTERN, type CameraConfig, type Config, configSchema } from './schema.js';
+import { type Config, configSchema } from './schema.js';
 
 export const DEFAULT_DEMO_CAMERAS = 16;
 /** Aliases a config may expand: plenty for hand-written YAML, too few for an alias bomb. */
@@ -31,6 +36,8 @@ export interface ConfigOverrides {
   env?: NodeJS.ProcessEnv;
 }
 
+const demoCount = z.int().min(0).max(256);
+
 /** Loads `file` (or the built-in demo setup when undefined) and applies CLI overrides. */
 export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}): Config {
   if (file === undefined) {
@@ -50,228 +57,141 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   return parseConfig(text, file, overrides);
 }
 
-/** Parses config text; `origin` names it in every error message. */
-export function parseConfig(text: string, origin: string, overrides: ConfigOverrides = {}): Config {
+/** Parses config text; `source` names it in every error message. */
+export function parseConfig(text: string, source: string, overrides: ConfigOverrides = {}): Config {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const syntaxError = document.errors[0];
   if (syntaxError) {
-    throw new ConfigError(`${origin}: invalid YAML: ${firstLine(syntaxError.message)}`);
+    throw new ConfigError(`${source}: invalid YAML: ${firstLine(syntaxError.message)}`);
   }
-  const env = overrides.env ?? process.env;
   let tree: unknown;
   try {
     tree = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     // yaml refuses alias bombs ("billion laughs") here, with a ReferenceError.
-    throw new ConfigError(`${origin}: invalid YAML: ${firstLine((error as Error).message)}`);
+    throw new ConfigError(`${source}: invalid YAML: ${firstLine((error as Error).message)}`);
   }
-  const raw: unknown = substituteEnv(tree ?? {}, env, origin, []);
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(formatIssues(origin, parsed.error.issues));
-
-  const file = parsed.data;
-  const cameras: CameraConfig[] = [];
-  for (const [id, camera] of Object.entries(file.cameras)) {
-    if (!CAMERA_ID_PATTERN.test(id)) {
-      throw new ConfigError(
-        `${origin}: cameras.${JSON.stringify(id)}: camera ids must be 1-64 characters of ` +
-          'A-Z a-z 0-9 . _ - (they appear in URLs and on the wire)',
-      );
-    }
-    cameras.push({
-      id,
-      name: camera.name ?? id,
-      ...camera,
-      url: withCredentials(origin, id, camera.url, camera.user, camera.password),
-    });
-  }
-  const demo = overrides.demo ?? 0;
-  if (!Number.isInteger(demo) || demo < 0 || demo > 256) {
-    throw new ConfigError(
-      `--demo: expected a whole number of demo cameras from 0 to 256, got ${demo}`,
-    );
-  }
-  for (const camera of demoCameras(demo)) {
-    if (cameras.some((c) => c.id === camera.id)) {
-      throw new ConfigError(`${origin}: cameras.${camera.id}: clashes with a --demo camera id`);
-    }
-    cameras.push(camera);
-  }
-  if (cameras.length === 0) {
-    throw new ConfigError(
-      `${origin}: cameras: expected at least one camera (run without --config for demo cameras)`,
-    );
-  }
-  const port = overrides.port ?? file.server.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`--port: expected a port number from 0 to 65535, got ${overrides.port}`);
-  }
-  const host = overrides.host ?? file.server.host;
-  const users: Record<string, string> = { ...file.auth.users };
-  const tokens: Record<string, string> = { ...file.auth.tokens };
-  if (env.CAMPLEX_PASSWORD) users[env.CAMPLEX_USER || 'admin'] = hashPassword(env.CAMPLEX_PASSWORD);
-  if (env.CAMPLEX_TOKEN) {
-    if (!/^[A-Za-z0-9._~+/=-]{32,512}$/.test(env.CAMPLEX_TOKEN)) {
-      throw new ConfigError(
-        'CAMPLEX_TOKEN: expected a token of 32-512 characters (letters, digits, ._~+/=-)',
-      );
-    }
-    tokens.env = env.CAMPLEX_TOKEN;
-  }
-  const authConfigured = Object.keys(users).length > 0 || Object.keys(tokens).length > 0;
-  if (!authConfigured && !isLoopback(host) && !overrides.noAuth) {
-    throw new ConfigError(
-      `${origin}: server.host: refusing to serve ${host} without authentication: add auth.users ` +
-        '(hashes from `camplex hash-password`) or auth.tokens, set CAMPLEX_PASSWORD or ' +
-        'CAMPLEX_TOKEN, or pass --no-auth to accept that anyone who can reach it sees every camera',
-    );
-  }
-  const tls = file.server.tls && {
-    cert: readPem(origin, 'server.tls.cert', file.server.tls.cert),
-    key: readPem(origin, 'server.tls.key', file.server.tls.key),
-  };
-  if (file.server.redirectHttpPort !== undefined && !tls) {
-    throw new ConfigError(`${origin}: server.redirectHttpPort: only makes sense with server.tls`);
-  }
-  const limits = file.limits;
-  if (limits.headersTimeoutSeconds > limits.requestTimeoutSeconds) {
-    throw new ConfigError(
-      `${origin}: limits.headersTimeoutSeconds: ${limits.headersTimeoutSeconds} is longer than ` +
-        `limits.requestTimeoutSeconds (${limits.requestTimeoutSeconds}): headers are part of the request`,
-    );
-  }
-  return deepFreeze({
-    origin,
-    server: {
-      host,
-      port,
-      ...(tls ? { tls } : {}),
-      ...(file.server.redirectHttpPort !== undefined
-        ? { redirectHttpPort: file.server.redirectHttpPort }
-        : {}),
-      allowedOrigins: file.server.allowedOrigins,
-      allowedHosts: file.server.allowedHosts.map((name) => name.toLowerCase()),
-      trustedProxies: file.server.trustedProxies,
-    },
-    auth: { users, tokens, sessionMs: Math.round(file.auth.sessionHours * 3600_000) },
-    limits: {
-      maxControlMessageBytes: limits.maxControlMessageBytes,
-      maxMessagesPerSecond: limits.maxMessagesPerSecond,
-      maxCamerasPerCommand: limits.maxCamerasPerCommand,
-      maxCamerasPerSocket: limits.maxCamerasPerSocket,
-      ...(limits.maxSocketsPerIp !== undefined ? { maxSocketsPerIp: limits.maxSocketsPerIp } : {}),
-      ...(limits.maxSockets !== undefined ? { maxSockets: limits.maxSockets } : {}),
-      idleMs: Math.round(limits.idleSeconds * 1000),
-      headersTimeoutMs: Math.round(limits.headersTimeoutSeconds * 1000),
-      requestTimeoutMs: Math.round(limits.requestTimeoutSeconds * 1000),
-      authFailuresPerMinute: limits.authFailuresPerMinute,
-    },
-    ffmpeg: file.ffmpeg.path === undefined ? {} : { path: file.ffmpeg.path },
-    stream: {
-      graceMs: Math.round(file.stream.graceSeconds * 1000),
-      pingMs: Math.round(file.stream.pingSeconds * 1000),
-      slowViewerMs: Math.round(file.stream.slowViewerSeconds * 1000),
-      maxFrameBytes: file.stream.maxFrameBytes,
-      maxBufferedBytes: file.stream.maxBufferedBytes,
-      maxUnackedBytes: file.stream.maxUnackedBytes,
-    },
-    cameras,
-  });
+  const env = overrides.env ?? process.env;
+  const raw = substituteEnv(tree ?? {}, env, source, []);
+  const labels = mergeOverrides(raw, overrides, env, source);
+  const parsed = configSchema({ name: source, folder: dirname(source) }).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(source, labels, parsed.error.issues));
+  return deepFreeze(parsed.data);
 }
 
 /**
- * `url` with `user` and `password` as its user info, URL-encoded (ffmpeg decodes them), so a
- * password may hold spaces, '/', '@' or ':' as it is.
+ * Writes the command line's and the environment's settings into `raw` (the file's tree) so
+ * one schema checks them all; returns which key paths they set, to name them in errors.
  */
-function withCredentials(
-  origin: string,
-  id: string,
-  url: string,
-  user: string | undefined,
-  password: string | undefined,
-): string {
-  if (user === undefined && password === undefined) return url;
-  const where = `${origin}: cameras.${id}`;
-  const match = /^((?:rtsps?|https?):\/\/)([^/?#]*)(.*)$/is.exec(url);
-  if (!match) {
-    throw new ConfigError(`${where}: user/password need an rtsp:// or http(s):// url`);
+function mergeOverrides(
+  raw: Record<string, unknown>,
+  overrides: ConfigOverrides,
+  env: NodeJS.ProcessEnv,
+  source: string,
+): Map<string, string> {
+  const labels = new Map<string, string>();
+  const set = (path: string[], value: unknown, label: string) => {
+    let node = raw;
+    for (const key of path.slice(0, -1)) {
+      const child = node[key];
+      node[key] = typeof child === 'object' && child !== null ? child : {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path.at(-1) ?? ''] = value;
+    labels.set(path.join('.'), label);
+  };
+  if (overrides.host !== undefined) set(['server', 'host'], overrides.host, '--host');
+  if (overrides.port !== undefined) set(['server', 'port'], overrides.port, '--port');
+  if (overrides.noAuth) set(['auth', 'open'], true, '--no-auth');
+  if (env.CAMPLEX_PASSWORD) {
+    const user = env.CAMPLEX_USER || 'admin';
+    set(['auth', 'users', user], hashPassword(env.CAMPLEX_PASSWORD), 'CAMPLEX_USER');
   }
-  const [, scheme = '', authority = '', rest = ''] = match;
-  if (authority.includes('@')) {
+  if (env.CAMPLEX_TOKEN) set(['auth', 'tokens', 'env'], env.CAMPLEX_TOKEN, 'CAMPLEX_TOKEN');
+  const demo = demoCount.safeParse(overrides.demo ?? 0);
+  if (!demo.success) {
     throw new ConfigError(
-      `${where}: the url has credentials already: put them in user/password, not in both`,
+      `--demo: expected a whole number of demo cameras from 0 to 256, got ${overrides.demo}`,
     );
   }
-  const userinfo = `${encodeURIComponent(user ?? '')}${password === undefined ? '' : `:${encodeURIComponent(password)}`}`;
-  return `${scheme}${userinfo}@${authority}${rest}`;
-}
-
-/** True for addresses only this machine can reach. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  const fileCameras = (raw.cameras ?? {}) as Record<string, unknown>;
+  for (const camera of demoCameras(demo.data)) {
+    if (camera.id in fileCameras) {
+      throw new ConfigError(`${source}: cameras.${camera.id}: clashes with a --demo camera id`);
+    }
+    const { id, ...settings } = camera;
+    set(['cameras', id], settings, '--demo');
+  }
+  return labels;
 }
 
 /** Replaces `${NAME}` in every string of the parsed YAML with the environment's value. */
 function substituteEnv(
   value: unknown,
   env: NodeJS.ProcessEnv,
-  origin: string,
+  source: string,
   path: string[],
-): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_all, name: string) => {
-      const found = env[name];
-      if (found === undefined) {
-        throw new ConfigError(
-          `${origin}: ${path.join('.')}: environment variable ${name} is not set`,
-        );
-      }
-      return found;
-    });
+): Record<string, unknown> {
+  const walk = (item: unknown, at: string[]): unknown => {
+    if (typeof item === 'string') {
+      return item.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_all, name: string) => {
+        const found = env[name];
+        if (found === undefined) {
+          throw new ConfigError(
+            `${source}: ${at.join('.')}: environment variable ${name} is not set`,
+          );
+        }
+        return found;
+      });
+    }
+    if (Array.isArray(item)) return item.map((child, i) => walk(child, [...at, String(i)]));
+    if (typeof item === 'object' && item !== null) {
+      return Object.fromEntries(
+        Object.entries(item).map(([key, child]) => [key, walk(child, [...at, key])]),
+      );
+    }
+    return item;
+  };
+  const tree = walk(value, path);
+  if (typeof tree !== 'object' || tree === null || Array.isArray(tree)) {
+    throw new ConfigError(`${source}: (top level): expected keys such as cameras: and server:`);
   }
-  if (Array.isArray(value))
-    return value.map((item, i) => substituteEnv(item, env, origin, [...path, String(i)]));
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        substituteEnv(item, env, origin, [...path, key]),
-      ]),
-    );
-  }
-  return value;
+  return tree as Record<string, unknown>;
 }
 
-/** Reads a PEM file named in the config, relative to the config file's folder. */
-function readPem(origin: string, key: string, file: string): string {
-  const path = resolve(dirname(origin), file);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      `${origin}: ${key}: cannot read ${path}: ${code === 'ENOENT' ? 'file not found' : code}`,
-    );
-  }
-  if (!text.includes('-----BEGIN ')) {
-    throw new ConfigError(`${origin}: ${key}: ${path} is not a PEM file`);
-  }
-  return text;
-}
-
-function formatIssues(origin: string, issues: readonly z.core.$ZodIssue[]): string {
+function formatIssues(
+  source: string,
+  labels: ReadonlyMap<string, string>,
+  issues: readonly z.core.$ZodIssue[],
+): string {
   const lines = issues.map((issue) => {
-    const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
-    return `${origin}: ${path}: ${describeIssue(issue)}`;
+    // A value the command line or the environment gave is named by its flag or variable; a rule
+    // across keys (custom) is named by the key, wherever its value came from.
+    const label =
+      issue.code === 'custom' ? undefined : labels.get(issue.path.map(String).join('.'));
+    // A key that is itself wrong is quoted, so its every character shows.
+    const parts = issue.path.map((key, i) =>
+      issue.code === 'invalid_key' && i === issue.path.length - 1
+        ? JSON.stringify(String(key))
+        : pathPart(key),
+    );
+    const where = label ?? `${source}: ${parts.length > 0 ? parts.join('.') : '(top level)'}`;
+    return `${where}: ${describeIssue(issue)}`;
   });
   return lines.join('\n');
+}
+
+/** A key as it appears in a message: quoted when it is not a plain word. */
+function pathPart(key: PropertyKey): string {
+  const text = String(key);
+  return /^[A-Za-z0-9_-]+$/.test(text) ? text : JSON.stringify(text);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   }
+  if (issue.code === 'invalid_key') return issue.issues[0]?.message ?? issue.message;
   return issue.message.replace(/^Invalid input: /, '');
 }
 

@@ -1,13 +1,29 @@
 /**
- * The config file's schema: every key, its type, and a finite default for every limit.
- * load.ts parses YAML against it once at start; nothing else reads raw config.
+ * The config's one declaration: every key, its type and message, a finite default for every
+ * limit, the rules across keys, and the transform into what the rest of camplex reads (`Config`:
+ * milliseconds, cameras as a list, PEM files read). load.ts reads the YAML, merges command-line
+ * and environment overrides into it, and parses it once at start.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { isPasswordHash } from '../access/password.js';
 import { isAddressOrCidr } from '../guard/client-address.js';
 import { CAMERA_ID_PATTERN } from '../protocol/wire.js';
 
 const SOURCE_URL = /^(rtsps?|https?|file|demo):/i;
+const NETWORK_URL = /^((?:rtsps?|https?):\/\/)([^/?#]*)(.*)$/is;
+const TOKEN = /^[A-Za-z0-9._~+/=-]{32,512}$/;
+export const TOKEN_RULE = 'expected a token of 32-512 characters (letters, digits, ._~+/=-)';
+
+const portError = (issue: { input?: unknown }) =>
+  `expected a port number from 0 to 65535, got ${String(issue.input)}`;
+const port = z
+  .int({ error: portError })
+  .min(0, { error: portError })
+  .max(65535, { error: portError });
+const seconds = (min: number, max: number, fallback: number) =>
+  z.number().min(min).max(max).default(fallback);
 
 const cameraSchema = z.strictObject({
   url: z
@@ -31,18 +47,15 @@ const cameraSchema = z.strictObject({
   stallSeconds: z.number().min(0.5).max(3600).optional(),
 });
 
-const seconds = (min: number, max: number, fallback: number) =>
-  z.number().min(min).max(max).default(fallback);
-
-export const configSchema = z.strictObject({
+const fileSchema = z.strictObject({
   server: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
-      port: z.int().min(0).max(65535).default(8080),
+      port: port.default(8080),
       /** Serve HTTPS and WSS with these PEM files. */
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
       /** With tls: also listen here over plain HTTP, redirecting to HTTPS. */
-      redirectHttpPort: z.int().min(0).max(65535).optional(),
+      redirectHttpPort: port.optional(),
       /** Origins allowed to open the WebSocket besides the server's own (exact match). */
       allowedOrigins: z
         .array(
@@ -52,7 +65,7 @@ export const configSchema = z.strictObject({
         )
         .default([]),
       /** Host names accepted while access is open (besides IP literals and localhost). */
-      allowedHosts: z.array(z.string().min(1)).default([]),
+      allowedHosts: z.array(z.string().min(1).toLowerCase()).default([]),
       /** Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs). */
       trustedProxies: z
         .array(
@@ -82,9 +95,7 @@ export const configSchema = z.strictObject({
           z
             .string()
             .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'expected a token name of 1-64 characters' }),
-          z.string().regex(/^[A-Za-z0-9._~+/=-]{32,512}$/, {
-            error: 'expected a token of 32-512 characters (letters, digits, ._~+/=-)',
-          }),
+          z.string().regex(TOKEN, { error: TOKEN_RULE }),
         )
         .default({}),
       sessionHours: z
@@ -92,6 +103,8 @@ export const configSchema = z.strictObject({
         .min(0.01)
         .max(24 * 365)
         .default(12),
+      /** Serve a non-loopback address without authentication, on purpose (--no-auth). */
+      open: z.boolean().default(false),
     })
     .prefault({}),
   limits: z
@@ -116,18 +129,14 @@ export const configSchema = z.strictObject({
       authFailuresPerMinute: z.int().min(1).max(10_000).default(10),
     })
     .prefault({}),
-  ffmpeg: z
-    .strictObject({
-      path: z.string().min(1).optional(),
-    })
-    .prefault({}),
+  ffmpeg: z.strictObject({ path: z.string().min(1).optional() }).prefault({}),
   stream: z
     .strictObject({
-      graceSeconds: z.number().min(0).max(3600).default(10),
+      graceSeconds: seconds(0, 3600, 10),
       /** A viewer whose socket drains nothing for this long while frames wait is closed. */
-      slowViewerSeconds: z.number().min(1).max(3600).default(30),
+      slowViewerSeconds: seconds(1, 3600, 30),
       /** Viewer liveness: a ping this often; two unanswered in a row close the socket. */
-      pingSeconds: z.number().min(0.1).max(3600).default(15),
+      pingSeconds: seconds(0.1, 3600, 15),
       maxFrameBytes: z
         .int()
         .min(1024)
@@ -146,66 +155,147 @@ export const configSchema = z.strictObject({
         .default(256 * 1024),
     })
     .prefault({}),
-  cameras: z.record(z.string(), cameraSchema).default({}),
+  cameras: z
+    .record(
+      z.string().regex(CAMERA_ID_PATTERN, {
+        error:
+          'camera ids must be 1-64 characters of A-Z a-z 0-9 . _ - (they appear in URLs and on the wire)',
+      }),
+      cameraSchema,
+    )
+    .default({}),
 });
 
+type FileConfig = z.output<typeof fileSchema>;
+
+/** Where the config came from ("camplex.yaml", "built-in demo"), and its folder for PEM files. */
+export interface ConfigSource {
+  name: string;
+  folder: string;
+}
+
+/** The schema of a config read from `source`, transformed into `Config`. */
+export function configSchema(source: ConfigSource) {
+  return fileSchema
+    .superRefine(checkAcrossKeys)
+    .transform((file, ctx) => toConfig(file, source, ctx));
+}
+
+/** The whole validated configuration as camplex reads it. */
+export type Config = z.output<ReturnType<typeof configSchema>>;
 /** One camera as the rest of camplex sees it: validated, named, with its id. */
-export interface CameraConfig {
-  readonly id: string;
-  readonly name: string;
-  /** With `user`/`password` folded in (URL-encoded): what ffmpeg opens. */
-  readonly url: string;
-  readonly user?: string;
-  readonly password?: string;
-  readonly fps?: number;
-  readonly width?: number;
-  readonly quality?: number;
-  readonly stallSeconds?: number;
+export type CameraConfig = Config['cameras'][number];
+
+function checkAcrossKeys(file: FileConfig, ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message });
+  if (Object.keys(file.cameras).length === 0) {
+    issue(['cameras'], 'expected at least one camera (run without --config for demo cameras)');
+  }
+  const { users, tokens, open } = file.auth;
+  const authConfigured = Object.keys(users).length > 0 || Object.keys(tokens).length > 0;
+  if (!authConfigured && !isLoopback(file.server.host) && !open) {
+    issue(
+      ['server', 'host'],
+      `refusing to serve ${file.server.host} without authentication: add auth.users ` +
+        '(hashes from `camplex hash-password`) or auth.tokens, set CAMPLEX_PASSWORD or ' +
+        'CAMPLEX_TOKEN, or pass --no-auth to accept that anyone who can reach it sees every camera',
+    );
+  }
+  if (file.server.redirectHttpPort !== undefined && !file.server.tls) {
+    issue(['server', 'redirectHttpPort'], 'only makes sense with server.tls');
+  }
+  const { headersTimeoutSeconds: headers, requestTimeoutSeconds: request } = file.limits;
+  if (headers > request) {
+    issue(
+      ['limits', 'headersTimeoutSeconds'],
+      `${headers} is longer than limits.requestTimeoutSeconds (${request}): headers are part of the request`,
+    );
+  }
+  for (const [id, camera] of Object.entries(file.cameras)) {
+    if (camera.user === undefined && camera.password === undefined) continue;
+    const url = NETWORK_URL.exec(camera.url);
+    if (!url) issue(['cameras', id], 'user/password need an rtsp:// or http(s):// url');
+    else if (url[2]?.includes('@')) {
+      issue(
+        ['cameras', id],
+        'the url has credentials already: put them in user/password, not in both',
+      );
+    }
+  }
 }
 
-/** The whole validated, frozen configuration. */
-export interface Config {
-  /** Where the config came from, for messages ("camplex.yaml", "built-in demo"). */
-  readonly origin: string;
-  readonly server: {
-    readonly host: string;
-    readonly port: number;
-    /** PEM contents (read at load), when serving HTTPS and WSS. */
-    readonly tls?: { readonly cert: string; readonly key: string };
-    readonly redirectHttpPort?: number;
-    readonly allowedOrigins: readonly string[];
-    readonly allowedHosts: readonly string[];
-    readonly trustedProxies: readonly string[];
+function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) {
+  const { server, auth, limits, stream } = file;
+  const pem = (key: 'cert' | 'key', name: string) =>
+    readPem(source.folder, name, ['server', 'tls', key], ctx);
+  const tls = server.tls && { cert: pem('cert', server.tls.cert), key: pem('key', server.tls.key) };
+  const { open: _open, sessionHours, ...credentials } = auth;
+  return {
+    source: source.name,
+    server: { ...server, ...(tls ? { tls } : {}) },
+    auth: { ...credentials, sessionMs: Math.round(sessionHours * 3600_000) },
+    limits: {
+      maxControlMessageBytes: limits.maxControlMessageBytes,
+      maxMessagesPerSecond: limits.maxMessagesPerSecond,
+      maxCamerasPerCommand: limits.maxCamerasPerCommand,
+      maxCamerasPerSocket: limits.maxCamerasPerSocket,
+      ...(limits.maxSocketsPerIp !== undefined ? { maxSocketsPerIp: limits.maxSocketsPerIp } : {}),
+      ...(limits.maxSockets !== undefined ? { maxSockets: limits.maxSockets } : {}),
+      idleMs: Math.round(limits.idleSeconds * 1000),
+      headersTimeoutMs: Math.round(limits.headersTimeoutSeconds * 1000),
+      requestTimeoutMs: Math.round(limits.requestTimeoutSeconds * 1000),
+      authFailuresPerMinute: limits.authFailuresPerMinute,
+    },
+    ffmpeg: file.ffmpeg,
+    stream: {
+      graceMs: Math.round(stream.graceSeconds * 1000),
+      pingMs: Math.round(stream.pingSeconds * 1000),
+      slowViewerMs: Math.round(stream.slowViewerSeconds * 1000),
+      maxFrameBytes: stream.maxFrameBytes,
+      maxBufferedBytes: stream.maxBufferedBytes,
+      maxUnackedBytes: stream.maxUnackedBytes,
+    },
+    cameras: Object.entries(file.cameras).map(([id, camera]) => ({
+      id,
+      ...camera,
+      name: camera.name ?? id,
+      url: withCredentials(camera.url, camera.user, camera.password),
+    })),
   };
-  readonly auth: {
-    /** user name -> scrypt hash */
-    readonly users: Readonly<Record<string, string>>;
-    /** token name -> token */
-    readonly tokens: Readonly<Record<string, string>>;
-    readonly sessionMs: number;
-  };
-  readonly limits: {
-    readonly maxControlMessageBytes: number;
-    readonly maxMessagesPerSecond: number;
-    readonly maxCamerasPerCommand: number;
-    readonly maxCamerasPerSocket: number;
-    readonly maxSocketsPerIp?: number;
-    readonly maxSockets?: number;
-    readonly idleMs: number;
-    readonly headersTimeoutMs: number;
-    readonly requestTimeoutMs: number;
-    readonly authFailuresPerMinute: number;
-  };
-  readonly ffmpeg: { readonly path?: string };
-  readonly stream: {
-    readonly graceMs: number;
-    readonly pingMs: number;
-    readonly slowViewerMs: number;
-    readonly maxFrameBytes: number;
-    readonly maxBufferedBytes: number;
-    readonly maxUnackedBytes: number;
-  };
-  readonly cameras: readonly CameraConfig[];
 }
 
-export { CAMERA_ID_PATTERN };
+/**
+ * `url` with `user` and `password` as its user info, URL-encoded (ffmpeg decodes them), so a
+ * password may hold spaces, '/', '@' or ':' as it is.
+ */
+function withCredentials(url: string, user?: string, password?: string): string {
+  const match = NETWORK_URL.exec(url);
+  if (!match || (user === undefined && password === undefined)) return url;
+  const [, scheme = '', authority = '', rest = ''] = match;
+  const secret = password === undefined ? '' : `:${encodeURIComponent(password)}`;
+  return `${scheme}${encodeURIComponent(user ?? '')}${secret}@${authority}${rest}`;
+}
+
+/** The text of a PEM file named in the config, relative to the config file's folder. */
+function readPem(folder: string, file: string, path: PropertyKey[], ctx: z.RefinementCtx): string {
+  const full = resolve(folder, file);
+  let text = '';
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code;
+    ctx.addIssue({ code: 'custom', path, message: `cannot read ${full}: ${why}` });
+    return text;
+  }
+  if (!text.includes('-----BEGIN ')) {
+    ctx.addIssue({ code: 'custom', path, message: `${full} is not a PEM file` });
+  }
+  return text;
+}
+
+/** True for addresses only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

@@ -3,7 +3,6 @@
  * (never client input), and ffmpeg is spawned without a shell.
  */
 import { fileURLToPath } from 'node:url';
-import { demoLook } from '../config/demo.js';
 import type { CameraConfig } from '../config/schema.js';
 
 /** The multipart boundary ffmpeg writes between frames; the splitter expects the same. */
@@ -78,6 +77,16 @@ function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string): string[] {
   }
   const path = /^file:/i.test(url) ? fileURLToPath(url) : url;
   return ['-re', '-stream_loop', '-1', '-i', path];
+}
+
+// Three patterns against a four-column grid, so neighbours differ in every direction.
+const PATTERNS = ['testsrc2', 'smptehdbars', 'testsrc'] as const;
+
+/** The lavfi pattern and hue of demo camera `n` (1-based), so each tile looks different. */
+function demoLook(n: number): { pattern: string; hue: number } {
+  const pattern = PATTERNS[(n - 1) % PATTERNS.length] ?? 'testsrc2';
+  const hue = ((n - 1) * 137) % 360; // golden-angle steps keep neighbours apart
+  return { pattern, hue };
 }
 
 function filterArgs(camera: CameraConfig): string[] {

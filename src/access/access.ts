@@ -100,12 +100,17 @@ export class Access {
   }
 
   /**
-   * The principal behind `req`, or why not. `clientKey` is its address key: a wrong token
-   * counts as a failure of that address, and a limited address gets 429 for tokens unchecked.
+   * The principal behind `req` (with its parsed `cookies`), or why not. `clientKey` is its
+   * address key: a wrong token counts as a failure of that address, and a limited address gets
+   * 429 for tokens unchecked.
    */
-  authenticate(req: IncomingMessage, clientKey: string): Principal | Denial {
+  authenticate(
+    req: IncomingMessage,
+    clientKey: string,
+    cookies: Readonly<Record<string, string | undefined>>,
+  ): Principal | Denial {
     if (!this.required) return { user: 'anonymous', via: 'open' };
-    const cookie = readCookie(req.headers.cookie, this.sessionCookie);
+    const cookie = cookies[this.sessionCookie];
     if (cookie !== undefined) {
       const session = this.logins.get(cookie);
       if (session) return { user: session.user, via: 'session', login: session.token };
@@ -203,19 +208,6 @@ export function isDenial(result: Principal | Denial): result is Denial {
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
-}
-
-/** The value of cookie `name` in a Cookie header, if present once and well-formed. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined || header.length > 8192) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) {
-      const value = part.slice(eq + 1).trim();
-      return /^[A-Za-z0-9_.-]{1,256}$/.test(value) ? value : undefined;
-    }
-  }
-  return undefined;
 }
 
 function tokenFromSubprotocol(header: string | string[] | undefined): string | undefined {

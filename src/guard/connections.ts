@@ -26,6 +26,12 @@ interface Tracked {
   readonly viaProxy: boolean;
 }
 
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address in use (another program has this port; pick another with --port)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no such address on this machine',
+};
+
 /** Refused connections answered and left to close by themselves at once, at most. */
 const MAX_LINGERING = 64;
 const LINGER_MS = 1000;
@@ -63,9 +69,13 @@ export class ConnectionGuard {
       this.accept(socket, target, tls),
     );
     return new Promise((resolve, reject) => {
-      front.once('error', reject);
+      const failed = (error: NodeJS.ErrnoException) => {
+        const why = LISTEN_ERRORS[error.code ?? ''] ?? error.message;
+        reject(new Error(`cannot listen on ${host}:${port}: ${why}`));
+      };
+      front.once('error', failed);
       front.listen(port, host, () => {
-        front.removeListener('error', reject);
+        front.removeListener('error', failed);
         front.on('error', (error) => this.log.error({ err: error.message }, 'listener error'));
         // node:http starts its header and request timeout checks on its own 'listening'.
         target.emit('listening');

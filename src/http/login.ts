@@ -4,14 +4,15 @@
  * cookie that spares this browser the delay of an account under attack; logout forgets the
  * session and closes the sockets it opened. Guessing limits live in access/access.ts.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Access, type Principal, readCookie } from '../access/access.js';
+
+import type { IncomingMessage } from 'node:http';
+import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Access } from '../access/access.js';
 import { isAllowedOrigin, type OriginPolicy } from '../access/origin.js';
 import type { Refusals } from '../guard/refusals.js';
 import { ErrorCodes } from '../protocol/errors.js';
-import { redirect, sendError, sendHtml, sendJson, wantsHtml } from './responses.js';
-
-const MAX_FORM_BYTES = 4096;
+import { replyError, replyHtml } from './responses.js';
 
 export interface LoginOptions {
   access: Access;
@@ -20,68 +21,79 @@ export interface LoginOptions {
   /** The client's address and its key for limits (X-Forwarded-For through trusted proxies). */
   client: (req: IncomingMessage) => { address: string; key: string };
   /** Called with a login session's token when it ends, to close its sockets. */
-  onLogout: (sessionToken: string) => void;
+  onLogout: (token: string) => void;
   now?: () => number;
 }
 
-export type Login = ReturnType<typeof createLogin>;
+const DEVICE_SECONDS = 365 * 24 * 3600;
+const WRONG = 'Wrong user name or password.';
 
-export function createLogin(options: LoginOptions) {
+export function registerLogin(app: FastifyInstance, options: LoginOptions): void {
   const { access, originPolicy, refusals } = options;
   const now = options.now ?? Date.now;
-  const flags = `Path=/; HttpOnly; SameSite=Strict${originPolicy.secure ? '; Secure' : ''}`;
+  const cookie = (maxAge: number): CookieSerializeOptions => ({
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: originPolicy.secure,
+    maxAge,
+  });
+  const publicRoute = { config: { public: true } };
 
-  function page(res: ServerResponse, status = 200, problem = '', headers = {}): void {
-    sendHtml(res, status, loginPage(access.hasUsers, problem), headers);
-  }
+  /** Refuses a form post from a page of another origin, before its body is read. */
+  const fromOwnPage =
+    (what: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      if (isAllowedOrigin(request.raw, originPolicy)) return done();
+      refusals.hit('origin', `${what} from a foreign origin refused`, {
+        origin: request.headers.origin,
+      });
+      replyError(reply, 403, ErrorCodes.ORIGIN, `${what} from this origin is not allowed`);
+    };
 
   /** 429 or 503 with Retry-After: the login page for a person, JSON for a script. */
-  function refuse(
-    req: IncomingMessage,
-    res: ServerResponse,
+  const tooSoon = (
+    request: FastifyRequest,
+    reply: FastifyReply,
     status: number,
     message: string,
-    retryAfterMs: number,
-  ) {
-    const headers = { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
-    if (wantsHtml(req)) page(res, status, `${message}.`, headers);
-    else sendError(res, status, ErrorCodes.RATE_LIMITED, message, headers);
-  }
+    ms: number,
+  ) => {
+    reply.header('Retry-After', String(Math.max(1, Math.ceil(ms / 1000))));
+    if ((request.headers.accept ?? '').includes('text/html'))
+      return page(reply, status, `${message}.`);
+    return replyError(reply, status, ErrorCodes.RATE_LIMITED, message);
+  };
 
-  return {
-    page(_req: IncomingMessage, res: ServerResponse): void {
-      page(res);
-    },
+  const page = (reply: FastifyReply, status = 200, problem = '') =>
+    replyHtml(reply, loginPage(access.hasUsers, problem), status);
 
-    async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      const { address, key } = options.client(req);
-      if (!isAllowedOrigin(req, originPolicy)) {
-        refusals.hit('origin', 'login from a foreign origin refused', {
-          origin: req.headers.origin,
-        });
-        sendError(res, 403, ErrorCodes.ORIGIN, 'login from this origin is not allowed');
-        return;
-      }
-      const form = await readForm(req);
-      if (form === 'aborted') {
-        refusals.hit('aborted', 'login form not received: the client went away', { address });
-        return; // nobody is left to answer
-      }
-      if (form === undefined) {
+  app.get('/login', publicRoute, (_request, reply) => page(reply));
+
+  app.post(
+    '/login',
+    { ...publicRoute, onRequest: fromOwnPage('login') },
+    async (request, reply) => {
+      const { address, key } = options.client(request.raw);
+      const form = request.body as Record<string, unknown> | undefined;
+      if (typeof form !== 'object' || form === null) {
         refusals.hit('form-size', 'login form refused: not a form of at most 4 KiB', { address });
-        sendError(res, 400, ErrorCodes.BAD_REQUEST, 'expected a form with user and password');
-        return;
+        return replyError(
+          reply,
+          400,
+          ErrorCodes.BAD_REQUEST,
+          'expected a form with user and password',
+        );
       }
-      const user = form.get('user') ?? '';
-      const device = readCookie(req.headers.cookie, access.deviceCookie);
-      const outcome = await access.login(user, form.get('password') ?? '', key, device);
+      const user = typeof form.user === 'string' ? form.user : '';
+      const password = typeof form.password === 'string' ? form.password : '';
+      const device = request.cookies[access.deviceCookie];
+      const outcome = await access.login(user, password, key, device);
       switch (outcome.kind) {
         case 'address-limited': {
           refusals.hit('login-rate', 'too many failed sign-ins: refused', { address });
           const seconds = Math.ceil(outcome.retryAfterMs / 1000);
           const message = `too many failed sign-ins from your address: try again in ${seconds} s`;
-          refuse(req, res, 429, message, outcome.retryAfterMs);
-          return;
+          return tooSoon(request, reply, 429, message, outcome.retryAfterMs);
         }
         case 'account-slowed': {
           refusals.hit('account-slowed', 'sign-in to an account under attack: refused', {
@@ -90,74 +102,45 @@ export function createLogin(options: LoginOptions) {
           });
           const seconds = Math.ceil(outcome.retryAfterMs / 1000);
           const message = `too many failed sign-ins to this account: try again in ${seconds} s`;
-          refuse(req, res, 429, message, outcome.retryAfterMs);
-          return;
+          return tooSoon(request, reply, 429, message, outcome.retryAfterMs);
         }
         case 'busy':
           refusals.hit('auth-busy', 'too many password checks waiting: refused', { address });
-          refuse(req, res, 503, 'too many sign-ins at once: try again in a second', 1000);
-          return;
+          return tooSoon(
+            request,
+            reply,
+            503,
+            'too many sign-ins at once: try again in a second',
+            1000,
+          );
         case 'wrong':
           refusals.hit('unauthenticated', 'login failed', { address, user });
-          page(res, 401, 'Wrong user name or password.');
-          return;
+          return page(reply, 401, WRONG);
         case 'ok': {
           const maxAge = Math.max(1, Math.floor((outcome.session.expiresAt - now()) / 1000));
-          redirect(res, '/', {
-            'Set-Cookie': [
-              `${access.sessionCookie}=${outcome.session.token}; ${flags}; Max-Age=${maxAge}`,
-              `${access.deviceCookie}=${outcome.device}; ${flags}; Max-Age=${365 * 24 * 3600}`,
-            ],
-          });
+          reply.setCookie(access.sessionCookie, outcome.session.token, cookie(maxAge));
+          reply.setCookie(access.deviceCookie, outcome.device, cookie(DEVICE_SECONDS));
+          return reply.redirect('/', 303);
         }
       }
     },
+  );
 
-    logout(req: IncomingMessage, res: ServerResponse): void {
-      if (!isAllowedOrigin(req, originPolicy)) {
-        refusals.hit('origin', 'logout from a foreign origin refused', {
-          origin: req.headers.origin,
-        });
-        sendError(res, 403, ErrorCodes.ORIGIN, 'logout from this origin is not allowed');
-        return;
-      }
-      const token = readCookie(req.headers.cookie, access.sessionCookie);
-      if (token !== undefined && access.logins.get(token)) {
-        access.logins.delete(token);
-        options.onLogout(token);
-      }
-      redirect(res, '/login', { 'Set-Cookie': `${access.sessionCookie}=; ${flags}; Max-Age=0` });
-    },
-
-    session(res: ServerResponse, principal: Principal): void {
-      sendJson(res, 200, {
-        user: principal.user,
-        via: principal.via,
-        authRequired: access.required,
-      });
-    },
-  };
-}
-
-/**
- * The urlencoded form of `req`: undefined when it is not one or is over 4 KiB, 'aborted' when
- * the body never arrived whole (the client left, or its chunked encoding was malformed).
- */
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined | 'aborted'> {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/x-www-form-urlencoded')) return undefined;
-  let size = 0;
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) return undefined;
-      chunks.push(chunk);
+  app.post('/logout', { ...publicRoute, onRequest: fromOwnPage('logout') }, (request, reply) => {
+    const token = request.cookies[access.sessionCookie];
+    if (token !== undefined && access.logins.get(token)) {
+      access.logins.delete(token);
+      options.onLogout(token);
     }
-  } catch {
-    return 'aborted';
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    reply.setCookie(access.sessionCookie, '', cookie(0));
+    return reply.redirect('/login', 303);
+  });
+
+  app.get('/api/session', (request) => ({
+    user: request.principal?.user,
+    via: request.principal?.via,
+    authRequired: access.required,
+  }));
 }
 
 function loginPage(hasUsers: boolean, problem: string): string {

@@ -17,7 +17,7 @@ import { CloseCodes } from '../protocol/errors.js';
 import { SUBPROTOCOL, SUBPROTOCOL_EXTENDED } from '../protocol/wire.js';
 import { FrameMessages } from './frame-messages.js';
 import { Heartbeat } from './heartbeat.js';
-import { SocketRegistry } from './registry.js';
+import type { SocketRegistry } from './registry.js';
 import { checkUpgrade, refuseUpgrade } from './upgrade.js';
 import { ViewerSocket } from './viewer-socket.js';
 
@@ -25,8 +25,6 @@ import { ViewerSocket } from './viewer-socket.js';
 const CLOSE_TIMEOUT_MS = 1000;
 
 export interface SocketEndpoint {
-  /** Closes the sockets that login `token` opened (after logout), with 1008. */
-  closeLogin(token: string, reason: string): void;
   /** Stops accepting sockets and closes every one with `code`. */
   close(code?: number, reason?: string): Promise<void>;
 }
@@ -40,6 +38,10 @@ export interface EndpointOptions {
   connections: ConnectionGuard;
   /** The client's address and its key for limits (X-Forwarded-For through trusted proxies). */
   client: (req: IncomingMessage) => { address: string; key: string };
+  /** The cookies of a request (the HTTP layer's parser). */
+  cookiesOf: (req: IncomingMessage) => Record<string, string | undefined>;
+  /** Where open sockets are kept by login (logout closes them through it too). */
+  registry: SocketRegistry;
   stream: Config['stream'];
   limits: Config['limits'];
 }
@@ -75,7 +77,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
       : {};
     refuseUpgrade(socket, { status, message: error.message, headers });
   });
-  const registry = new SocketRegistry(log);
+  const { registry } = options;
   const heartbeat = new Heartbeat(stream.pingMs, log, () =>
     registry.closeExpired((token) => access.logins.get(token) !== undefined),
   );
@@ -85,6 +87,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
     originPolicy: options.originPolicy,
     connections: options.connections,
     clientKey: (req: IncomingMessage) => options.client(req).key,
+    cookiesOf: options.cookiesOf,
   };
   let accepting = true;
 
@@ -127,7 +130,6 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
   });
 
   return {
-    closeLogin: (token, reason) => registry.closeLogin(token, reason),
     async close(code = CloseCodes.GOING_AWAY, reason = 'server shutting down') {
       accepting = false;
       heartbeat.stop();

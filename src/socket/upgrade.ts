@@ -25,6 +25,8 @@ export interface UpgradeChecks {
   connections: ConnectionGuard;
   /** The client's address key for limits (X-Forwarded-For through trusted proxies). */
   clientKey: (req: IncomingMessage) => string;
+  /** The cookies of a request (the HTTP layer's parser). */
+  cookiesOf: (req: IncomingMessage) => Record<string, string | undefined>;
 }
 
 /** Who may open the socket, or why not. */
@@ -49,7 +51,11 @@ export function checkUpgrade(
   if (!checks.access.required && !isTrustedHost(request, checks.originPolicy)) {
     return { status: 403, message: 'unknown Host: add it to server.allowedHosts', kind: 'host' };
   }
-  const auth = checks.access.authenticate(request, checks.clientKey(request));
+  const auth = checks.access.authenticate(
+    request,
+    checks.clientKey(request),
+    checks.cookiesOf(request),
+  );
   if (!isDenial(auth)) return auth;
   if (auth.status === 401) {
     return { status: 401, message: 'authentication required', kind: 'unauthenticated' };

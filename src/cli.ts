@@ -2,10 +2,11 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from './access/password.js';
+import { createLog } from './common/log.js';
 import { ConfigError, DEFAULT_DEMO_CAMERAS, loadConfig } from './config/load.js';
+import { redactorFor } from './config/secrets.js';
 import { locateFfmpeg } from './ffmpeg/locate.js';
-import { Redactor, redactorFor } from './guard/redactor.js';
-import { createLog } from './log.js';
+import { Redactor } from './guard/redactor.js';
 import { startCamplex } from './server.js';
 
 const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N] [--no-auth]
@@ -26,7 +27,7 @@ password or API token without a config file; LOG_LEVEL sets the log level.
 // The process's one logger: the entry point owns it so the exit path can flush it. Its
 // redactor learns the config's secrets once the config is read.
 const redactor = new Redactor();
-const log = createLog({ redactor });
+const log = createLog({ redact: (line) => redactor.redactJsonLine(line) });
 
 /** Everything camplex writes to stderr goes through here: no secret gets out that way either. */
 function printError(text: string): void {

@@ -12,7 +12,9 @@ import type { OriginPolicy } from './access/origin.js';
 import { PasswordChecker } from './access/password.js';
 import { Camera } from './camera/camera.js';
 import { type Clock, systemClock } from './common/clock.js';
+import type { Log } from './common/log.js';
 import type { CameraConfig, Config } from './config/schema.js';
+import { redactorFor } from './config/secrets.js';
 import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
 import {
@@ -26,7 +28,7 @@ import { addressKey, clientAddress, ProxyTrust } from './guard/client-address.js
 import { ConnectionGuard } from './guard/connections.js';
 import { connectionCaps, descriptorLimit } from './guard/descriptors.js';
 import { FailureLimiter } from './guard/failure-limiter.js';
-import { type Redactor, redactorFor } from './guard/redactor.js';
+import type { Redactor } from './guard/redactor.js';
 import { Refusals } from './guard/refusals.js';
 import { createHttpApp } from './http/app.js';
 import { loadAssets } from './http/assets.js';
@@ -35,7 +37,6 @@ import { createMetrics } from './http/metrics.js';
 import { createRedirectServer } from './http/redirect.js';
 import { registerRoutes } from './http/routes.js';
 import { Hub } from './hub/hub.js';
-import type { Log } from './log.js';
 import { attachSocketEndpoint } from './socket/endpoint.js';
 import { SocketRegistry } from './socket/registry.js';
 

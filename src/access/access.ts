@@ -16,7 +16,7 @@ import type { LoginSession, LoginSessions } from './login-sessions.js';
 import { hashPassword, type PasswordChecker } from './password.js';
 
 /** Prefix of the subprotocol that carries a bearer token on the WebSocket upgrade. */
-export const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
+const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
 /** A trusted-device cookie lasts this long (it also ends when camplex restarts). */
 const DEVICE_MS = 365 * 24 * 3600_000;
 

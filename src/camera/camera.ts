@@ -6,10 +6,10 @@
  */
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/backoff.js';
 import type { Clock } from '../common/clock.js';
+import type { Log } from '../common/log.js';
 import type { CameraConfig } from '../config/schema.js';
 import type { FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
 import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
-import type { Log } from '../log.js';
 import { Frame } from './frame.js';
 import { viewerReason } from './redact.js';
 import { type CameraInfo, type CameraState, isFailing, isRunning, TRANSITIONS } from './states.js';

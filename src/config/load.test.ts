@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hashPassword } from '../access/password.js';
-import { ErrorCodes } from '../protocol/errors.js';
+import { ErrorCodes } from '../common/errors.js';
 import { ConfigError, loadConfig, parseConfig } from './load.js';
 
 const ORIGIN = 'cameras.yaml';

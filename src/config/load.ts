@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { hashPassword } from '../access/password.js';
-import { CamplexError, ErrorCodes } from '../protocol/errors.js';
+import { CamplexError, ErrorCodes } from '../common/errors.js';
 import { demoCameras } from './demo.js';
 import { type Config, configSchema } from './schema.js';
 

@@ -8,13 +8,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { isPasswordHash } from '../access/password.js';
+import { CAMERA_ID_PATTERN } from '../common/camera-id.js';
 import { isAddressOrCidr } from '../guard/client-address.js';
-import { CAMERA_ID_PATTERN } from '../protocol/wire.js';
 
 const SOURCE_URL = /^(rtsps?|https?|file|demo):/i;
 const NETWORK_URL = /^((?:rtsps?|https?):\/\/)([^/?#]*)(.*)$/is;
 const TOKEN = /^[A-Za-z0-9._~+/=-]{32,512}$/;
-export const TOKEN_RULE = 'expected a token of 32-512 characters (letters, digits, ._~+/=-)';
+const TOKEN_RULE = 'expected a token of 32-512 characters (letters, digits, ._~+/=-)';
 
 const portError = (issue: { input?: unknown }) =>
   `expected a port number from 0 to 65535, got ${String(issue.input)}`;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { createLog } from '../log.js';
+import { createLog } from '../common/log.js';
 import { ProxyTrust } from './client-address.js';
 import { ConnectionGuard } from './connections.js';
 import { Refusals } from './refusals.js';

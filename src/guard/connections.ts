@@ -8,8 +8,8 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import type { Log } from '../log.js';
-import { ErrorCodes } from '../protocol/errors.js';
+import { ErrorCodes } from '../common/errors.js';
+import type { Log } from '../common/log.js';
 import { addressKey, clientAddress, type ProxyTrust } from './client-address.js';
 import type { Refusals } from './refusals.js';
 
@@ -178,7 +178,7 @@ function connectionId(socket: Socket): string {
 }
 
 /** The raw HTTP/1.1 503 that refuses a connection, with the usual JSON error body. */
-export function serviceUnavailable(message: string): string {
+function serviceUnavailable(message: string): string {
   const body = JSON.stringify({ error: { code: ErrorCodes.TOO_MANY_CONNECTIONS, message } });
   return (
     'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n' +

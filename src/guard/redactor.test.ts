@@ -3,9 +3,10 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '../../test/helpers/random.js';
 import { viewerReason } from '../camera/redact.js';
+import { createLog } from '../common/log.js';
 import { parseConfig } from '../config/load.js';
-import { createLog } from '../log.js';
-import { Redactor, redactorFor } from './redactor.js';
+import { redactorFor } from '../config/secrets.js';
+import { Redactor } from './redactor.js';
 
 const ALPHABET = [
   ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
@@ -33,7 +34,7 @@ function logged(redactor: Redactor, write: (log: ReturnType<typeof createLog>) =
       done();
     },
   });
-  write(createLog({ level: 'info', destination, redactor }));
+  write(createLog({ level: 'info', destination, redact: (line) => redactor.redactJsonLine(line) }));
   return lines;
 }
 

@@ -6,8 +6,6 @@
  * URL's shape alone fails for passwords with a space or a `/` in them.
  */
 
-import type { Config } from '../config/schema.js';
-
 const REDACTED = '***';
 /** `scheme://userinfo@`; up to the LAST '@' of the authority, as ffmpeg reads it. */
 const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^/\s"]*)@/gi;
@@ -78,25 +76,6 @@ export class Redactor {
     if (line.includes('://') && line.includes('@')) return true;
     return this.secrets.some((secret) => line.includes(secret));
   }
-}
-
-/**
- * A redactor that knows every secret of `config` (camera credentials, API tokens) and the
- * password in `env.CAMPLEX_PASSWORD`, which the config keeps only as a hash.
- */
-export function redactorFor(
-  config: Config,
-  env: NodeJS.ProcessEnv = process.env,
-  redactor = new Redactor(),
-): Redactor {
-  for (const camera of config.cameras) {
-    if (camera.user !== undefined) redactor.addUser(camera.user);
-    if (camera.password !== undefined) redactor.addSecret(camera.password);
-    redactor.addUrl(camera.url);
-  }
-  for (const token of Object.values(config.auth.tokens)) redactor.addSecret(token);
-  if (env.CAMPLEX_PASSWORD) redactor.addSecret(env.CAMPLEX_PASSWORD);
-  return redactor;
 }
 
 /** The ways `secret` can be written out: as is, URL-encoded or -decoded, JSON-escaped. */

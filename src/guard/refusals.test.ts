@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLog } from '../log.js';
+import { createLog } from '../common/log.js';
 import { MAX_LOGGED_TEXT, Refusals } from './refusals.js';
 
 /** A Refusals whose log lines are collected, on a clock the test moves. */

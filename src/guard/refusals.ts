@@ -3,8 +3,9 @@
  * it at a bounded rate: a client that repeats one mistake a million times writes a few lines a
  * second, each saying how many were left out, and every string it supplied is clipped.
  */
+
+import type { Log } from '../common/log.js';
 import { clip } from '../common/text.js';
-import type { Log } from '../log.js';
 
 export type RefusalKind =
   | 'message-size'

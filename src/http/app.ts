@@ -20,14 +20,14 @@ import Fastify, {
 } from 'fastify';
 import { type Access, isDenial, type Principal } from '../access/access.js';
 import { isTrustedHost, type OriginPolicy } from '../access/origin.js';
+import { ErrorCodes } from '../common/errors.js';
+import type { Log } from '../common/log.js';
 import type { ConnectionGuard } from '../guard/connections.js';
 import type { Refusals } from '../guard/refusals.js';
-import type { Log } from '../log.js';
-import { ErrorCodes } from '../protocol/errors.js';
 import { replyError } from './responses.js';
 
 /** The login form is the only body camplex reads. */
-export const MAX_FORM_BYTES = 4096;
+const MAX_FORM_BYTES = 4096;
 
 export interface HttpAppOptions {
   log: Log;

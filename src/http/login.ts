@@ -10,8 +10,8 @@ import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Access } from '../access/access.js';
 import { isAllowedOrigin, type OriginPolicy } from '../access/origin.js';
+import { ErrorCodes } from '../common/errors.js';
 import type { Refusals } from '../guard/refusals.js';
-import { ErrorCodes } from '../protocol/errors.js';
 import { replyError, replyHtml } from './responses.js';
 
 export interface LoginOptions {

@@ -1,6 +1,6 @@
 /** What every camplex HTTP error looks like, and the policy its pages load under. */
 import type { FastifyReply } from 'fastify';
-import type { ErrorCode } from '../protocol/errors.js';
+import type { ErrorCode } from '../common/errors.js';
 
 /** For HTML pages: only camplex's own scripts, styles, images and sockets. */
 const CONTENT_SECURITY_POLICY =

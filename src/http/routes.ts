@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Camera, Frame } from '../camera/camera.js';
+import { ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
 import type { Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
-import { ErrorCodes } from '../protocol/errors.js';
 import type { Asset } from './assets.js';
 import type { Metrics } from './metrics.js';
 import { type MjpegOptions, serveMjpeg } from './mjpeg.js';

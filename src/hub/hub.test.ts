@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
 import { Camera, type Frame } from '../camera/camera.js';
-import { createLog } from '../log.js';
+import { createLog } from '../common/log.js';
 import type { CameraInfo } from '../protocol/wire.js';
 import { Hub, type Viewer } from './hub.js';
 

@@ -6,7 +6,7 @@
  */
 import type { Camera, CameraInfo, CameraListener, Frame } from '../camera/camera.js';
 import type { Clock } from '../common/clock.js';
-import type { Log } from '../log.js';
+import type { Log } from '../common/log.js';
 import type { DeliveryCounts } from './latest-wins.js';
 
 /** Anything that watches cameras: a WebSocket viewer or an MJPEG response. */

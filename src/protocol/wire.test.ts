@@ -11,7 +11,7 @@ import {
   serverMessageVectors,
   toHex,
 } from '../../test/fixtures/protocol-vectors.js';
-import { CamplexError, ErrorCodes } from './errors.js';
+import { CamplexError, ErrorCodes } from '../common/errors.js';
 import {
   CAMERA_ID_PATTERN,
   decodeClientCommand,

@@ -4,21 +4,21 @@
  * are tested against.
  */
 import type { CameraInfo, CameraState } from '../camera/states.js';
+import { CAMERA_ID_PATTERN } from '../common/camera-id.js';
+import { CamplexError, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
-import { CamplexError, type ErrorCode, ErrorCodes } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
 export const WS_PATH = '/ws/cameras';
 /** The multipart boundary of camplex's own /mjpeg/<id> responses (the browser's fallback reads them). */
 export const MJPEG_BOUNDARY = 'camplexmjpeg';
-/** Camera ids are config keys: 1-64 bytes of [A-Za-z0-9._-]. */
-export const CAMERA_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export { CAMERA_ID_PATTERN };
 /** Subprotocol for the default frame layout (offering none means the same). */
 export const SUBPROTOCOL = 'camplex.v1';
 /** Subprotocol for the extended frame layout: sequence number and send time per frame. */
 export const SUBPROTOCOL_EXTENDED = 'camplex.v1.extended';
 /** Bytes between the camera id and the payload in the extended layout. */
-export const EXTENDED_HEADER_BYTES = 12;
+const EXTENDED_HEADER_BYTES = 12;
 
 /** Client-supplied names (a command, an unknown camera id) are echoed back at most this long. */
 export const CLIPPED_CHARS = 64;

@@ -4,7 +4,7 @@
  * terminate it, which frees its subscriptions.
  */
 import type { WebSocket } from 'ws';
-import type { Log } from '../log.js';
+import type { Log } from '../common/log.js';
 
 /** Pings left unanswered in a row before a viewer is taken for gone. */
 const MAX_MISSED_PONGS = 2;

@@ -3,8 +3,8 @@
  * closes that login's sockets with 1008; shutting down closes them all.
  */
 import type { WebSocket } from 'ws';
-import type { Log } from '../log.js';
-import { CloseCodes } from '../protocol/errors.js';
+import { CloseCodes } from '../common/errors.js';
+import type { Log } from '../common/log.js';
 
 export class SocketRegistry {
   private readonly all = new Set<WebSocket>();

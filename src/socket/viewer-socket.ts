@@ -8,12 +8,12 @@
  */
 import type { WebSocket } from 'ws';
 import type { Camera, Frame } from '../camera/camera.js';
+import { CamplexError, CloseCodes, ErrorCodes } from '../common/errors.js';
+import type { Log } from '../common/log.js';
 import { clip } from '../common/text.js';
 import type { RefusalKind, Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import { type DeliveryCounts, LatestWins } from '../hub/latest-wins.js';
-import type { Log } from '../log.js';
-import { CamplexError, CloseCodes, ErrorCodes } from '../protocol/errors.js';
 import {
   type CameraInfo,
   CLIPPED_CHARS,
@@ -209,14 +209,19 @@ export class ViewerSocket implements Viewer {
       if (!this.overRateLimit()) this.refuse(error);
       return;
     }
-    if (command.cmd === 'ack') {
-      this.onAck(command.bytes);
-      return;
-    }
-    if (this.overRateLimit()) return;
-    if (command.cmd === 'subscribe') this.subscribe(command);
-    else this.unsubscribe(command);
+    // Acks count against the rate limit in their own way (see onAck); the rest here.
+    if (command.cmd !== 'ack' && this.overRateLimit()) return;
+    this.commands[command.cmd](command as never);
   }
+
+  /** What each client command does. */
+  private readonly commands: {
+    [Name in ClientCommand['cmd']]: (command: Extract<ClientCommand, { cmd: Name }>) => void;
+  } = {
+    subscribe: (command) => this.subscribe(command),
+    unsubscribe: (command) => this.unsubscribe(command),
+    ack: (command) => this.onAck(command.bytes),
+  };
 
   /**
    * A viewer acks every frame, so acks that acknowledge new bytes skip the message-rate limit,

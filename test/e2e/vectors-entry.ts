@@ -2,7 +2,7 @@
  * Browser entry for the protocol test: runs the shared test vectors through the same codec the
  * dashboard bundle uses, inside Chromium, and reports mismatches.
  */
-import { CamplexError } from '../../src/protocol/errors.js';
+import { CamplexError } from '../../src/common/errors.js';
 import {
   decodeExtendedFrame,
   decodeFrame,

@@ -1,0 +1,22 @@
+/** The secrets a config holds, for the redactor that keeps them out of every text camplex writes. */
+import { Redactor } from '../guard/redactor.js';
+import type { Config } from './schema.js';
+
+/**
+ * A redactor that knows every secret of `config` (camera credentials, API tokens) and the
+ * password in `env.CAMPLEX_PASSWORD`, which the config keeps only as a hash.
+ */
+export function redactorFor(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  redactor = new Redactor(),
+): Redactor {
+  for (const camera of config.cameras) {
+    if (camera.user !== undefined) redactor.addUser(camera.user);
+    if (camera.password !== undefined) redactor.addSecret(camera.password);
+    redactor.addUrl(camera.url);
+  }
+  for (const token of Object.values(config.auth.tokens)) redactor.addSecret(token);
+  if (env.CAMPLEX_PASSWORD) redactor.addSecret(env.CAMPLEX_PASSWORD);
+  return redactor;
+}

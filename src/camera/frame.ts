@@ -6,6 +6,11 @@ export class Frame {
   readonly seq: number;
   /** Clock time (ms since epoch, sub-millisecond) the frame left the splitter. */
   readonly at: number;
+  /**
+   * Where a consumer keeps what it built from this frame to share with every viewer (the
+   * socket layer's wire message). The camera never reads it.
+   */
+  encoded: unknown = undefined;
 
   constructor(jpeg: Uint8Array, seq: number, at: number) {
     this.jpeg = jpeg;

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Camera, Frame } from '../camera/camera.js';
+import { CAMERA_ID } from '../common/camera-id.js';
 import { ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
 import type { Refusals } from '../guard/refusals.js';
@@ -25,9 +26,9 @@ export interface RouteOptions {
   metrics: Metrics;
 }
 
-const MJPEG_ROUTE = /^\/mjpeg\/([A-Za-z0-9._-]{1,64})$/;
+const MJPEG_ROUTE = new RegExp(`^/mjpeg/(${CAMERA_ID})$`);
 /** Greedy, so `/snapshot/cam.jpg.jpg` is camera `cam.jpg`. */
-const SNAPSHOT_ROUTE = /^\/snapshot\/([A-Za-z0-9._-]{1,64})\.jpg$/;
+const SNAPSHOT_ROUTE = new RegExp(`^/snapshot/(${CAMERA_ID})\\.jpg$`);
 /** What the login page itself loads, reachable without signing in. */
 const PUBLIC_ASSETS = new Set(['/style.css', '/favicon.svg']);
 

@@ -14,6 +14,8 @@ export interface DeliveryCounts {
 export class LatestWins {
   /** This viewer's counts per camera id. */
   readonly counts = new Map<string, DeliveryCounts>();
+  /** Per camera: this viewer's counts and the hub's totals, found with one lookup per frame. */
+  private readonly tallies = new Map<Camera, { mine: DeliveryCounts; total: DeliveryCounts }>();
   /** Map order is the turn order: a camera goes to the back when its frame is replaced. */
   private readonly waiting = new Map<Camera, Frame>();
   private readonly totals: (camera: Camera) => DeliveryCounts;
@@ -30,8 +32,9 @@ export class LatestWins {
 
   /** Counts one frame of `camera` as sent to this viewer. */
   sent(camera: Camera): void {
-    this.countsOf(camera.id).sent++;
-    this.totals(camera).sent++;
+    const tally = this.tallyOf(camera);
+    tally.mine.sent++;
+    tally.total.sent++;
   }
 
   /** Keeps `frame` waiting, replacing (and dropping) an older one of its camera. */
@@ -75,7 +78,17 @@ export class LatestWins {
   }
 
   private dropped(camera: Camera): void {
-    this.countsOf(camera.id).dropped++;
-    this.totals(camera).dropped++;
+    const tally = this.tallyOf(camera);
+    tally.mine.dropped++;
+    tally.total.dropped++;
+  }
+
+  private tallyOf(camera: Camera): { mine: DeliveryCounts; total: DeliveryCounts } {
+    let tally = this.tallies.get(camera);
+    if (!tally) {
+      tally = { mine: this.countsOf(camera.id), total: this.totals(camera) };
+      this.tallies.set(camera, tally);
+    }
+    return tally;
   }
 }

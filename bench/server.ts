@@ -18,7 +18,8 @@ import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { parseConfig } from '../src/config/load.js';
 import type { CameraConfig } from '../src/config/schema.js';
-import type { FfmpegHandlers, FfmpegProcess } from '../src/ffmpeg/process.js';
+import type { FfmpegProcess } from '../src/ffmpeg/process.js';
+import type { SourceHandlers } from '../src/ffmpeg/source.js';
 import {
   encodeExtendedFrame,
   encodeFrame,
@@ -100,7 +101,8 @@ async function startCamplexMode(
   });
   const periodMs = 1000 / fps;
   let started = 0;
-  const launchSource = (camera: CameraConfig, handlers: FfmpegHandlers): FfmpegProcess => {
+  const launchSource = (camera: CameraConfig, handlers: SourceHandlers): FfmpegProcess => {
+    handlers.onPlan({ output: 'mpjpeg', copyJpeg: true });
     const frames = parts.get(camera.id) ?? [];
     let next = 0;
     // Cameras are not in step with each other: spread their ticks over one period.

@@ -10,12 +10,12 @@ import { Access } from './access/access.js';
 import { LoginSessions } from './access/login-sessions.js';
 import type { OriginPolicy } from './access/origin.js';
 import { PasswordChecker } from './access/password.js';
-import { Camera } from './camera/camera.js';
+import { Camera, type CameraListener, type CameraOptions } from './camera/camera.js';
 import { type Clock, systemClock } from './common/clock.js';
 import type { Log } from './common/log.js';
 import type { CameraConfig, Config } from './config/schema.js';
 import { redactorFor } from './config/secrets.js';
-import { ffmpegArgs, MPJPEG_BOUNDARY } from './ffmpeg/args.js';
+import { MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
 import {
   ChildRegistry,
@@ -23,6 +23,8 @@ import {
   type FfmpegProcess,
   startFfmpeg,
 } from './ffmpeg/process.js';
+import { type SourceHandlers, SourceLauncher, type StartFfmpeg } from './ffmpeg/source.js';
+import { transcoderLauncher } from './ffmpeg/transcoder.js';
 import { AccountThrottle } from './guard/account-throttle.js';
 import { addressKey, clientAddress, ProxyTrust } from './guard/client-address.js';
 import { ConnectionGuard } from './guard/connections.js';
@@ -56,7 +58,7 @@ export interface CamplexOptions {
    * Starts the source of one camera. Default: ffmpeg with the camera's arguments. Benchmarks
    * inject recorded frames here so ffmpeg is not what they measure.
    */
-  launchSource?: (camera: CameraConfig, handlers: FfmpegHandlers) => FfmpegProcess;
+  launchSource?: (camera: CameraConfig, handlers: SourceHandlers) => FfmpegProcess;
   /** Hides configured secrets in ffmpeg's messages (default: one made from the config). */
   redactor?: Redactor;
 }
@@ -78,23 +80,58 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   const clock = options.clock ?? systemClock;
   const children = new ChildRegistry();
   const redactor = options.redactor ?? redactorFor(config);
+  const start = (args: string[], handlers: FfmpegHandlers, stdin = false) =>
+    startFfmpeg(
+      {
+        binary: options.ffmpeg.path,
+        args,
+        redact: (text) => redactor.redact(text),
+        registry: children,
+        stdin,
+      },
+      handlers,
+    );
+  const supervised = (
+    camera: CameraConfig,
+    launch: CameraOptions['launch'],
+    listener: CameraListener,
+    role = {},
+  ) =>
+    new Camera(camera, {
+      launch,
+      ...(camera.stallSeconds !== undefined ? { stallMs: camera.stallSeconds * 1000 } : {}),
+      listener,
+      clock,
+      log: log.child({ camera: camera.id, ...role }),
+      boundary: MPJPEG_BOUNDARY,
+      maxFrameBytes: config.stream.maxFrameBytes,
+    });
   const hub = new Hub({
     graceMs: config.stream.graceMs,
     clock,
     log,
     createCameras: (listener) =>
-      config.cameras.map(
-        (camera) =>
-          new Camera(camera, {
-            launch: launcherFor(camera, options, children, redactor),
-            ...(camera.stallSeconds !== undefined ? { stallMs: camera.stallSeconds * 1000 } : {}),
-            listener,
-            clock,
-            log: log.child({ camera: camera.id }),
-            boundary: MPJPEG_BOUNDARY,
-            maxFrameBytes: config.stream.maxFrameBytes,
-          }),
+      streamsOf(config.cameras).map((camera) =>
+        supervised(camera, launcherFor(camera, options, start, redactor), listener),
       ),
+    createTranscoder: (source, listener) => {
+      const camera = streamsOf(config.cameras).find((stream) => stream.id === source.id) ?? {
+        id: source.id,
+        name: source.name,
+        url: 'demo:1',
+      };
+      const launch = transcoderLauncher({
+        camera,
+        codec: () => {
+          const codec = source.currentCodec;
+          return codec === 'h264' || codec === 'h265' ? codec : undefined;
+        },
+        backlog: () => source.sinceKey,
+        tap: (listener) => source.tap(listener),
+        start: (args, handlers) => start(args, handlers, true),
+      });
+      return supervised(camera, launch, listener, { transcoder: true });
+    },
   });
 
   const refusals = new Refusals(log.child({ component: 'limits' }));
@@ -196,22 +233,32 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   };
 }
 
-/** How camera `camera` starts: its ffmpeg, or the injected source of a benchmark. */
+/** Every stream of the configured cameras: `<id>`, and `<id>@sub` for a sub-stream. */
+function streamsOf(cameras: readonly CameraConfig[]): CameraConfig[] {
+  return cameras.flatMap((camera) => {
+    const { substream, ...main } = camera;
+    if (substream === undefined) return [main];
+    const { codec: _codec, ...rest } = main;
+    return [main, { ...rest, id: `${camera.id}@sub`, url: substream }];
+  });
+}
+
+/** How stream `camera` starts: its ffmpeg (probing first when needed), or a benchmark's source. */
 function launcherFor(
   camera: CameraConfig,
   options: CamplexOptions,
-  children: ChildRegistry,
+  start: StartFfmpeg,
   redactor: Redactor,
-) {
-  const { launchSource, ffmpeg } = options;
-  if (launchSource) return (handlers: FfmpegHandlers) => launchSource(camera, handlers);
-  const start = {
-    binary: ffmpeg.path,
-    args: ffmpegArgs(camera, ffmpeg.rtspTimeoutFlag),
-    redact: (text: string) => redactor.redact(text),
-    registry: children,
-  };
-  return (handlers: FfmpegHandlers) => startFfmpeg(start, handlers);
+): CameraOptions['launch'] {
+  const { launchSource } = options;
+  if (launchSource) return (handlers) => launchSource(camera, handlers);
+  const launcher = new SourceLauncher({
+    camera,
+    ffmpeg: options.ffmpeg,
+    start,
+    redact: (text) => redactor.redact(text),
+  });
+  return (handlers, attempt) => launcher.launch(handlers, attempt);
 }
 
 /** Who may watch, and how guessing is bounded (docs/SECURITY.md). */

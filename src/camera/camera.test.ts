@@ -88,7 +88,12 @@ describe('Camera', () => {
         states.map((s) => s.state),
         ['starting', 'live'],
       );
-      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'live' });
+      assert.deepEqual(camera.info(), {
+        id: 'front',
+        name: 'Front door',
+        codec: 'jpeg',
+        state: 'live',
+      });
 
       sendFrame(fakeJpeg(2));
       assert.equal(states.length, 2, 'a second frame reports no new state');
@@ -128,7 +133,7 @@ describe('Camera', () => {
 
       assert.equal(frames.length, 3);
       frames.forEach((frame, i) => {
-        assert.deepEqual(Buffer.from(frame.jpeg), jpegs[i], `frame ${i}`);
+        assert.deepEqual(Buffer.from(frame.data), jpegs[i], `frame ${i}`);
         assert.equal(frame.seq, i + 1);
       });
       assert.equal(frames[0]!.at, 1_000_000);
@@ -143,7 +148,7 @@ describe('Camera', () => {
       assert.equal(camera.latest, frames[0]);
       sendFrame(fakeJpeg(2));
       assert.equal(camera.latest, frames[1]);
-      assert.deepEqual(Buffer.from(camera.latest!.jpeg), fakeJpeg(2));
+      assert.deepEqual(Buffer.from(camera.latest!.data), fakeJpeg(2));
     });
   });
 
@@ -179,7 +184,12 @@ describe('Camera', () => {
       assert.equal(camera.info().state, 'retrying');
       clock.advance(1);
       assert.equal(processes.length, 2);
-      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'starting' });
+      assert.deepEqual(camera.info(), {
+        id: 'front',
+        name: 'Front door',
+        codec: 'jpeg',
+        state: 'starting',
+      });
 
       sendFrame(fakeJpeg(1));
       assert.deepEqual(
@@ -256,7 +266,12 @@ describe('Camera', () => {
       assert.equal(processes.length, 8, 'an offline camera is still retried');
       assert.equal(camera.running, true);
       sendFrame(fakeJpeg(1));
-      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'live' });
+      assert.deepEqual(camera.info(), {
+        id: 'front',
+        name: 'Front door',
+        codec: 'jpeg',
+        state: 'live',
+      });
       assert.equal(states.filter((s) => s.state === 'offline').length, 3);
     });
 
@@ -497,7 +512,12 @@ describe('Camera', () => {
       assert.equal(process.stopCalls, 1);
       assert.equal(camera.latest, undefined);
       assert.equal(camera.running, false);
-      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'idle' });
+      assert.deepEqual(camera.info(), {
+        id: 'front',
+        name: 'Front door',
+        codec: 'jpeg',
+        state: 'idle',
+      });
       assert.deepEqual(
         states.map((s) => s.state),
         ['starting', 'live', 'idle'],
@@ -511,7 +531,12 @@ describe('Camera', () => {
       current().handlers.onExit(CLOSED);
       assert.equal(camera.info().state, 'retrying');
       await camera.stop();
-      assert.deepEqual(camera.info(), { id: 'front', name: 'Front door', state: 'idle' });
+      assert.deepEqual(camera.info(), {
+        id: 'front',
+        name: 'Front door',
+        codec: 'jpeg',
+        state: 'idle',
+      });
       assert.equal(clock.pending(), 0);
       clock.advance(3_600_000);
       assert.equal(processes.length, 1);

@@ -8,28 +8,39 @@ import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/bac
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import type { CameraConfig } from '../config/schema.js';
-import type { FfmpegHandlers, FfmpegProcess } from '../ffmpeg/process.js';
+import type { FfmpegProcess } from '../ffmpeg/process.js';
+import type { SourceHandlers } from '../ffmpeg/source.js';
+import { AnnexBSplitter } from '../frames/annexb-splitter.js';
 import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
-import { Frame } from './frame.js';
+import { type Codec, Frame } from './frame.js';
 import { viewerReason } from './redact.js';
 import { type CameraInfo, type CameraState, isFailing, isRunning, TRANSITIONS } from './states.js';
 
-export type { CameraInfo, CameraState };
+export type { CameraInfo, CameraState, Codec };
 export { Frame };
 
 export interface CameraListener {
   onFrame(camera: Camera, frame: Frame): void;
   onState(camera: Camera): void;
+  /** What ffmpeg writes is known, or changed (before its first frame). */
+  onCodec?(camera: Camera): void;
 }
 
 export interface CameraOptions {
-  /** Starts this camera's ffmpeg; the camera owns the returned process. */
-  launch: (handlers: FfmpegHandlers) => FfmpegProcess;
+  /**
+   * Starts this camera's ffmpeg (`attempt` 0 the first time, then failures in a row); the
+   * camera owns the returned process. It says which format it writes before writing.
+   */
+  launch: (handlers: SourceHandlers, attempt: number) => FfmpegProcess;
   listener: CameraListener;
   clock: Clock;
   log: Log;
   boundary: string;
   maxFrameBytes: number;
+  /** The frames kept for a new viewer (since the last key frame): at most this many bytes. */
+  maxCacheBytes?: number;
+  /** ... and at most this many frames. */
+  maxCacheFrames?: number;
   random?: () => number;
   backoff?: BackoffPolicy;
   /** No first frame within this long after spawning counts as a failure. */
@@ -41,6 +52,7 @@ export interface CameraOptions {
 }
 
 const DEFAULT_START_TIMEOUT_MS = 20_000;
+const DEFAULT_CACHE_FRAMES = 300;
 const DEFAULT_MIN_UPTIME_MS = 10_000;
 /** After this many failures in a row a camera is shown `offline` (it still retries forever). */
 export const OFFLINE_AFTER_ATTEMPTS = 5;
@@ -74,7 +86,16 @@ export class Camera {
   private lastFrameAt: number | undefined;
   private liveSince: number | undefined;
   private seq = 0;
-  private latestFrame: Frame | undefined;
+  /** What ffmpeg writes now: known once it started. */
+  private codec: Codec | undefined;
+  /** From the stream's parameter sets: what a decoder is asked for, and the picture size. */
+  private sequence: { codecString: string; width: number; height: number } | undefined;
+  private bidirectional = false;
+  /** The frames since the last key frame (for JPEG: the latest), for a new viewer. */
+  private cached: Frame[] = [];
+  private cachedBytes = 0;
+  /** Side listeners of every frame (the JPEG transcoder's input). */
+  private readonly taps = new Set<(frame: Frame) => void>();
 
   constructor(config: CameraConfig, options: CameraOptions) {
     this.id = config.id;
@@ -86,7 +107,26 @@ export class Camera {
 
   /** The newest frame, while the camera is live. */
   get latest(): Frame | undefined {
-    return this.latestFrame;
+    return this.cached.at(-1);
+  }
+
+  /**
+   * The frames a new viewer needs to show the current picture: from the last key frame on
+   * (for JPEG the latest frame alone); empty while there is none or the cache overflowed.
+   */
+  get sinceKey(): readonly Frame[] {
+    return this.cached;
+  }
+
+  /** Calls `listener` with every frame from now on, until the returned function is called. */
+  tap(listener: (frame: Frame) => void): () => void {
+    this.taps.add(listener);
+    return () => this.taps.delete(listener);
+  }
+
+  /** What the camera's ffmpeg writes, once it started. */
+  get currentCodec(): Codec | undefined {
+    return this.codec;
   }
 
   /** True while ffmpeg runs or a restart is pending. */
@@ -96,6 +136,9 @@ export class Camera {
 
   info(): CameraInfo {
     const info: CameraInfo = { id: this.id, name: this.name, state: this.state };
+    if (this.codec) info.codec = this.codec;
+    if (this.sequence) Object.assign(info, this.sequence);
+    if (this.bidirectional) info.bframes = true;
     if (isFailing(this.state)) {
       info.reason = this.reason ?? 'unknown error';
       info.attempt = this.attempt;
@@ -126,7 +169,7 @@ export class Camera {
     this.clearTimers();
     const exiting = this.process?.stop() ?? Promise.resolve();
     this.process = undefined;
-    this.latestFrame = undefined;
+    this.forgetFrames();
     this.liveSince = undefined;
     if (this.state !== 'stopped') this.setState(state);
     return exiting;
@@ -137,39 +180,104 @@ export class Camera {
     this.spawnedAt = this.options.clock.now();
     this.lastFrameAt = undefined;
     this.setState('starting');
-    const splitter = new MpjpegSplitter({
-      boundary: this.options.boundary,
-      maxFrameBytes: this.options.maxFrameBytes,
-      onFrame: (jpeg) => {
-        if (generation === this.generation) this.acceptFrame(jpeg);
+    let splitter: { push(chunk: Uint8Array): void } | undefined;
+    const handlers: SourceHandlers = {
+      onPlan: (plan) => {
+        if (generation !== this.generation) return;
+        splitter = this.splitterFor(plan.output, generation);
       },
-    });
-    this.process = this.options.launch({
       onStdout: (chunk) => {
-        if (generation === this.generation) splitter.push(chunk);
+        if (generation === this.generation) splitter?.push(chunk);
       },
       onExit: (exit) => {
         if (generation !== this.generation) return;
         this.process = undefined;
         this.fail(this.withSilence(describeExit(exit)), exit.lastError);
       },
-    });
+    };
+    this.process = this.options.launch(handlers, this.attempt);
     this.armWatchdog(this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
   }
 
-  private acceptFrame(jpeg: Uint8Array): void {
+  /** The splitter for what ffmpeg writes; its frames count only while `generation` runs. */
+  private splitterFor(output: 'mpjpeg' | 'h264' | 'h265', generation: number) {
+    const { maxFrameBytes } = this.options;
+    const current = () => generation === this.generation;
+    const codec: Codec = output === 'mpjpeg' ? 'jpeg' : output;
+    if (codec !== this.codec) {
+      this.codec = codec;
+      this.options.listener.onCodec?.(this);
+    }
+    if (output === 'mpjpeg') {
+      const onFrame = (jpeg: Uint8Array) => {
+        if (current()) this.acceptFrame(jpeg, 'jpeg', true);
+      };
+      return new MpjpegSplitter({ boundary: this.options.boundary, maxFrameBytes, onFrame });
+    }
+    return new AnnexBSplitter({
+      codec: output,
+      maxUnitBytes: maxFrameBytes,
+      onUnit: (unit) => {
+        if (!current()) return;
+        if (unit.bidirectional && !this.bidirectional) {
+          this.bidirectional = true;
+          this.options.log.warn(
+            'camera sends B-frames: browsers decode them with a delay of the reordering ' +
+              'depth (pictures are timed by arrival); turn B-frames off on the camera, or use its sub-stream',
+          );
+          this.options.listener.onState(this);
+        }
+        this.acceptFrame(unit.data, output, unit.key);
+      },
+      onSequence: (sequence) => {
+        if (!current()) return;
+        this.sequence = sequence;
+        this.options.listener.onState(this); // viewers learn the codec string and size
+      },
+    });
+  }
+
+  private acceptFrame(data: Uint8Array, codec: Codec, key: boolean): void {
     const now = this.options.clock.now();
     this.lastFrameAt = now;
-    const frame = new Frame(jpeg, ++this.seq, now);
+    const frame = new Frame(data, ++this.seq, now, codec, key);
     this.counters.frames++;
-    this.latestFrame = frame;
+    this.cache(frame);
     if (this.state !== 'live') {
       this.liveSince = now;
       this.armWatchdog(this.stallMs);
       this.setState('live');
       this.options.log.info('camera live');
     }
+    for (const tap of this.taps) tap(frame);
     this.options.listener.onFrame(this, frame);
+  }
+
+  /**
+   * Keeps `frame` for new viewers: a key frame starts the cache afresh; a frame that would
+   * take it past its bounds empties it (never trims off the key) until the next key frame.
+   */
+  private cache(frame: Frame): void {
+    if (frame.key) {
+      this.cached = [frame];
+      this.cachedBytes = frame.data.length;
+      return;
+    }
+    if (this.cached.length === 0) return; // waiting for a key frame
+    const maxBytes = this.options.maxCacheBytes ?? 4 * this.options.maxFrameBytes;
+    const maxFrames = this.options.maxCacheFrames ?? DEFAULT_CACHE_FRAMES;
+    if (this.cachedBytes + frame.data.length > maxBytes || this.cached.length >= maxFrames) {
+      this.cached = [];
+      this.cachedBytes = 0;
+      return;
+    }
+    this.cached.push(frame);
+    this.cachedBytes += frame.data.length;
+  }
+
+  private forgetFrames(): void {
+    this.cached = [];
+    this.cachedBytes = 0;
   }
 
   /** One timer per watchdog period, not per frame: it re-arms for the time still left. */
@@ -215,7 +323,7 @@ export class Camera {
     const minUptime = this.options.minUptimeMs ?? DEFAULT_MIN_UPTIME_MS;
     if (this.liveSince !== undefined && now - this.liveSince >= minUptime) this.attempt = 0;
     this.liveSince = undefined;
-    this.latestFrame = undefined; // a frame from before the failure is stale: never hand it out
+    this.forgetFrames(); // a frame from before the failure is stale: never hand it out
     this.attempt++;
     this.counters.failures++;
     const delay = backoffDelay(

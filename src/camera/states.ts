@@ -16,6 +16,16 @@ export interface CameraInfo {
   attempt?: number;
   /** Milliseconds until the next attempt, when retrying or offline. */
   retryInMs?: number;
+  /** What the camera sends, once known: jpeg, or h264 / h265 for viewers that decode video. */
+  codec?: 'jpeg' | 'h264' | 'h265';
+  /** For video: the codec string a decoder is configured with, e.g. avc1.42C01E. */
+  codecString?: string;
+  width?: number;
+  height?: number;
+  /** The camera sends B-frames (decoded with a delay of the reordering depth). */
+  bframes?: true;
+  /** The camera's second stream (`<id>@sub`), when it has one. */
+  substream?: CameraInfo;
 }
 
 const STOPPABLE = ['idle', 'stopped'] as const;

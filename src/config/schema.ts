@@ -25,13 +25,22 @@ const port = z
 const seconds = (min: number, max: number, fallback: number) =>
   z.number().min(min).max(max).default(fallback);
 
+const sourceUrl = z
+  .string({ error: 'expected a camera URL (rtsp://, http(s)://, file:// or demo:N)' })
+  .min(1, { error: 'expected a camera URL, got an empty string', abort: true })
+  .refine((url) => SOURCE_URL.test(url) || url.startsWith('/') || url.startsWith('.'), {
+    error: 'expected a URL starting with rtsp://, rtsps://, http://, https://, file:// or demo:',
+  });
+
 const cameraSchema = z.strictObject({
-  url: z
-    .string({ error: 'expected a camera URL (rtsp://, http(s)://, file:// or demo:N)' })
-    .min(1, { error: 'expected a camera URL, got an empty string', abort: true })
-    .refine((url) => SOURCE_URL.test(url) || url.startsWith('/') || url.startsWith('.'), {
-      error: 'expected a URL starting with rtsp://, rtsps://, http://, https://, file:// or demo:',
-    }),
+  url: sourceUrl,
+  /** A second, lighter stream of the same camera (for the grid), addressed as `<id>@sub`. */
+  substream: sourceUrl.optional(),
+  /**
+   * What the camera sends, when known: h264 and h265 pass through to browsers that decode
+   * them; jpeg always goes as JPEG. Unset: a short probe before the first start finds out.
+   */
+  codec: z.enum(['h264', 'h265', 'jpeg'], { error: 'expected h264, h265 or jpeg' }).optional(),
   /** Credentials kept apart from the URL, so they need no URL-encoding and redact exactly. */
   user: z.string().min(1).max(256).optional(),
   password: z.string().min(1).max(1024).optional(),
@@ -261,6 +270,9 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
       ...camera,
       name: camera.name ?? id,
       url: withCredentials(camera.url, camera.user, camera.password),
+      ...(camera.substream
+        ? { substream: withCredentials(camera.substream, camera.user, camera.password) }
+        : {}),
     })),
   };
 }

@@ -15,6 +15,7 @@ export function redactorFor(
     if (camera.user !== undefined) redactor.addUser(camera.user);
     if (camera.password !== undefined) redactor.addSecret(camera.password);
     redactor.addUrl(camera.url);
+    if (camera.substream !== undefined) redactor.addUrl(camera.substream);
   }
   for (const token of Object.values(config.auth.tokens)) redactor.addSecret(token);
   if (env.CAMPLEX_PASSWORD) redactor.addSecret(env.CAMPLEX_PASSWORD);

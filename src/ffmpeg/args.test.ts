@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ffmpegArgs, MPJPEG_BOUNDARY } from './args.js';
+import { ffmpegArgs, MPJPEG_BOUNDARY, transcoderArgs } from './args.js';
 
 const camera = (url: string, extra: object = {}) => ({ id: 'cam', name: 'cam', url, ...extra });
 
@@ -10,7 +10,7 @@ function valueAfter(args: string[], flag: string): string | undefined {
 }
 
 describe('ffmpegArgs', () => {
-  it('always writes mpjpeg with camplex boundary to stdout, quietly, without stdin', () => {
+  it('writes mpjpeg with camplex boundary to stdout, quietly, without stdin', () => {
     const args = ffmpegArgs(camera('rtsp://cam.local/stream'));
     assert.equal(valueAfter(args, '-f'), 'mpjpeg');
     assert.equal(valueAfter(args, '-boundary_tag'), MPJPEG_BOUNDARY);
@@ -30,7 +30,7 @@ describe('ffmpegArgs', () => {
   });
 
   it('uses -stimeout for ffmpeg builds that predate -timeout as socket timeout', () => {
-    const args = ffmpegArgs(camera('rtsp://cam.local/stream'), '-stimeout');
+    const args = ffmpegArgs(camera('rtsp://cam.local/stream'), 'mpjpeg', false, '-stimeout');
     assert.equal(valueAfter(args, '-stimeout'), '5000000');
     assert.equal(args.indexOf('-timeout'), -1);
   });
@@ -60,5 +60,40 @@ describe('ffmpegArgs', () => {
     assert.equal(valueAfter(args, '-stream_loop'), '-1');
     assert.equal(valueAfter(args, '-i'), '/var/video/a b.mp4');
     assert.equal(valueAfter(ffmpegArgs(camera('./clip.mp4')), '-i'), './clip.mp4');
+  });
+});
+
+describe('ffmpegArgs for video', () => {
+  it('copies H.264 to Annex B with parameter sets at every key frame and a delimiter first', () => {
+    const args = ffmpegArgs(camera('rtsp://cam.local/stream'), 'h264', false);
+    assert.equal(valueAfter(args, '-c:v'), 'copy');
+    assert.equal(
+      valueAfter(args, '-bsf:v'),
+      'h264_mp4toannexb,dump_extra=freq=keyframe,h264_metadata=aud=insert',
+    );
+    assert.equal(valueAfter(args, '-f'), 'h264');
+    assert.equal(args.indexOf('-vf'), -1, 'fps and width do not apply to copied video');
+  });
+
+  it('copies H.265 with the hevc filters and muxer', () => {
+    const args = ffmpegArgs(camera('rtsp://cam.local/stream', { fps: 5 }), 'h265', false);
+    assert.equal(
+      valueAfter(args, '-bsf:v'),
+      'hevc_mp4toannexb,dump_extra=freq=keyframe,hevc_metadata=aud=insert',
+    );
+    assert.equal(valueAfter(args, '-f'), 'hevc');
+    assert.equal(args.indexOf('-vf'), -1);
+  });
+
+  it('transcodes stdin to JPEG with small probing, shaped by fps, width and quality', () => {
+    const args = transcoderArgs(
+      camera('rtsp://cam.local/stream', { fps: 5, width: 640, quality: 4 }),
+      'h264',
+    );
+    assert.equal(valueAfter(args, '-i'), 'pipe:0');
+    assert.equal(valueAfter(args, '-probesize'), '32');
+    assert.equal(valueAfter(args, '-vf'), 'fps=5,scale=640:-2');
+    assert.equal(valueAfter(args, '-q:v'), '4');
+    assert.equal(args.at(-1), 'pipe:1');
   });
 });

@@ -1,46 +1,124 @@
 /**
- * Builds ffmpeg's argument list for one camera. Only config values ever reach these arguments
- * (never client input), and ffmpeg is spawned without a shell.
+ * Builds ffmpeg's argument lists: for a camera (copy its H.264 / H.265 to Annex B, copy an MJPEG
+ * camera's JPEGs, or transcode to JPEG), for a probe of what a camera sends, and for the JPEG
+ * transcoder fed a copied stream on stdin. Only config values ever reach these arguments (never
+ * client input), and ffmpeg is spawned without a shell.
  */
 import { fileURLToPath } from 'node:url';
 import type { CameraConfig } from '../config/schema.js';
 
-/** The multipart boundary ffmpeg writes between frames; the splitter expects the same. */
+/** The multipart boundary ffmpeg writes between JPEGs; the splitter expects the same. */
 export const MPJPEG_BOUNDARY = 'camplexframe';
+
+/** What ffmpeg writes on stdout, and so which splitter cuts it. */
+export type OutputFormat = 'mpjpeg' | 'h264' | 'h265';
 
 /** Socket timeout for network sources: a frozen camera makes ffmpeg exit instead of hang. */
 const IO_TIMEOUT_US = 5_000_000;
 const DEFAULT_QUALITY = 7;
 const DEMO_WIDTH = 480;
 const DEMO_FPS = 10;
+/**
+ * Bitstream filters per codec, in this order: dump_extra repeats the parameter sets before each
+ * key picture (a camera may send them only in its SDP), then the delimiter goes in front of
+ * them (inserted first, they would land at the end of the previous access unit).
+ */
+const ANNEXB_FILTERS: Record<'h264' | 'h265', string> = {
+  h264: 'h264_mp4toannexb,dump_extra=freq=keyframe,h264_metadata=aud=insert',
+  h265: 'hevc_mp4toannexb,dump_extra=freq=keyframe,hevc_metadata=aud=insert',
+};
 
-/** Arguments for `camera`; `rtspTimeoutFlag` comes from the located binary. */
+const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+
+/**
+ * Arguments for `camera` writing `output`; `copyJpeg` when its JPEGs may go out as they came
+ * in (an MJPEG camera, and no fps, width or quality set); `rtspTimeoutFlag` comes from the
+ * located binary.
+ */
 export function ffmpegArgs(
   camera: CameraConfig,
+  output: OutputFormat = 'mpjpeg',
+  copyJpeg = /^https?:/i.test(camera.url),
   rtspTimeoutFlag: '-timeout' | '-stimeout' = '-timeout',
 ): string[] {
   const input = inputArgs(camera, rtspTimeoutFlag);
-  const passThrough = isHttp(camera.url) && !needsTranscode(camera);
-  const output = passThrough
-    ? ['-c:v', 'copy'] // an MJPEG camera's JPEGs go out as they came in: no re-encoding
-    : [...filterArgs(camera), '-c:v', 'mjpeg', '-q:v', String(camera.quality ?? DEFAULT_QUALITY)];
+  if (output !== 'mpjpeg') {
+    // The video goes out as the camera sent it: no decoding, no encoding.
+    const filters = ANNEXB_FILTERS[output];
+    return [
+      ...COMMON,
+      ...input,
+      '-an',
+      '-c:v',
+      'copy',
+      '-bsf:v',
+      filters,
+      '-f',
+      output === 'h264' ? 'h264' : 'hevc',
+      'pipe:1',
+    ];
+  }
+  const codec =
+    copyJpeg && !shapesJpeg(camera)
+      ? ['-c:v', 'copy']
+      : [...filterArgs(camera), '-c:v', 'mjpeg', '-q:v', String(camera.quality ?? DEFAULT_QUALITY)];
+  return [...COMMON, ...input, '-an', ...codec, ...mpjpegOutput()];
+}
+
+/**
+ * The JPEG transcoder: Annex B of `codec` on stdin, JPEGs on stdout, shaped by the camera's
+ * fps, width and quality. Small probing and low-delay decoding, so it paints within a frame or
+ * two. (`-fflags nobuffer` would be wrong here: with raw H.264 on a pipe it makes ffmpeg 5.1
+ * write nothing at all.)
+ */
+export function transcoderArgs(camera: CameraConfig, codec: 'h264' | 'h265'): string[] {
   return [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    ...input,
-    '-an',
-    ...output,
+    ...COMMON,
+    '-flags',
+    'low_delay',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
     '-f',
-    'mpjpeg',
-    '-boundary_tag',
-    MPJPEG_BOUNDARY,
-    'pipe:1',
+    codec === 'h264' ? 'h264' : 'hevc',
+    '-i',
+    'pipe:0',
+    '-fps_mode',
+    'passthrough',
+    ...filterArgs(camera),
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    String(camera.quality ?? DEFAULT_QUALITY),
+    '-flush_packets',
+    '1',
+    ...mpjpegOutput(),
   ];
 }
 
-function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string): string[] {
+/** A short look at what `camera` sends: ffmpeg prints its streams and stops (no output). */
+export function probeArgs(
+  camera: CameraConfig,
+  rtspTimeoutFlag: '-timeout' | '-stimeout',
+): string[] {
+  return ['-hide_banner', '-nostdin', ...inputArgs(camera, rtspTimeoutFlag, false)];
+}
+
+/**
+ * Whether camera `camera` can be sent as video (a probe or `codec` decides which): network
+ * cameras only. A looped file stays JPEG: ffmpeg 5.1 cannot loop (`-stream_loop`) a copied
+ * stream through bitstream filters ("A non-NULL packet sent after an EOF").
+ */
+export function mayCarryVideo(camera: CameraConfig): boolean {
+  return /^(rtsps?|https?):/i.test(camera.url) && camera.codec !== 'jpeg';
+}
+
+function mpjpegOutput(): string[] {
+  return ['-f', 'mpjpeg', '-boundary_tag', MPJPEG_BOUNDARY, 'pipe:1'];
+}
+
+function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string, realTime = true): string[] {
   const url = camera.url;
   if (/^rtsps?:/i.test(url)) {
     return [
@@ -60,7 +138,7 @@ function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string): string[] {
       url,
     ];
   }
-  if (isHttp(url)) return ['-rw_timeout', String(IO_TIMEOUT_US), '-i', url];
+  if (/^https?:/i.test(url)) return ['-rw_timeout', String(IO_TIMEOUT_US), '-i', url];
   if (/^demo:/i.test(url)) {
     const n = Number(url.slice('demo:'.length)) || 1;
     const { pattern, hue } = demoLook(n);
@@ -76,7 +154,7 @@ function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string): string[] {
     ];
   }
   const path = /^file:/i.test(url) ? fileURLToPath(url) : url;
-  return ['-re', '-stream_loop', '-1', '-i', path];
+  return [...(realTime ? ['-re', '-stream_loop', '-1'] : []), '-i', path];
 }
 
 // Three patterns against a four-column grid, so neighbours differ in every direction.
@@ -97,10 +175,6 @@ function filterArgs(camera: CameraConfig): string[] {
   return filters.length > 0 ? ['-vf', filters.join(',')] : [];
 }
 
-function needsTranscode(camera: CameraConfig): boolean {
+function shapesJpeg(camera: CameraConfig): boolean {
   return camera.fps !== undefined || camera.width !== undefined || camera.quality !== undefined;
-}
-
-function isHttp(url: string): boolean {
-  return /^https?:/i.test(url);
 }

@@ -3,6 +3,7 @@
  * (SIGTERM, then SIGKILL), stderr kept as a short redacted tail for error messages.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 
 /** How much of ffmpeg's stderr is kept to explain a failure. */
 const STDERR_TAIL_BYTES = 4096;
@@ -50,6 +51,8 @@ export class ChildRegistry {
 
 export interface FfmpegProcess {
   readonly pid: number | undefined;
+  /** Where to write its input, when it was started to read stdin. */
+  readonly stdin?: Writable;
   /** SIGTERM to the group, SIGKILL after `killAfterMs`; resolves once the process exited. */
   stop(killAfterMs?: number): Promise<void>;
 }
@@ -60,6 +63,8 @@ export interface FfmpegStartOptions {
   /** Hides secrets in ffmpeg's stderr before any of it is kept (it prints the camera URL). */
   redact: (text: string) => string;
   registry?: ChildRegistry;
+  /** Feed it on stdin (the JPEG transcoder); else stdin is closed. */
+  stdin?: boolean;
 }
 
 /** Starts ffmpeg with `args`; the returned handle is the only way to stop it. */
@@ -67,7 +72,7 @@ export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandler
   const { binary, args, registry } = options;
   const child = spawn(binary, args, {
     detached: true, // own process group, so the group can be killed with everything it spawned
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     windowsHide: true,
   });
   const pid = child.pid;
@@ -78,6 +83,8 @@ export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandler
   const exitWaiters: Array<() => void> = [];
 
   child.stdout?.on('data', handlers.onStdout);
+  // ffmpeg exiting while we write (EPIPE) is reported by its exit, not as a stream error.
+  child.stdin?.on('error', () => {});
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (text: string) => {
     stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
@@ -102,6 +109,7 @@ export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandler
 
   return {
     pid: child.pid,
+    ...(child.stdin ? { stdin: child.stdin } : {}),
     stop(killAfterMs = 2000) {
       if (exited) return Promise.resolve();
       return new Promise<void>((resolve) => {

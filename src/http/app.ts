@@ -17,6 +17,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import { type Access, isDenial, type Principal } from '../access/access.js';
 import { isTrustedHost, type OriginPolicy } from '../access/origin.js';
@@ -69,7 +70,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   const app = Fastify({
     serverFactory: (handler) => createServer(handler, tls, timeouts),
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true, // refusals are logged at a bounded rate instead
+    // No line per request: refusals are logged at a bounded rate instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_FORM_BYTES,
     clientErrorHandler: (error, socket) => onClientError(refusals, error, socket),
     frameworkErrors: (error, request, reply) => {

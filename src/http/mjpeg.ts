@@ -29,9 +29,9 @@ export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerRes
   const write = (_camera: Camera, frame: Frame) => {
     res.cork();
     res.write(
-      `--${MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${frame.jpeg.length}\r\n\r\n`,
+      `--${MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${frame.data.length}\r\n\r\n`,
     );
-    res.write(frame.jpeg);
+    res.write(frame.data);
     res.write('\r\n');
     res.uncork();
   };

@@ -149,7 +149,7 @@ function serveSnapshot(
 function sendJpeg(reply: FastifyReply, frame: Frame): FastifyReply {
   return reply
     .type('image/jpeg')
-    .send(Buffer.from(frame.jpeg.buffer, frame.jpeg.byteOffset, frame.jpeg.length));
+    .send(Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.length));
 }
 
 function sendAsset(reply: FastifyReply, asset: Asset, path: string): FastifyReply {

@@ -218,7 +218,7 @@ describe('Hub', () => {
 
       hub.subscribe(b, ['front']);
       assert.deepEqual(b.framesOf('front'), [latest]);
-      assert.deepEqual(Buffer.from(latest.jpeg), fakeJpeg(2));
+      assert.deepEqual(Buffer.from(latest.data), fakeJpeg(2));
     });
 
     it('sends no cached frame when the camera has none yet', () => {
@@ -287,7 +287,7 @@ describe('Hub', () => {
       sendFrame('front');
       const expected = [
         { id: 'front', name: 'FRONT', state: 'starting' },
-        { id: 'front', name: 'FRONT', state: 'live' },
+        { id: 'front', name: 'FRONT', state: 'live', codec: 'jpeg' },
       ];
       assert.deepEqual(a.states, expected);
       assert.deepEqual(b.states, expected);
@@ -303,6 +303,7 @@ describe('Hub', () => {
           id: 'garage',
           name: 'GARAGE',
           state: 'retrying',
+          codec: 'jpeg',
           reason: 'camera closed the stream',
           attempt: 1,
           retryInMs: 375,

@@ -1,25 +1,36 @@
 /**
- * The hub: the camera registry, reference-counted subscriptions and the fan-out of frames and
- * states to viewers. A camera runs while it has a subscriber, plus a grace period after the last
- * one leaves, so a page refresh does not restart ffmpeg. It keeps each camera's delivery totals,
- * which every kind of viewer adds to through latest-wins.ts.
+ * The hub: the camera streams, reference-counted subscriptions and the fan-out of frames and
+ * states to viewers. A stream's source (one ffmpeg, one connection to the camera) runs while it
+ * has a viewer, plus a grace period after the last one leaves, so a page refresh does not
+ * restart it. A viewer names the codecs it decodes; one that does not decode what the camera
+ * sends gets JPEG from the stream's transcoder, which runs only while such a viewer exists
+ * (plus the grace period) and is fed the copied stream, never a second connection. A new viewer
+ * gets the frames since the last key frame, so it paints at once. Delivery totals per stream are
+ * kept here, and every kind of viewer adds to them through latest-wins.ts.
  */
-import type { Camera, CameraInfo, CameraListener, Frame } from '../camera/camera.js';
+import type { Camera, CameraInfo, CameraListener, Codec, Frame } from '../camera/camera.js';
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import type { DeliveryCounts } from './latest-wins.js';
 
-/** Anything that watches cameras: a WebSocket viewer or an MJPEG response. */
+/** Anything that watches cameras: a WebSocket viewer, an MJPEG response, a snapshot's wait. */
 export interface Viewer {
-  /** A frame of a camera this viewer subscribed to. Must not throw; may drop. */
+  /** A frame of a stream this viewer subscribed to. Must not throw; may drop. */
   sendFrame(frame: Frame, camera: Camera): void;
+  /**
+   * A new subscription's start: the frames since the last key frame, to be decoded in order
+   * (all but the last only to reach the current picture). Viewers without it get the last.
+   */
+  sendBurst?(frames: readonly Frame[], camera: Camera): void;
   /** A state change of any camera. */
   sendState(info: CameraInfo): void;
 }
 
 export interface HubOptions {
-  /** Builds every camera, given the hub as the listener for their frames and states. */
+  /** Builds every stream's source (`<id>`, and `<id>@sub` for a sub-stream), given the hub as listener. */
   createCameras: (listener: CameraListener) => Camera[];
+  /** Builds the JPEG transcoder of a video `source`, fed by it. */
+  createTranscoder?: (source: Camera, listener: CameraListener) => Camera;
   graceMs: number;
   clock: Clock;
   log: Log;
@@ -30,51 +41,90 @@ export interface SubscribeResult {
   unknown: string[];
 }
 
+/** A viewer that names no codecs decodes JPEG only. */
+const JPEG_ONLY: readonly Codec[] = ['jpeg'];
+
+interface Stream {
+  readonly source: Camera;
+  transcoder: Camera | undefined;
+  /** Every viewer of the stream and the codecs it decodes. */
+  readonly viewers: Map<Viewer, readonly Codec[]>;
+  /** Viewers fed the source's own frames; the rest get JPEG from the transcoder. */
+  readonly native: Set<Viewer>;
+  readonly jpeg: Set<Viewer>;
+  stopTimer: unknown;
+  transcoderStopTimer: unknown;
+  readonly delivered: DeliveryCounts;
+}
+
 export class Hub implements CameraListener {
-  private readonly byId = new Map<string, Camera>();
-  private readonly delivered = new Map<Camera, DeliveryCounts>();
-  private readonly subscribers = new Map<string, Set<Viewer>>();
-  private readonly stopTimers = new Map<string, unknown>();
+  private readonly streams = new Map<string, Stream>();
+  /** Which stream a source or transcoder feeds, and as which. */
+  private readonly feeds = new Map<Camera, { stream: Stream; jpeg: boolean }>();
   private readonly viewers = new Set<Viewer>();
   private readonly options: HubOptions;
   private closed = false;
 
   constructor(options: HubOptions) {
     this.options = options;
-    for (const camera of options.createCameras(this)) {
-      this.byId.set(camera.id, camera);
-      this.delivered.set(camera, { sent: 0, dropped: 0 });
-      this.subscribers.set(camera.id, new Set());
+    for (const source of options.createCameras(this)) {
+      const stream: Stream = {
+        source,
+        transcoder: undefined,
+        viewers: new Map(),
+        native: new Set(),
+        jpeg: new Set(),
+        stopTimer: undefined,
+        transcoderStopTimer: undefined,
+        delivered: { sent: 0, dropped: 0 },
+      };
+      this.streams.set(source.id, stream);
+      this.feeds.set(source, { stream, jpeg: false });
     }
   }
 
-  /** Every camera, in config order. */
+  /** Every stream's source, in config order. */
   cameras(): Camera[] {
-    return [...this.byId.values()];
+    return [...this.streams.values()].map((stream) => stream.source);
   }
 
-  /** Every camera, in config order, as viewers may see it. */
+  /** Every camera, in config order, as viewers may see it (a sub-stream inside its camera). */
   infos(): CameraInfo[] {
-    return this.cameras().map((camera) => camera.info());
-  }
-
-  camera(id: string): Camera | undefined {
-    return this.byId.get(id);
-  }
-
-  /** Frames of `camera` sent to viewers and dropped for them, summed over every viewer. */
-  deliveryOf(camera: Camera): DeliveryCounts {
-    let counts = this.delivered.get(camera);
-    if (!counts) {
-      counts = { sent: 0, dropped: 0 };
-      this.delivered.set(camera, counts);
+    const infos: CameraInfo[] = [];
+    for (const { source } of this.streams.values()) {
+      if (source.id.endsWith('@sub')) continue;
+      infos.push(this.infoOf(source));
     }
-    return counts;
+    return infos;
   }
 
-  /** Number of viewers subscribed to `id`. */
+  /** The source of stream `id` (`<camera>` or `<camera>@sub`). */
+  camera(id: string): Camera | undefined {
+    return this.streams.get(id)?.source;
+  }
+
+  /** The newest JPEG of stream `id`: its own, or its transcoder's. */
+  latestJpeg(id: string): Frame | undefined {
+    const stream = this.streams.get(id);
+    if (!stream) return undefined;
+    return stream.source.currentCodec === 'jpeg' ? stream.source.latest : stream.transcoder?.latest;
+  }
+
+  /** The JPEG transcoders running now, for /metrics. */
+  transcoders(): Camera[] {
+    return [...this.streams.values()].flatMap((stream) =>
+      stream.transcoder?.running ? [stream.transcoder] : [],
+    );
+  }
+
+  /** Frames of stream `camera` sent to viewers and dropped for them, over every viewer. */
+  deliveryOf(camera: Camera): DeliveryCounts {
+    return this.feeds.get(camera)?.stream.delivered ?? { sent: 0, dropped: 0 };
+  }
+
+  /** Number of viewers subscribed to stream `id`. */
   subscriberCount(id: string): number {
-    return this.subscribers.get(id)?.size ?? 0;
+    return this.streams.get(id)?.viewers.size ?? 0;
   }
 
   /** Number of registered viewers (open WebSocket sessions). */
@@ -90,85 +140,180 @@ export class Hub implements CameraListener {
   /** Forgets a viewer and drops all of its subscriptions. */
   removeViewer(viewer: Viewer): void {
     this.viewers.delete(viewer);
-    this.unsubscribe(viewer, [...this.byId.keys()]);
+    this.unsubscribe(viewer, [...this.streams.keys()]);
   }
 
-  /** Subscribes `viewer` to the known cameras among `ids`; each new one gets its latest frame. */
-  subscribe(viewer: Viewer, ids: readonly string[]): SubscribeResult {
+  /**
+   * Subscribes `viewer` to the known streams among `ids`, taking frames in the first of
+   * `formats` the stream can give (JPEG is always possible). A new subscription gets the frames
+   * since the last key frame at once. Subscribing again changes the formats.
+   */
+  subscribe(
+    viewer: Viewer,
+    ids: readonly string[],
+    formats: readonly Codec[] = JPEG_ONLY,
+  ): SubscribeResult {
     const result: SubscribeResult = { accepted: [], unknown: [] };
     for (const id of ids) {
-      const camera = this.byId.get(id);
-      const subscribers = this.subscribers.get(id);
-      if (!camera || !subscribers) {
+      const stream = this.streams.get(id);
+      if (!stream) {
         result.unknown.push(id);
         continue;
       }
       result.accepted.push(id);
-      if (subscribers.has(viewer)) continue;
-      subscribers.add(viewer);
-      this.keepRunning(camera);
-      const latest = camera.latest;
-      if (latest) viewer.sendFrame(latest, camera);
+      const before = this.routeOf(stream, viewer);
+      stream.viewers.set(viewer, formats);
+      const after = this.route(stream, viewer);
+      this.keepRunning(stream);
+      this.updateTranscoder(stream);
+      if (after !== before) this.startFrames(stream, viewer, after);
     }
     return result;
   }
 
-  /** Unsubscribes `viewer`; a camera left without subscribers stops after the grace period. */
+  /** Unsubscribes `viewer`; a stream left without viewers stops after the grace period. */
   unsubscribe(viewer: Viewer, ids: readonly string[]): SubscribeResult {
     const result: SubscribeResult = { accepted: [], unknown: [] };
     for (const id of ids) {
-      const subscribers = this.subscribers.get(id);
-      if (!subscribers) {
+      const stream = this.streams.get(id);
+      if (!stream) {
         result.unknown.push(id);
         continue;
       }
       result.accepted.push(id);
-      if (subscribers.delete(viewer) && subscribers.size === 0) this.scheduleStop(id);
+      if (!stream.viewers.delete(viewer)) continue;
+      stream.native.delete(viewer);
+      stream.jpeg.delete(viewer);
+      this.updateTranscoder(stream);
+      if (stream.viewers.size === 0) this.scheduleStop(stream);
     }
     return result;
   }
 
   onFrame(camera: Camera, frame: Frame): void {
-    const subscribers = this.subscribers.get(camera.id);
-    if (!subscribers) return;
-    for (const viewer of subscribers) viewer.sendFrame(frame, camera);
+    const feed = this.feeds.get(camera);
+    if (!feed) return;
+    const viewers = feed.jpeg ? feed.stream.jpeg : feed.stream.native;
+    for (const viewer of viewers) viewer.sendFrame(frame, camera);
+  }
+
+  onCodec(camera: Camera): void {
+    const feed = this.feeds.get(camera);
+    if (feed && !feed.jpeg) this.reroute(feed.stream);
   }
 
   onState(camera: Camera): void {
-    const info = camera.info();
+    const feed = this.feeds.get(camera);
+    if (!feed || feed.jpeg) return; // a transcoder's own states are logged, not shown
+    const main = this.streams.get(camera.id.replace(/@sub$/, ''))?.source ?? camera;
+    const info = this.infoOf(main);
     for (const viewer of this.viewers) viewer.sendState(info);
   }
 
-  /** Stops every camera for good; resolves when every ffmpeg has exited. */
+  /** Stops every stream for good; resolves when every ffmpeg has exited. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.stopTimers.values()) this.options.clock.clearTimeout(timer);
-    this.stopTimers.clear();
-    await Promise.all(this.cameras().map((camera) => camera.shutDown()));
-  }
-
-  private keepRunning(camera: Camera): void {
-    if (this.closed) return;
-    const timer = this.stopTimers.get(camera.id);
-    if (timer !== undefined) {
-      this.options.clock.clearTimeout(timer);
-      this.stopTimers.delete(camera.id);
+    const stopping: Array<Promise<void>> = [];
+    for (const stream of this.streams.values()) {
+      this.options.clock.clearTimeout(stream.stopTimer);
+      this.options.clock.clearTimeout(stream.transcoderStopTimer);
+      stopping.push(stream.source.shutDown());
+      if (stream.transcoder) stopping.push(stream.transcoder.shutDown());
     }
-    camera.start();
+    await Promise.all(stopping);
   }
 
-  private scheduleStop(id: string): void {
-    const previous = this.stopTimers.get(id);
-    if (previous !== undefined) this.options.clock.clearTimeout(previous);
-    const timer = this.options.clock.setTimeout(() => {
-      this.stopTimers.delete(id);
-      if (this.subscriberCount(id) > 0) return;
-      const camera = this.byId.get(id);
-      if (camera?.running) {
-        this.options.log.info({ camera: id }, 'no viewers left: stopping camera');
-        void camera.stop();
+  private infoOf(main: Camera): CameraInfo {
+    const info = main.info();
+    const sub = this.streams.get(`${main.id}@sub`)?.source;
+    return sub ? { ...info, substream: sub.info() } : info;
+  }
+
+  /** Which frames `viewer` gets of `stream` now: the source's, the transcoder's, or none yet. */
+  private routeOf(stream: Stream, viewer: Viewer): 'native' | 'jpeg' | 'none' {
+    if (stream.native.has(viewer)) return 'native';
+    if (stream.jpeg.has(viewer)) return 'jpeg';
+    return 'none';
+  }
+
+  /** Files `viewer` by what it decodes and what the source sends; returns where it went. */
+  private route(stream: Stream, viewer: Viewer): 'native' | 'jpeg' | 'none' {
+    const codec = stream.source.currentCodec;
+    const formats = stream.viewers.get(viewer) ?? JPEG_ONLY;
+    stream.native.delete(viewer);
+    stream.jpeg.delete(viewer);
+    if (codec === undefined) return 'none'; // not started yet: no frames to route
+    const native = codec === 'jpeg' || formats.includes(codec);
+    (native ? stream.native : stream.jpeg).add(viewer);
+    return native ? 'native' : 'jpeg';
+  }
+
+  private reroute(stream: Stream): void {
+    for (const viewer of stream.viewers.keys()) {
+      const before = this.routeOf(stream, viewer);
+      const after = this.route(stream, viewer);
+      if (after !== before) this.startFrames(stream, viewer, after);
+    }
+    this.updateTranscoder(stream);
+  }
+
+  /** A viewer's frames of `stream` begin: the current picture at once, when there is one. */
+  private startFrames(stream: Stream, viewer: Viewer, route: 'native' | 'jpeg' | 'none'): void {
+    if (route === 'none') return;
+    const camera = route === 'native' ? stream.source : stream.transcoder;
+    if (!camera) return;
+    const frames = route === 'native' ? camera.sinceKey : camera.latest ? [camera.latest] : [];
+    const last = frames.at(-1);
+    if (!last) return;
+    if (frames.length > 1 && viewer.sendBurst) viewer.sendBurst(frames, camera);
+    else viewer.sendFrame(last, camera);
+  }
+
+  /** Runs the transcoder while a viewer needs JPEG of a video stream, else lets it stop. */
+  private updateTranscoder(stream: Stream): void {
+    const codec = stream.source.currentCodec;
+    const needed = stream.jpeg.size > 0 && codec !== undefined && codec !== 'jpeg';
+    if (needed && !this.closed) {
+      this.options.clock.clearTimeout(stream.transcoderStopTimer);
+      stream.transcoderStopTimer = undefined;
+      if (!stream.transcoder && this.options.createTranscoder) {
+        stream.transcoder = this.options.createTranscoder(stream.source, this);
+        this.feeds.set(stream.transcoder, { stream, jpeg: true });
       }
+      stream.transcoder?.start();
+      return;
+    }
+    if (!stream.transcoder?.running || stream.transcoderStopTimer !== undefined) return;
+    stream.transcoderStopTimer = this.options.clock.setTimeout(() => {
+      stream.transcoderStopTimer = undefined;
+      if (stream.jpeg.size > 0 && stream.source.currentCodec !== 'jpeg') return;
+      this.options.log.info(
+        { camera: stream.source.id },
+        'no JPEG viewers left: stopping the transcoder',
+      );
+      void stream.transcoder?.stop();
     }, this.options.graceMs);
-    this.stopTimers.set(id, timer);
+  }
+
+  private keepRunning(stream: Stream): void {
+    if (this.closed) return;
+    if (stream.stopTimer !== undefined) {
+      this.options.clock.clearTimeout(stream.stopTimer);
+      stream.stopTimer = undefined;
+    }
+    stream.source.start();
+  }
+
+  private scheduleStop(stream: Stream): void {
+    this.options.clock.clearTimeout(stream.stopTimer);
+    stream.stopTimer = this.options.clock.setTimeout(() => {
+      stream.stopTimer = undefined;
+      if (stream.viewers.size > 0) return;
+      if (stream.source.running) {
+        this.options.log.info({ camera: stream.source.id }, 'no viewers left: stopping camera');
+        void stream.source.stop();
+      }
+      void stream.transcoder?.stop();
+    }, this.options.graceMs);
   }
 }

@@ -64,7 +64,7 @@ describe('LatestWins', () => {
     const { latest } = slots();
     latest.hold(cameraA, frame(1));
     latest.hold(cameraB, frame(2));
-    latest.forget(cameraA);
+    latest.forget('a');
     latest.dropAll();
     assert.equal(latest.size, 0);
     assert.deepEqual(latest.countsOf('a'), { sent: 0, dropped: 0 });

@@ -56,9 +56,20 @@ export class LatestWins {
     }
   }
 
-  /** Forgets the waiting frame of `camera` (unsubscribed: not a drop). */
-  forget(camera: Camera): void {
-    this.waiting.delete(camera);
+  /** Whether a frame of `camera` is waiting. */
+  isWaiting(camera: Camera): boolean {
+    return this.waiting.has(camera);
+  }
+
+  /** Drops the waiting frame of `camera`, if any, and counts `more` frames never held. */
+  discard(camera: Camera, more = 0): void {
+    if (this.waiting.delete(camera)) this.dropped(camera);
+    for (let i = 0; i < more; i++) this.dropped(camera);
+  }
+
+  /** Forgets the waiting frame of stream `id`, from its source or transcoder (unsubscribed: not a drop). */
+  forget(id: string): void {
+    for (const camera of this.waiting.keys()) if (camera.id === id) this.waiting.delete(camera);
   }
 
   /** Drops every waiting frame (the viewer is gone or cut off), counting each. */

@@ -34,8 +34,13 @@ export type ServerMessage =
   | { type: 'unsubscribed'; cameras: string[] }
   | { type: 'error'; code: ErrorCode; message: string; cameras?: string[] };
 
+/** What a frame carries: a JPEG, or an H.264 / H.265 access unit. */
+export type MediaFormat = 'jpeg' | 'h264' | 'h265';
+export const MEDIA_FORMATS: readonly MediaFormat[] = ['jpeg', 'h264', 'h265'];
+
 export type ClientCommand =
-  | { cmd: 'subscribe' | 'unsubscribe'; cameras: string[] }
+  | { cmd: 'subscribe'; cameras: string[]; formats?: MediaFormat[] }
+  | { cmd: 'unsubscribe'; cameras: string[] }
   /** Flow control: bytes of binary frame messages received on this socket so far. */
   | { cmd: 'ack'; bytes: number };
 
@@ -67,6 +72,58 @@ export function encodeFrame(
   message.set(prefix, 0);
   message.set(payload, prefix.length);
   return message;
+}
+
+/**
+ * A video frame's payload starts with this header (a JPEG starts FF D8, and no type byte is
+ * FF): `[u8 type: 1 = H.264, 2 = H.265][u8 flags: 1 key, 2 decode-only][f64 BE timestamp, us]`,
+ * then the access unit in Annex B.
+ */
+export const VIDEO_HEADER_BYTES = 10;
+const VIDEO_TYPES: Record<'h264' | 'h265', number> = { h264: 1, h265: 2 };
+export const VideoFlags = { KEY: 1, DECODE_ONLY: 2 } as const;
+
+export interface VideoUnit {
+  codec: 'h264' | 'h265';
+  key: boolean;
+  /** Sent to reach the current picture: decode it, do not show it. */
+  decodeOnly: boolean;
+  /** Microseconds; only differences matter (camplex uses its clock when the unit arrived). */
+  timestamp: number;
+  /** The access unit in Annex B (a view, not a copy). */
+  data: Uint8Array;
+}
+
+/** The header of a video payload, to go in front of the access unit. */
+export function videoHeader(unit: Omit<VideoUnit, 'data'>): Uint8Array {
+  const header = new Uint8Array(VIDEO_HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  view.setUint8(0, VIDEO_TYPES[unit.codec]);
+  view.setUint8(
+    1,
+    (unit.key ? VideoFlags.KEY : 0) | (unit.decodeOnly ? VideoFlags.DECODE_ONLY : 0),
+  );
+  view.setFloat64(2, unit.timestamp);
+  return header;
+}
+
+/** A frame payload read as video, or undefined when it is a JPEG. */
+export function decodeVideo(payload: Uint8Array): VideoUnit | undefined {
+  const type = payload[0];
+  if (type === 0xff) return undefined; // FF D8: a JPEG
+  const codec = type === 1 ? 'h264' : type === 2 ? 'h265' : undefined;
+  if (codec === undefined || payload.length < VIDEO_HEADER_BYTES) {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, `unknown or short frame payload (type ${type})`);
+  }
+  const view = new DataView(payload.buffer, payload.byteOffset, VIDEO_HEADER_BYTES);
+  const flags = view.getUint8(1);
+  return {
+    codec,
+    key: (flags & VideoFlags.KEY) !== 0,
+    decodeOnly: (flags & VideoFlags.DECODE_ONLY) !== 0,
+    timestamp: view.getFloat64(2),
+    data: payload.subarray(VIDEO_HEADER_BYTES),
+  };
 }
 
 /**
@@ -200,7 +257,21 @@ export function decodeClientCommand(
       `"${cmd}" names ${cameras.length} cameras; at most ${maxCameras} per message`,
     );
   }
-  return { cmd, cameras: [...new Set(cameras as string[])] };
+  const unique = [...new Set(cameras as string[])];
+  if (cmd === 'unsubscribe' || value.formats === undefined) return { cmd, cameras: unique };
+  const { formats } = value;
+  if (
+    !Array.isArray(formats) ||
+    formats.length === 0 ||
+    formats.length > MEDIA_FORMATS.length ||
+    !formats.every((format) => MEDIA_FORMATS.includes(format as MediaFormat))
+  ) {
+    throw new CamplexError(
+      ErrorCodes.BAD_MESSAGE,
+      `"formats" must list what the client decodes, of ${MEDIA_FORMATS.map((f) => `"${f}"`).join(', ')}`,
+    );
+  }
+  return { cmd, cameras: unique, formats: [...new Set(formats as MediaFormat[])] };
 }
 
 /** Encodes a client control message. */

@@ -316,7 +316,7 @@ describe('ViewerSocket', () => {
     assert.equal(decoded.camera, 'b');
     assert.equal(decoded.seq, sentFrame.seq);
     assert.equal(decoded.sentAt, sentFrame.at);
-    assert.deepEqual([...decoded.payload], [...sentFrame.jpeg]);
+    assert.deepEqual([...decoded.payload], [...sentFrame.data]);
   });
 
   it('holds frames back while an acking viewer has the bound unacknowledged', () => {

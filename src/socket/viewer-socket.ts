@@ -59,7 +59,8 @@ const MAX_CAMERAS_LOGGED = 32;
 /** Most bytes ws adds in front of a server message (2 + 8 byte length, no mask). */
 const WS_FRAME_HEADER_BYTES = 10;
 
-type Subscription = Extract<ClientCommand, { cmd: 'subscribe' | 'unsubscribe' }>;
+type Subscribe = Extract<ClientCommand, { cmd: 'subscribe' }>;
+type Unsubscribe = Extract<ClientCommand, { cmd: 'unsubscribe' }>;
 
 export class ViewerSocket implements Viewer {
   private readonly ws: WebSocket;
@@ -67,6 +68,11 @@ export class ViewerSocket implements Viewer {
   private readonly log: Log;
   /** At most one waiting frame per camera; counts what this viewer was sent and lost. */
   private readonly slots: LatestWins;
+  /**
+   * Video streams whose frames were dropped for this viewer: nothing more of them goes until
+   * the next key frame (a delta after a gap would decode to garbage).
+   */
+  private readonly gaps = new Set<Camera>();
   private readonly extended: boolean;
   /** Ids this socket is subscribed to (for the per-socket limit). */
   private readonly subscribed = new Set<string>();
@@ -118,15 +124,44 @@ export class ViewerSocket implements Viewer {
 
   sendFrame(frame: Frame, camera: Camera): void {
     if (this.closed) return;
+    const video = frame.codec !== 'jpeg';
+    if (video && this.gaps.size > 0 && this.gaps.has(camera)) {
+      if (!frame.key) {
+        this.slots.discard(camera, 1);
+        return;
+      }
+      this.gaps.delete(camera);
+    }
     const buffered = this.ws.bufferedAmount;
     if (this.slots.size === 0 && this.canSend(buffered)) {
       this.send(frame, camera, buffered);
       this.slots.sent(camera);
       return;
     }
-    this.slots.hold(camera, frame);
+    if (video && !frame.key && this.slots.isWaiting(camera)) {
+      // Latest-wins would replace a delta with a delta: a gap. Skip to the next key frame.
+      this.slots.discard(camera, 1);
+      this.gaps.add(camera);
+    } else {
+      this.slots.hold(camera, frame);
+    }
     this.flush();
     if (this.slots.size > 0) this.checkBlocked();
+  }
+
+  /**
+   * A new subscription's frames since the last key frame, all at once and whatever the
+   * windows say (they are bounded by the camera's cache), all but the last decode-only.
+   */
+  sendBurst(frames: readonly Frame[], camera: Camera): void {
+    if (this.closed) return;
+    this.slots.discard(camera);
+    this.gaps.delete(camera);
+    frames.forEach((frame, i) => {
+      const decodeOnly = i < frames.length - 1 && frame.codec !== 'jpeg';
+      this.send(frame, camera, this.ws.bufferedAmount, decodeOnly);
+      this.slots.sent(camera);
+    });
   }
 
   sendState(info: CameraInfo): void {
@@ -139,8 +174,8 @@ export class ViewerSocket implements Viewer {
   }
 
   /** Hands `frame` to the socket, which buffered `buffered` bytes just before. */
-  private send(frame: Frame, camera: Camera, buffered: number): void {
-    const message = this.options.messages.messageOf(camera.id, frame, this.extended);
+  private send(frame: Frame, camera: Camera, buffered: number, decodeOnly = false): void {
+    const message = this.options.messages.messageOf(camera.id, frame, this.extended, decodeOnly);
     // A write callback costs a closure and a tick per message, so one is asked for only when
     // this write may be what keeps the socket over its bound: when bytes are already waiting,
     // or when this message alone fills the bound. Whenever frames wait, the newest buffered
@@ -237,7 +272,7 @@ export class ViewerSocket implements Viewer {
     if (outcome instanceof CamplexError) this.refuse(outcome);
   }
 
-  private subscribe(command: Subscription): void {
+  private subscribe(command: Subscribe): void {
     const adding = command.cameras.filter((id) => !this.subscribed.has(id)).length;
     const max = this.options.maxCamerasPerSocket;
     if (this.subscribed.size + adding > max) {
@@ -248,18 +283,19 @@ export class ViewerSocket implements Viewer {
       this.refuse(error);
       return;
     }
-    const result = this.options.hub.subscribe(this, command.cameras);
+    const result = this.options.hub.subscribe(this, command.cameras, command.formats);
     for (const id of result.accepted) this.subscribed.add(id);
     this.acknowledge('subscribed', result);
   }
 
-  private unsubscribe(command: Subscription): void {
+  private unsubscribe(command: Unsubscribe): void {
     const { hub } = this.options;
     const result = hub.unsubscribe(this, command.cameras);
     for (const id of result.accepted) {
       this.subscribed.delete(id);
+      this.slots.forget(id);
       const camera = hub.camera(id);
-      if (camera) this.slots.forget(camera);
+      if (camera) this.gaps.delete(camera);
     }
     this.acknowledge('unsubscribed', result);
   }

@@ -1,7 +1,8 @@
 /**
- * The core promise with real parts: 2 GStreamer RTSP cameras + 2 demo cameras, 5 WebSocket
- * viewers subscribed to all of them, exactly one ffmpeg per camera, and ffmpeg stopped only
- * after the grace period once the last viewer left.
+ * The core promise with real parts: 2 GStreamer RTSP cameras (H.264) + 2 demo cameras, 5
+ * WebSocket viewers that decode JPEG only, subscribed to all of them: exactly one ffmpeg pulling
+ * each camera, plus one JPEG transcoder per H.264 camera fed by it (no second connection), and
+ * every ffmpeg stopped only after the grace period once the last viewer left.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { connectViewer, type TestViewer } from '../helpers/viewer.js';
 
 const GRACE_SECONDS = 3;
 
-describe('one shared ffmpeg per camera, many viewers', () => {
+describe('one connection per camera, many viewers', () => {
   const rtsp: RtspCamera[] = [];
   let camplex: CamplexProcess;
   let viewers: TestViewer[] = [];
@@ -71,7 +72,7 @@ describe('one shared ffmpeg per camera, many viewers', () => {
       assert.equal(viewer.badFrames, 0);
       assert.ok(viewer.messages.some((m) => m.type === 'subscribed'));
     }
-    assert.equal(countDescendants(camplex.pid, 'ffmpeg'), cameraIds.length);
+    assert.deepEqual(ffmpegs(camplex.pid), { sources: cameraIds.length, transcoders: rtsp.length });
     // Each RTSP camera is pulled by one process, whatever the number of viewers.
     for (const camera of rtsp) {
       const pulling = descendantPids(camplex.pid).filter((pid) =>
@@ -91,7 +92,7 @@ describe('one shared ffmpeg per camera, many viewers', () => {
       timeoutMs: 10_000,
       what: 'the remaining viewer to keep receiving frames',
     });
-    assert.equal(countDescendants(camplex.pid, 'ffmpeg'), cameraIds.length);
+    assert.deepEqual(ffmpegs(camplex.pid), { sources: cameraIds.length, transcoders: rtsp.length });
   });
 
   it('stops every ffmpeg after the grace period once the last viewer left, not before', async () => {
@@ -105,7 +106,7 @@ describe('one shared ffmpeg per camera, many viewers', () => {
       timeoutMs: GRACE_SECONDS * 1000,
       what: 'half the grace period',
     });
-    assert.equal(countDescendants(camplex.pid, 'ffmpeg'), cameraIds.length);
+    assert.deepEqual(ffmpegs(camplex.pid), { sources: cameraIds.length, transcoders: rtsp.length });
     await waitFor(() => countDescendants(camplex.pid, 'ffmpeg') === 0, {
       timeoutMs: GRACE_SECONDS * 1000 + 10_000,
       what: 'every ffmpeg to stop',
@@ -120,7 +121,7 @@ describe('one shared ffmpeg per camera, many viewers', () => {
       timeoutMs: 20_000,
       what: 'porch frames again',
     });
-    assert.equal(countDescendants(camplex.pid, 'ffmpeg'), 1);
+    assert.deepEqual(ffmpegs(camplex.pid), { sources: 1, transcoders: 1 });
     const pid = camplex.pid;
     const exit = await camplex.stop('SIGTERM');
     assert.equal(exit.code, 0);
@@ -128,6 +129,15 @@ describe('one shared ffmpeg per camera, many viewers', () => {
     assert.equal(countDescendants(pid, 'ffmpeg'), 0);
   });
 });
+
+/** camplex's ffmpeg children: those pulling a camera, and JPEG transcoders reading stdin. */
+function ffmpegs(root: number): { sources: number; transcoders: number } {
+  const lines = descendantPids(root)
+    .map(commandLine)
+    .filter((line) => /(^|\/)ffmpeg /.test(line));
+  const transcoders = lines.filter((line) => line.includes('-i pipe:0')).length;
+  return { sources: lines.length - transcoders, transcoders };
+}
 
 function commandLine(pid: number): string {
   try {

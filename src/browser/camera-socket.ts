@@ -10,14 +10,18 @@ import {
   type CameraInfo,
   decodeFrame,
   decodeServerMessage,
+  decodeVideo,
   encodeClientCommand,
+  type MediaFormat,
+  type VideoUnit,
   WS_PATH,
 } from '../protocol/wire.js';
 
 export interface CameraSocketHandlers {
   onHello(cameras: CameraInfo[]): void;
   onState(info: CameraInfo): void;
-  onFrame(camera: string, jpeg: Uint8Array): void;
+  /** A JPEG, or a video access unit, of stream `camera`. */
+  onFrame(camera: string, frame: Uint8Array | VideoUnit): void;
   /** Connection changes; `failures` counts failed connects in a row. */
   onConnection(open: boolean, failures: number): void;
   onError(code: string, message: string): void;
@@ -28,9 +32,10 @@ export class CameraSocket {
   private readonly handlers: CameraSocketHandlers;
   private readonly policy: BackoffPolicy;
   private ws: WebSocket | undefined;
-  private wanted = new Set<string>();
-  /** What the server has been asked for on the current socket. */
-  private subscribed = new Set<string>();
+  /** The streams wanted, and the formats asked for each (the key of the format list). */
+  private wanted = new Map<string, string>();
+  /** What the server has been asked for on the current socket, the same way. */
+  private subscribed = new Map<string, string>();
   private failures = 0;
   /** Bytes of frame messages received on the current socket (what acks report). */
   private receivedBytes = 0;
@@ -59,7 +64,7 @@ export class CameraSocket {
     ws.onopen = () => {
       opened = true;
       this.failures = 0;
-      this.subscribed = new Set();
+      this.subscribed = new Map();
       this.receivedBytes = 0;
       ws.send(encodeClientCommand({ cmd: 'ack', bytes: 0 })); // turns flow control on
       this.handlers.onConnection(true, 0);
@@ -68,7 +73,7 @@ export class CameraSocket {
     ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => this.onMessage(event.data);
     ws.onclose = () => {
       this.ws = undefined;
-      this.subscribed = new Set();
+      this.subscribed = new Map();
       if (!opened) this.failures++;
       this.handlers.onConnection(false, this.failures);
       if (!this.stopped) this.scheduleReconnect();
@@ -82,20 +87,31 @@ export class CameraSocket {
     this.ws?.close(1000, 'page closed');
   }
 
-  /** Sets the cameras this page wants frames of; only the difference goes to the server. */
-  want(ids: Iterable<string>): void {
-    this.wanted = new Set(ids);
+  /**
+   * Sets the streams this page wants, each with the formats it decodes (best first); only the
+   * difference goes to the server.
+   */
+  want(ids: Iterable<string>, formatsOf: (id: string) => readonly MediaFormat[]): void {
+    this.wanted = new Map([...ids].map((id) => [id, formatsOf(id).join(',')]));
     this.sync();
   }
 
   private sync(): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
-    const add = [...this.wanted].filter((id) => !this.subscribed.has(id));
-    const remove = [...this.subscribed].filter((id) => !this.wanted.has(id));
-    if (add.length > 0) ws.send(encodeClientCommand({ cmd: 'subscribe', cameras: add }));
+    // New streams, and streams whose formats changed, grouped by their formats.
+    const adds = new Map<string, string[]>();
+    for (const [id, formats] of this.wanted) {
+      if (this.subscribed.get(id) === formats) continue;
+      adds.set(formats, [...(adds.get(formats) ?? []), id]);
+    }
+    const remove = [...this.subscribed.keys()].filter((id) => !this.wanted.has(id));
+    for (const [formats, cameras] of adds) {
+      const list = formats.split(',') as MediaFormat[];
+      ws.send(encodeClientCommand({ cmd: 'subscribe', cameras, formats: list }));
+    }
     if (remove.length > 0) ws.send(encodeClientCommand({ cmd: 'unsubscribe', cameras: remove }));
-    this.subscribed = new Set(this.wanted);
+    this.subscribed = new Map(this.wanted);
   }
 
   private scheduleReconnect(): void {
@@ -108,7 +124,7 @@ export class CameraSocket {
   private onMessage(data: ArrayBuffer | string): void {
     if (typeof data !== 'string') {
       const { camera, payload } = decodeFrame(new Uint8Array(data));
-      this.handlers.onFrame(camera, payload);
+      this.handlers.onFrame(camera, decodeVideo(payload) ?? payload);
       this.receivedBytes += data.byteLength;
       if (this.ws?.readyState === WebSocket.OPEN) {
         this.ws.send(encodeClientCommand({ cmd: 'ack', bytes: this.receivedBytes }));

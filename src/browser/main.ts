@@ -1,11 +1,14 @@
 /**
  * The dashboard: a grid of tiles fed by ONE CameraSocket. A tile is subscribed while streaming
- * is on, the tile is on screen and the tab is visible; everything else costs nothing.
+ * is on, the tile is on screen and the tab is visible; everything else costs nothing. Each
+ * camera comes as H.264 / H.265 when this browser decodes its exact codec (WebCodecs), else as
+ * JPEG, and falls back to JPEG for good when its video keeps failing to decode.
  */
-import type { CameraInfo } from '../protocol/wire.js';
+import type { CameraInfo, MediaFormat } from '../protocol/wire.js';
 import { CameraSocket } from './camera-socket.js';
 import { HttpFallback } from './http-fallback.js';
 import { Tile } from './tile.js';
+import { decodableVideo, decodes } from './video-player.js';
 
 /** Failed connects in a row before visible tiles are fed over plain HTTP. */
 const FALLBACK_AFTER_FAILURES = 3;
@@ -23,6 +26,12 @@ let streaming = localStorage.getItem(STREAMING_KEY) === 'on';
 let connected = false;
 let failures = 0;
 const fallback = new HttpFallback(tiles);
+/** Video formats WebCodecs decodes here (none outside a secure context). */
+const videoFormats: readonly MediaFormat[] = await decodableVideo();
+/** Cameras that get JPEG: their exact codec is not decoded here, or decoding kept failing. */
+const jpegOnly = new Set<string>();
+/** Codec strings already asked about, and the answer. */
+const checked = new Map<string, Promise<boolean>>();
 
 const visibility = new IntersectionObserver((entries) => {
   for (const entry of entries) {
@@ -38,9 +47,10 @@ const socket = new CameraSocket(CameraSocket.urlFor(location), {
   onHello: (cameras) => showCameras(cameras),
   onState: (info) => {
     tiles.get(info.id)?.setState(info);
+    checkCodec(info);
     renderStatus();
   },
-  onFrame: (camera, jpeg) => tiles.get(camera)?.push(jpeg),
+  onFrame: (camera, frame) => tiles.get(camera)?.push(frame),
   onConnection: (open, failedInARow) => {
     connected = open;
     failures = failedInARow;
@@ -59,7 +69,11 @@ function showCameras(cameras: CameraInfo[]): void {
       existing.setState(info);
       continue;
     }
-    const tile = new Tile(info);
+    const tile = new Tile(info, (id, reason) => {
+      console.warn(`camplex: ${id}: video keeps failing to decode (${reason}): using JPEG`);
+      toJpeg(id);
+    });
+    checkCodec(info);
     tiles.set(info.id, tile);
     grid.append(tile.element);
     visibility.observe(tile.element);
@@ -69,7 +83,7 @@ function showCameras(cameras: CameraInfo[]): void {
 
 function updateSubscriptions(): void {
   const wanted = streaming && !document.hidden ? [...onScreen] : [];
-  socket.want(wanted);
+  socket.want(wanted, formatsOf);
   // While the socket is down for good, keep the visible tiles alive over HTTP; back to the
   // socket as soon as it opens.
   const overHttp = !connected && failures >= FALLBACK_AFTER_FAILURES;
@@ -95,6 +109,32 @@ function renderStatus(failures = 0): void {
   const live = [...grid.querySelectorAll('[data-state="live"]')].length;
   status.textContent = `connected - ${tiles.size} cameras, ${live} live`;
   status.dataset.connection = 'up';
+}
+
+/** What camera `id` is asked for in, best first: its video when decodable here, JPEG always. */
+function formatsOf(id: string): MediaFormat[] {
+  return jpegOnly.has(id) ? ['jpeg'] : [...videoFormats, 'jpeg'];
+}
+
+/** Once a camera's exact codec string is known, asks WebCodecs whether it decodes it. */
+function checkCodec(info: CameraInfo): void {
+  const codec = info.codecString;
+  if (codec === undefined || videoFormats.length === 0 || jpegOnly.has(info.id)) return;
+  let answer = checked.get(codec);
+  if (!answer) {
+    answer = decodes(codec);
+    checked.set(codec, answer);
+  }
+  void answer.then((supported) => {
+    if (!supported) toJpeg(info.id);
+  });
+}
+
+function toJpeg(id: string): void {
+  if (jpegOnly.has(id)) return;
+  jpegOnly.add(id);
+  tiles.get(id)?.close();
+  updateSubscriptions();
 }
 
 function requireElement(selector: string): HTMLElement {

@@ -1,9 +1,14 @@
 /**
- * One camera tile: a canvas that draws the newest JPEG of its camera. Decoding runs off the main
- * thread (createImageBitmap); at most one decode is in flight and only the newest frame waits,
- * so a busy page skips frames instead of queueing them. Every bitmap is closed once drawn.
+ * One camera tile: a canvas that draws the newest picture of its camera, a JPEG or a decoded
+ * video frame. JPEGs decode off the main thread (createImageBitmap), at most one at a time with
+ * only the newest waiting; video goes through a VideoPlayer (WebCodecs). Either way a busy page
+ * skips pictures instead of queueing them, at most one is drawn per animation frame, and every
+ * bitmap and VideoFrame is closed, drawn or not.
  */
-import type { CameraInfo } from '../protocol/wire.js';
+import type { CameraInfo, VideoUnit } from '../protocol/wire.js';
+import { VideoPlayer } from './video-player.js';
+
+type Picture = { kind: 'jpeg'; image: ImageBitmap } | { kind: 'h264' | 'h265'; image: VideoFrame };
 
 export class Tile {
   readonly element: HTMLElement;
@@ -14,11 +19,20 @@ export class Tile {
   private frames = 0;
   private waiting: Uint8Array | undefined;
   private decoding = false;
-  private ready: ImageBitmap | undefined;
+  private ready: Picture | undefined;
   private drawScheduled = false;
   private countdown: ReturnType<typeof setInterval> | undefined;
+  private codecString: string | undefined;
+  /** The codec of the last video unit taken (what its pictures are drawn as). */
+  private lastCodec: 'h264' | 'h265' = 'h264';
+  private readonly video: VideoPlayer;
 
-  constructor(info: CameraInfo) {
+  /** `onVideoFailure` is told when this tile's video keeps failing to decode (use JPEG then). */
+  constructor(info: CameraInfo, onVideoFailure: (id: string, reason: string) => void = () => {}) {
+    this.video = new VideoPlayer(
+      (frame) => this.show({ kind: this.lastCodec, image: frame }),
+      (reason) => onVideoFailure(this.id, reason),
+    );
     this.id = info.id;
     this.element = document.createElement('figure');
     this.element.className = 'tile';
@@ -49,6 +63,7 @@ export class Tile {
 
   setState(info: CameraInfo): void {
     this.element.dataset.state = info.state;
+    if (info.codecString !== undefined) this.codecString = info.codecString;
     clearInterval(this.countdown);
     this.countdown = undefined;
     const failing = info.state === 'retrying' || info.state === 'offline';
@@ -67,10 +82,29 @@ export class Tile {
     }
   }
 
-  /** Accepts a JPEG; only the newest one not yet decoded is kept. */
-  push(jpeg: Uint8Array): void {
-    this.waiting = jpeg;
-    if (!this.decoding) void this.decodeNext();
+  /** Accepts a JPEG (only the newest one not yet decoded is kept) or a video access unit. */
+  push(frame: Uint8Array | VideoUnit): void {
+    if (frame instanceof Uint8Array) {
+      this.waiting = frame;
+      if (!this.decoding) void this.decodeNext();
+      return;
+    }
+    this.lastCodec = frame.codec;
+    this.video.push(frame, this.codecString);
+  }
+
+  /** Frees the decoder and any picture not yet drawn (the tile goes away or goes quiet). */
+  close(): void {
+    this.video.close();
+    this.ready?.image.close();
+    this.ready = undefined;
+  }
+
+  /** The newest picture to draw: one not yet drawn is closed, a newer one wins. */
+  private show(picture: Picture): void {
+    this.ready?.image.close();
+    this.ready = picture;
+    this.scheduleDraw();
   }
 
   private async decodeNext(): Promise<void> {
@@ -82,9 +116,7 @@ export class Tile {
       const bitmap = await createImageBitmap(
         new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }),
       );
-      this.ready?.close(); // decoded but never drawn: a newer frame wins
-      this.ready = bitmap;
-      this.scheduleDraw();
+      this.show({ kind: 'jpeg', image: bitmap });
     } catch {
       // a frame the browser cannot decode is skipped; the next one replaces it
     } finally {
@@ -98,17 +130,23 @@ export class Tile {
     this.drawScheduled = true;
     requestAnimationFrame(() => {
       this.drawScheduled = false;
-      const bitmap = this.ready;
-      if (!bitmap) return;
+      const picture = this.ready;
+      if (!picture) return;
       this.ready = undefined;
-      if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
-        this.canvas.width = bitmap.width;
-        this.canvas.height = bitmap.height;
+      const { image } = picture;
+      const [width, height] =
+        picture.kind === 'jpeg'
+          ? [picture.image.width, picture.image.height]
+          : [picture.image.displayWidth, picture.image.displayHeight];
+      if (this.canvas.width !== width || this.canvas.height !== height) {
+        this.canvas.width = width;
+        this.canvas.height = height;
       }
-      this.context.drawImage(bitmap, 0, 0);
-      bitmap.close();
+      this.context.drawImage(image, 0, 0);
+      image.close();
       this.frames++;
       this.element.dataset.frames = String(this.frames);
+      this.element.dataset.codec = picture.kind;
     });
   }
 }

@@ -94,6 +94,11 @@ export class Camera {
   /** The frames since the last key frame (for JPEG: the latest), for a new viewer. */
   private cached: Frame[] = [];
   private cachedBytes = 0;
+  /**
+   * A new ffmpeg joins the camera's stream anywhere in a GOP: its video frames count from its
+   * first key frame on (a delta before it would continue the old process's pictures).
+   */
+  private awaitingKey = true;
   /** Side listeners of every frame (the JPEG transcoder's input). */
   private readonly taps = new Set<(frame: Frame) => void>();
 
@@ -179,6 +184,7 @@ export class Camera {
     const generation = ++this.generation;
     this.spawnedAt = this.options.clock.now();
     this.lastFrameAt = undefined;
+    this.awaitingKey = true;
     this.setState('starting');
     let splitter: { push(chunk: Uint8Array): void } | undefined;
     const handlers: SourceHandlers = {
@@ -238,6 +244,8 @@ export class Camera {
   }
 
   private acceptFrame(data: Uint8Array, codec: Codec, key: boolean): void {
+    if (this.awaitingKey && !key) return;
+    this.awaitingKey = false;
     const now = this.options.clock.now();
     this.lastFrameAt = now;
     const frame = new Frame(data, ++this.seq, now, codec, key);

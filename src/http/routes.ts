@@ -111,16 +111,19 @@ function notFound(reply: FastifyReply, refusals: Refusals, path: string): Fastif
   return replyError(reply, 404, ErrorCodes.NOT_FOUND, `nothing at ${clip(path, 80)}`);
 }
 
-/** The latest frame; a camera that has none yet is woken and given a moment to produce one. */
+/**
+ * The latest JPEG; a camera that has none yet is woken (a video camera's transcoder too) and
+ * given a moment to produce one.
+ */
 function serveSnapshot(
   options: RouteOptions,
   camera: Camera,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> | FastifyReply {
-  const live = camera.latest;
-  if (live) return sendJpeg(reply, live);
   const { hub } = options;
+  const live = hub.latestJpeg(camera.id);
+  if (live) return sendJpeg(reply, live);
   return new Promise((resolve) => {
     let done = false;
     const finish = (frame: Frame | undefined) => {

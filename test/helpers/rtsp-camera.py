@@ -1,7 +1,8 @@
 """A real RTSP camera for tests: GStreamer's RTSP server serving a live H.264 test pattern.
 
 Run with /usr/bin/python3 (a python3 earlier on PATH may not see the `gi` module).
-Prints exactly one line `READY <port>` on stdout once the server is listening on 127.0.0.1.
+Prints one line `READY <port>` on stdout once the server is listening on 127.0.0.1, then a line
+`SESSIONS <n>` whenever the number of connected RTSP clients changes.
 Exits cleanly (code 0) on SIGTERM or SIGINT.
 """
 
@@ -61,6 +62,21 @@ def main():
         # One pipeline per mount point, shared by every client, like a real camera.
         factory.set_shared(True)
         mounts.add_factory(path, factory)
+
+    # Every change in the number of connected RTSP clients, so tests can count sessions.
+    clients = set()
+
+    def on_client(_server, client):
+        clients.add(client)
+        print(f'SESSIONS {len(clients)}', flush=True)
+
+        def on_closed(closed):
+            clients.discard(closed)
+            print(f'SESSIONS {len(clients)}', flush=True)
+
+        client.connect('closed', on_closed)
+
+    server.connect('client-connected', on_client)
 
     loop = GLib.MainLoop()
     if server.attach(None) == 0:

@@ -29,6 +29,10 @@ export interface RtspCamera {
   signal(sig: NodeJS.Signals): void;
   /** Exit code, or null when a signal ended the process. */
   exited: Promise<number | null>;
+  /** RTSP clients connected now. */
+  sessions(): number;
+  /** The most RTSP clients connected at once since the last call (then it starts again). */
+  takeMaxSessions(): number;
 }
 
 // Cameras a test forgot to stop must not outlive the test process.
@@ -110,9 +114,20 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
       );
     });
     if (onStdout) child.stdout.off('data', onStdout);
-    // Keep draining stdout so a chatty script can never block on a full pipe.
-    child.stdout.resume();
-    return makeCamera(child.kill.bind(child), pid, port, exited);
+    // Keep reading stdout: session counts, and a chatty script never blocks on a full pipe.
+    const sessions = { now: 0, max: 0 };
+    let partial = '';
+    child.stdout.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = (lines.pop() ?? '').slice(-STDOUT_LINE_LIMIT);
+      for (const line of lines) {
+        const count = /^SESSIONS (\d+)$/.exec(line.trim())?.[1];
+        if (count === undefined) continue;
+        sessions.now = Number(count);
+        sessions.max = Math.max(sessions.max, sessions.now);
+      }
+    });
+    return makeCamera(child.kill.bind(child), pid, port, exited, sessions);
   } catch (error) {
     if (pid !== undefined) {
       kill();
@@ -129,6 +144,7 @@ function makeCamera(
   pid: number,
   port: number,
   exited: Promise<number | null>,
+  sessions: { now: number; max: number },
 ): RtspCamera {
   let done = false;
   void exited.then(() => {
@@ -138,6 +154,12 @@ function makeCamera(
     port,
     pid,
     exited,
+    sessions: () => sessions.now,
+    takeMaxSessions: () => {
+      const max = sessions.max;
+      sessions.max = sessions.now;
+      return max;
+    },
     url: (path = '/cam') => `rtsp://127.0.0.1:${port}${path.startsWith('/') ? '' : '/'}${path}`,
     signal: (sig) => {
       if (!done) kill(sig);

@@ -1,0 +1,120 @@
+/**
+ * Decodes one camera's H.264 / H.265 access units with WebCodecs' VideoDecoder and hands on the
+ * pictures to show. It starts at a key unit (after configure, and after any error), drops
+ * deltas until the next key unit when its queue backs up (a delta after a gap decodes to
+ * garbage), closes the pictures of decode-only units (a late joiner's catch-up) unseen, and
+ * recreates the decoder after an error. Repeated errors make it give up: the tile asks for JPEG.
+ */
+import type { VideoUnit } from '../protocol/wire.js';
+
+/** Units waiting in the decoder before deltas are dropped until the next key unit. */
+const MAX_DECODE_QUEUE = 8;
+/** This many decoder errors within ERROR_WINDOW_MS and the stream goes to JPEG. */
+const MAX_ERRORS = 3;
+const ERROR_WINDOW_MS = 60_000;
+
+export class VideoPlayer {
+  private decoder: VideoDecoder | undefined;
+  private codecString: string | undefined;
+  private needKey = true;
+  private readonly decodeOnly = new Set<number>();
+  private errors: number[] = [];
+  private readonly onPicture: (frame: VideoFrame) => void;
+  private readonly onFailure: (reason: string) => void;
+
+  /** `onPicture` owns every frame it is given (it must close it). */
+  constructor(onPicture: (frame: VideoFrame) => void, onFailure: (reason: string) => void) {
+    this.onPicture = onPicture;
+    this.onFailure = onFailure;
+  }
+
+  /** Decodes `unit` of a stream whose decoder is configured with `codecString`. */
+  push(unit: VideoUnit, codecString: string | undefined): void {
+    if (codecString === undefined) return; // told with the camera's state, before its units
+    if (!this.decoder || this.codecString !== codecString) this.configure(codecString);
+    const decoder = this.decoder;
+    if (!decoder) return;
+    if (!unit.key && (this.needKey || decoder.decodeQueueSize > MAX_DECODE_QUEUE)) {
+      this.needKey = true;
+      return;
+    }
+    this.needKey = false;
+    if (unit.decodeOnly) this.decodeOnly.add(unit.timestamp);
+    try {
+      decoder.decode(
+        new EncodedVideoChunk({
+          type: unit.key ? 'key' : 'delta',
+          timestamp: unit.timestamp,
+          data: unit.data,
+        }),
+      );
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  close(): void {
+    if (this.decoder && this.decoder.state !== 'closed') this.decoder.close();
+    this.decoder = undefined;
+    this.decodeOnly.clear();
+  }
+
+  private configure(codecString: string): void {
+    this.close();
+    this.codecString = codecString;
+    this.needKey = true;
+    const decoder = new VideoDecoder({
+      output: (frame) => {
+        if (this.decodeOnly.delete(frame.timestamp)) frame.close();
+        else this.onPicture(frame);
+      },
+      error: (error) => this.failed(error),
+    });
+    // Annex B units carry their parameter sets, so no `description`.
+    decoder.configure({ codec: codecString, optimizeForLatency: true });
+    this.decoder = decoder;
+  }
+
+  /** A decoder error: start again at the next key unit; give up after repeated ones. */
+  private failed(error: unknown): void {
+    this.close();
+    this.needKey = true;
+    const name = error instanceof DOMException ? error.name : 'Error';
+    if (name === 'QuotaExceededError') return; // a hidden tab's decoder was reclaimed
+    const now = Date.now();
+    this.errors = [...this.errors.filter((at) => now - at < ERROR_WINDOW_MS), now];
+    if (this.errors.length >= MAX_ERRORS) {
+      this.errors = [];
+      this.onFailure(`${name}: ${(error as Error)?.message ?? 'decoder error'}`);
+    }
+  }
+}
+
+/** The video formats this browser decodes, checked with WebCodecs (none outside secure contexts). */
+export async function decodableVideo(): Promise<Array<'h264' | 'h265'>> {
+  if (typeof VideoDecoder === 'undefined') return [];
+  const probes: Array<['h264' | 'h265', string]> = [
+    ['h264', 'avc1.42E01E'],
+    ['h265', 'hvc1.1.6.L93.B0'],
+  ];
+  const supported = await Promise.all(
+    probes.map(async ([format, codec]) => {
+      try {
+        return (await VideoDecoder.isConfigSupported({ codec })).supported ? format : undefined;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return supported.filter((format) => format !== undefined);
+}
+
+/** Whether this browser decodes exactly `codecString` (a stream's own profile and level). */
+export async function decodes(codecString: string): Promise<boolean> {
+  if (typeof VideoDecoder === 'undefined') return false;
+  try {
+    return (await VideoDecoder.isConfigSupported({ codec: codecString })).supported === true;
+  } catch {
+    return false;
+  }
+}

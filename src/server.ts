@@ -11,6 +11,7 @@ import { LoginSessions } from './access/login-sessions.js';
 import type { OriginPolicy } from './access/origin.js';
 import { PasswordChecker } from './access/password.js';
 import { Camera, type CameraListener, type CameraOptions } from './camera/camera.js';
+import { SUBSTREAM_SUFFIX } from './common/camera-id.js';
 import { type Clock, systemClock } from './common/clock.js';
 import type { Log } from './common/log.js';
 import type { CameraConfig, Config } from './config/schema.js';
@@ -239,7 +240,7 @@ function streamsOf(cameras: readonly CameraConfig[]): CameraConfig[] {
     const { substream, ...main } = camera;
     if (substream === undefined) return [main];
     const { codec: _codec, ...rest } = main;
-    return [main, { ...rest, id: `${camera.id}@sub`, url: substream }];
+    return [main, { ...rest, id: camera.id + SUBSTREAM_SUFFIX, url: substream }];
   });
 }
 

@@ -2,8 +2,10 @@
  * The dashboard: a grid of tiles fed by ONE CameraSocket. A tile is subscribed while streaming
  * is on, the tile is on screen and the tab is visible; everything else costs nothing. Each
  * camera comes as H.264 / H.265 when this browser decodes its exact codec (WebCodecs), else as
- * JPEG, and falls back to JPEG for good when its video keeps failing to decode.
+ * JPEG, and falls back to JPEG for good when its video keeps failing to decode. A camera with a
+ * sub-stream is shown in the grid from it (`<id>@sub`), which is what sub-streams are for.
  */
+import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
 import type { CameraInfo, MediaFormat } from '../protocol/wire.js';
 import { CameraSocket } from './camera-socket.js';
 import { HttpFallback } from './http-fallback.js';
@@ -21,6 +23,8 @@ const streamAll = requireElement('#stream-all') as HTMLButtonElement;
 const stopAll = requireElement('#stop-all') as HTMLButtonElement;
 
 const tiles = new Map<string, Tile>();
+/** The stream each camera's tile shows: its sub-stream when it has one. */
+const gridStreams = new Map<string, string>();
 const onScreen = new Set<string>();
 let streaming = localStorage.getItem(STREAMING_KEY) === 'on';
 let connected = false;
@@ -46,11 +50,12 @@ const visibility = new IntersectionObserver((entries) => {
 const socket = new CameraSocket(CameraSocket.urlFor(location), {
   onHello: (cameras) => showCameras(cameras),
   onState: (info) => {
-    tiles.get(info.id)?.setState(info);
-    checkCodec(info);
+    const shown = gridInfo(info);
+    tiles.get(info.id)?.setState(shown);
+    checkCodec(shown);
     renderStatus();
   },
-  onFrame: (camera, frame) => tiles.get(camera)?.push(frame),
+  onFrame: (stream, frame) => tiles.get(cameraOfStream(stream))?.push(frame),
   onConnection: (open, failedInARow) => {
     connected = open;
     failures = failedInARow;
@@ -63,7 +68,9 @@ const socket = new CameraSocket(CameraSocket.urlFor(location), {
 });
 
 function showCameras(cameras: CameraInfo[]): void {
-  for (const info of cameras) {
+  for (const camera of cameras) {
+    const info = gridInfo(camera);
+    gridStreams.set(info.id, camera.substream ? info.id + SUBSTREAM_SUFFIX : info.id);
     const existing = tiles.get(info.id);
     if (existing) {
       existing.setState(info);
@@ -83,7 +90,10 @@ function showCameras(cameras: CameraInfo[]): void {
 
 function updateSubscriptions(): void {
   const wanted = streaming && !document.hidden ? [...onScreen] : [];
-  socket.want(wanted, formatsOf);
+  socket.want(
+    wanted.map((id) => gridStreams.get(id) ?? id),
+    formatsOf,
+  );
   // While the socket is down for good, keep the visible tiles alive over HTTP; back to the
   // socket as soon as it opens.
   const overHttp = !connected && failures >= FALLBACK_AFTER_FAILURES;
@@ -111,9 +121,14 @@ function renderStatus(failures = 0): void {
   status.dataset.connection = 'up';
 }
 
-/** What camera `id` is asked for in, best first: its video when decodable here, JPEG always. */
-function formatsOf(id: string): MediaFormat[] {
-  return jpegOnly.has(id) ? ['jpeg'] : [...videoFormats, 'jpeg'];
+/** What `stream` is asked for in, best first: its video when decodable here, JPEG always. */
+function formatsOf(stream: string): MediaFormat[] {
+  return jpegOnly.has(cameraOfStream(stream)) ? ['jpeg'] : [...videoFormats, 'jpeg'];
+}
+
+/** What a camera's tile shows: its sub-stream's state and codec, under the camera's id and name. */
+function gridInfo(info: CameraInfo): CameraInfo {
+  return info.substream ? { ...info.substream, id: info.id, name: info.name } : info;
 }
 
 /** Once a camera's exact codec string is known, asks WebCodecs whether it decodes it. */

@@ -134,6 +134,11 @@ export class Camera {
     return this.codec;
   }
 
+  /** The running ffmpeg's process id (for its CPU in /metrics). */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
   /** True while ffmpeg runs or a restart is pending. */
   get running(): boolean {
     return isRunning(this.state);

@@ -3,6 +3,7 @@
  * numbers (each camera's, and the hub's delivery totals); they become Prometheus counters when
  * scraped.
  */
+import { readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Camera } from '../camera/camera.js';
 import type { Refusals } from '../guard/refusals.js';
@@ -96,6 +97,19 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       this.set(connections());
     },
   });
+  new Gauge({
+    name: 'camplex_transcoder_cpu_seconds',
+    help: 'CPU time of each running JPEG transcoder (decoding a camera H.264/H.265 for JPEG viewers), since it started.',
+    labelNames: ['camera'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const transcoder of hub.transcoders()) {
+        const seconds = cpuSeconds(transcoder.pid);
+        if (seconds !== undefined) this.set({ camera: transcoder.id }, seconds);
+      }
+    },
+  });
   const seenLimits = new Map<string, number>();
   new Counter({
     name: 'camplex_limit_hits_total',
@@ -117,4 +131,19 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       return registry.metrics();
     },
   };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** User plus system CPU seconds of process `pid`, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Camera, Frame } from '../camera/camera.js';
-import { CAMERA_ID } from '../common/camera-id.js';
+import { STREAM_NAME } from '../common/camera-id.js';
 import { ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
 import type { Refusals } from '../guard/refusals.js';
@@ -26,9 +26,9 @@ export interface RouteOptions {
   metrics: Metrics;
 }
 
-const MJPEG_ROUTE = new RegExp(`^/mjpeg/(${CAMERA_ID})$`);
+const MJPEG_ROUTE = new RegExp(`^/mjpeg/(${STREAM_NAME})$`);
 /** Greedy, so `/snapshot/cam.jpg.jpg` is camera `cam.jpg`. */
-const SNAPSHOT_ROUTE = new RegExp(`^/snapshot/(${CAMERA_ID})\\.jpg$`);
+const SNAPSHOT_ROUTE = new RegExp(`^/snapshot/(${STREAM_NAME})\\.jpg$`);
 /** What the login page itself loads, reachable without signing in. */
 const PUBLIC_ASSETS = new Set(['/style.css', '/favicon.svg']);
 

@@ -9,6 +9,7 @@
  * kept here, and every kind of viewer adds to them through latest-wins.ts.
  */
 import type { Camera, CameraInfo, CameraListener, Codec, Frame } from '../camera/camera.js';
+import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import type { DeliveryCounts } from './latest-wins.js';
@@ -92,7 +93,7 @@ export class Hub implements CameraListener {
   infos(): CameraInfo[] {
     const infos: CameraInfo[] = [];
     for (const { source } of this.streams.values()) {
-      if (source.id.endsWith('@sub')) continue;
+      if (source.id.endsWith(SUBSTREAM_SUFFIX)) continue;
       infos.push(this.infoOf(source));
     }
     return infos;
@@ -205,7 +206,7 @@ export class Hub implements CameraListener {
   onState(camera: Camera): void {
     const feed = this.feeds.get(camera);
     if (!feed || feed.jpeg) return; // a transcoder's own states are logged, not shown
-    const main = this.streams.get(camera.id.replace(/@sub$/, ''))?.source ?? camera;
+    const main = this.streams.get(cameraOfStream(camera.id))?.source ?? camera;
     const info = this.infoOf(main);
     for (const viewer of this.viewers) viewer.sendState(info);
   }
@@ -225,7 +226,7 @@ export class Hub implements CameraListener {
 
   private infoOf(main: Camera): CameraInfo {
     const info = main.info();
-    const sub = this.streams.get(`${main.id}@sub`)?.source;
+    const sub = this.streams.get(main.id + SUBSTREAM_SUFFIX)?.source;
     return sub ? { ...info, substream: sub.info() } : info;
   }
 

@@ -7,9 +7,11 @@ import {
   fromHex,
   invalidClientMessageVectors,
   invalidFrameVectors,
+  invalidVideoVectors,
   LONGEST_CAMERA_ID,
   serverMessageVectors,
   toHex,
+  videoFrameVectors,
 } from '../../test/fixtures/protocol-vectors.js';
 import { CamplexError, ErrorCodes } from '../common/errors.js';
 import {
@@ -18,12 +20,15 @@ import {
   decodeExtendedFrame,
   decodeFrame,
   decodeServerMessage,
+  decodeVideo,
   encodeClientCommand,
   encodeExtendedFrame,
   encodeFrame,
   encodeServerMessage,
   framePrefix,
   MAX_CAMERAS_PER_COMMAND,
+  VIDEO_HEADER_BYTES,
+  videoHeader,
 } from './wire.js';
 
 /** Asserts that `fn` throws a CamplexError with this code (and message, when given). */
@@ -179,5 +184,73 @@ describe('extended frame layout', () => {
       code: 'CAMPLEX_ERR_BAD_MESSAGE',
       message: 'extended frame header too short',
     });
+  });
+});
+
+describe('video frames', () => {
+  for (const vector of videoFrameVectors) {
+    it(`encodes ${vector.name} to the exact bytes`, () => {
+      const header = videoHeader(vector);
+      assert.equal(header.length, VIDEO_HEADER_BYTES);
+      const payload = new Uint8Array([...header, ...vector.unit]);
+      assert.equal(toHex(encodeFrame(framePrefix(vector.stream), payload)), vector.hex);
+    });
+
+    it(`decodes ${vector.name}`, () => {
+      const { camera, payload } = decodeFrame(fromHex(vector.hex));
+      assert.equal(camera, vector.stream);
+      const { codec, key, decodeOnly, timestamp, unit } = vector;
+      assert.deepEqual(decodeVideo(payload), {
+        codec,
+        key,
+        decodeOnly,
+        timestamp,
+        data: Uint8Array.from(unit),
+      });
+    });
+  }
+
+  it('tells a JPEG payload from video by its first byte', () => {
+    for (const vector of frameVectors) {
+      if (vector.payload.length > 0)
+        assert.equal(decodeVideo(Uint8Array.from(vector.payload)), undefined);
+    }
+  });
+
+  for (const vector of invalidVideoVectors) {
+    it(`refuses ${vector.name}`, () => {
+      assertCamplexError(
+        () => decodeVideo(fromHex(vector.payloadHex)),
+        vector.code,
+        vector.message,
+      );
+    });
+  }
+
+  it('names streams by camera id or <id>@sub, nothing else', () => {
+    assert.equal(framePrefix('front@sub').length, 10);
+    for (const bad of ['front@main', '@sub', 'a@sub@sub', 'front@'])
+      assert.throws(() => framePrefix(bad), TypeError);
+  });
+
+  it('reads the formats a subscribe names, and refuses unknown ones', () => {
+    assert.deepEqual(
+      decodeClientCommand('{"cmd":"subscribe","cameras":["a"],"formats":["h264","jpeg","h264"]}'),
+      {
+        cmd: 'subscribe',
+        cameras: ['a'],
+        formats: ['h264', 'jpeg'],
+      },
+    );
+    assert.deepEqual(decodeClientCommand('{"cmd":"subscribe","cameras":["a"]}'), {
+      cmd: 'subscribe',
+      cameras: ['a'],
+    });
+    for (const formats of ['[]', '["vp9"]', '"h264"', '[1]']) {
+      assertCamplexError(
+        () => decodeClientCommand(`{"cmd":"subscribe","cameras":["a"],"formats":${formats}}`),
+        ErrorCodes.BAD_MESSAGE,
+      );
+    }
   });
 });

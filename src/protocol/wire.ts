@@ -4,7 +4,7 @@
  * are tested against.
  */
 import type { CameraInfo, CameraState } from '../camera/states.js';
-import { CAMERA_ID_PATTERN } from '../common/camera-id.js';
+import { CAMERA_ID_PATTERN, STREAM_NAME_PATTERN } from '../common/camera-id.js';
 import { CamplexError, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
 
@@ -12,7 +12,7 @@ export const PROTOCOL_VERSION = 1;
 export const WS_PATH = '/ws/cameras';
 /** The multipart boundary of camplex's own /mjpeg/<id> responses (the browser's fallback reads them). */
 export const MJPEG_BOUNDARY = 'camplexmjpeg';
-export { CAMERA_ID_PATTERN };
+export { CAMERA_ID_PATTERN, STREAM_NAME_PATTERN };
 /** Subprotocol for the default frame layout (offering none means the same). */
 export const SUBPROTOCOL = 'camplex.v1';
 /** Subprotocol for the extended frame layout: sequence number and send time per frame. */
@@ -47,12 +47,15 @@ export type ClientCommand =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** The `[1 byte id length][id bytes]` prefix of every binary frame message of one camera. */
-export function framePrefix(cameraId: string): Uint8Array {
-  if (!CAMERA_ID_PATTERN.test(cameraId)) {
-    throw new TypeError(`invalid camera id ${JSON.stringify(cameraId)}`);
+/**
+ * The `[1 byte id length][id bytes]` prefix of every binary frame message of one stream: a
+ * camera id, or `<id>@sub` for its sub-stream.
+ */
+export function framePrefix(stream: string): Uint8Array {
+  if (!STREAM_NAME_PATTERN.test(stream)) {
+    throw new TypeError(`invalid stream name ${JSON.stringify(stream)}`);
   }
-  const id = encoder.encode(cameraId);
+  const id = encoder.encode(stream);
   const prefix = new Uint8Array(1 + id.length);
   prefix[0] = id.length;
   prefix.set(id, 1);

@@ -8,7 +8,12 @@ import { Frame } from '../camera/frame.js';
 import { createLog } from '../common/log.js';
 import { Refusals } from '../guard/refusals.js';
 import { Hub } from '../hub/hub.js';
-import { decodeExtendedFrame, decodeFrame, SUBPROTOCOL_EXTENDED } from '../protocol/wire.js';
+import {
+  decodeExtendedFrame,
+  decodeFrame,
+  decodeVideo,
+  SUBPROTOCOL_EXTENDED,
+} from '../protocol/wire.js';
 import { FrameMessages } from './frame-messages.js';
 import { ViewerSocket } from './viewer-socket.js';
 
@@ -422,5 +427,80 @@ describe('ViewerSocket', () => {
       flood.socket.emit('message', Buffer.from('{"cmd":"subscribe","cameras":[]}'), false);
     }
     assert.deepEqual(flood.socket.closedWith, { code: 1008, reason: 'too many control messages' });
+  });
+});
+
+describe('ViewerSocket with video', () => {
+  /** An H.264 access unit stand-in (7 bytes, as the JPEG stand-ins: the window counts bytes). */
+  let seq = 1000;
+  const unit = (key: boolean) =>
+    new Frame(Buffer.from([0, 0, 1, 9, key ? 5 : 1]), ++seq, seq, 'h264', key);
+  const sentUnits = (socket: FakeSocket) =>
+    socket.sent
+      .filter((m) => typeof m !== 'string')
+      .map((m) => decodeVideo(decodeFrame(m as Uint8Array).payload))
+      .filter((video) => video !== undefined);
+
+  it('never sends a delta after a gap: a viewer that fell behind skips to the next key unit', () => {
+    const { socket, viewer, camera } = setup();
+    socket.stall();
+    const units = [unit(true), unit(false), unit(false), unit(false), unit(false), unit(false)];
+    for (const u of units) viewer.sendFrame(u, camera('a'));
+    // Two 15-byte messages fill the 21-byte bound; the third waits, the fourth would replace it.
+    socket.drainAll();
+    viewer.sendFrame(unit(false), camera('a')); // still in the gap: dropped
+    const key = unit(true);
+    viewer.sendFrame(key, camera('a'));
+    viewer.sendFrame(unit(false), camera('a'));
+    const sent = sentUnits(socket);
+    const keys = sent.map((u) => u.key);
+    const afterGap = keys.lastIndexOf(true);
+    assert.ok(afterGap > 0, 'the next key unit went');
+    assert.equal(sent[afterGap]?.timestamp, key.timestamp);
+    assert.ok(viewer.countOf('a').dropped >= 3, 'every unit skipped is counted');
+    // Between the first units and the key unit, nothing but what was contiguous went.
+    const beforeKey = sent.slice(0, afterGap).map((u) => u.timestamp);
+    assert.deepEqual(
+      beforeKey,
+      units.slice(0, beforeKey.length).map((u) => u.timestamp),
+    );
+  });
+
+  it("sends a late joiner's burst whole, past the windows, all but the last decode-only", () => {
+    const { socket, viewer, camera } = setup();
+    socket.stall(); // a socket that drains nothing still gets one burst: it is bounded by the cache
+    const burst = [unit(true), unit(false), unit(false), unit(false)];
+    viewer.sendBurst(burst, camera('a'));
+    const sent = sentUnits(socket);
+    assert.deepEqual(
+      sent.map((u) => [u.key, u.decodeOnly]),
+      [
+        [true, true],
+        [false, true],
+        [false, true],
+        [false, false],
+      ],
+    );
+    assert.deepEqual(viewer.countOf('a'), { sent: 4, dropped: 0 });
+  });
+
+  it('gives a socket already over its buffer bound no burst: it starts at the next key unit', () => {
+    const { socket, viewer, camera } = setup();
+    socket.stall();
+    viewer.sendBurst([unit(true), unit(false), unit(false)], camera('a'));
+    const before = socket.sent.length;
+    viewer.sendBurst([unit(true), unit(false), unit(false)], camera('b')); // over the bound now
+    viewer.sendFrame(unit(false), camera('b'));
+    assert.equal(socket.sent.length, before, 'neither the burst nor a delta after it');
+    assert.equal(viewer.countOf('b').dropped, 4);
+    socket.drainAll();
+    const key = unit(true);
+    viewer.sendFrame(key, camera('b'));
+    assert.deepEqual(
+      sentUnits(socket)
+        .slice(-1)
+        .map((u) => [u.key, u.timestamp]),
+      [[true, key.timestamp]],
+    );
   });
 });

@@ -150,12 +150,19 @@ export class ViewerSocket implements Viewer {
   }
 
   /**
-   * A new subscription's frames since the last key frame, all at once and whatever the
-   * windows say (they are bounded by the camera's cache), all but the last decode-only.
+   * A new subscription's frames since the last key frame, all at once and past the ack window
+   * (they are bounded by the camera's cache), all but the last decode-only. A socket already
+   * over its buffer bound gets none: it starts at the next key frame, so re-subscribing in a
+   * loop cannot pile bursts up in a socket that does not read.
    */
   sendBurst(frames: readonly Frame[], camera: Camera): void {
     if (this.closed) return;
     this.slots.discard(camera);
+    if (this.ws.bufferedAmount >= this.options.maxBufferedBytes) {
+      this.slots.discard(camera, frames.length);
+      this.gaps.add(camera);
+      return;
+    }
     this.gaps.delete(camera);
     frames.forEach((frame, i) => {
       const decodeOnly = i < frames.length - 1 && frame.codec !== 'jpeg';

@@ -2,7 +2,8 @@
  * H.264 in Chromium, from real GStreamer RTSP cameras: every tile decodes the cameras' own
  * H.264 with WebCodecs (`data-codec="h264"`, no JPEG transcoder running), a page opened later
  * paints within a second from the units since the last key unit, and an ffmpeg killed mid-stream
- * comes back without a stuck or garbled tile. 127.0.0.1 is a secure context: VideoDecoder exists.
+ * comes back without a stuck or garbled tile. A camera with a sub-stream is shown from it.
+ * 127.0.0.1 is a secure context: VideoDecoder exists.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -33,6 +34,8 @@ async function framesOf(page: Page, id: string): Promise<number> {
 
 describe('H.264 tiles in Chromium', () => {
   let camera: RtspCamera;
+  /** porch's sub-stream: a smaller picture from a camera of its own. */
+  let porchSub: RtspCamera;
   let camplex: CamplexProcess;
   let chromium: LaunchedChromium;
 
@@ -43,10 +46,12 @@ describe('H.264 tiles in Chromium', () => {
       height: 360,
       fps: 15,
     });
+    porchSub = await startRtspCamera({ width: 320, height: 180, fps: 15 });
     camplex = await startCamplexProcess({
       config: [
         'cameras:',
         ...CAMERAS.flatMap((id) => [`  ${id}:`, `    url: ${camera.url(`/${id}`)}`]),
+        `    substream: ${porchSub.url()}`, // porch, the last camera
       ].join('\n'),
     });
     chromium = await launchChromium();
@@ -56,6 +61,7 @@ describe('H.264 tiles in Chromium', () => {
     await chromium?.close();
     await camplex?.stop();
     await camera?.stop();
+    await porchSub?.stop();
   });
 
   it('draws every camera from its own H.264, with no JPEG transcoder', async () => {
@@ -73,8 +79,16 @@ describe('H.264 tiles in Chromium', () => {
       // 15 fps for 2 s: most pictures drawn (headless Chromium decodes in software).
       assert.ok((after[i] ?? 0) - (before[i] ?? 0) >= 15, `${id}: ${before[i]} -> ${after[i]}`);
     });
-    const transcoders = commandLines(camplex.pid).filter((line) => line.includes('-i pipe:0'));
+    const lines = commandLines(camplex.pid);
+    const transcoders = lines.filter((line) => line.includes('-i pipe:0'));
     assert.deepEqual(transcoders, [], 'no JPEG transcoder for a browser that decodes H.264');
+    // porch is drawn from its sub-stream: its picture size, and its main stream never pulled.
+    const sizes = await page.$$eval('[data-camera] canvas', (canvases) =>
+      canvases.map((c) => `${(c as HTMLCanvasElement).width}x${(c as HTMLCanvasElement).height}`),
+    );
+    assert.deepEqual(sizes, ['640x360', '640x360', '320x180']);
+    assert.equal(lines.filter((line) => line.includes(porchSub.url())).length, 1);
+    assert.equal(lines.filter((line) => line.includes(camera.url('/porch'))).length, 0);
     await page.screenshot({ path: SCREENSHOT });
     await page.close();
   });

@@ -7,9 +7,11 @@ import {
   decodeExtendedFrame,
   decodeFrame,
   decodeServerMessage,
+  decodeVideo,
   encodeClientCommand,
   encodeFrame,
   framePrefix,
+  videoHeader,
 } from '../../src/protocol/wire.js';
 import {
   clientCommandVectors,
@@ -19,6 +21,7 @@ import {
   invalidFrameVectors,
   serverMessageVectors,
   toHex,
+  videoFrameVectors,
 } from '../fixtures/protocol-vectors.js';
 
 function run(): string[] {
@@ -41,6 +44,23 @@ function run(): string[] {
       decoded.sentAt === vector.sentAt &&
       toHex(decoded.payload) === toHex(vector.payload);
     check(same, `decodeExtendedFrame: ${vector.name}`);
+  }
+  for (const vector of videoFrameVectors) {
+    const { camera, payload } = decodeFrame(fromHex(vector.hex));
+    const unit = decodeVideo(payload);
+    const same =
+      camera === vector.stream &&
+      unit?.codec === vector.codec &&
+      unit.key === vector.key &&
+      unit.decodeOnly === vector.decodeOnly &&
+      unit.timestamp === vector.timestamp &&
+      toHex(unit.data) === toHex(vector.unit);
+    check(same, `decodeVideo: ${vector.name}`);
+    const encoded = encodeFrame(
+      framePrefix(vector.stream),
+      new Uint8Array([...videoHeader(vector), ...vector.unit]),
+    );
+    check(toHex(encoded) === vector.hex, `video frame encoding: ${vector.name}`);
   }
   for (const vector of invalidFrameVectors) {
     try {

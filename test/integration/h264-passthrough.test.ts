@@ -31,8 +31,8 @@ interface Watcher {
   messages: ServerMessage[];
 }
 
-/** A viewer that subscribes to `door` naming `formats`, and keeps what it gets. */
-async function watch(url: string, formats?: string[]): Promise<Watcher> {
+/** A viewer that subscribes to `stream` naming `formats`, and keeps what it gets. */
+async function watch(url: string, formats?: string[], stream = 'door'): Promise<Watcher> {
   const ws = new WebSocket(url);
   const watcher: Watcher = { ws, units: [], jpegs: 0, messages: [] };
   ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -41,12 +41,13 @@ async function watch(url: string, formats?: string[]): Promise<Watcher> {
       watcher.messages.push(message);
       if (message.type === 'hello') {
         ws.send(
-          JSON.stringify({ cmd: 'subscribe', cameras: ['door'], ...(formats ? { formats } : {}) }),
+          JSON.stringify({ cmd: 'subscribe', cameras: [stream], ...(formats ? { formats } : {}) }),
         );
       }
       return;
     }
-    const { payload } = decodeFrame(data);
+    const { camera, payload } = decodeFrame(data);
+    assert.equal(camera, stream, 'frames are named by the stream subscribed');
     const unit = decodeVideo(payload);
     if (unit) watcher.units.push({ ...unit, data: unit.data.slice() });
     else if (payload[0] === 0xff && payload[1] === 0xd8) watcher.jpegs++;
@@ -108,11 +109,16 @@ function mjpegStart(
 
 describe('H.264 passthrough with one camera connection', () => {
   let camera: RtspCamera;
+  /** The porch camera's two streams, served by two GStreamer cameras of different sizes. */
+  let porchMain: RtspCamera;
+  let porchSub: RtspCamera;
   let camplex: CamplexProcess;
   const open: WebSocket[] = [];
 
   before(async () => {
     camera = await startRtspCamera({ width: 640, height: 360, fps: 15 });
+    porchMain = await startRtspCamera({ width: 640, height: 360, fps: 15 });
+    porchSub = await startRtspCamera({ width: 320, height: 180, fps: 15 });
     camplex = await startCamplexProcess({
       config: [
         'stream:',
@@ -121,6 +127,10 @@ describe('H.264 passthrough with one camera connection', () => {
         '  door:',
         `    url: ${camera.url()}`,
         '    width: 320',
+        '  porch:',
+        `    url: ${porchMain.url()}`,
+        `    substream: ${porchSub.url()}`,
+        '    codec: h264',
       ].join('\n'),
     });
   });
@@ -129,6 +139,8 @@ describe('H.264 passthrough with one camera connection', () => {
     for (const ws of open) ws.terminate();
     await camplex?.stop();
     await camera?.stop();
+    await porchMain?.stop();
+    await porchSub?.stop();
   });
 
   it('sends a decoding viewer the camera H.264, key units with their parameter sets', async () => {
@@ -205,5 +217,28 @@ describe('H.264 passthrough with one camera connection', () => {
       late.units.slice(burst.length).every((unit) => !unit.decodeOnly),
       'live units are shown',
     );
+  });
+
+  it('streams a sub-stream by its own name, without touching the main stream', async () => {
+    const sub = await watch(camplex.wsUrl, ['h264'], 'porch@sub');
+    open.push(sub.ws);
+    await waitFor(() => sub.units.length >= 5, {
+      timeoutMs: 20_000,
+      what: 'units of porch@sub',
+    });
+    const hello = sub.messages.find((m) => m.type === 'hello');
+    const porch = hello?.type === 'hello' ? hello.cameras.find((c) => c.id === 'porch') : undefined;
+    assert.equal(porch?.substream?.id, 'porch@sub', 'hello announces the sub-stream');
+    const live = sub.messages.filter(
+      (m) => m.type === 'state' && m.id === 'porch' && m.substream?.state === 'live',
+    ) as CameraInfo[];
+    const info = live.at(-1);
+    assert.equal(info?.state, 'idle', 'the main stream is not started for the sub-stream');
+    assert.deepEqual([info?.substream?.width, info?.substream?.height], [320, 180]);
+    assert.equal(porchMain.sessions(), 0);
+    assert.equal(porchSub.sessions(), 1);
+    const snapshot = await fetch(`${camplex.url}snapshot/porch@sub.jpg`);
+    assert.equal(snapshot.status, 200);
+    assert.equal(snapshot.headers.get('content-type'), 'image/jpeg');
   });
 });

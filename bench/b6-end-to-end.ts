@@ -31,7 +31,7 @@ const FFMPEG = '/usr/bin/ffmpeg';
 const FIRST_FRAMES_TIMEOUT_MS = 30_000;
 const PAGE_READY_TIMEOUT_MS = 15_000;
 
-interface Side {
+export interface Side {
   /** Server process and its ffmpeg children: CPU seconds over the window. */
   serverCpu: number;
   /** The server's own process (node) alone. */
@@ -53,7 +53,7 @@ interface Side {
   detail: string;
 }
 
-interface Probes {
+export interface Probes {
   serverPid: number;
   browserPid: number;
   cameraPid: number;
@@ -141,7 +141,7 @@ async function camplexSide(
   }
 }
 
-async function relaySide(
+export async function relaySide(
   chromium: LaunchedChromium,
   urls: string[],
   ids: { browserPid: number; cameraPid: number },
@@ -191,7 +191,7 @@ async function relaySide(
 }
 
 /** Clicks "Stream All" from page script; ms (performance.now()) until every tile drew. */
-async function clickStreamAll(page: Page): Promise<number> {
+export async function clickStreamAll(page: Page): Promise<number> {
   return page.evaluate(
     (timeoutMs) =>
       new Promise<number>((resolve, reject) => {
@@ -211,7 +211,7 @@ async function clickStreamAll(page: Page): Promise<number> {
 }
 
 /** Frames drawn and CPU of each process tree over `seconds`, read at both ends of one window. */
-async function measureWindow(
+export async function measureWindow(
   probes: Probes,
   seconds: number,
 ): Promise<Omit<Side, 'firstAllMs' | 'ffmpegs' | 'detail'>> {
@@ -343,7 +343,7 @@ function report(ours: Side, theirs: Side, seconds: number, loadBefore: string): 
   };
 }
 
-function loadAverage(): string {
+export function loadAverage(): string {
   try {
     return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   } catch {
@@ -351,11 +351,11 @@ function loadAverage(): string {
   }
 }
 
-function sum(values: number[]): number {
+export function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
 
-function round(value: number, digits: number): number {
+export function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
 }

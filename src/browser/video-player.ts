@@ -81,6 +81,7 @@ export class VideoPlayer {
     this.needKey = true;
     const name = error instanceof DOMException ? error.name : 'Error';
     if (name === 'QuotaExceededError') return; // a hidden tab's decoder was reclaimed
+    console.warn(`camplex: video decoder error (${name}), waiting for the next key frame`);
     const now = Date.now();
     this.errors = [...this.errors.filter((at) => now - at < ERROR_WINDOW_MS), now];
     if (this.errors.length >= MAX_ERRORS) {

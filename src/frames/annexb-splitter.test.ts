@@ -113,6 +113,43 @@ describe('AnnexBSplitter', () => {
     assert.equal(units[1]?.key, true);
   });
 
+  it('hands on no unit without a picture: parameter sets sent on their own go to the next key', () => {
+    // What ffmpeg makes of an RTSP camera that repeats SPS and PPS in packets of their own
+    // (GStreamer's config-interval): a delimiter, SPS, PPS, then the key unit with its own.
+    const original = split('h264', [BASELINE]).units;
+    const second = original[10]!.data;
+    const starts: number[] = [];
+    for (let i = 0; i + 3 < second.length; i++) {
+      if (second[i] === 0 && second[i + 1] === 0 && second[i + 2] === 1) starts.push(i);
+    }
+    const [, , , picture] = starts as [number, number, number, number];
+    const setsOnly = second.subarray(0, picture - 1); // AUD, SPS, PPS
+    const keyAlone = new Uint8Array([
+      ...second.subarray(0, starts[1]! - 1),
+      ...second.subarray(picture - 1),
+    ]);
+    assert.deepEqual(types('h264', setsOnly), [9, 7, 8]);
+    const stream = new Uint8Array([
+      ...original[0]!.data,
+      ...setsOnly,
+      ...keyAlone,
+      ...original[11]!.data,
+      ...original[12]!.data,
+    ]);
+    const { units, stats } = split('h264', [stream]);
+    assert.equal(stats.dropped['no-picture'], 1);
+    assert.deepEqual(
+      units.map((unit) => types('h264', unit.data).filter((type) => type !== 6)), // no SEI
+      [
+        [9, 7, 8, 5],
+        [9, 7, 8, 5],
+        [9, 1],
+      ],
+      'every unit holds a picture; the key unit got the parameter sets',
+    );
+    assert.equal(units[1]?.key, true);
+  });
+
   it('skips garbage before the first delimiter and between units', () => {
     const units = split('h264', [BASELINE]).units;
     const noise = new Uint8Array([1, 2, 3, 0, 0, 1, 0x65, 9, 9, 9]);

@@ -6,8 +6,11 @@
  * A unit is key when it holds an IDR picture (H.264) or an IRAP picture (H.265). The latest
  * parameter sets (VPS, SPS, PPS) are kept, and a key unit that lacks them gets them put in right
  * after its delimiter (a decoder needs them, and browsers refuse them before the delimiter).
- * A unit larger than `maxUnitBytes` is dropped and the splitter resynchronises at the next
- * delimiter, as it does after garbage. A unit is handed on when the next delimiter arrives:
+ * A "unit" without a picture (RTSP cameras often send their parameter sets in a packet of their
+ * own, which gets a delimiter of its own) is not handed on: decoders reject a chunk that decodes
+ * to nothing. Its parameter sets are kept for the next key unit. A unit larger than
+ * `maxUnitBytes` is dropped and the splitter resynchronises at the next delimiter, as it does
+ * after garbage. A unit is handed on when the next delimiter arrives:
  * raw Annex B has no lengths, so that is the first moment it is known to be whole.
  */
 import { readSps, type SequenceInfo, type VideoCodec } from './parameter-sets.js';
@@ -31,7 +34,7 @@ export interface AnnexBOptions {
 
 export interface AnnexBStats {
   units: number;
-  dropped: { oversized: number; 'no-delimiter': number };
+  dropped: { oversized: number; 'no-delimiter': number; 'no-picture': number };
   /** Key units that came without parameter sets and got the latest ones put in. */
   repaired: number;
 }
@@ -47,16 +50,15 @@ interface Nal {
 export class AnnexBSplitter {
   readonly stats: AnnexBStats = {
     units: 0,
-    dropped: { oversized: 0, 'no-delimiter': 0 },
+    dropped: { oversized: 0, 'no-delimiter': 0, 'no-picture': 0 },
     repaired: 0,
   };
   private readonly options: AnnexBOptions;
   private readonly hevc: boolean;
+  private readonly delimiterType: number;
   /** Bytes since the current unit's delimiter (or of noise before the first one). */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  /** Scanning resumes here (start codes may straddle chunks). */
-  private scanned = 0;
   private skipping = false;
   private readonly parameterSets = new Map<number, Uint8Array>();
   private lastSps: Uint8Array | undefined;
@@ -64,41 +66,54 @@ export class AnnexBSplitter {
   constructor(options: AnnexBOptions) {
     this.options = options;
     this.hevc = options.codec === 'h265';
+    this.delimiterType = this.hevc ? 35 : 9;
   }
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    const base = this.pendingBytes;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    let data = this.joined();
-    // Every delimiter after the first byte ends the unit before it.
-    for (
-      let at = this.nextStart(data, Math.max(1, this.scanned));
-      at !== -1;
-      at = this.nextStart(data, at + 3)
-    ) {
-      if (!this.isDelimiter(data, at)) continue;
-      const cut = at > 0 && data[at - 1] === 0 ? at - 1 : at; // a 4-byte start code's zero
-      if (cut > 0) this.finish(data.subarray(0, cut));
-      data = data.subarray(cut);
-      at = 0;
+    // Where units end: each delimiter's start code after the first byte. Only the new bytes are
+    // scanned (and the three before them, where a start code or its header may have been cut
+    // off), so a large unit arriving in many chunks costs one pass and one copy.
+    const cuts: number[] = [];
+    const cutAt = (at: number) => {
+      const cut = at > 0 && this.byteAt(at - 1) === 0 ? at - 1 : at; // a 4-byte start code
+      if (cut > 0 && this.typeOf(this.byteAt(at + 3)) === this.delimiterType) cuts.push(cut);
+    };
+    for (let at = Math.max(1, base - 3); at < base && at + 3 < this.pendingBytes; at++) {
+      if (this.byteAt(at) === 0 && this.byteAt(at + 1) === 0 && this.byteAt(at + 2) === 1) {
+        cutAt(at);
+      }
     }
-    this.pending = data.length > 0 ? [data] : [];
-    this.pendingBytes = data.length;
-    this.scanned = Math.max(0, data.length - 3);
+    for (let at = this.nextStart(chunk, 0); at !== -1; at = this.nextStart(chunk, at + 3)) {
+      if (base + at >= 1 && at + 3 < chunk.length) cutAt(base + at);
+    }
+    if (cuts.length > 0) {
+      const data = this.joined();
+      let from = 0;
+      for (const cut of cuts) {
+        if (cut > from) this.finish(data.subarray(from, cut));
+        from = cut;
+      }
+      const rest = data.subarray(from);
+      this.pending = rest.length > 0 ? [rest] : [];
+      this.pendingBytes = rest.length;
+    }
     if (this.pendingBytes > this.options.maxUnitBytes && !this.skipping) {
       this.stats.dropped.oversized++;
       this.skipping = true; // until the next delimiter
     }
-    if (this.skipping) {
+    if (this.skipping && this.pendingBytes > 3) {
       // Keep only a tail where a start code may begin.
-      const tail = data.subarray(Math.max(0, data.length - 3));
+      const tail = this.joined().slice(this.pendingBytes - 3);
       this.pending = [tail];
       this.pendingBytes = tail.length;
-      this.scanned = 0;
     }
   }
 
+  /** The pending bytes as one array (copied only when they came in several chunks). */
   private joined(): Uint8Array {
     if (this.pending.length === 1) return this.pending[0] ?? new Uint8Array(0);
     const data = new Uint8Array(this.pendingBytes);
@@ -107,7 +122,20 @@ export class AnnexBSplitter {
       data.set(piece, at);
       at += piece.length;
     }
+    this.pending = [data];
     return data;
+  }
+
+  /** The pending byte at `offset` (near the end, so pieces are searched from the last). */
+  private byteAt(offset: number): number {
+    let end = this.pendingBytes;
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const piece = this.pending[i] as Uint8Array;
+      const start = end - piece.length;
+      if (offset >= start) return piece[offset - start] ?? -1;
+      end = start;
+    }
+    return -1;
   }
 
   /** Offset of the next 00 00 01 at or after `from`, or -1. */
@@ -124,8 +152,7 @@ export class AnnexBSplitter {
 
   private isDelimiter(data: Uint8Array, start: number): boolean {
     const header = data[start + 3];
-    if (header === undefined) return false;
-    return this.typeOf(header) === (this.hevc ? 35 : 9);
+    return header !== undefined && this.typeOf(header) === this.delimiterType;
   }
 
   private typeOf(header: number): number {
@@ -144,6 +171,7 @@ export class AnnexBSplitter {
       return;
     }
     let key = false;
+    let picture = false;
     let hasSps = false;
     let bidirectional = false;
     for (const [i, nal] of nals.entries()) {
@@ -157,9 +185,14 @@ export class AnnexBSplitter {
         }
       }
       if (this.isKeyPicture(nal.type)) key = true;
+      if (this.isPicture(nal.type)) picture = true;
       if (!this.hevc && (nal.type === 1 || nal.type === 5)) {
         bidirectional ||= isBSlice(unit.subarray(nal.header + 1, Math.min(end, nal.header + 9)));
       }
+    }
+    if (!picture) {
+      this.stats.dropped['no-picture']++; // its parameter sets are kept above
+      return;
     }
     if (key && !hasSps && this.parameterSets.size > 0) {
       const first = nals[1]?.start ?? unit.length;
@@ -195,6 +228,11 @@ export class AnnexBSplitter {
 
   private isParameterSet(type: number): boolean {
     return this.hevc ? type >= 32 && type <= 34 : type === 7 || type === 8;
+  }
+
+  /** A slice (VCL NAL unit): H.264 types 1-5, H.265 types 0-31. */
+  private isPicture(type: number): boolean {
+    return this.hevc ? type <= 31 : type >= 1 && type <= 5;
   }
 
   private isKeyPicture(type: number): boolean {

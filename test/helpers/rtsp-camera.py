@@ -21,7 +21,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description='GStreamer RTSP test camera')
     parser.add_argument('--port', type=int, default=0, help='0 lets the OS choose')
     parser.add_argument('--path', action='append', dest='paths', help='mount point, repeatable')
-    parser.add_argument('--pattern', default='ball', help='videotestsrc pattern')
+    parser.add_argument('--pattern', default='ball', help='videotestsrc pattern, optionally followed by its properties')
     parser.add_argument('--width', type=int, default=640)
     parser.add_argument('--height', type=int, default=360)
     parser.add_argument('--fps', type=int, default=15)

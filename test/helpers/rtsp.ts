@@ -12,6 +12,7 @@ const STDOUT_LINE_LIMIT = 4 * 1024;
 export interface RtspCameraOptions {
   port?: number;
   paths?: string[];
+  /** videotestsrc pattern, optionally followed by its properties: 'zone-plate kx2=20 kt=1'. */
   pattern?: string;
   width?: number;
   height?: number;

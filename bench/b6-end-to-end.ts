@@ -105,15 +105,7 @@ async function camplexSide(
   const camplex = await startCamplexProcess({ config });
   const page = await chromium.context.newPage();
   try {
-    await page.setViewportSize({ width: 1600, height: 1000 }); // every tile on screen
-    await page.goto(camplex.url);
-    await page.waitForFunction(
-      (count) =>
-        document.querySelectorAll('[data-camera]').length === count &&
-        document.querySelector<HTMLElement>('#status')?.dataset.connection === 'up',
-      CAMERAS,
-      { timeout: PAGE_READY_TIMEOUT_MS },
-    );
+    await openDashboard(page, camplex.url, CAMERAS);
     const firstAllMs = await clickStreamAll(page);
     await delay(warmupMs);
     const readDrawn = () =>
@@ -188,6 +180,19 @@ export async function relaySide(
     await page.close();
     await relay.stop();
   }
+}
+
+/** Opens camplex's dashboard with every one of `count` tiles on screen and the socket up. */
+export async function openDashboard(page: Page, url: string, count: number): Promise<void> {
+  await page.setViewportSize({ width: 1600, height: 1000 });
+  await page.goto(url);
+  await page.waitForFunction(
+    (tiles) =>
+      document.querySelectorAll('[data-camera]').length === tiles &&
+      document.querySelector<HTMLElement>('#status')?.dataset.connection === 'up',
+    count,
+    { timeout: PAGE_READY_TIMEOUT_MS },
+  );
 }
 
 /** Clicks "Stream All" from page script; ms (performance.now()) until every tile drew. */

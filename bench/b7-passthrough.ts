@@ -18,6 +18,7 @@ import {
   clickStreamAll,
   loadAverage,
   measureWindow,
+  openDashboard,
   relaySide,
   round,
   type Side,
@@ -35,7 +36,6 @@ const FPS = 15;
 const PATTERNS = { bars: 'smpte', detail: 'zone-plate kx2=20 ky2=20 kt=1' } as const;
 type Pattern = keyof typeof PATTERNS;
 const FFMPEG = '/usr/bin/ffmpeg';
-const PAGE_READY_TIMEOUT_MS = 15_000;
 const CODEC_TIMEOUT_MS = 30_000;
 
 interface Size {
@@ -155,15 +155,7 @@ async function camplexSide(run: Run, codec: 'h264' | 'jpeg'): Promise<CamplexSid
   const page = await run.chromium.context.newPage();
   try {
     await recordLatencies(page);
-    await page.setViewportSize({ width: 1600, height: 1000 }); // every tile on screen
-    await page.goto(camplex.url);
-    await page.waitForFunction(
-      (count) =>
-        document.querySelectorAll('[data-camera]').length === count &&
-        document.querySelector<HTMLElement>('#status')?.dataset.connection === 'up',
-      run.urls.length,
-      { timeout: PAGE_READY_TIMEOUT_MS },
-    );
+    await openDashboard(page, camplex.url, run.urls.length);
     const firstAllMs = await clickStreamAll(page);
     await page.waitForFunction(
       ({ count, codec }) =>

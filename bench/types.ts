@@ -17,7 +17,7 @@ export interface BenchFigure {
 }
 
 export interface BenchResult {
-  /** "B1".."B6" */
+  /** "B1".."B7" */
   id: string;
   title: string;
   figures: BenchFigure[];

@@ -31,6 +31,15 @@ function pieces(bytes: Uint8Array, size: number): Uint8Array[] {
   return out;
 }
 
+/** Offsets of the 00 00 01 start codes in `unit`. */
+function startCodes(unit: Uint8Array): number[] {
+  const starts: number[] = [];
+  for (let i = 0; i + 3 < unit.length; i++) {
+    if (unit[i] === 0 && unit[i + 1] === 0 && unit[i + 2] === 1) starts.push(i);
+  }
+  return starts;
+}
+
 /** The NAL types of a unit, in order. */
 function types(codec: VideoCodec, unit: Uint8Array): number[] {
   const found: number[] = [];
@@ -95,11 +104,7 @@ describe('AnnexBSplitter', () => {
     const original = split('h264', [BASELINE]).units;
     const second = original[10]!.data;
     // The second key unit without its SPS and PPS: its delimiter, then straight to the picture.
-    const starts: number[] = [];
-    for (let i = 0; i + 3 < second.length; i++) {
-      if (second[i] === 0 && second[i + 1] === 0 && second[i + 2] === 1) starts.push(i);
-    }
-    const [, sps, , picture] = starts as [number, number, number, number];
+    const [, sps, , picture] = startCodes(second) as [number, number, number, number];
     const stripped = new Uint8Array([
       ...second.subarray(0, sps - 1),
       ...second.subarray(picture - 1),
@@ -118,10 +123,7 @@ describe('AnnexBSplitter', () => {
     // (GStreamer's config-interval): a delimiter, SPS, PPS, then the key unit with its own.
     const original = split('h264', [BASELINE]).units;
     const second = original[10]!.data;
-    const starts: number[] = [];
-    for (let i = 0; i + 3 < second.length; i++) {
-      if (second[i] === 0 && second[i + 1] === 0 && second[i + 2] === 1) starts.push(i);
-    }
+    const starts = startCodes(second);
     const [, , , picture] = starts as [number, number, number, number];
     const setsOnly = second.subarray(0, picture - 1); // AUD, SPS, PPS
     const keyAlone = new Uint8Array([

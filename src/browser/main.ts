@@ -1,19 +1,26 @@
 /**
  * The dashboard: a grid of tiles fed by ONE CameraSocket. A tile is subscribed while streaming
  * is on, the tile is on screen and the tab is visible; everything else costs nothing. Each
- * camera comes as H.264 / H.265 when this browser decodes its exact codec (WebCodecs), else as
- * JPEG, and falls back to JPEG for good when its video keeps failing to decode. A camera with a
- * sub-stream is shown in the grid from it (`<id>@sub`), which is what sub-streams are for.
+ * camera comes as H.264 / H.265 when this page plays its exact codec (WebCodecs, else Media
+ * Source Extensions: see decoder-ladder.ts), else as JPEG, and falls back to JPEG for good when
+ * its video keeps failing to play. A camera with a sub-stream is shown in the grid from it
+ * (`<id>@sub`), which is what sub-streams are for.
  */
 import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
 import type { CameraInfo, MediaFormat } from '../protocol/wire.js';
 import { CameraSocket } from './camera-socket.js';
+import { pageVideo } from './decoder-ladder.js';
 import { HttpFallback } from './http-fallback.js';
 import { Tile } from './tile.js';
-import { decodableVideo, decodes } from './video-player.js';
 
 /** Failed connects in a row before visible tiles are fed over plain HTTP. */
 const FALLBACK_AFTER_FAILURES = 3;
+/**
+ * Cameras of a page that get a Media Source player; the rest get JPEG. Chromium refuses the
+ * 1001st media player of a page on the desktop (measured) and allows far fewer on phones; past
+ * a few dozen live players a phone's decoders are the limit anyway.
+ */
+const MAX_MSE_PLAYERS = 64;
 
 const STREAMING_KEY = 'camplex.streaming';
 
@@ -30,11 +37,14 @@ let streaming = localStorage.getItem(STREAMING_KEY) === 'on';
 let connected = false;
 let failures = 0;
 const fallback = new HttpFallback(tiles);
-/** Video formats WebCodecs decodes here (none outside a secure context). */
-const videoFormats: readonly MediaFormat[] = await decodableVideo();
-/** Cameras that get JPEG: their exact codec is not decoded here, or decoding kept failing. */
+/** How this page plays video, if it can. */
+const video = await pageVideo();
+/**
+ * Cameras that get JPEG: their exact codec is not played here, playing kept failing, or they
+ * are past MAX_MSE_PLAYERS.
+ */
 const jpegOnly = new Set<string>();
-/** Codec strings already asked about, and the answer. */
+/** Streams already asked about (codec string, B-frames or not), and the answer. */
 const checked = new Map<string, Promise<boolean>>();
 
 const visibility = new IntersectionObserver((entries) => {
@@ -76,10 +86,11 @@ function showCameras(cameras: CameraInfo[]): void {
       existing.setState(info);
       continue;
     }
-    const tile = new Tile(info, (id, reason) => {
-      console.warn(`camplex: ${id}: video keeps failing to decode (${reason}): using JPEG`);
+    const tile = new Tile(info, video?.decoder, (id, reason) => {
+      console.warn(`camplex: ${id}: video keeps failing to play (${reason}): using JPEG`);
       toJpeg(id);
     });
+    if (video?.decoder === 'mse' && tiles.size >= MAX_MSE_PLAYERS) jpegOnly.add(info.id);
     checkCodec(info);
     tiles.set(info.id, tile);
     grid.append(tile.element);
@@ -121,9 +132,10 @@ function renderStatus(failures = 0): void {
   status.dataset.connection = 'up';
 }
 
-/** What `stream` is asked for in, best first: its video when decodable here, JPEG always. */
+/** What `stream` is asked for in, best first: its video when played here, JPEG always. */
 function formatsOf(stream: string): MediaFormat[] {
-  return jpegOnly.has(cameraOfStream(stream)) ? ['jpeg'] : [...videoFormats, 'jpeg'];
+  if (!video || jpegOnly.has(cameraOfStream(stream))) return ['jpeg'];
+  return [...video.formats, 'jpeg'];
 }
 
 /** What a camera's tile shows: its sub-stream's state and codec, under the camera's id and name. */
@@ -131,14 +143,15 @@ function gridInfo(info: CameraInfo): CameraInfo {
   return info.substream ? { ...info.substream, id: info.id, name: info.name } : info;
 }
 
-/** Once a camera's exact codec string is known, asks WebCodecs whether it decodes it. */
+/** Once a camera's exact codec string is known, asks the page's decoder whether it plays it. */
 function checkCodec(info: CameraInfo): void {
-  const codec = info.codecString;
-  if (codec === undefined || videoFormats.length === 0 || jpegOnly.has(info.id)) return;
-  let answer = checked.get(codec);
+  const codecString = info.codecString;
+  if (codecString === undefined || !video || jpegOnly.has(info.id)) return;
+  const key = `${codecString}${info.bframes ? ' with B-frames' : ''}`;
+  let answer = checked.get(key);
   if (!answer) {
-    answer = decodes(codec);
-    checked.set(codec, answer);
+    answer = video.plays({ codecString, bframes: info.bframes });
+    checked.set(key, answer);
   }
   void answer.then((supported) => {
     if (!supported) toJpeg(info.id);

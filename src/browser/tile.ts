@@ -1,14 +1,29 @@
 /**
- * One camera tile: a canvas that draws the newest picture of its camera, a JPEG or a decoded
- * video frame. JPEGs decode off the main thread (createImageBitmap), at most one at a time with
- * only the newest waiting; video goes through a VideoPlayer (WebCodecs). Either way a busy page
- * skips pictures instead of queueing them, at most one is drawn per animation frame, and every
- * bitmap and VideoFrame is closed, drawn or not.
+ * One camera tile. A canvas draws the newest picture of its camera, a JPEG or a video frame
+ * WebCodecs decoded: JPEGs decode off the main thread (createImageBitmap), at most one at a time
+ * with only the newest waiting, a busy page skips pictures instead of queueing them, at most one
+ * is drawn per animation frame, and every bitmap and VideoFrame is closed, drawn or not. Where
+ * the page plays video through Media Source Extensions instead, the tile shows that player's
+ * <video> in place of the canvas. `data-decoder` names what drew the last picture, `data-frames`
+ * counts pictures shown, and each one is announced with a `camplex-picture` event (PictureEvent).
  */
 import type { CameraInfo, VideoUnit } from '../protocol/wire.js';
-import { VideoPlayer } from './video-player.js';
+import type { Decoder } from './decoder-ladder.js';
+import { MsePlayer } from './mse-player.js';
+import { WebCodecsPlayer } from './webcodecs-player.js';
 
-type Picture = { kind: 'jpeg'; image: ImageBitmap } | { kind: 'h264' | 'h265'; image: VideoFrame };
+/** The detail of the `camplex-picture` event a tile's element fires for each picture shown. */
+export interface PictureEvent {
+  decoder: Decoder;
+  /** When camplex cut the picture's unit from ffmpeg's output (Date.now() ms; video only). */
+  cutAt?: number;
+  /** When the picture's message reached the page (Date.now() ms; JPEG only). */
+  arrivedAt?: number;
+}
+
+type Picture =
+  | { kind: 'jpeg'; image: ImageBitmap; arrivedAt: number }
+  | { kind: 'h264' | 'h265'; image: VideoFrame };
 
 export class Tile {
   readonly element: HTMLElement;
@@ -17,7 +32,7 @@ export class Tile {
   private readonly context: CanvasRenderingContext2D;
   private readonly label: HTMLElement;
   private frames = 0;
-  private waiting: Uint8Array | undefined;
+  private waiting: { jpeg: Uint8Array; arrivedAt: number } | undefined;
   private decoding = false;
   private ready: Picture | undefined;
   private drawScheduled = false;
@@ -25,14 +40,22 @@ export class Tile {
   private codecString: string | undefined;
   /** The codec of the last video unit taken (what its pictures are drawn as). */
   private lastCodec: 'h264' | 'h265' = 'h264';
-  private readonly video: VideoPlayer;
+  /** Plays this tile's video units; made with the first one, dropped by close(). */
+  private player: WebCodecsPlayer | MsePlayer | undefined;
+  private readonly videoDecoder: 'webcodecs' | 'mse';
+  private readonly onVideoFailure: (id: string, reason: string) => void;
 
-  /** `onVideoFailure` is told when this tile's video keeps failing to decode (use JPEG then). */
-  constructor(info: CameraInfo, onVideoFailure: (id: string, reason: string) => void = () => {}) {
-    this.video = new VideoPlayer(
-      (frame) => this.show({ kind: this.lastCodec, image: frame }),
-      (reason) => onVideoFailure(this.id, reason),
-    );
+  /**
+   * Video units are played with `videoDecoder`; `onVideoFailure` is told when this tile's video
+   * keeps failing to play (use JPEG then).
+   */
+  constructor(
+    info: CameraInfo,
+    videoDecoder: 'webcodecs' | 'mse' = 'webcodecs',
+    onVideoFailure: (id: string, reason: string) => void = () => {},
+  ) {
+    this.videoDecoder = videoDecoder;
+    this.onVideoFailure = onVideoFailure;
     this.id = info.id;
     this.element = document.createElement('figure');
     this.element.className = 'tile';
@@ -85,19 +108,46 @@ export class Tile {
   /** Accepts a JPEG (only the newest one not yet decoded is kept) or a video access unit. */
   push(frame: Uint8Array | VideoUnit): void {
     if (frame instanceof Uint8Array) {
-      this.waiting = frame;
+      this.waiting = { jpeg: frame, arrivedAt: Date.now() };
       if (!this.decoding) void this.decodeNext();
       return;
     }
     this.lastCodec = frame.codec;
-    this.video.push(frame, this.codecString);
+    this.player ??= this.makePlayer();
+    this.player.push(frame, this.codecString);
   }
 
-  /** Frees the decoder and any picture not yet drawn (the tile goes away or goes quiet). */
+  /** Frees the player and any picture not yet drawn (the tile goes away or goes to JPEG). */
   close(): void {
-    this.video.close();
+    this.player?.close();
+    if (this.player instanceof MsePlayer) this.player.element.remove();
+    this.player = undefined;
     this.ready?.image.close();
     this.ready = undefined;
+  }
+
+  private makePlayer(): WebCodecsPlayer | MsePlayer {
+    const onFailure = (reason: string) => this.onVideoFailure(this.id, reason);
+    if (this.videoDecoder === 'webcodecs') {
+      return new WebCodecsPlayer(
+        (frame) => this.show({ kind: this.lastCodec, image: frame }),
+        onFailure,
+      );
+    }
+    const player = new MsePlayer((timestamp) => {
+      this.element.dataset.codec = 'h264';
+      this.shown({ decoder: 'mse', cutAt: timestamp === undefined ? undefined : timestamp / 1000 });
+    }, onFailure);
+    this.canvas.after(player.element);
+    return player;
+  }
+
+  /** Counts a picture shown and tells whoever listens. */
+  private shown(picture: PictureEvent): void {
+    this.frames++;
+    this.element.dataset.frames = String(this.frames);
+    this.element.dataset.decoder = picture.decoder;
+    this.element.dispatchEvent(new CustomEvent('camplex-picture', { detail: picture }));
   }
 
   /** The newest picture to draw: one not yet drawn is closed, a newer one wins. */
@@ -108,15 +158,15 @@ export class Tile {
   }
 
   private async decodeNext(): Promise<void> {
-    const jpeg = this.waiting;
-    if (!jpeg) return;
+    const waiting = this.waiting;
+    if (!waiting) return;
     this.waiting = undefined;
     this.decoding = true;
     try {
       const bitmap = await createImageBitmap(
-        new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }),
+        new Blob([waiting.jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }),
       );
-      this.show({ kind: 'jpeg', image: bitmap });
+      this.show({ kind: 'jpeg', image: bitmap, arrivedAt: waiting.arrivedAt });
     } catch {
       // a frame the browser cannot decode is skipped; the next one replaces it
     } finally {
@@ -143,10 +193,13 @@ export class Tile {
         this.canvas.height = height;
       }
       this.context.drawImage(image, 0, 0);
+      const shown: PictureEvent =
+        picture.kind === 'jpeg'
+          ? { decoder: 'jpeg', arrivedAt: picture.arrivedAt }
+          : { decoder: 'webcodecs', cutAt: picture.image.timestamp / 1000 };
       image.close();
-      this.frames++;
-      this.element.dataset.frames = String(this.frames);
       this.element.dataset.codec = picture.kind;
+      this.shown(shown);
     });
   }
 }

@@ -89,6 +89,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     crossOriginResourcePolicy: false,
     contentSecurityPolicy: false, // on HTML pages only (responses.ts); JSON and images need none
     frameguard: { action: 'deny' },
+    // Browsers ignore it on plain http (and say so in the console of every LAN page).
+    crossOriginOpenerPolicy: tls ? { policy: 'same-origin' } : false,
     strictTransportSecurity: tls ? { maxAge: 15_552_000, includeSubDomains: false } : false,
   });
   app.addHook('onRequest', (request, reply, done) => {

@@ -2,9 +2,12 @@
 import type { FastifyReply } from 'fastify';
 import type { ErrorCode } from '../common/errors.js';
 
-/** For HTML pages: only camplex's own scripts, styles, images and sockets. */
+/**
+ * For HTML pages: only camplex's own scripts, styles, images, media and sockets (Media Source
+ * players play a blob: URL).
+ */
 const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; " +
+  "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; " +
   "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; " +
   "form-action 'self'";
 

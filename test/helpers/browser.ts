@@ -23,8 +23,11 @@ export interface LaunchedChromium {
   close(): Promise<void>;
 }
 
-/** Launches Debian's headless Chromium with a fresh user-data-dir; never downloads a browser. */
-export async function launchChromium(): Promise<LaunchedChromium> {
+/**
+ * Launches Debian's headless Chromium with a fresh user-data-dir; never downloads a browser.
+ * `extraArgs` are added to its command line.
+ */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<LaunchedChromium> {
   requireTool(CHROMIUM, 'apt-get install -y chromium');
   const userDataDir = await mkdtemp(join(tmpdir(), 'camplex-chromium-'));
   let context: BrowserContext;
@@ -33,7 +36,7 @@ export async function launchChromium(): Promise<LaunchedChromium> {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...extraArgs],
     });
   } catch (error) {
     await rm(userDataDir, { recursive: true, force: true });

@@ -13,7 +13,7 @@ const MAX_DECODE_QUEUE = 8;
 const MAX_ERRORS = 3;
 const ERROR_WINDOW_MS = 60_000;
 
-export class VideoPlayer {
+export class WebCodecsPlayer {
   private decoder: VideoDecoder | undefined;
   private codecString: string | undefined;
   private needKey = true;

@@ -1,0 +1,43 @@
+/**
+ * Which decoder a page plays video with, found by feature detection, best first: WebCodecs
+ * (secure contexts only), else Media Source Extensions (also on plain-http LAN pages, H.264
+ * only), else none, and each stream is then asked for as JPEG. A stream whose exact codec string
+ * the chosen decoder does not play gets JPEG too, and so does a stream with B-frames under MSE:
+ * camplex stamps units with their arrival time, in decode order, so fragments carry no
+ * composition offsets and reordered pictures would be shown out of time.
+ */
+import type { MediaFormat } from '../protocol/wire.js';
+import { mseDecodes } from './mse-player.js';
+import { decodableVideo, decodes } from './webcodecs-player.js';
+
+export type Decoder = 'webcodecs' | 'mse' | 'jpeg';
+
+export interface PageVideo {
+  decoder: 'webcodecs' | 'mse';
+  /** The video formats to ask for, besides JPEG. */
+  formats: readonly MediaFormat[];
+  /** Whether this decoder plays a stream of exactly `codecString` (its profile and level). */
+  plays(stream: { codecString: string; bframes?: boolean }): Promise<boolean>;
+}
+
+/** Constrained baseline, level 3.0: what any H.264 decoder plays. */
+const BASELINE_H264 = 'avc1.42E01E';
+
+export async function pageVideo(): Promise<PageVideo | undefined> {
+  const webcodecs = await decodableVideo();
+  if (webcodecs.length > 0) {
+    return {
+      decoder: 'webcodecs',
+      formats: webcodecs,
+      plays: (stream) => decodes(stream.codecString),
+    };
+  }
+  if (mseDecodes(BASELINE_H264)) {
+    return {
+      decoder: 'mse',
+      formats: ['h264'],
+      plays: async (stream) => !stream.bframes && mseDecodes(stream.codecString),
+    };
+  }
+  return undefined;
+}

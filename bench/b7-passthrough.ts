@@ -6,7 +6,11 @@
  * Server CPU is that of the server process and its ffmpeg children over one window, divided by
  * the frames the server sent (camplex: /metrics; rtsp-relay: frames JSMpeg decoded). A second,
  * small run at 640x360 gives the share of frames the tab draws, where software decoding in
- * headless Chromium is not the limit, and the latency from camplex to a drawn picture.
+ * headless Chromium is not the limit, and the latency from camplex to a drawn picture, for each
+ * of the browser's decoders over the same cameras: WebCodecs (the page at 127.0.0.1, a secure
+ * context), Media Source Extensions (the page at http://camplex.test, mapped to loopback: not a
+ * secure context, so no WebCodecs) and JPEG (the same insecure page with MSE taken away, as in a
+ * browser that plays no H.264: camplex transcodes the copy for it).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
@@ -37,6 +41,11 @@ const PATTERNS = { bars: 'smpte', detail: 'zone-plate kx2=20 ky2=20 kt=1' } as c
 type Pattern = keyof typeof PATTERNS;
 const FFMPEG = '/usr/bin/ffmpeg';
 const CODEC_TIMEOUT_MS = 30_000;
+/** An origin that is not a secure context, resolved to loopback by Chromium itself. */
+const INSECURE_HOST = 'camplex.test';
+
+/** What plays video in the tab: the page's decoder ladder, steered by origin and features. */
+type Decoder = 'webcodecs' | 'mse' | 'jpeg';
 
 interface Size {
   width: number;
@@ -46,8 +55,10 @@ interface Size {
 interface CamplexSide extends Side {
   /** Frames camplex handed to the tab over the window, from /metrics. */
   sent: number;
-  /** ms from camplex cutting a unit to the tab drawing it, sorted (passthrough only). */
+  /** ms from camplex cutting a unit to the tab showing its picture, sorted (video only). */
   latencies: number[];
+  /** ms from a JPEG reaching the tab to the tab drawing it, sorted (JPEG only). */
+  arrivalToDrawn: number[];
 }
 
 interface Run {
@@ -68,7 +79,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const loadBefore = loadAverage();
   let chromium: LaunchedChromium | undefined;
   try {
-    chromium = await launchChromium();
+    chromium = await launchChromium([`--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`]);
     // tsx wraps named inner functions of page.evaluate callbacks in a Node-only `__name` helper.
     await chromium.context.addInitScript('globalThis.__name = (target) => target;');
     const browserPid = childrenMatching(process.pid, 'chromium')[0];
@@ -84,6 +95,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     let copyDetail: CamplexSide | undefined;
     let transcodeDetail: CamplexSide | undefined;
     let copySmall: CamplexSide | undefined;
+    let mseSmall: CamplexSide | undefined;
+    let jpegSmall: CamplexSide | undefined;
     await at(big, 'bars', async (run) => {
       copy = await camplexSide(run, 'h264');
       transcode = await camplexSide(run, 'jpeg');
@@ -101,10 +114,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     });
     await at(small, 'bars', async (run) => {
       copySmall = await camplexSide(run, 'h264');
+      mseSmall = await camplexSide(run, 'h264', 'mse');
+      jpegSmall = await camplexSide(run, 'h264', 'jpeg');
     });
     if (!copy || !transcode || !relay || !copyDetail || !transcodeDetail || !copySmall) {
       throw new Error('a side did not run');
     }
+    if (!mseSmall || !jpegSmall) throw new Error('a decoder side did not run');
     return report({
       cameras,
       big,
@@ -115,6 +131,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       copyDetail,
       transcodeDetail,
       copySmall,
+      mseSmall,
+      jpegSmall,
       loadBefore,
     });
   } finally {
@@ -141,12 +159,17 @@ async function withCameras(
 }
 
 /**
- * camplex with every camera as `codec` (h264: copied and decoded in the tab; jpeg: transcoded
- * by the camera's own ffmpeg, as before passthrough), the dashboard streaming them all.
+ * camplex with every camera as `codec` (h264: copied; jpeg: transcoded by the camera's own
+ * ffmpeg, as before passthrough), the dashboard streaming them all and playing them with
+ * `decoder` (for h264; a `jpeg` page makes camplex transcode the copy for it).
  */
-async function camplexSide(run: Run, codec: 'h264' | 'jpeg'): Promise<CamplexSide> {
+async function camplexSide(
+  run: Run,
+  codec: 'h264' | 'jpeg',
+  decoder: Decoder = codec === 'h264' ? 'webcodecs' : 'jpeg',
+): Promise<CamplexSide> {
   const config = [
-    'server: { host: 127.0.0.1, port: 0 }',
+    `server: { host: 127.0.0.1, port: 0, allowedHosts: [${INSECURE_HOST}] }`,
     'cameras:',
     ...run.urls.map((url, i) => `  cam${i + 1}: { url: "${url}", codec: ${codec} }`),
     '',
@@ -155,12 +178,15 @@ async function camplexSide(run: Run, codec: 'h264' | 'jpeg'): Promise<CamplexSid
   const page = await run.chromium.context.newPage();
   try {
     await recordLatencies(page);
-    await openDashboard(page, camplex.url, run.urls.length);
+    if (decoder === 'jpeg' && codec === 'h264') await takeAwayMse(page);
+    const url = new URL(camplex.url);
+    if (decoder !== 'webcodecs') url.hostname = INSECURE_HOST;
+    await openDashboard(page, url.href, run.urls.length);
     const firstAllMs = await clickStreamAll(page);
     await page.waitForFunction(
-      ({ count, codec }) =>
-        document.querySelectorAll(`[data-camera][data-codec="${codec}"]`).length === count,
-      { count: run.urls.length, codec },
+      ({ count, decoder }) =>
+        document.querySelectorAll(`[data-camera][data-decoder="${decoder}"]`).length === count,
+      { count: run.urls.length, decoder },
       { timeout: CODEC_TIMEOUT_MS },
     );
     await delay(run.warmupMs);
@@ -172,7 +198,9 @@ async function camplexSide(run: Run, codec: 'h264' | 'jpeg'): Promise<CamplexSid
       );
     const sentBefore = await framesSent(camplex.url);
     await page.evaluate(() => {
-      (globalThis as unknown as { latencies: number[] }).latencies.length = 0;
+      const recorded = globalThis as unknown as Recorded;
+      recorded.latencies.length = 0;
+      recorded.arrivalToDrawn.length = 0;
     });
     const measured = await measureWindow(
       {
@@ -185,16 +213,18 @@ async function camplexSide(run: Run, codec: 'h264' | 'jpeg'): Promise<CamplexSid
       run.seconds,
     );
     const sent = (await framesSent(camplex.url)) - sentBefore;
-    const latencies = await page.evaluate(() =>
-      [...(globalThis as unknown as { latencies: number[] }).latencies].sort((a, b) => a - b),
-    );
+    const recorded = await page.evaluate(() => {
+      const { latencies, arrivalToDrawn } = globalThis as unknown as Recorded;
+      return { latencies, arrivalToDrawn };
+    });
     return {
       ...measured,
       firstAllMs,
       sent,
-      latencies,
+      latencies: recorded.latencies.sort((a, b) => a - b),
+      arrivalToDrawn: recorded.arrivalToDrawn.sort((a, b) => a - b),
       ffmpegs: descendantsRunning(camplex.pid, FFMPEG).length,
-      detail: codec === 'h264' ? 'passthrough' : 'transcode',
+      detail: `${codec === 'h264' ? 'passthrough' : 'transcode'}, ${decoder}`,
     };
   } finally {
     await page.close();
@@ -202,25 +232,41 @@ async function camplexSide(run: Run, codec: 'h264' | 'jpeg'): Promise<CamplexSid
   }
 }
 
+interface Recorded {
+  latencies: number[];
+  arrivalToDrawn: number[];
+}
+
 /**
- * Notes, for every VideoFrame a tile draws, how old it is: its timestamp is the microsecond
- * clock time camplex cut the unit from ffmpeg's output, on this same machine.
+ * Notes how old each picture a tile shows is, from the tile's `camplex-picture` event: for
+ * video, since camplex cut its unit from ffmpeg's output (the unit's timestamp, microseconds of
+ * this same machine's clock); for JPEG, which carries no timestamp, since it reached the tab.
  */
 async function recordLatencies(page: Page): Promise<void> {
   await page.addInitScript(() => {
-    const latencies: number[] = [];
-    (globalThis as unknown as { latencies: number[] }).latencies = latencies;
-    const draw = CanvasRenderingContext2D.prototype.drawImage;
-    CanvasRenderingContext2D.prototype.drawImage = function (
-      this: CanvasRenderingContext2D,
-      ...args: unknown[]
-    ) {
-      const image = args[0];
-      if (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) {
-        if (latencies.length < 100_000) latencies.push(Date.now() - image.timestamp / 1000);
-      }
-      return (draw as (...a: unknown[]) => void).apply(this, args);
-    } as typeof draw;
+    const recorded: Recorded = { latencies: [], arrivalToDrawn: [] };
+    Object.assign(globalThis, recorded);
+    document.addEventListener(
+      'camplex-picture',
+      (event) => {
+        const { cutAt, arrivedAt } = (event as CustomEvent<{ cutAt?: number; arrivedAt?: number }>)
+          .detail;
+        const now = Date.now();
+        if (recorded.latencies.length + recorded.arrivalToDrawn.length > 100_000) return;
+        if (cutAt !== undefined) recorded.latencies.push(now - cutAt);
+        if (arrivedAt !== undefined) recorded.arrivalToDrawn.push(now - arrivedAt);
+      },
+      true,
+    );
+  });
+}
+
+/** Makes the page a browser without Media Source Extensions (nor WebCodecs, being insecure). */
+async function takeAwayMse(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const scope = globalThis as { MediaSource?: unknown; ManagedMediaSource?: unknown };
+    delete scope.MediaSource;
+    delete scope.ManagedMediaSource;
   });
 }
 
@@ -245,12 +291,15 @@ interface Sides {
   copyDetail: CamplexSide;
   transcodeDetail: CamplexSide;
   copySmall: CamplexSide;
+  mseSmall: CamplexSide;
+  jpegSmall: CamplexSide;
   loadBefore: string;
 }
 
 function report(sides: Sides): BenchResult {
   const { cameras, big, small, copy, transcode, relay, copyDetail, transcodeDetail, copySmall } =
     sides;
+  const { mseSmall, jpegSmall } = sides;
   const pct = (cpu: number, side: Side) => (100 * cpu) / side.wallSeconds;
   const msPerFrame = (side: Side, frames: number) => (1000 * side.serverCpu) / Math.max(1, frames);
   const drawnShare = (side: CamplexSide) => sum(side.drawn) / Math.max(1, side.sent);
@@ -321,9 +370,45 @@ function report(sides: Sides): BenchResult {
       ratio: round(drawnShare(copy) / Math.max(0.001, drawnShare(transcode)), 2),
     },
     {
-      name: `camplex to drawn picture, median, passthrough, ${size(small)}`,
+      name: `camplex to shown picture, median, MSE vs WebCodecs, ${size(small)}`,
       unit: 'ms',
-      value: round(quantile(copySmall.latencies, 0.5), 1),
+      value: round(quantile(mseSmall.latencies, 0.5), 1),
+      baseline: round(quantile(copySmall.latencies, 0.5), 1),
+      ratio: round(quantile(mseSmall.latencies, 0.5) / quantile(copySmall.latencies, 0.5), 2),
+      target: '<= WebCodecs + 300 ms',
+      met: quantile(mseSmall.latencies, 0.5) <= quantile(copySmall.latencies, 0.5) + 300,
+    },
+    {
+      name: `camplex to shown picture, p99, MSE, ${size(small)}`,
+      unit: 'ms',
+      value: round(quantile(mseSmall.latencies, 0.99), 1),
+      baseline: round(quantile(copySmall.latencies, 0.99), 1),
+      target: '< 1000 ms',
+      met: quantile(mseSmall.latencies, 0.99) < 1000,
+    },
+    {
+      name: `server CPU per frame sent, MSE vs WebCodecs page, ${size(small)}`,
+      unit: 'ms',
+      value: round(msPerFrame(mseSmall, mseSmall.sent), 3),
+      baseline: round(msPerFrame(copySmall, copySmall.sent), 3),
+      ratio: round(msPerFrame(mseSmall, mseSmall.sent) / msPerFrame(copySmall, copySmall.sent), 2),
+    },
+    {
+      name: `server CPU per frame sent, JPEG page (transcoded copy) vs WebCodecs page, ${size(small)}`,
+      unit: 'ms',
+      value: round(msPerFrame(jpegSmall, jpegSmall.sent), 3),
+      baseline: round(msPerFrame(copySmall, copySmall.sent), 3),
+      ratio: round(
+        msPerFrame(jpegSmall, jpegSmall.sent) / msPerFrame(copySmall, copySmall.sent),
+        2,
+      ),
+    },
+    {
+      name: `share of frames sent that the tab showed, MSE vs WebCodecs, ${size(small)}`,
+      unit: 'share',
+      value: round(drawnShare(mseSmall), 3),
+      baseline: round(drawnShare(copySmall), 3),
+      ratio: round(drawnShare(mseSmall) / Math.max(0.001, drawnShare(copySmall)), 2),
     },
   ];
   return {
@@ -335,7 +420,7 @@ function report(sides: Sides): BenchResult {
         `${FPS} fps, x264 ultrafast, a key frame a second): ${size(big)} colour bars ` +
         `(${PATTERNS.bars}) for the three sides, ${size(big)} moving zone plate ` +
         `(${PATTERNS.detail}) for passthrough and transcode again, then ${size(small)} bars ` +
-        `for a passthrough-only run; each side measured over ` +
+        `for passthrough played by WebCodecs, by MSE and as JPEG; each side measured over ` +
         `${round(copy.wallSeconds, 1)} s after every tile drew and a warm-up, in the same ` +
         'Chromium (one tab at a time).',
       `Frames sent over the window: passthrough ${copy.sent}, transcode ${transcode.sent}; ` +
@@ -358,9 +443,25 @@ function report(sides: Sides): BenchResult {
         `pictures; at ${size(big)}: median ${round(quantile(copy.latencies, 0.5), 1)} ms, p95 ` +
         `${round(quantile(copy.latencies, 0.95), 1)} ms. Headless Chromium decodes H.264 in ` +
         'software here (no GPU).',
+      `Decoders at ${size(small)} (ms, median / p95 / p99): camplex -> shown, WebCodecs ` +
+        `${percentiles(copySmall.latencies)}, MSE ${percentiles(mseSmall.latencies)}; JPEG (camplex ` +
+        'transcodes the copy; a JPEG carries no timestamp, so from its arrival in the tab to ' +
+        `drawn, which leaves out the transcoder's own delay) ${percentiles(jpegSmall.arrivalToDrawn)}. ` +
+        `Server CPU % of a core: WebCodecs ${round(pct(copySmall.serverCpu, copySmall), 1)}, MSE ` +
+        `${round(pct(mseSmall.serverCpu, mseSmall), 1)}, JPEG ` +
+        `${round(pct(jpegSmall.serverCpu, jpegSmall), 1)}; frames sent ${copySmall.sent} / ` +
+        `${mseSmall.sent} / ${jpegSmall.sent}, shown ${sum(copySmall.drawn)} / ` +
+        `${sum(mseSmall.drawn)} / ${sum(jpegSmall.drawn)}; ffmpeg processes ` +
+        `${copySmall.ffmpegs} / ${mseSmall.ffmpegs} / ${jpegSmall.ffmpegs}.`,
       `2 cores shared by cameras, servers and the browser; load average before: ${sides.loadBefore}.`,
     ],
   };
+}
+
+/** `median / p95 / p99 (n)` of sorted milliseconds. */
+function percentiles(sorted: readonly number[]): string {
+  const at = (q: number) => round(quantile(sorted, q), 1);
+  return `${at(0.5)} / ${at(0.95)} / ${at(0.99)} (${sorted.length})`;
 }
 
 function quantile(sorted: readonly number[], q: number): number {

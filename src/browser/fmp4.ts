@@ -10,6 +10,7 @@
  * camera with B-frames plays, with pictures shown in decode order (a visible stutter).
  */
 import generator, { type SampleFlags, type VideoTrack } from 'mux.js/lib/mp4/mp4-generator.js';
+import { concat, equal } from '../common/bytes.js';
 import { readSps } from '../frames/parameter-sets.js';
 
 /** Ticks per second of the MP4 timeline (mux.js writes 90 kHz). */
@@ -168,18 +169,4 @@ function lengthPrefixed(nals: readonly Uint8Array[]): Uint8Array {
     at += 4 + nal.length;
   }
   return out;
-}
-
-function concat(pieces: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

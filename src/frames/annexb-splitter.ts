@@ -13,6 +13,8 @@
  * after garbage. A unit is handed on when the next delimiter arrives:
  * raw Annex B has no lengths, so that is the first moment it is known to be whole.
  */
+
+import { concat, equal } from '../common/bytes.js';
 import { readSps, type SequenceInfo, type VideoCodec } from './parameter-sets.js';
 
 export interface AccessUnit {
@@ -261,18 +263,4 @@ function isBSlice(header: Uint8Array): boolean {
   ue(); // first_mb_in_slice
   const type = ue();
   return type === 1 || type === 6;
-}
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

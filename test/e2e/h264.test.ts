@@ -6,27 +6,16 @@
  * 127.0.0.1 is a secure context: VideoDecoder exists.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { descendantPids, waitFor } from '../helpers/processes.js';
+import { descendantCommandLines, descendantPids, waitFor } from '../helpers/processes.js';
 import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
 
 const CAMERAS = ['front', 'yard', 'porch'];
 const SCREENSHOT = fileURLToPath(new URL('../../test-results/h264.png', import.meta.url));
-
-function commandLines(root: number): string[] {
-  return descendantPids(root).map((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    } catch {
-      return '';
-    }
-  });
-}
 
 async function framesOf(page: Page, id: string): Promise<number> {
   return Number(await page.getAttribute(`[data-camera="${id}"]`, 'data-frames'));
@@ -94,7 +83,7 @@ describe('H.264 tiles in Chromium', () => {
       assert.equal(await page.getAttribute(`[data-camera="${id}"]`, 'data-codec'), 'h264', id);
     }
     assert.deepEqual(problems, [], 'no decoder error in the console');
-    const lines = commandLines(camplex.pid);
+    const lines = descendantCommandLines(camplex.pid);
     const transcoders = lines.filter((line) => line.includes('-i pipe:0'));
     assert.deepEqual(transcoders, [], 'no JPEG transcoder for a browser that decodes H.264');
     // porch is drawn from its sub-stream: its picture size, and its main stream never pulled.
@@ -138,7 +127,9 @@ describe('H.264 tiles in Chromium', () => {
     await page.goto(camplex.url);
     if (await page.isEnabled('#stream-all')) await page.click('#stream-all');
     await page.waitForSelector('[data-camera="yard"][data-codec="h264"]', { timeout: 20_000 });
-    const yard = commandLines(camplex.pid).findIndex((line) => line.includes(camera.url('/yard')));
+    const yard = descendantCommandLines(camplex.pid).findIndex((line) =>
+      line.includes(camera.url('/yard')),
+    );
     const pid = descendantPids(camplex.pid)[yard];
     assert.ok(pid, 'the ffmpeg pulling yard');
     process.kill(pid, 'SIGKILL');

@@ -7,14 +7,13 @@
  * camera.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { descendantPids } from '../helpers/processes.js';
+import { descendantCommandLines } from '../helpers/processes.js';
 import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
 
 const HOST = 'camplex.test';
@@ -26,16 +25,6 @@ const WALL_SCREENSHOT = fileURLToPath(new URL('../../test-results/mse-wall.png',
 const LIVE_EDGE_MS = 500;
 /** How long a page is frozen or hidden. */
 const FROZEN_MS = 20_000;
-
-function commandLines(root: number): string[] {
-  return descendantPids(root).map((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    } catch {
-      return '';
-    }
-  });
-}
 
 function configFor(camera: RtspCamera, ids: readonly string[]): string {
   return [
@@ -192,7 +181,9 @@ describe('H.264 through Media Source Extensions on a plain-http page', () => {
     );
     assert.deepEqual(videos, ['640x360 shown', '640x360 shown', '640x360 shown']);
     assert.deepEqual(problems, [], 'no MSE error, no fall to JPEG, no console error');
-    const transcoders = commandLines(camplex.pid).filter((line) => line.includes('-i pipe:0'));
+    const transcoders = descendantCommandLines(camplex.pid).filter((line) =>
+      line.includes('-i pipe:0'),
+    );
     assert.deepEqual(transcoders, [], 'no JPEG transcoder for a page that plays H.264');
     await page.screenshot({ path: SCREENSHOT });
     await page.close();
@@ -288,7 +279,9 @@ describe('a 32-camera wall through Media Source Extensions', () => {
     assert.deepEqual(stuck, [], 'every camera drew at least 10 pictures in 4 s (10 fps)');
     assert.equal(await page.locator('[data-camera] video').count(), WALL.length);
     assert.deepEqual(problems, []);
-    const transcoders = commandLines(camplex.pid).filter((line) => line.includes('-i pipe:0'));
+    const transcoders = descendantCommandLines(camplex.pid).filter((line) =>
+      line.includes('-i pipe:0'),
+    );
     assert.deepEqual(transcoders, [], 'no JPEG transcoder');
     await page.screenshot({ path: WALL_SCREENSHOT });
     await page.close();

@@ -57,6 +57,13 @@ export function descendantPids(rootPid: number): number[] {
   return found;
 }
 
+/** The command line of every live process below rootPid (arguments joined by spaces). */
+export function descendantCommandLines(rootPid: number): string[] {
+  return descendantPids(rootPid).map(
+    (pid) => readProcFile(pid, 'cmdline')?.replaceAll('\0', ' ') ?? '',
+  );
+}
+
 /** How many processes below rootPid have the given /proc/<pid>/comm (e.g. 'ffmpeg'). */
 export function countDescendants(rootPid: number, commName: string): number {
   return descendantPids(rootPid).filter((pid) => readProcFile(pid, 'comm')?.trim() === commName)

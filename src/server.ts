@@ -173,6 +173,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   });
   registerRoutes(app, {
     hub,
+    groups: config.groups,
     assets: loadAssets(options.publicDir),
     refusals,
     mjpeg: {
@@ -199,6 +200,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     registry: sockets,
     stream: config.stream,
     limits: config.limits,
+    groups: config.groups,
   });
 
   const { host } = config.server;

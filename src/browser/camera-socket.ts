@@ -18,7 +18,8 @@ import {
 } from '../protocol/wire.js';
 
 export interface CameraSocketHandlers {
-  onHello(cameras: CameraInfo[]): void;
+  /** The cameras this socket may watch, and the config's camera groups (name -> ids). */
+  onHello(cameras: CameraInfo[], groups: Record<string, string[]>): void;
   onState(info: CameraInfo): void;
   /** A JPEG, or a video access unit, of stream `camera`. */
   onFrame(camera: string, frame: Uint8Array | VideoUnit): void;
@@ -134,7 +135,7 @@ export class CameraSocket {
     const message = decodeServerMessage(data);
     switch (message.type) {
       case 'hello':
-        this.handlers.onHello(message.cameras);
+        this.handlers.onHello(message.cameras, message.groups ?? {});
         break;
       case 'state': {
         const { type: _type, ...info } = message;

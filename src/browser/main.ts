@@ -1,51 +1,50 @@
 /**
- * The dashboard: a grid of tiles fed by ONE CameraSocket. A tile is subscribed while streaming
- * is on, the tile is on screen and the tab is visible; everything else costs nothing. Each
- * camera comes as H.264 / H.265 when this page plays its exact codec (WebCodecs, else Media
- * Source Extensions: see decoder-ladder.ts), else as JPEG, and falls back to JPEG for good when
- * its video keeps failing to play. A camera with a sub-stream is shown in the grid from it
- * (`<id>@sub`), which is what sub-streams are for.
+ * The dashboard: a wall of tiles fed by ONE CameraSocket. A tile is subscribed while streaming
+ * is on, the tile is on screen (this page of the wall, or the one camera focused) and the tab is
+ * visible; everything else costs nothing. Each camera comes in the best format this page plays
+ * (formats.ts). In the grid a camera with a sub-stream is shown from it (`<id>@sub`), which is
+ * what sub-streams are for; focused, from its main stream.
  */
 import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
-import type { CameraInfo, MediaFormat } from '../protocol/wire.js';
+import type { CameraInfo } from '../protocol/wire.js';
 import { CameraSocket } from './camera-socket.js';
 import { pageVideo } from './decoder-ladder.js';
+import { Formats } from './formats.js';
 import { HttpFallback } from './http-fallback.js';
 import { Tile } from './tile.js';
+import { Wall } from './wall.js';
+import { WallChoices } from './wall-choices.js';
 
 /** Failed connects in a row before visible tiles are fed over plain HTTP. */
 const FALLBACK_AFTER_FAILURES = 3;
-/**
- * Cameras of a page that get a Media Source player; the rest get JPEG. Chromium refuses the
- * 1001st media player of a page on the desktop (measured) and allows far fewer on phones; past
- * a few dozen live players a phone's decoders are the limit anyway.
- */
-const MAX_MSE_PLAYERS = 64;
-
 const STREAMING_KEY = 'camplex.streaming';
 
-const grid = requireElement('#grid');
 const status = requireElement('#status');
 const streamAll = requireElement('#stream-all') as HTMLButtonElement;
 const stopAll = requireElement('#stop-all') as HTMLButtonElement;
+const back = requireElement('#back') as HTMLButtonElement;
+const fullscreen = requireElement('#fullscreen') as HTMLButtonElement;
 
 const tiles = new Map<string, Tile>();
-/** The stream each camera's tile shows: its sub-stream when it has one. */
-const gridStreams = new Map<string, string>();
+/** Every camera as the server last described it (with its sub-stream). */
+const cameras = new Map<string, CameraInfo>();
+/** The stream each tile is showing, to notice when focus switches it. */
+const showing = new Map<string, string>();
 const onScreen = new Set<string>();
 let streaming = localStorage.getItem(STREAMING_KEY) === 'on';
 let connected = false;
 let failures = 0;
 const fallback = new HttpFallback(tiles);
-/** How this page plays video, if it can. */
-const video = await pageVideo();
-/**
- * Cameras that get JPEG: their exact codec is not played here, playing kept failing, or they
- * are past MAX_MSE_PLAYERS.
- */
-const jpegOnly = new Set<string>();
-/** Streams already asked about (codec string, B-frames or not), and the answer. */
-const checked = new Map<string, Promise<boolean>>();
+const formats = new Formats(await pageVideo(), (id) => {
+  tiles.get(id)?.close();
+  updateSubscriptions();
+});
+const wall = new Wall({ grid: requireElement('#grid'), pager: requireElement('#pager') }, () =>
+  onWallChange(),
+);
+const choices = new WallChoices(requireElement('#groups'), requireElement('#arrange'), () =>
+  layOut(),
+);
 
 const visibility = new IntersectionObserver((entries) => {
   for (const entry of entries) {
@@ -58,14 +57,16 @@ const visibility = new IntersectionObserver((entries) => {
 });
 
 const socket = new CameraSocket(CameraSocket.urlFor(location), {
-  onHello: (cameras) => showCameras(cameras),
+  onHello: (list, groups) => showCameras(list, groups),
   onState: (info) => {
-    const shown = gridInfo(info);
-    tiles.get(info.id)?.setState(shown);
-    checkCodec(shown);
+    cameras.set(info.id, info);
+    refreshTile(info.id);
     renderStatus();
   },
-  onFrame: (stream, frame) => tiles.get(cameraOfStream(stream))?.push(frame),
+  onFrame: (stream, frame) => {
+    const id = cameraOfStream(stream);
+    if (showing.get(id) === stream) tiles.get(id)?.push(frame);
+  },
   onConnection: (open, failedInARow) => {
     connected = open;
     failures = failedInARow;
@@ -77,34 +78,82 @@ const socket = new CameraSocket(CameraSocket.urlFor(location), {
   },
 });
 
-function showCameras(cameras: CameraInfo[]): void {
-  for (const camera of cameras) {
-    const info = gridInfo(camera);
-    gridStreams.set(info.id, camera.substream ? info.id + SUBSTREAM_SUFFIX : info.id);
-    const existing = tiles.get(info.id);
-    if (existing) {
-      existing.setState(info);
-      continue;
+function showCameras(list: CameraInfo[], groups?: Record<string, string[]>): void {
+  for (const camera of list) {
+    cameras.set(camera.id, camera);
+    if (!tiles.has(camera.id)) {
+      const tile = new Tile(shownInfo(camera), formats.decoder, (id, reason) => {
+        console.warn(`camplex: ${id}: video keeps failing to play (${reason}): using JPEG`);
+        formats.toJpeg(id);
+      });
+      formats.add(camera.id);
+      tiles.set(camera.id, tile);
+      visibility.observe(tile.element);
     }
-    const tile = new Tile(info, video?.decoder, (id, reason) => {
-      console.warn(`camplex: ${id}: video keeps failing to play (${reason}): using JPEG`);
-      toJpeg(id);
-    });
-    if (video?.decoder === 'mse' && tiles.size >= MAX_MSE_PLAYERS) jpegOnly.add(info.id);
-    checkCodec(info);
-    tiles.set(info.id, tile);
-    grid.append(tile.element);
-    visibility.observe(tile.element);
+    refreshTile(camera.id);
   }
+  choices.setCameras(list, groups);
+  layOut();
   renderStatus();
+}
+
+/** Puts the cameras chosen (group, order, hidden) on the wall. */
+function layOut(): void {
+  const ids = choices.shown([...cameras.keys()]);
+  wall.setCameras(
+    ids.flatMap((id) => {
+      const tile = tiles.get(id);
+      return tile ? [{ id, element: tile.element, aspect: aspectOf(id) }] : [];
+    }),
+  );
+  for (const [id, tile] of tiles) if (!ids.includes(id)) tile.element.remove();
+}
+
+/** The stream a camera's tile shows: its sub-stream in the grid, its main stream focused. */
+function streamOf(id: string): string {
+  const info = cameras.get(id);
+  return info?.substream && wall.focused !== id ? id + SUBSTREAM_SUFFIX : id;
+}
+
+/** What a camera's tile shows: the state and codec of the stream it shows, under its name. */
+function shownInfo(info: CameraInfo): CameraInfo {
+  return streamOf(info.id) === info.id || !info.substream
+    ? info
+    : { ...info.substream, id: info.id, name: info.name };
+}
+
+function aspectOf(id: string): number | undefined {
+  const info = cameras.get(id);
+  const shown = info && shownInfo(info);
+  return shown?.width && shown.height ? shown.width / shown.height : undefined;
+}
+
+/** Brings a tile up to date with its camera, and starts it afresh when its stream changed. */
+function refreshTile(id: string): void {
+  const info = cameras.get(id);
+  const tile = tiles.get(id);
+  if (!info || !tile) return;
+  const stream = streamOf(id);
+  if (showing.has(id) && showing.get(id) !== stream) tile.close(); // another stream's decoder
+  showing.set(id, stream);
+  const shown = shownInfo(info);
+  tile.setState(shown);
+  formats.check(shown);
+}
+
+function onWallChange(): void {
+  for (const id of tiles.keys()) refreshTile(id);
+  back.hidden = wall.focused === undefined;
+  updateSubscriptions();
 }
 
 function updateSubscriptions(): void {
   const wanted = streaming && !document.hidden ? [...onScreen] : [];
   socket.want(
-    wanted.map((id) => gridStreams.get(id) ?? id),
-    formatsOf,
+    wanted.map((id) => streamOf(id)),
+    (stream) => formats.of(stream),
   );
+  for (const [id, tile] of tiles) tile.setWanted(wanted.includes(id));
   // While the socket is down for good, keep the visible tiles alive over HTTP; back to the
   // socket as soon as it opens.
   const overHttp = !connected && failures >= FALLBACK_AFTER_FAILURES;
@@ -120,49 +169,16 @@ function setStreaming(on: boolean): void {
   updateSubscriptions();
 }
 
-function renderStatus(failures = 0): void {
+function renderStatus(): void {
   if (!connected) {
     status.textContent =
       failures > 0 ? `reconnecting (attempt ${failures + 1})...` : 'connecting...';
     status.dataset.connection = 'down';
     return;
   }
-  const live = [...grid.querySelectorAll('[data-state="live"]')].length;
-  status.textContent = `connected - ${tiles.size} cameras, ${live} live`;
+  const live = [...cameras.values()].filter((info) => shownInfo(info).state === 'live').length;
+  status.textContent = `connected - ${cameras.size} cameras, ${live} live`;
   status.dataset.connection = 'up';
-}
-
-/** What `stream` is asked for in, best first: its video when played here, JPEG always. */
-function formatsOf(stream: string): MediaFormat[] {
-  if (!video || jpegOnly.has(cameraOfStream(stream))) return ['jpeg'];
-  return [...video.formats, 'jpeg'];
-}
-
-/** What a camera's tile shows: its sub-stream's state and codec, under the camera's id and name. */
-function gridInfo(info: CameraInfo): CameraInfo {
-  return info.substream ? { ...info.substream, id: info.id, name: info.name } : info;
-}
-
-/** Once a camera's exact codec string is known, asks the page's decoder whether it plays it. */
-function checkCodec(info: CameraInfo): void {
-  const codecString = info.codecString;
-  if (codecString === undefined || !video || jpegOnly.has(info.id)) return;
-  const key = `${codecString}${info.bframes ? ' with B-frames' : ''}`;
-  let answer = checked.get(key);
-  if (!answer) {
-    answer = video.plays({ codecString, bframes: info.bframes });
-    checked.set(key, answer);
-  }
-  void answer.then((supported) => {
-    if (!supported) toJpeg(info.id);
-  });
-}
-
-function toJpeg(id: string): void {
-  if (jpegOnly.has(id)) return;
-  jpegOnly.add(id);
-  tiles.get(id)?.close();
-  updateSubscriptions();
 }
 
 function requireElement(selector: string): HTMLElement {
@@ -173,8 +189,15 @@ function requireElement(selector: string): HTMLElement {
 
 streamAll.addEventListener('click', () => setStreaming(true));
 stopAll.addEventListener('click', () => setStreaming(false));
+back.addEventListener('click', () => wall.focus(undefined));
+fullscreen.addEventListener('click', () => wall.toggleFullscreen());
+fullscreen.hidden = !document.fullscreenEnabled;
 document.addEventListener('visibilitychange', updateSubscriptions);
 window.addEventListener('pagehide', () => socket.close());
+// Pictures per second and staleness, for every tile at once.
+setInterval(() => {
+  for (const tile of tiles.values()) tile.tick();
+}, 1000);
 updateSubscriptions();
 socket.connect();
 // Signed in with a password: offer to sign out.
@@ -189,7 +212,7 @@ fetch('/api/session')
 // The camera list also comes over plain HTTP, so the grid appears even when the socket cannot.
 fetch('/api/cameras')
   .then((response) => (response.ok ? response.json() : undefined))
-  .then((body: { cameras: CameraInfo[] } | undefined) => {
-    if (body && tiles.size === 0) showCameras(body.cameras);
+  .then((body: { cameras: CameraInfo[]; groups?: Record<string, string[]> } | undefined) => {
+    if (body && tiles.size === 0) showCameras(body.cameras, body.groups);
   })
   .catch(() => {});

@@ -6,6 +6,9 @@
  * the page plays video through Media Source Extensions instead, the tile shows that player's
  * <video> in place of the canvas. `data-decoder` names what drew the last picture, `data-frames`
  * counts pictures shown, and each one is announced with a `camplex-picture` event (PictureEvent).
+ * The caption tells the truth about the tile: name, state (with the retry countdown and
+ * reason), pictures per second and what draws them, and a warning when a tile that should be
+ * moving has shown nothing new for STALE_AFTER_MS (`data-stale`).
  */
 import type { CameraInfo, VideoUnit } from '../protocol/wire.js';
 import type { Decoder } from './decoder-ladder.js';
@@ -21,6 +24,15 @@ export interface PictureEvent {
   arrivedAt?: number;
 }
 
+/** A wanted, live tile whose newest picture is older than this is marked stale. */
+export const STALE_AFTER_MS = 3000;
+
+const DECODER_NAMES: Record<Decoder, string> = {
+  webcodecs: 'WebCodecs',
+  mse: 'MSE',
+  jpeg: 'JPEG',
+};
+
 type Picture =
   | { kind: 'jpeg'; image: ImageBitmap; arrivedAt: number }
   | { kind: 'h264' | 'h265'; image: VideoFrame };
@@ -31,7 +43,15 @@ export class Tile {
   private readonly canvas: HTMLCanvasElement;
   private readonly context: CanvasRenderingContext2D;
   private readonly label: HTMLElement;
+  private readonly detail: HTMLElement;
   private frames = 0;
+  /** Pictures shown at the last tick, and when the newest was shown (Date.now()). */
+  private framesAtTick = 0;
+  private tickAt = Date.now();
+  private lastPictureAt = 0;
+  /** Whether this tile is subscribed now (streaming on, on screen, tab visible). */
+  private wanted = false;
+  private state: CameraInfo['state'] = 'idle';
   private waiting: { jpeg: Uint8Array; arrivedAt: number } | undefined;
   private decoding = false;
   private ready: Picture | undefined;
@@ -59,6 +79,8 @@ export class Tile {
     this.id = info.id;
     this.element = document.createElement('figure');
     this.element.className = 'tile';
+    this.element.tabIndex = 0;
+    this.element.setAttribute('aria-label', info.name);
     this.element.dataset.camera = info.id;
     this.element.dataset.frames = '0';
     this.element.dataset.transport = 'socket';
@@ -74,7 +96,9 @@ export class Tile {
     name.textContent = info.name;
     this.label = document.createElement('span');
     this.label.className = 'state';
-    caption.append(name, this.label);
+    this.detail = document.createElement('span');
+    this.detail.className = 'detail';
+    caption.append(name, this.detail, this.label);
     this.element.append(this.canvas, caption);
     this.setState(info);
   }
@@ -86,6 +110,7 @@ export class Tile {
 
   setState(info: CameraInfo): void {
     this.element.dataset.state = info.state;
+    this.state = info.state;
     if (info.codecString !== undefined) this.codecString = info.codecString;
     clearInterval(this.countdown);
     this.countdown = undefined;
@@ -117,6 +142,38 @@ export class Tile {
     this.player.push(frame, this.codecString);
   }
 
+  /** Whether the tile is subscribed now: only a wanted tile can be stale. */
+  setWanted(wanted: boolean): void {
+    if (wanted && !this.wanted) this.lastPictureAt = Date.now(); // its first picture is on its way
+    this.wanted = wanted;
+    if (!wanted) delete this.element.dataset.stale;
+  }
+
+  /** Called about once a second: pictures per second and staleness in the caption. */
+  tick(): void {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.tickAt) / 1000);
+    const fps = Math.round((this.frames - this.framesAtTick) / seconds);
+    this.framesAtTick = this.frames;
+    this.tickAt = now;
+    const decoder = this.element.dataset.decoder as Decoder | undefined;
+    const codec = this.element.dataset.codec;
+    const video = codec === 'h264' ? 'H.264 ' : codec === 'h265' ? 'H.265 ' : '';
+    const via = decoder ? `${video}${DECODER_NAMES[decoder]}` : '';
+    const transport = this.element.dataset.transport;
+    const over = transport && transport !== 'socket' ? ` over ${transport}` : '';
+    const staleFor = now - this.lastPictureAt;
+    const stale = this.wanted && this.state === 'live' && staleFor > STALE_AFTER_MS;
+    if (stale) {
+      this.element.dataset.stale = String(Math.floor(staleFor / 1000));
+      this.detail.textContent = `no new picture for ${Math.floor(staleFor / 1000)} s`;
+    } else {
+      delete this.element.dataset.stale;
+      this.detail.textContent = this.wanted && via ? `${fps} fps · ${via}${over}` : '';
+    }
+    this.element.dataset.fps = String(fps);
+  }
+
   /** Frees the player and any picture not yet drawn (the tile goes away or goes to JPEG). */
   close(): void {
     this.player?.close();
@@ -145,6 +202,7 @@ export class Tile {
   /** Counts a picture shown and tells whoever listens. */
   private shown(picture: PictureEvent): void {
     this.frames++;
+    this.lastPictureAt = Date.now();
     this.element.dataset.frames = String(this.frames);
     this.element.dataset.decoder = picture.decoder;
     this.element.dispatchEvent(new CustomEvent('camplex-picture', { detail: picture }));

@@ -46,6 +46,24 @@ describe('parseConfig', () => {
       );
     });
 
+    it('a group naming a camera that does not exist, naming the group and the place', () => {
+      assertConfigError(
+        `${ONE_CAMERA}groups:\n  outside: [front, garage]\n`,
+        `${ORIGIN}: groups.outside.1: unknown camera "garage" (not a key of cameras)`,
+      );
+    });
+
+    it('a group without cameras, and a group name that could not be a tab', () => {
+      assertConfigError(
+        `${ONE_CAMERA}groups:\n  outside: []\n`,
+        `${ORIGIN}: groups.outside: expected at least one camera id`,
+      );
+      assertConfigError(
+        `${ONE_CAMERA}groups:\n  "<b>": [front]\n`,
+        /groups\."<b>": group names must be 1-64 characters/,
+      );
+    });
+
     it('an fps that is not a number', () => {
       assertConfigError(
         `${ONE_CAMERA}    fps: fast\n`,
@@ -247,6 +265,12 @@ describe('parseConfig', () => {
   it('converts the grace period from seconds to milliseconds', () => {
     const config = parseConfig(`${ONE_CAMERA}stream:\n  graceSeconds: 2.5\n`, ORIGIN);
     assert.equal(config.stream.graceMs, 2500);
+  });
+
+  it('keeps camera groups as written, and none when there are none', () => {
+    const config = parseConfig(`${ONE_CAMERA}groups:\n  Outside door: [front]\n`, ORIGIN);
+    assert.deepEqual(config.groups, { 'Outside door': ['front'] });
+    assert.deepEqual(parseConfig(ONE_CAMERA, ORIGIN).groups, {});
   });
 
   it('names a camera after its id unless the config names it', () => {

@@ -14,6 +14,8 @@ import { isAddressOrCidr } from '../guard/client-address.js';
 const SOURCE_URL = /^(rtsps?|https?|file|demo):/i;
 const NETWORK_URL = /^((?:rtsps?|https?):\/\/)([^/?#]*)(.*)$/is;
 const TOKEN = /^[A-Za-z0-9._~+/=-]{32,512}$/;
+/** A group's name, shown as a tab: letters and digits of any script, spaces and . _ - */
+const GROUP_NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
 const TOKEN_RULE = 'expected a token of 32-512 characters (letters, digits, ._~+/=-)';
 
 const portError = (issue: { input?: unknown }) =>
@@ -173,6 +175,15 @@ const fileSchema = z.strictObject({
       cameraSchema,
     )
     .default({}),
+  /** Tabs of the dashboard's wall: group name -> camera ids, each a camera of `cameras`. */
+  groups: z
+    .record(
+      z.string().regex(GROUP_NAME, {
+        error: 'group names must be 1-64 characters of letters, digits, spaces and . _ -',
+      }),
+      z.array(z.string()).min(1, { error: 'expected at least one camera id' }),
+    )
+    .default({}),
 });
 
 type FileConfig = z.output<typeof fileSchema>;
@@ -198,6 +209,13 @@ export type CameraConfig = Config['cameras'][number];
 function checkAcrossKeys(file: FileConfig, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) =>
     ctx.addIssue({ code: 'custom', path, message });
+  for (const [group, ids] of Object.entries(file.groups)) {
+    ids.forEach((id, i) => {
+      if (!Object.hasOwn(file.cameras, id)) {
+        issue(['groups', group, i], `unknown camera "${id}" (not a key of cameras)`);
+      }
+    });
+  }
   if (Object.keys(file.cameras).length === 0) {
     issue(['cameras'], 'expected at least one camera (run without --config for demo cameras)');
   }
@@ -257,6 +275,7 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
       authFailuresPerMinute: limits.authFailuresPerMinute,
     },
     ffmpeg: file.ffmpeg,
+    groups: file.groups,
     stream: {
       graceMs: Math.round(stream.graceSeconds * 1000),
       pingMs: Math.round(stream.pingSeconds * 1000),

@@ -17,6 +17,8 @@ import { replyError, replyHtml } from './responses.js';
 
 export interface RouteOptions {
   hub: Hub;
+  /** The config's camera groups (name -> camera ids). */
+  groups?: Readonly<Record<string, readonly string[]>>;
   assets: Map<string, Asset>;
   refusals: Refusals;
   mjpeg: MjpegOptions;
@@ -38,7 +40,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     const config = { public: PUBLIC_ASSETS.has(path) };
     app.get(path, { config }, (_request, reply) => sendAsset(reply, asset, path));
   }
-  app.get('/api/cameras', () => ({ cameras: hub.infos() }));
+  app.get('/api/cameras', () => ({ cameras: hub.infos(), groups: options.groups ?? {} }));
   app.get('/healthz', { config: { public: true } }, () => {
     const cameras = hub.infos();
     return {

@@ -28,7 +28,13 @@ export const MAX_CAMERAS_PER_COMMAND = 1024;
 export type { CameraInfo, CameraState };
 
 export type ServerMessage =
-  | { type: 'hello'; protocol: number; cameras: CameraInfo[] }
+  | {
+      type: 'hello';
+      protocol: number;
+      cameras: CameraInfo[];
+      /** The config's camera groups (name -> camera ids), when it has any. */
+      groups?: Record<string, string[]>;
+    }
   | ({ type: 'state' } & CameraInfo)
   | { type: 'subscribed'; cameras: string[] }
   | { type: 'unsubscribed'; cameras: string[] }

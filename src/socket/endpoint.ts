@@ -44,6 +44,7 @@ export interface EndpointOptions {
   registry: SocketRegistry;
   stream: Config['stream'];
   limits: Config['limits'];
+  groups?: Config['groups'];
 }
 
 export function attachSocketEndpoint(server: Server, options: EndpointOptions): SocketEndpoint {
@@ -123,6 +124,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
           maxCamerasPerCommand: limits.maxCamerasPerCommand,
           maxCamerasPerSocket: limits.maxCamerasPerSocket,
           now: Date.now,
+          groups: options.groups,
         },
         `${remote} ${principal.user}`,
       );

@@ -45,6 +45,8 @@ export interface ViewerSocketOptions {
   maxCamerasPerSocket: number;
   refusals: Refusals;
   now: () => number;
+  /** The config's camera groups, told in hello. */
+  groups?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** ws error codes for limits it enforces itself, and the names camplex counts them under. */
@@ -119,7 +121,13 @@ export class ViewerSocket implements Viewer {
       else this.log.warn({ err: error.message, code }, 'websocket protocol error: closed by ws');
     });
     options.hub.addViewer(this);
-    this.sendControl({ type: 'hello', protocol: PROTOCOL_VERSION, cameras: options.hub.infos() });
+    const groups = (options.groups ?? {}) as Record<string, string[]>;
+    this.sendControl({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      cameras: options.hub.infos(),
+      ...(Object.keys(groups).length > 0 ? { groups } : {}),
+    });
   }
 
   sendFrame(frame: Frame, camera: Camera): void {

@@ -10,7 +10,7 @@ import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 import { countDescendants, waitFor } from '../helpers/processes.js';
 
-const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
+const SCREENSHOT = fileURLToPath(new URL('../../test-results/dashboard.png', import.meta.url));
 
 describe('dashboard in Chromium', () => {
   let camplex: CamplexProcess;
@@ -62,7 +62,7 @@ describe('dashboard in Chromium', () => {
       what: '16 live tiles',
     });
     assert.equal(countDescendants(camplex.pid, 'ffmpeg'), 16);
-    // Let a few frames through, then keep the picture for the README.
+    // Let a few frames through, then keep the picture (the README's is taken by wall.test.ts).
     await page.waitForFunction(
       () =>
         [...document.querySelectorAll<HTMLElement>('[data-camera]')].every(

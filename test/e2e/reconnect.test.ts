@@ -22,7 +22,7 @@ describe('dashboard reconnects and falls back in Chromium', () => {
     await chromium?.close();
   });
 
-  it('draws every tile again after camplex restarts, without a reload', async () => {
+  it('counts reconnect attempts, then draws every tile again after camplex restarts, without a reload', async () => {
     const port = await freePort();
     let camplex: CamplexProcess | undefined = await startCamplexProcess({
       args: ['--port', String(port), '--demo', '6'],
@@ -40,6 +40,15 @@ describe('dashboard reconnects and falls back in Chromium', () => {
 
       await camplex.stop('SIGTERM');
       await page.waitForSelector('#status[data-connection="down"]');
+      // The status counts the attempts (it once always said the first).
+      await page.waitForFunction(
+        () =>
+          /reconnecting \(attempt [3-9]\)/.test(
+            document.querySelector('#status')?.textContent ?? '',
+          ),
+        undefined,
+        { timeout: 15_000 },
+      );
       camplex = await startCamplexProcess({ args: ['--port', String(port), '--demo', '6'] });
 
       await waitFor(
@@ -65,8 +74,9 @@ describe('dashboard reconnects and falls back in Chromium', () => {
     const proxy = await startUpgradeProxy(camplex.url);
     const page = await chromium.context.newPage();
     try {
-      // Small window: at most 4 tiles on screen, so MJPEG is allowed.
-      await page.setViewportSize({ width: 700, height: 420 });
+      // A phone-sized window: one scrolling column, at most 4 tiles on screen, so MJPEG is
+      // allowed (a wider window fits all 8 on screen).
+      await page.setViewportSize({ width: 390, height: 600 });
       await page.goto(proxy.url);
       await page.click('#stream-all');
       await waitFor(async () => (await transports(page)).includes('mjpeg'), {

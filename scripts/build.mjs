@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Builds dist/: the server (one ESM file, dependencies left to node_modules) and the
-// browser bundle with its static files. Kept in one script so `npm start` and tests agree.
+// Builds dist/: the server (one ESM file, dependencies left to node_modules), the dashboard's
+// browser bundle with its static files, and the embeddable client (`camplex/client`, served as
+// /client.js) with its type definitions. Kept in one script so `npm start` and tests agree.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -24,17 +26,27 @@ await build({
 });
 chmodSync(join(dist, 'cli.js'), 0o755);
 
-await build({
-  entryPoints: [join(root, 'src/browser/main.ts')],
-  outfile: join(publicDir, 'app.js'),
-  bundle: true,
-  platform: 'browser',
-  format: 'esm',
-  target: 'chrome100',
-  minify: true,
-  sourcemap: true,
-  logLevel: 'warning',
-});
+/** A browser bundle: one ESM file with everything it uses inside (no runtime dependencies). */
+const browserBundle = (entry, out) =>
+  build({
+    entryPoints: [join(root, entry)],
+    outfile: join(publicDir, out),
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'chrome100',
+    minify: true,
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+await browserBundle('src/browser/main.ts', 'app.js');
+await browserBundle('src/browser/client.ts', 'client.js');
+
+execFileSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.client.json')],
+  { stdio: 'inherit' },
+);
 
 const assets = join(root, 'src/browser/assets');
 for (const name of readdirSync(assets)) copyFileSync(join(assets, name), join(publicDir, name));

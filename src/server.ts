@@ -269,6 +269,7 @@ function createAccess(config: Config): Access {
   return new Access({
     users: new Map(Object.entries(config.auth.users)),
     tokens: new Map(Object.entries(config.auth.tokens)),
+    tokenCameras: new Map(Object.entries(config.auth.tokenCameras)),
     logins: new LoginSessions({ ttlMs: config.auth.sessionMs, maxSessions: 10_000 }),
     failures: new FailureLimiter({
       maxFailures: config.limits.authFailuresPerMinute,

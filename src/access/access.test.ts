@@ -113,6 +113,25 @@ describe('LoginSessions', () => {
 describe('Access', () => {
   const KEY = '192.0.2.1';
 
+  it('takes a percent-encoded token in the subprotocol (a subprotocol cannot hold / or =)', () => {
+    const base64 = 'q8/JxZ+0Lr3m2Wn6vKs1cTe4yHb7uPa9dFg5hBj0kQ==';
+    const { gate } = access({
+      tokens: new Map([['panel', base64]]),
+      tokenCameras: new Map([['panel', ['front', 'garage']]]),
+    });
+    const ask = (protocols: string) =>
+      gate.authenticate(request({ 'sec-websocket-protocol': protocols }), KEY, {});
+    const principal = ask(`camplex.v1, camplex.token.${encodeURIComponent(base64)}`);
+    assert.ok(!isDenial(principal));
+    assert.equal(principal.user, 'panel');
+    assert.deepEqual([...(principal.cameras ?? [])], ['front', 'garage'], 'limited to its cameras');
+    assert.deepEqual(ask('camplex.v1, camplex.token.%E0%A4%A'), { status: 401 }, 'bad encoding');
+    // An unlimited token's principal has no camera list.
+    const { gate: plain } = access();
+    const nvr = plain.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY, {});
+    assert.ok(!isDenial(nvr) && nvr.cameras === undefined);
+  });
+
   it('authenticates a login session cookie, a bearer token and a token subprotocol', async () => {
     const { gate } = access();
     const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));

@@ -25,6 +25,8 @@ export interface Principal {
   readonly via: 'open' | 'session' | 'token';
   /** The login session's token, when authenticated by cookie (logout closes its sockets). */
   readonly login?: string;
+  /** The cameras it may watch, for a token limited to some (else every camera). */
+  readonly cameras?: ReadonlySet<string>;
 }
 
 /** Why a request was not authenticated: 401, or 429 while its address is limited. */
@@ -48,6 +50,8 @@ export interface AccessOptions {
   users: ReadonlyMap<string, string>;
   /** token name -> token */
   tokens: ReadonlyMap<string, string>;
+  /** token name -> the cameras it may watch, for tokens limited to some */
+  tokenCameras?: ReadonlyMap<string, readonly string[]>;
   logins: LoginSessions;
   /** Failed sign-ins per client address key. */
   failures: FailureLimiter;
@@ -127,7 +131,10 @@ export class Access {
       this.options.failures.charge(clientKey);
       return { status: 401 };
     }
-    return { user: name, via: 'token' };
+    const cameras = this.options.tokenCameras?.get(name);
+    return cameras
+      ? { user: name, via: 'token', cameras: new Set(cameras) }
+      : { user: name, via: 'token' };
   }
 
   /**
@@ -210,12 +217,22 @@ function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
+/**
+ * The token of a `camplex.token.<token>` subprotocol. A subprotocol is an RFC 7230 token, which
+ * cannot hold `/` or `=` (Chromium throws on them): clients percent-encode
+ * the token (`encodeURIComponent`); `%` never occurs in a token, so decoding is unambiguous and
+ * a token without such characters is sent as it is.
+ */
 function tokenFromSubprotocol(header: string | string[] | undefined): string | undefined {
   if (typeof header !== 'string') return undefined;
   for (const protocol of header.split(',')) {
     const name = protocol.trim();
-    if (name.startsWith(TOKEN_SUBPROTOCOL_PREFIX))
-      return name.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+    if (!name.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) continue;
+    try {
+      return decodeURIComponent(name.slice(TOKEN_SUBPROTOCOL_PREFIX.length));
+    } catch {
+      return undefined; // malformed percent-encoding: no token (401)
+    }
   }
   return undefined;
 }

@@ -13,9 +13,22 @@ import {
   decodeVideo,
   encodeClientCommand,
   type MediaFormat,
+  SUBPROTOCOL,
   type VideoUnit,
   WS_PATH,
 } from '../protocol/wire.js';
+
+/** Prefix of the subprotocol that carries a token (browsers cannot set headers on a socket). */
+const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
+
+export interface CameraSocketOptions {
+  /**
+   * A camplex token, for pages of another origin (no session cookie there). Sent as a
+   * subprotocol, percent-encoded: a subprotocol cannot hold `/` or `=`.
+   */
+  token?: string;
+  policy?: BackoffPolicy;
+}
 
 export interface CameraSocketHandlers {
   /** The cameras this socket may watch, and the config's camera groups (name -> ids). */
@@ -32,6 +45,7 @@ export class CameraSocket {
   private readonly url: string;
   private readonly handlers: CameraSocketHandlers;
   private readonly policy: BackoffPolicy;
+  private readonly protocols: string[];
   private ws: WebSocket | undefined;
   /** The streams wanted, and the formats asked for each (the key of the format list). */
   private wanted = new Map<string, string>();
@@ -43,22 +57,27 @@ export class CameraSocket {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
-  constructor(url: string, handlers: CameraSocketHandlers, policy = DEFAULT_BACKOFF) {
+  constructor(url: string, handlers: CameraSocketHandlers, options: CameraSocketOptions = {}) {
     this.url = url;
     this.handlers = handlers;
-    this.policy = policy;
+    this.policy = options.policy ?? DEFAULT_BACKOFF;
+    this.protocols =
+      options.token === undefined
+        ? []
+        : [SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + encodeURIComponent(options.token)];
   }
 
-  /** The ws:// or wss:// URL of the endpoint on the page's own origin. */
-  static urlFor(location: Location): string {
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${scheme}//${location.host}${WS_PATH}`;
+  /** The ws:// or wss:// URL of the endpoint of the camplex at `server` (a URL or a Location). */
+  static urlFor(server: Location | URL | string): string {
+    const url = new URL(WS_PATH, typeof server === 'string' ? server : server.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.href;
   }
 
   connect(): void {
     this.stopped = false;
     if (this.ws) return;
-    const ws = new WebSocket(this.url);
+    const ws = new WebSocket(this.url, this.protocols);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     let opened = false;

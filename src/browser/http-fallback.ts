@@ -14,15 +14,30 @@ const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const SNAPSHOT_INTERVAL_MS = 2000;
 const SNAPSHOT_CONCURRENCY = 3;
 
+export interface HttpFallbackOptions {
+  /** The camplex to ask (default: the page's own origin). */
+  server?: string;
+  /** A camplex token, sent as `Authorization: Bearer` (pages of another origin). */
+  token?: string;
+}
+
 export class HttpFallback {
   private readonly tiles: Map<string, Tile>;
+  private readonly server: string | undefined;
+  private readonly headers: Record<string, string>;
   private streams = new Map<string, AbortController>();
   private polled: string[] = [];
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private polling: AbortController | undefined;
 
-  constructor(tiles: Map<string, Tile>) {
+  constructor(tiles: Map<string, Tile>, options: HttpFallbackOptions = {}) {
     this.tiles = tiles;
+    this.server = options.server;
+    this.headers = options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` };
+  }
+
+  private url(path: string): string {
+    return this.server === undefined ? path : new URL(path, this.server).href;
   }
 
   /** Feeds exactly `ids` over HTTP from now on (an empty list stops the fallback). */
@@ -45,8 +60,9 @@ export class HttpFallback {
     const controller = new AbortController();
     this.streams.set(id, controller);
     const run = async () => {
-      const response = await fetch(`/mjpeg/${encodeURIComponent(id)}`, {
+      const response = await fetch(this.url(`/mjpeg/${encodeURIComponent(id)}`), {
         signal: controller.signal,
+        headers: this.headers,
       });
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       // The server's own splitter: parts are taken by their Content-Length and checked whole.
@@ -77,9 +93,10 @@ export class HttpFallback {
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
         try {
-          const response = await fetch(`/snapshot/${encodeURIComponent(id)}.jpg`, {
+          const response = await fetch(this.url(`/snapshot/${encodeURIComponent(id)}.jpg`), {
             signal: controller.signal,
             cache: 'no-store',
+            headers: this.headers,
           });
           if (response.ok) this.tiles.get(id)?.push(new Uint8Array(await response.arrayBuffer()));
         } catch {

@@ -44,6 +44,7 @@ export class Tile {
   private readonly context: CanvasRenderingContext2D;
   private readonly label: HTMLElement;
   private readonly detail: HTMLElement;
+  private readonly nameLabel: HTMLElement;
   private frames = 0;
   /** Pictures shown at the last tick, and when the newest was shown (Date.now()). */
   private framesAtTick = 0;
@@ -80,7 +81,6 @@ export class Tile {
     this.element = document.createElement('figure');
     this.element.className = 'tile';
     this.element.tabIndex = 0;
-    this.element.setAttribute('aria-label', info.name);
     this.element.dataset.camera = info.id;
     this.element.dataset.frames = '0';
     this.element.dataset.transport = 'socket';
@@ -93,7 +93,7 @@ export class Tile {
     const caption = document.createElement('figcaption');
     const name = document.createElement('span');
     name.className = 'name';
-    name.textContent = info.name;
+    this.nameLabel = name;
     this.label = document.createElement('span');
     this.label.className = 'state';
     this.detail = document.createElement('span');
@@ -109,6 +109,8 @@ export class Tile {
   }
 
   setState(info: CameraInfo): void {
+    this.nameLabel.textContent = info.name;
+    this.element.setAttribute('aria-label', info.name);
     this.element.dataset.state = info.state;
     this.state = info.state;
     if (info.codecString !== undefined) this.codecString = info.codecString;

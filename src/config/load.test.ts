@@ -267,6 +267,20 @@ describe('parseConfig', () => {
     assert.equal(config.stream.graceMs, 2500);
   });
 
+  it('keeps a token limited to some cameras apart from its value, and checks the ids', () => {
+    const token = 'abcdefghijklmnopqrstuvwxyz0123456789+/==';
+    const config = parseConfig(
+      `${ONE_CAMERA}auth:\n  tokens:\n    panel:\n      token: "${token}"\n      cameras: [front]\n`,
+      ORIGIN,
+    );
+    assert.deepEqual(config.auth.tokens, { panel: token });
+    assert.deepEqual(config.auth.tokenCameras, { panel: ['front'] });
+    assertConfigError(
+      `${ONE_CAMERA}auth:\n  tokens:\n    panel:\n      token: "${token}"\n      cameras: [back]\n`,
+      `${ORIGIN}: auth.tokens.panel.cameras.0: unknown camera "back" (not a key of cameras)`,
+    );
+  });
+
   it('keeps camera groups as written, and none when there are none', () => {
     const config = parseConfig(`${ONE_CAMERA}groups:\n  Outside door: [front]\n`, ORIGIN);
     assert.deepEqual(config.groups, { 'Outside door': ['front'] });

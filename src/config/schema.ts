@@ -100,13 +100,25 @@ const fileSchema = z.strictObject({
           }),
         )
         .default({}),
-      /** token name -> bearer token for scripts (at least 32 characters) */
+      /**
+       * token name -> bearer token for scripts and embedding pages (at least 32 characters), or
+       * `{ token, cameras: [ids] }` for a token that may watch only those cameras.
+       */
       tokens: z
         .record(
           z
             .string()
             .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'expected a token name of 1-64 characters' }),
-          z.string().regex(TOKEN, { error: TOKEN_RULE }),
+          z.union(
+            [
+              z.string().regex(TOKEN, { error: TOKEN_RULE }),
+              z.strictObject({
+                token: z.string().regex(TOKEN, { error: TOKEN_RULE }),
+                cameras: z.array(z.string()).min(1, { error: 'expected at least one camera id' }),
+              }),
+            ],
+            { error: `${TOKEN_RULE}, or { token, cameras: [ids] }` },
+          ),
         )
         .default({}),
       sessionHours: z
@@ -209,6 +221,17 @@ export type CameraConfig = Config['cameras'][number];
 function checkAcrossKeys(file: FileConfig, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) =>
     ctx.addIssue({ code: 'custom', path, message });
+  for (const [name, token] of Object.entries(file.auth.tokens)) {
+    if (typeof token === 'string') continue;
+    token.cameras.forEach((id, i) => {
+      if (!Object.hasOwn(file.cameras, id)) {
+        issue(
+          ['auth', 'tokens', name, 'cameras', i],
+          `unknown camera "${id}" (not a key of cameras)`,
+        );
+      }
+    });
+  }
   for (const [group, ids] of Object.entries(file.groups)) {
     ids.forEach((id, i) => {
       if (!Object.hasOwn(file.cameras, id)) {
@@ -257,11 +280,25 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
   const pem = (key: 'cert' | 'key', name: string) =>
     readPem(source.folder, name, ['server', 'tls', key], ctx);
   const tls = server.tls && { cert: pem('cert', server.tls.cert), key: pem('key', server.tls.key) };
-  const { open: _open, sessionHours, ...credentials } = auth;
+  const { open: _open, sessionHours, tokens, ...credentials } = auth;
+  const entries = Object.entries(tokens);
   return {
     source: source.name,
     server: { ...server, ...(tls ? { tls } : {}) },
-    auth: { ...credentials, sessionMs: Math.round(sessionHours * 3600_000) },
+    auth: {
+      ...credentials,
+      /** token name -> token */
+      tokens: Object.fromEntries(
+        entries.map(([name, token]) => [name, typeof token === 'string' ? token : token.token]),
+      ),
+      /** token name -> the cameras it may watch, for tokens limited to some */
+      tokenCameras: Object.fromEntries(
+        entries.flatMap(([name, token]) =>
+          typeof token === 'string' ? [] : [[name, token.cameras]],
+        ),
+      ) as Record<string, string[]>,
+      sessionMs: Math.round(sessionHours * 3600_000),
+    },
     limits: {
       maxControlMessageBytes: limits.maxControlMessageBytes,
       maxMessagesPerSecond: limits.maxMessagesPerSecond,

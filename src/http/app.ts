@@ -10,6 +10,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import Fastify, {
@@ -29,6 +30,19 @@ import { replyError } from './responses.js';
 
 /** The login form is the only body camplex reads. */
 const MAX_FORM_BYTES = 4096;
+/**
+ * What pages of `server.allowedOrigins` may read across origins (CORS): the client bundle, the
+ * camera list and the HTTP fallbacks. Never the login, metrics or anything with cookies: the
+ * embedding client authenticates with a token.
+ */
+const EMBEDDABLE = /^\/(client\.js(\.map)?|api\/cameras|mjpeg\/[^/]+|snapshot\/[^/]+)$/;
+const CORS_FOR_EMBEDDING = {
+  origin: true, // the request's own origin, already checked against allowedOrigins
+  methods: ['GET', 'HEAD'],
+  allowedHeaders: ['Authorization'],
+  credentials: false,
+  maxAge: 600,
+};
 
 export interface HttpAppOptions {
   log: Log;
@@ -92,6 +106,17 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     // Browsers ignore it on plain http (and say so in the console of every LAN page).
     crossOriginOpenerPolicy: tls ? { policy: 'same-origin' } : false,
     strictTransportSecurity: tls ? { maxAge: 15_552_000, includeSubDomains: false } : false,
+  });
+  // Before the access hook, so a preflight (which carries no token) is answered first.
+  await app.register(cors, {
+    delegator: (request, callback) => {
+      const origin = request.headers.origin;
+      const allowed =
+        origin !== undefined &&
+        options.originPolicy.allowedOrigins.includes(origin) &&
+        EMBEDDABLE.test(request.url.split('?')[0] ?? '');
+      callback(null, allowed ? CORS_FOR_EMBEDDING : { origin: false });
+    },
   });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('Cache-Control', 'no-store');

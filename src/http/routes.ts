@@ -4,6 +4,7 @@
  * Camera paths are matched on the raw path, so an encoded `/` never becomes part of an id.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { mayWatch, visibleGroups } from '../access/scope.js';
 import type { Camera, Frame } from '../camera/camera.js';
 import { STREAM_NAME } from '../common/camera-id.js';
 import { ErrorCodes } from '../common/errors.js';
@@ -31,8 +32,8 @@ export interface RouteOptions {
 const MJPEG_ROUTE = new RegExp(`^/mjpeg/(${STREAM_NAME})$`);
 /** Greedy, so `/snapshot/cam.jpg.jpg` is camera `cam.jpg`. */
 const SNAPSHOT_ROUTE = new RegExp(`^/snapshot/(${STREAM_NAME})\\.jpg$`);
-/** What the login page itself loads, reachable without signing in. */
-const PUBLIC_ASSETS = new Set(['/style.css', '/favicon.svg']);
+/** What the login page loads, and the embedding client (it holds no secret), reachable without signing in. */
+const PUBLIC_ASSETS = new Set(['/style.css', '/favicon.svg', '/client.js', '/client.js.map']);
 
 export function registerRoutes(app: FastifyInstance, options: RouteOptions): void {
   const { hub, refusals } = options;
@@ -40,7 +41,13 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     const config = { public: PUBLIC_ASSETS.has(path) };
     app.get(path, { config }, (_request, reply) => sendAsset(reply, asset, path));
   }
-  app.get('/api/cameras', () => ({ cameras: hub.infos(), groups: options.groups ?? {} }));
+  app.get('/api/cameras', (request) => {
+    const may = (id: string) => mayWatch(request.principal, id);
+    return {
+      cameras: hub.infos().filter((info) => may(info.id)),
+      groups: visibleGroups(options.groups ?? {}, may),
+    };
+  });
   app.get('/healthz', { config: { public: true } }, () => {
     const cameras = hub.infos();
     return {
@@ -51,7 +58,11 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
       viewers: hub.viewerCount,
     };
   });
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    // Metrics name every camera: not for a token limited to some.
+    if (request.principal?.cameras) {
+      return replyError(reply, 403, ErrorCodes.FORBIDDEN, 'this token may not read /metrics');
+    }
     const text = await options.metrics.render();
     return reply.type(options.metrics.contentType).send(text);
   });
@@ -81,7 +92,16 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     const method = clip(request.method, 64);
     replyError(reply, 405, ErrorCodes.METHOD_NOT_ALLOWED, `${method} is not allowed`);
   };
-  app.all('*', { onRequest: refuseMethod }, (request, reply) =>
+  // OPTIONS is left to @fastify/cors (preflights of embedding pages); any other OPTIONS ends in
+  // the not-found handler, refused like every other method.
+  const methods = app.supportedMethods.filter((method) => method !== 'OPTIONS');
+  app.route({
+    method: methods,
+    url: '*',
+    onRequest: refuseMethod,
+    handler: (request, reply) => notFound(reply, refusals, pathOf(request)),
+  });
+  app.setNotFoundHandler({ preHandler: refuseMethod }, (request, reply) =>
     notFound(reply, refusals, pathOf(request)),
   );
 
@@ -97,7 +117,8 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
       notFound(reply, refusals, path);
       return undefined;
     }
-    const camera = hub.camera(id);
+    // A camera the principal may not watch is answered exactly like one that does not exist.
+    const camera = mayWatch(request.principal, id) ? hub.camera(id) : undefined;
     if (!camera)
       replyError(reply, 404, ErrorCodes.UNKNOWN_CAMERA, `unknown camera ${JSON.stringify(id)}`);
     return camera;

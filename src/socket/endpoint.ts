@@ -3,11 +3,13 @@
  * passes the checks of upgrade.ts before the 101; an accepted socket is registered by its
  * login, watched by the heartbeat and served by a ViewerSocket.
  */
+
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, WebSocketServer } from 'ws';
 import type { Access } from '../access/access.js';
 import type { OriginPolicy } from '../access/origin.js';
+import { mayWatch } from '../access/scope.js';
 import { CloseCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import type { Config } from '../config/schema.js';
@@ -125,6 +127,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
           maxCamerasPerSocket: limits.maxCamerasPerSocket,
           now: Date.now,
           groups: options.groups,
+          mayWatch: (stream) => mayWatch(principal, stream),
         },
         `${remote} ${principal.user}`,
       );

@@ -6,7 +6,9 @@
  * ones, and costs bounded memory. A viewer that takes nothing at all for `maxBlockedMs` while
  * frames wait is closed with 1008.
  */
+
 import type { WebSocket } from 'ws';
+import { visibleGroups } from '../access/scope.js';
 import type { Camera, Frame } from '../camera/camera.js';
 import { CamplexError, CloseCodes, ErrorCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
@@ -47,6 +49,8 @@ export interface ViewerSocketOptions {
   now: () => number;
   /** The config's camera groups, told in hello. */
   groups?: Readonly<Record<string, readonly string[]>>;
+  /** Whether this viewer may watch a stream (a token may be limited to some cameras). */
+  mayWatch?: (stream: string) => boolean;
 }
 
 /** ws error codes for limits it enforces itself, and the names camplex counts them under. */
@@ -76,6 +80,7 @@ export class ViewerSocket implements Viewer {
    */
   private readonly gaps = new Set<Camera>();
   private readonly extended: boolean;
+  private readonly mayWatch: (stream: string) => boolean;
   /** Ids this socket is subscribed to (for the per-socket limit). */
   private readonly subscribed = new Set<string>();
   /** When frames started waiting on a full socket or ack window; undefined while it takes them. */
@@ -100,6 +105,7 @@ export class ViewerSocket implements Viewer {
   constructor(ws: WebSocket, options: ViewerSocketOptions, remote: string) {
     this.ws = ws;
     this.options = options;
+    this.mayWatch = options.mayWatch ?? (() => true);
     this.slots = new LatestWins((camera) => options.hub.deliveryOf(camera));
     this.extended = ws.protocol === SUBPROTOCOL_EXTENDED;
     this.log = options.log.child({ remote });
@@ -121,11 +127,12 @@ export class ViewerSocket implements Viewer {
       else this.log.warn({ err: error.message, code }, 'websocket protocol error: closed by ws');
     });
     options.hub.addViewer(this);
-    const groups = (options.groups ?? {}) as Record<string, string[]>;
+    const may = this.mayWatch;
+    const groups = visibleGroups(options.groups ?? {}, may);
     this.sendControl({
       type: 'hello',
       protocol: PROTOCOL_VERSION,
-      cameras: options.hub.infos(),
+      cameras: options.hub.infos().filter((info) => may(info.id)),
       ...(Object.keys(groups).length > 0 ? { groups } : {}),
     });
   }
@@ -180,6 +187,7 @@ export class ViewerSocket implements Viewer {
   }
 
   sendState(info: CameraInfo): void {
+    if (!this.mayWatch(info.id)) return;
     this.sendControl({ type: 'state', ...info });
   }
 
@@ -298,7 +306,10 @@ export class ViewerSocket implements Viewer {
       this.refuse(error);
       return;
     }
-    const result = this.options.hub.subscribe(this, command.cameras, command.formats);
+    // Streams this viewer may not watch are answered as unknown: it learns nothing of them.
+    const allowed = command.cameras.filter(this.mayWatch);
+    const result = this.options.hub.subscribe(this, allowed, command.formats);
+    result.unknown.push(...command.cameras.filter((id) => !this.mayWatch(id)));
     for (const id of result.accepted) this.subscribed.add(id);
     this.acknowledge('subscribed', result);
   }

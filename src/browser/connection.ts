@@ -1,0 +1,160 @@
+/**
+ * One camplex as seen by the embeddable client: ONE CameraSocket per server and token, however
+ * many `<camplex-camera>` and `<camplex-grid>` elements a page has. Elements register the tiles
+ * they show (`watch`) while those are on screen; the connection subscribes the union, routes each
+ * frame to every tile of its stream, keeps the camera list, and feeds visible tiles over HTTP
+ * while the socket cannot connect, like the dashboard.
+ */
+import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
+import type { CameraInfo } from '../protocol/wire.js';
+import { CameraSocket } from './camera-socket.js';
+import { pageVideo } from './decoder-ladder.js';
+import { Formats } from './formats.js';
+import { HttpFallback } from './http-fallback.js';
+import { Tile } from './tile.js';
+
+/** Failed connects in a row before visible tiles are fed over plain HTTP. */
+const FALLBACK_AFTER_FAILURES = 3;
+
+export class Connection {
+  private static readonly opened = new Map<string, Promise<Connection>>();
+
+  /** The connection to the camplex at `server` with `token`, shared by every element asking. */
+  static for(server: string, token?: string): Promise<Connection> {
+    const key = `${new URL(server).href} ${token ?? ''}`;
+    let connection = Connection.opened.get(key);
+    if (!connection) {
+      connection = pageVideo().then((video) => new Connection(server, token, video));
+      Connection.opened.set(key, connection);
+    }
+    return connection;
+  }
+
+  readonly cameras = new Map<string, CameraInfo>();
+  groups: Record<string, string[]> = {};
+  private readonly socket: CameraSocket;
+  private readonly formats: Formats;
+  private readonly fallback: HttpFallback;
+  /** The tile fed over HTTP for each camera while the socket is down. */
+  private readonly fallbackTiles = new Map<string, Tile>();
+  /** Each tile on screen, and the stream it shows. */
+  private readonly watching = new Map<Tile, string>();
+  private readonly listeners = new Set<() => void>();
+  private connected = false;
+  private failures = 0;
+
+  private constructor(
+    server: string,
+    token: string | undefined,
+    video: Awaited<ReturnType<typeof pageVideo>>,
+  ) {
+    this.formats = new Formats(video, (id) => {
+      for (const tile of this.tilesOf(id)) tile.close();
+      this.update();
+    });
+    this.fallback = new HttpFallback(this.fallbackTiles, { server, token });
+    this.socket = new CameraSocket(
+      CameraSocket.urlFor(server),
+      {
+        onHello: (cameras, groups) => {
+          this.groups = groups;
+          for (const info of cameras) this.cameras.set(info.id, info);
+          for (const info of cameras) this.refresh(info);
+          this.changed();
+        },
+        onState: (info) => {
+          this.cameras.set(info.id, info);
+          this.refresh(info);
+          this.changed();
+        },
+        onFrame: (stream, frame) => {
+          for (const [tile, shown] of this.watching) if (shown === stream) tile.push(frame);
+        },
+        onConnection: (open, failures) => {
+          this.connected = open;
+          this.failures = failures;
+          this.update();
+        },
+        onError: (code, message) => console.warn(`camplex: ${message} (${code})`),
+      },
+      { token },
+    );
+    this.socket.connect();
+    addEventListener('pagehide', () => this.socket.close());
+    // Pictures per second and staleness in the captions of the tiles on screen.
+    setInterval(() => {
+      for (const tile of this.watching.keys()) tile.tick();
+    }, 1000);
+  }
+
+  /** A new tile for camera `id`, drawn with the decoder this page has. */
+  tile(id: string): Tile {
+    const info = this.cameras.get(id) ?? { id, name: id, state: 'idle' as const };
+    this.formats.add(id);
+    return new Tile(info, this.formats.decoder, (camera, reason) => {
+      console.warn(`camplex: ${camera}: video keeps failing to play (${reason}): using JPEG`);
+      this.formats.toJpeg(camera);
+    });
+  }
+
+  /** `tile` is on screen showing `stream` (`<id>` or `<id>@sub`): feed it. */
+  watch(tile: Tile, stream: string): void {
+    this.watching.set(tile, stream);
+    const info = this.cameras.get(cameraOfStream(stream));
+    if (info) this.refresh(info);
+    this.update();
+  }
+
+  /** `tile` is off screen or gone. */
+  unwatch(tile: Tile): void {
+    if (!this.watching.delete(tile)) return;
+    tile.setWanted(false);
+    this.update();
+  }
+
+  /** Tells `listener` whenever the camera list or a camera's state changes; returns the undo. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The stream a grid shows of camera `id`: its sub-stream when it has one. */
+  gridStream(id: string): string {
+    return this.cameras.get(id)?.substream ? id + SUBSTREAM_SUFFIX : id;
+  }
+
+  private tilesOf(id: string): Tile[] {
+    return [...this.watching].filter(([, s]) => cameraOfStream(s) === id).map(([tile]) => tile);
+  }
+
+  /** Brings the tiles of a camera up to date with its state (or its sub-stream's). */
+  private refresh(info: CameraInfo): void {
+    for (const [tile, stream] of this.watching) {
+      if (cameraOfStream(stream) !== info.id) continue;
+      const shown =
+        stream !== info.id && info.substream
+          ? { ...info.substream, id: info.id, name: info.name }
+          : info;
+      tile.setState(shown);
+      this.formats.check(shown);
+    }
+  }
+
+  private update(): void {
+    const streams = new Set(this.watching.values());
+    this.socket.want(streams, (stream) => this.formats.of(stream));
+    for (const tile of this.watching.keys()) tile.setWanted(true);
+    const overHttp = !this.connected && this.failures >= FALLBACK_AFTER_FAILURES;
+    this.fallbackTiles.clear();
+    if (overHttp) {
+      for (const [tile, stream] of this.watching)
+        this.fallbackTiles.set(cameraOfStream(stream), tile);
+    }
+    this.fallback.show(overHttp ? [...this.fallbackTiles.keys()] : []);
+    if (!overHttp) for (const tile of this.watching.keys()) tile.setTransport('socket');
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -389,7 +389,8 @@ function report(
 
   const first = heap[0];
   const last = heap[heap.length - 1];
-  if (!first || !last || heap.length < 2) throw new Error('missing heap readings');
+  const warm = heap[1];
+  if (!first || !last || !warm) throw new Error('missing heap readings');
   const heapRatio = last.usedSize / first.usedSize;
   const turnDrawn = turns.map((t) => (Number.isNaN(t.drawnMs) ? 'not all' : Math.round(t.drawnMs)));
   const totalSeconds = plan.intervalSeconds * plan.intervals;
@@ -418,6 +419,14 @@ function report(
       ratio: round(heapRatio, 3),
       target: `<= ${HEAP_FLAT_RATIO} x (flat)`,
       met: heapRatio <= HEAP_FLAT_RATIO,
+    },
+    {
+      // The first reading comes before page 2 was ever shown; this one after both were.
+      name: `live JS heap after ${round(last.second, 0)} s (baseline: after ${round(warm.second, 0)} s, both pages shown)`,
+      value: round(last.usedSize / MB, 3),
+      unit: 'MB',
+      baseline: round(warm.usedSize / MB, 3),
+      ratio: round(last.usedSize / warm.usedSize, 3),
     },
   ];
   return {

@@ -188,6 +188,7 @@ describe('the embeddable client on a page of another origin', () => {
       ).headers.get('access-control-allow-origin');
     assert.equal(await cors(pageOrigin, 'api/cameras'), pageOrigin);
     assert.equal(await cors(pageOrigin, 'client.js'), pageOrigin);
+    assert.equal(await cors(pageOrigin, 'snapshot/front-door.jpg'), pageOrigin, 'fallbacks too');
     assert.equal(await cors('http://evil.example', 'api/cameras'), null);
     assert.equal(await cors(pageOrigin, 'metrics'), null, 'only what embedding needs');
     const preflight = await fetch(`${camplex.url}api/cameras`, {

@@ -11,6 +11,7 @@ import { LoginSessions } from './access/login-sessions.js';
 import type { OriginPolicy } from './access/origin.js';
 import { PasswordChecker } from './access/password.js';
 import { Camera, type CameraListener, type CameraOptions } from './camera/camera.js';
+import { Cluster } from './cluster/cluster.js';
 import { SUBSTREAM_SUFFIX } from './common/camera-id.js';
 import { type Clock, systemClock } from './common/clock.js';
 import type { Log } from './common/log.js';
@@ -107,14 +108,18 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       boundary: MPJPEG_BOUNDARY,
       maxFrameBytes: config.stream.maxFrameBytes,
     });
+  // In a cluster, a camera runs on the node holding its lease; the others get its frames.
+  const cluster = config.cluster && (await Cluster.connect(config.cluster, clock, log));
   const hub = new Hub({
     graceMs: config.stream.graceMs,
     clock,
     log,
     createCameras: (listener) =>
-      streamsOf(config.cameras).map((camera) =>
-        supervised(camera, launcherFor(camera, options, start, redactor), listener),
-      ),
+      streamsOf(config.cameras).map((camera) => {
+        const local = launcherFor(camera, options, start, redactor);
+        const launch = cluster ? cluster.launcher(camera.id, local) : local;
+        return supervised(camera, launch, listener);
+      }),
     createTranscoder: (source, listener) => {
       const camera = streamsOf(config.cameras).find((stream) => stream.id === source.id) ?? {
         id: source.id,
@@ -134,6 +139,8 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       return supervised(camera, launch, listener, { transcoder: true });
     },
   });
+
+  cluster?.attach(hub);
 
   const refusals = new Refusals(log.child({ component: 'limits' }));
   const trust = new ProxyTrust(config.server.trustedProxies);
@@ -226,6 +233,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
         redirectServer?.closeAllConnections();
         await endpoint.close();
         await hub.close();
+        await cluster?.close();
         app.server.closeAllConnections(); // MJPEG responses never end by themselves
         app.server.close(() => {}); // stops node:http's timeout checks; it never listened itself
         connections.destroyAll(); // TLS handshakes and refused connections HTTP never saw

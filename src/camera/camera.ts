@@ -191,7 +191,7 @@ export class Camera {
     this.lastFrameAt = undefined;
     this.awaitingKey = true;
     this.setState('starting');
-    let splitter: { push(chunk: Uint8Array): void } | undefined;
+    let splitter: { push(chunk: Uint8Array): void; pushUnit(unit: Uint8Array): void } | undefined;
     const handlers: SourceHandlers = {
       onPlan: (plan) => {
         if (generation !== this.generation) return;
@@ -199,6 +199,9 @@ export class Camera {
       },
       onStdout: (chunk) => {
         if (generation === this.generation) splitter?.push(chunk);
+      },
+      onUnit: (unit) => {
+        if (generation === this.generation) splitter?.pushUnit(unit);
       },
       onExit: (exit) => {
         if (generation !== this.generation) return;
@@ -223,7 +226,8 @@ export class Camera {
       const onFrame = (jpeg: Uint8Array) => {
         if (current()) this.acceptFrame(jpeg, 'jpeg', true);
       };
-      return new MpjpegSplitter({ boundary: this.options.boundary, maxFrameBytes, onFrame });
+      const jpegs = new MpjpegSplitter({ boundary: this.options.boundary, maxFrameBytes, onFrame });
+      return { push: (chunk: Uint8Array) => jpegs.push(chunk), pushUnit: onFrame };
     }
     return new AnnexBSplitter({
       codec: output,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hashPassword } from '../access/password.js';
@@ -278,6 +278,26 @@ describe('parseConfig', () => {
     assertConfigError(
       `${ONE_CAMERA}auth:\n  tokens:\n    panel:\n      token: "${token}"\n      cameras: [back]\n`,
       `${ORIGIN}: auth.tokens.panel.cameras.0: unknown camera "back" (not a key of cameras)`,
+    );
+  });
+
+  it('reads a cluster section: NATS URL, node name (default: the host name), lease', () => {
+    const config = parseConfig(
+      `${ONE_CAMERA}cluster:\n  nats: nats://10.0.0.2:4222\n  node: n1\n  leaseSeconds: 4\n`,
+      ORIGIN,
+    );
+    assert.deepEqual(config.cluster, { nats: 'nats://10.0.0.2:4222', node: 'n1', leaseMs: 4000 });
+    const unnamed = parseConfig(`${ONE_CAMERA}cluster: { nats: "nats://h:4222" }\n`, ORIGIN);
+    assert.equal(unnamed.cluster?.node, hostname());
+    assert.equal(unnamed.cluster?.leaseMs, 6000);
+    assert.equal(
+      parseConfig(ONE_CAMERA, ORIGIN).cluster,
+      undefined,
+      'no cluster: a single process',
+    );
+    assertConfigError(
+      `${ONE_CAMERA}cluster: { nats: "http://h:4222" }\n`,
+      `${ORIGIN}: cluster.nats: expected a NATS URL like nats://127.0.0.1:4222`,
     );
   });
 

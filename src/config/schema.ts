@@ -4,7 +4,9 @@
  * milliseconds, cameras as a list, PEM files read). load.ts reads the YAML, merges command-line
  * and environment overrides into it, and parses it once at start.
  */
+
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { isPasswordHash } from '../access/password.js';
@@ -153,6 +155,23 @@ const fileSchema = z.strictObject({
     })
     .prefault({}),
   ffmpeg: z.strictObject({ path: z.string().min(1).optional() }).prefault({}),
+  /** Several camplex nodes sharing the cameras over NATS (docs/CLUSTER.md). */
+  cluster: z
+    .strictObject({
+      nats: z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, {
+        error: 'expected a NATS URL like nats://127.0.0.1:4222',
+      }),
+      /** This node's name (default: the host name). */
+      node: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,64}$/, {
+          error: 'expected a node name of 1-64 of A-Z a-z 0-9 . _ -',
+        })
+        .optional(),
+      /** How long a camera's owner may go without renewing before another node takes it. */
+      leaseSeconds: z.number().min(1).max(300).default(6),
+    })
+    .optional(),
   stream: z
     .strictObject({
       graceSeconds: seconds(0, 3600, 10),
@@ -313,6 +332,15 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
     },
     ffmpeg: file.ffmpeg,
     groups: file.groups,
+    ...(file.cluster
+      ? {
+          cluster: {
+            nats: file.cluster.nats,
+            node: file.cluster.node ?? hostname(),
+            leaseMs: Math.round(file.cluster.leaseSeconds * 1000),
+          },
+        }
+      : {}),
     stream: {
       graceMs: Math.round(stream.graceSeconds * 1000),
       pingMs: Math.round(stream.pingSeconds * 1000),

@@ -21,6 +21,11 @@ export interface SourcePlan {
 export interface SourceHandlers extends FfmpegHandlers {
   /** Called before any output: which format stdout will carry. */
   onPlan(plan: SourcePlan): void;
+  /**
+   * A whole frame (a JPEG, or an Annex B access unit from its delimiter) from a source that
+   * cuts its own: another node of a cluster. Instead of stdout, after onPlan.
+   */
+  onUnit(unit: Uint8Array): void;
 }
 
 /** Starts ffmpeg with `args`, reporting to `handlers`. */

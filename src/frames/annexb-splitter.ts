@@ -115,6 +115,17 @@ export class AnnexBSplitter {
     }
   }
 
+  /**
+   * One whole access unit, already cut (from another node of a cluster): handled at once rather
+   * than held until the next delimiter arrives.
+   */
+  pushUnit(unit: Uint8Array): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.skipping = false;
+    this.finish(unit);
+  }
+
   /** The pending bytes as one array (copied only when they came in several chunks). */
   private joined(): Uint8Array {
     if (this.pending.length === 1) return this.pending[0] ?? new Uint8Array(0);

@@ -1,0 +1,434 @@
+/**
+ * camplex nodes sharing cameras over NATS. Every node has every camera in its hub; what differs
+ * is where a running camera's frames come from:
+ * - the node that holds the camera's lease (lease.ts) runs its ffmpeg, as a single camplex does;
+ * - every other node that has viewers for it receives the owner's frames from NATS instead: it
+ *   asks the owner for the units since the last key unit (request/reply, so a first viewer
+ *   paints at once), then takes each unit from the camera's media subject, and tells the owner
+ *   every second that it still wants them (interest). A gap in the sequence numbers means the
+ *   units wait for the next key unit, never a delta after a gap.
+ * The owner publishes a stream's frames only while some node shows interest, through a viewer of
+ * its own hub (so the hub keeps the camera running for remote viewers, with the grace period
+ * after the last one). Media goes over a connection of its own, so a slow-consumer disconnect
+ * cannot cost a node its lease renewals. A remote node that wins the lease (the owner died or
+ * gave the camera up) restarts the camera and runs its ffmpeg itself.
+ */
+import { type KV, Kvm } from '@nats-io/kv';
+import {
+  connect,
+  headers,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import type { Camera, CameraOptions, Codec, Frame } from '../camera/camera.js';
+import type { Clock } from '../common/clock.js';
+import type { Log } from '../common/log.js';
+import type { FfmpegProcess } from '../ffmpeg/process.js';
+import type { SourceHandlers } from '../ffmpeg/source.js';
+import type { Hub, Viewer } from '../hub/hub.js';
+import { Lease } from './lease.js';
+import { decodeName, encodeName } from './names.js';
+
+export interface ClusterConfig {
+  nats: string;
+  node: string;
+  leaseMs: number;
+}
+
+const BUCKET = 'camplex_owners';
+const MEDIA = 'camplex.media';
+const INTEREST = 'camplex.interest';
+const CACHE = 'camplex.cache';
+/** A remote node says it still wants a stream this often; the owner forgets it after 3x. */
+const INTEREST_EVERY_MS = 1000;
+const INTEREST_FORGET_MS = 3 * INTEREST_EVERY_MS;
+const CACHE_TIMEOUT_MS = 2000;
+/** Between attempts to reach NATS at start. */
+const CONNECT_RETRY_MS = 2000;
+/** Formats the owner's relay viewer asks the hub for: whatever the camera sends. */
+const NATIVE: readonly Codec[] = ['h264', 'h265', 'jpeg'];
+
+export class Cluster {
+  readonly node: string;
+  private readonly config: ClusterConfig;
+  private readonly control: NatsConnection;
+  private readonly media: NatsConnection;
+  private readonly kv: KV;
+  private readonly clock: Clock;
+  private readonly log: Log;
+  private readonly leases = new Map<string, Lease>();
+  /** What happens when a lease changes hands here: set by the stream's launch. */
+  private readonly leaseEvents = new Map<string, { acquired(): void; lost(why: string): void }>();
+  private hub: Hub | undefined;
+  private readonly relay: RelayViewer;
+  /** Streams remote nodes want from this node, and when they last said so. */
+  private readonly interest = new Map<string, number>();
+  private readonly subscriptions: Subscription[] = [];
+  private sweep: ReturnType<typeof setInterval> | undefined;
+
+  /** Connects to NATS (retrying until it answers, saying so in the log) and opens the leases. */
+  static async connect(config: ClusterConfig, clock: Clock, log: Log): Promise<Cluster> {
+    const open = async (purpose: string) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await connect({
+            servers: config.nats,
+            name: `camplex ${config.node} ${purpose}`,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 500,
+          });
+        } catch (error) {
+          log.error(
+            { nats: config.nats, attempt },
+            `cannot reach NATS at ${config.nats} (${(error as Error).message}): retrying in ${CONNECT_RETRY_MS / 1000} s`,
+          );
+          await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
+        }
+      }
+    };
+    const control = await open('control');
+    const media = await open('media');
+    const kv = await new Kvm(control).create(BUCKET, { ttl: config.leaseMs, history: 1 });
+    log.info({ nats: config.nats, node: config.node }, 'joined the cluster');
+    return new Cluster(config, control, media, kv, clock, log);
+  }
+
+  private constructor(
+    config: ClusterConfig,
+    control: NatsConnection,
+    media: NatsConnection,
+    kv: KV,
+    clock: Clock,
+    log: Log,
+  ) {
+    this.config = config;
+    this.node = config.node;
+    this.control = control;
+    this.media = media;
+    this.kv = kv;
+    this.clock = clock;
+    this.log = log.child({ component: 'cluster', node: config.node });
+    this.relay = new RelayViewer(media, this.log);
+  }
+
+  /**
+   * How stream `id` starts on this node: its own ffmpeg (`local`) while this node holds the
+   * lease, else the owner's frames from NATS.
+   */
+  launcher(id: string, local: CameraOptions['launch']): CameraOptions['launch'] {
+    return (handlers, attempt) => {
+      const source = new ClusterSource(this, id, handlers, () => local(handlers, attempt));
+      void source.begin();
+      return source;
+    };
+  }
+
+  /** Serves the hub's streams to other nodes: interest, the relay viewer and the key cache. */
+  attach(hub: Hub): void {
+    this.hub = hub;
+    const interest = this.control.subscribe(`${INTEREST}.*`, {
+      callback: (_error, msg) => {
+        const id = decodeName(msg.subject.slice(INTEREST.length + 1));
+        if (!this.lease(id).held) return; // only the owner serves a stream
+        const known = this.interest.has(id);
+        this.interest.set(id, this.clock.now());
+        if (!known) hub.subscribe(this.relay, [id], NATIVE);
+      },
+    });
+    const cache = this.media.subscribe(`${CACHE}.*`, {
+      callback: (_error, msg) => {
+        const id = decodeName(msg.subject.slice(CACHE.length + 1));
+        const camera = hub.camera(id);
+        if (!camera || !this.lease(id).held) return; // someone else answers
+        respondWithFrames(msg, camera.sinceKey);
+      },
+    });
+    this.subscriptions.push(interest, cache);
+    this.sweep = setInterval(() => this.forgetQuietInterest(), INTEREST_EVERY_MS);
+  }
+
+  /** The node holding stream `id`'s lease, if any. */
+  owner(id: string): Promise<string | undefined> {
+    return Lease.holder(this.kv, id);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweep);
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    await Promise.all([...this.leases.values()].map((lease) => lease.release()));
+    await Promise.all([this.media.drain(), this.control.drain()].map((p) => p.catch(() => {})));
+  }
+
+  /** Stream `id`'s lease on this node (one per stream, kept for the node's life). */
+  lease(id: string): Lease {
+    let lease = this.leases.get(id);
+    if (!lease) {
+      lease = new Lease({
+        kv: this.kv,
+        cameraId: id,
+        node: this.node,
+        ttlMs: this.config.leaseMs,
+        clock: this.clock,
+        events: {
+          onAcquired: () => {
+            this.log.info({ camera: id }, 'this node runs the camera now');
+            this.leaseEvents.get(id)?.acquired();
+          },
+          onLost: (reason) => {
+            this.log.warn({ camera: id, reason }, 'lost the camera');
+            this.stopRelaying(id);
+            this.leaseEvents.get(id)?.lost(reason);
+          },
+        },
+      });
+      this.leases.set(id, lease);
+    }
+    return lease;
+  }
+
+  /** Tells stream `id`'s lease changes to `events` (the current launch of the stream). */
+  onLeaseChange(id: string, events: { acquired(): void; lost(why: string): void }): () => void {
+    this.leaseEvents.set(id, events);
+    return () => {
+      if (this.leaseEvents.get(id) === events) this.leaseEvents.delete(id);
+    };
+  }
+
+  /** Takes frames of stream `id` from its owner until the returned function is called. */
+  receive(
+    id: string,
+    onFrame: (unit: Uint8Array, codec: Codec, key: boolean, seq: number) => void,
+  ) {
+    const name = encodeName(id);
+    const subscription = this.media.subscribe(`${MEDIA}.${name}`, {
+      callback: (_error, msg) => {
+        const frame = frameOf(msg);
+        if (frame) onFrame(frame.data, frame.codec, frame.key, frame.seq);
+      },
+    });
+    const say = () => this.control.publish(`${INTEREST}.${name}`);
+    say();
+    const timer = setInterval(say, INTEREST_EVERY_MS);
+    return () => {
+      clearInterval(timer);
+      subscription.unsubscribe();
+    };
+  }
+
+  /** The owner's frames of stream `id` since its last key frame (empty when it has none). */
+  async cached(
+    id: string,
+  ): Promise<Array<{ data: Uint8Array; codec: Codec; key: boolean; seq: number }>> {
+    try {
+      const reply = await this.media.request(`${CACHE}.${encodeName(id)}`, undefined, {
+        timeout: CACHE_TIMEOUT_MS,
+      });
+      return framesOf(reply);
+    } catch {
+      return []; // no owner yet, or it is busy: the next key unit will do
+    }
+  }
+
+  private stopRelaying(id: string): void {
+    if (!this.interest.delete(id)) return;
+    this.hub?.unsubscribe(this.relay, [id]);
+  }
+
+  private forgetQuietInterest(): void {
+    const now = this.clock.now();
+    for (const [id, at] of this.interest) {
+      if (now - at > INTEREST_FORGET_MS) this.stopRelaying(id);
+    }
+  }
+}
+
+/** The owner's viewer that publishes a stream's frames for the other nodes. */
+class RelayViewer implements Viewer {
+  private readonly nc: NatsConnection;
+  private readonly log: Log;
+  private tooLarge = 0;
+
+  constructor(nc: NatsConnection, log: Log) {
+    this.nc = nc;
+    this.log = log;
+  }
+
+  sendFrame(frame: Frame, camera: Camera): void {
+    const max = this.nc.info?.max_payload ?? 1024 * 1024;
+    if (frame.data.length + 256 > max) {
+      // Units are not split: nats-server's max_payload must exceed stream.maxFrameBytes.
+      if (this.tooLarge++ % 100 === 0) {
+        this.log.warn(
+          { camera: camera.id, bytes: frame.data.length, maxPayload: max },
+          'frame larger than NATS max_payload: not relayed (raise max_payload in nats-server.conf)',
+        );
+      }
+      return;
+    }
+    this.nc.publish(`${MEDIA}.${encodeName(camera.id)}`, frame.data, { headers: headersOf(frame) });
+  }
+
+  sendBurst(frames: readonly Frame[], camera: Camera): void {
+    for (const frame of frames) this.sendFrame(frame, camera);
+  }
+
+  sendState(): void {
+    // each node's camera has its own state, from the frames it gets
+  }
+}
+
+/** One stream's start on a node: the owner's ffmpeg, or the owner's frames over NATS. */
+class ClusterSource implements FfmpegProcess {
+  private readonly cluster: Cluster;
+  private readonly id: string;
+  private readonly handlers: SourceHandlers;
+  private readonly startLocal: () => FfmpegProcess;
+  private local: FfmpegProcess | undefined;
+  private stopReceiving: (() => void) | undefined;
+  private unlisten: (() => void) | undefined;
+  private stopped = false;
+  private ended = false;
+
+  constructor(
+    cluster: Cluster,
+    id: string,
+    handlers: SourceHandlers,
+    startLocal: () => FfmpegProcess,
+  ) {
+    this.cluster = cluster;
+    this.id = id;
+    this.handlers = handlers;
+    this.startLocal = startLocal;
+  }
+
+  get pid(): number | undefined {
+    return this.local?.pid;
+  }
+
+  async begin(): Promise<void> {
+    const lease = this.cluster.lease(this.id);
+    let deciding = true;
+    this.unlisten = this.cluster.onLeaseChange(this.id, {
+      // Won while taking frames from another owner: start again, as the owner.
+      acquired: () => {
+        if (!deciding && !this.local) this.end('this node took the camera over');
+      },
+      lost: (why) => {
+        if (this.local) void this.local.stop();
+        else this.end(why);
+      },
+    });
+    await lease.want(); // renews while held; keeps trying while another node holds it
+    deciding = false;
+    if (this.stopped) return;
+    if (lease.held) {
+      this.local = this.startLocal();
+      return;
+    }
+    await this.receive();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unlisten?.();
+    this.stopReceiving?.();
+    await this.local?.stop();
+    // Not wanted here any more: give the lease up, or stop trying to take it.
+    await this.cluster.lease(this.id).release();
+  }
+
+  private async receive(): Promise<void> {
+    let lastSeq = -1;
+    let needKey = true;
+    let planned: Codec | undefined;
+    const take = (data: Uint8Array, codec: Codec, key: boolean, seq: number) => {
+      if (this.stopped || this.ended || seq <= lastSeq) return;
+      if (lastSeq >= 0 && seq !== lastSeq + 1) needKey = true; // a gap: wait for a key unit
+      lastSeq = seq;
+      if (needKey && !key) return;
+      needKey = false;
+      if (planned !== codec) {
+        planned = codec;
+        this.handlers.onPlan({ output: codec === 'jpeg' ? 'mpjpeg' : codec, copyJpeg: true });
+      }
+      this.handlers.onUnit(data);
+    };
+    // Live units wait while the cache is asked for; older ones are dropped by sequence number.
+    const early: Array<Parameters<typeof take>> = [];
+    let caching = true;
+    this.stopReceiving = this.cluster.receive(this.id, (...frame) => {
+      if (caching) early.push(frame);
+      else take(...frame);
+    });
+    const cached = await this.cluster.cached(this.id);
+    for (const frame of cached) take(frame.data, frame.codec, frame.key, frame.seq);
+    caching = false;
+    for (const frame of early) take(...frame);
+  }
+
+  /** Ends this start as a process exit would: the camera restarts it (and decides anew). */
+  private end(why: string): void {
+    if (this.ended || this.stopped) return;
+    this.ended = true;
+    this.unlisten?.();
+    this.stopReceiving?.();
+    this.handlers.onExit({ code: null, signal: null, lastError: why });
+  }
+}
+
+function headersOf(frame: Frame) {
+  const h = headers();
+  h.set('codec', frame.codec);
+  h.set('key', frame.key ? '1' : '0');
+  h.set('seq', String(frame.seq));
+  return h;
+}
+
+function frameOf(msg: Msg) {
+  const h = msg.headers;
+  const codec = h?.get('codec') as Codec | undefined;
+  const seq = Number(h?.get('seq'));
+  if (!h || (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') || !Number.isInteger(seq)) {
+    return undefined;
+  }
+  return { data: msg.data, codec, key: h.get('key') === '1', seq };
+}
+
+/** The cache reply: `[u32 length][u8 key][u32 seq]` + unit, for each frame; codec in a header. */
+function respondWithFrames(msg: Msg, frames: readonly Frame[]): void {
+  const size = frames.reduce((sum, frame) => sum + 9 + frame.data.length, 0);
+  const body = new Uint8Array(size);
+  const view = new DataView(body.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    view.setUint32(at, frame.data.length);
+    view.setUint8(at + 4, frame.key ? 1 : 0);
+    view.setUint32(at + 5, frame.seq);
+    body.set(frame.data, at + 9);
+    at += 9 + frame.data.length;
+  }
+  const h = headers();
+  h.set('codec', frames[0]?.codec ?? 'jpeg');
+  msg.respond(body, { headers: h });
+}
+
+function framesOf(msg: Msg) {
+  const codec = msg.headers?.get('codec') as Codec | undefined;
+  const frames: Array<{ data: Uint8Array; codec: Codec; key: boolean; seq: number }> = [];
+  if (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') return frames;
+  const body = msg.data;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  for (let at = 0; at + 9 <= body.length; ) {
+    const length = view.getUint32(at);
+    if (at + 9 + length > body.length) break;
+    frames.push({
+      data: body.subarray(at + 9, at + 9 + length),
+      codec,
+      key: view.getUint8(at + 4) === 1,
+      seq: view.getUint32(at + 5),
+    });
+    at += 9 + length;
+  }
+  return frames;
+}

@@ -1,0 +1,164 @@
+/**
+ * Who runs a camera in a cluster: a lease in a NATS KV bucket of its own, whose `ttl` (JetStream
+ * max_age) is the lease time. nats-server 2.9 has no per-key TTL (the 3.x client accepts one on
+ * `create` and the key then never expires), so only the bucket's ttl bounds a lease, and an
+ * expiry raises no watch event. Hence:
+ * - a node that wants the camera tries `create` (fails while someone holds it), and tries again
+ *   every ttl/3 while it still wants it;
+ * - the holder renews with `update(key, node, revision)` every ttl/3, each write restarting the
+ *   key's age; an update that fails because the revision moved means someone else holds it now;
+ * - a holder that could not renew for a whole ttl (NATS unreachable) gives the camera up itself,
+ *   because by then the key may have expired and another node may have taken it.
+ * So two nodes run one camera at once for at most about one ttl, and only across a partition.
+ */
+import type { KV } from '@nats-io/kv';
+import type { Clock } from '../common/clock.js';
+import { encodeName } from './names.js';
+
+/** Longest wait between attempts to take a lease held by another node. */
+const RETRY_MS = 1000;
+
+export interface LeaseEvents {
+  /** The lease is ours: start the camera. */
+  onAcquired(): void;
+  /** The lease is lost (taken over, or not renewed for a whole ttl): stop the camera now. */
+  onLost(reason: string): void;
+}
+
+export interface LeaseOptions {
+  kv: KV;
+  cameraId: string;
+  node: string;
+  ttlMs: number;
+  clock: Clock;
+  events: LeaseEvents;
+}
+
+export class Lease {
+  private readonly options: LeaseOptions;
+  private readonly key: string;
+  private revision: number | undefined;
+  private timer: unknown;
+  /** Fires when a whole ttl passed since the last write that succeeded was sent. */
+  private deadline: unknown;
+  private wanted = false;
+  private busy = false;
+
+  constructor(options: LeaseOptions) {
+    this.options = options;
+    this.key = encodeName(options.cameraId);
+  }
+
+  /** Whether this node holds the lease now. */
+  get held(): boolean {
+    return this.revision !== undefined;
+  }
+
+  /**
+   * Wants the camera: takes the lease when free, and keeps trying while wanted (resolves after
+   * the first attempt, so `held` then tells whether this node runs the camera).
+   */
+  async want(): Promise<void> {
+    if (this.wanted) return;
+    this.wanted = true;
+    await this.tick();
+  }
+
+  /** No longer wants the camera: stops trying, and gives the lease up (deleting the key) if held. */
+  async release(): Promise<void> {
+    this.wanted = false;
+    this.options.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.options.clock.clearTimeout(this.deadline);
+    const revision = this.revision;
+    if (revision === undefined) return;
+    this.revision = undefined;
+    try {
+      await this.options.kv.delete(this.key, { previousSeq: revision });
+    } catch {
+      // taken over meanwhile, or NATS is down: the key expires by itself
+    }
+  }
+
+  /** The node holding camera `cameraId`'s lease now, if any (for state and /api/cameras). */
+  static async holder(kv: KV, cameraId: string): Promise<string | undefined> {
+    const entry = await kv.get(encodeName(cameraId));
+    return entry && entry.operation === 'PUT' ? entry.string() : undefined;
+  }
+
+  private schedule(): void {
+    this.options.clock.clearTimeout(this.timer);
+    if (!this.wanted) return;
+    // Renew every ttl/3; while another node holds it, try again more often, so a camera whose
+    // owner died moves soon after its key expires.
+    const { ttlMs } = this.options;
+    const ms = this.revision === undefined ? Math.min(ttlMs / 3, RETRY_MS) : ttlMs / 3;
+    this.timer = this.options.clock.setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      if (this.revision === undefined) await this.tryAcquire();
+      else await this.renew();
+    } finally {
+      this.busy = false;
+      this.schedule();
+    }
+  }
+
+  private async tryAcquire(): Promise<void> {
+    const { kv, node, clock } = this.options;
+    const sentAt = clock.now();
+    try {
+      this.revision = await kv.create(this.key, node);
+    } catch {
+      return; // held by another node (or NATS is down): try again later
+    }
+    this.armDeadline(sentAt);
+    if (!this.wanted) {
+      await this.release();
+      return;
+    }
+    this.options.events.onAcquired();
+  }
+
+  private async renew(): Promise<void> {
+    const { kv, node, clock, ttlMs } = this.options;
+    const revision = this.revision;
+    if (revision === undefined) return;
+    const sentAt = clock.now();
+    try {
+      this.revision = await kv.update(this.key, node, revision, ttlMs / 3);
+      this.armDeadline(sentAt);
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      // The revision moved: another node wrote the key, so it holds the lease now. Anything
+      // else (NATS unreachable or slow) keeps the camera until the deadline.
+      if (/wrong last sequence/i.test(message)) this.lose(`taken over by another node`);
+    }
+  }
+
+  /**
+   * The lease ends a ttl after a write of ours was sent (the server stamped it later, so its
+   * key cannot expire earlier): unless renewed by then, stop the camera.
+   */
+  private armDeadline(sentAt: number): void {
+    const { clock, ttlMs } = this.options;
+    clock.clearTimeout(this.deadline);
+    this.deadline = clock.setTimeout(
+      () => {
+        if (this.revision === undefined) return;
+        this.lose(`could not renew the lease for ${ttlMs / 1000} s`);
+      },
+      Math.max(0, sentAt + ttlMs - clock.now()),
+    );
+  }
+
+  private lose(reason: string): void {
+    this.revision = undefined;
+    this.options.clock.clearTimeout(this.deadline);
+    this.options.events.onLost(reason);
+  }
+}

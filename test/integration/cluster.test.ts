@@ -1,0 +1,191 @@
+/**
+ * Three camplex nodes sharing 12 cameras over a real nats-server (Debian's, JetStream): viewers
+ * on every node over one socket each see every camera, and each camera runs once in the whole
+ * cluster; the owner of some cameras is SIGKILLed and they resume on the surviving nodes for
+ * the viewers already there, without a reconnect; nats-server restarts and every camera comes
+ * back by itself.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
+import { type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { descendantPids, freePort, waitFor } from '../helpers/processes.js';
+import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+
+const CAMERAS = Array.from({ length: 12 }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);
+const LEASE_SECONDS = 3;
+
+/** Which cameras' ffmpeg runs under `node` (a demo camera's lavfi source names its hue). */
+function camerasRunBy(node: CamplexProcess): string[] {
+  const running: string[] = [];
+  for (const pid of descendantPids(node.pid)) {
+    let line = '';
+    try {
+      line = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!line.includes('ffmpeg')) continue;
+    const hue = /hue=h=(\d+)/.exec(line)?.[1];
+    const index = CAMERAS.findIndex((_, i) => String((i * 137) % 360) === hue);
+    if (index >= 0) running.push(CAMERAS[index] as string);
+  }
+  return running;
+}
+
+/** Frames of every camera that arrived at `viewer` in the next `ms`. */
+async function framesDuring(viewer: TestViewer, ms: number): Promise<Map<string, number>> {
+  const before = new Map(CAMERAS.map((id) => [id, viewer.framesOf(id)]));
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return new Map(CAMERAS.map((id) => [id, viewer.framesOf(id) - (before.get(id) ?? 0)]));
+}
+
+describe('three camplex nodes sharing cameras over NATS', () => {
+  let nats: NatsServer;
+  const nodes: CamplexProcess[] = [];
+  const viewers: TestViewer[] = [];
+
+  before(async () => {
+    nats = await startNatsServer();
+    const config = (node: string) =>
+      [
+        `cluster: { nats: "${nats.url}", node: ${node}, leaseSeconds: ${LEASE_SECONDS} }`,
+        'stream: { graceSeconds: 2 }',
+        'cameras:',
+        ...CAMERAS.map((id, i) => `  ${id}: { url: "demo:${i + 1}", fps: 10, width: 320 }`),
+      ].join('\n');
+    for (const name of ['n1', 'n2', 'n3'])
+      nodes.push(await startCamplexProcess({ config: config(name) }));
+  });
+
+  after(async () => {
+    for (const viewer of viewers) viewer.ws.terminate();
+    await Promise.all(nodes.map((node) => node.stop().catch(() => {})));
+    await nats?.stop();
+  });
+
+  it('shows every camera on every node, each camera running once in the cluster', async () => {
+    for (const node of nodes) {
+      const viewer = await connectViewer(node.wsUrl);
+      viewer.send({ cmd: 'subscribe', cameras: CAMERAS });
+      viewers.push(viewer);
+    }
+    await waitFor(
+      async () => viewers.every((viewer) => CAMERAS.every((id) => viewer.framesOf(id) >= 10)),
+      { timeoutMs: 30_000, what: 'every camera on every node' },
+    );
+    const counts = await Promise.all(viewers.map((viewer) => framesDuring(viewer, 2000)));
+    counts.forEach((count, n) => {
+      for (const id of CAMERAS) {
+        // 10 fps for 2 s
+        assert.ok((count.get(id) ?? 0) >= 12, `node ${n + 1}, ${id}: ${count.get(id)} frames`);
+      }
+    });
+    const runBy = nodes.map(camerasRunBy);
+    const all = runBy.flat().sort();
+    assert.deepEqual(all, [...CAMERAS].sort(), `each camera once: ${JSON.stringify(runBy)}`);
+    for (const viewer of viewers) assert.equal(viewer.badFrames, 0);
+  });
+
+  it('moves the cameras of a killed owner to the other nodes; their viewers keep their sockets', async () => {
+    const runBy = nodes.map(camerasRunBy);
+    // The node running the most cameras (there is at least one with some).
+    const victim = runBy.reduce(
+      (best, list, i) => (list.length > (runBy[best]?.length ?? 0) ? i : best),
+      0,
+    );
+    const moved = runBy[victim] ?? [];
+    assert.ok(moved.length > 0);
+    const survivors = viewers.filter((_, i) => i !== victim);
+    const killedAt = Date.now();
+    process.kill(nodes[victim]?.pid ?? -1, 'SIGKILL');
+    // When each moved camera draws again on every surviving viewer.
+    const resumedAfter = new Map<string, number>();
+    const baseline = survivors.map(
+      (viewer) => new Map(moved.map((id) => [id, viewer.framesOf(id)])),
+    );
+    await waitFor(
+      async () => {
+        for (const id of moved) {
+          if (resumedAfter.has(id)) continue;
+          const again = survivors.every(
+            (viewer, i) => viewer.framesOf(id) >= (baseline[i]?.get(id) ?? 0) + 5,
+          );
+          if (again) resumedAfter.set(id, Date.now() - killedAt);
+        }
+        return resumedAfter.size === moved.length;
+      },
+      { timeoutMs: (LEASE_SECONDS + 15) * 1000, what: 'the moved cameras to draw again' },
+    );
+    const times = [...resumedAfter.values()].sort((a, b) => a - b);
+    console.log(
+      `# ${moved.length} cameras moved; drawing again after (ms): ${times.join(', ')} (lease ${LEASE_SECONDS} s)`,
+    );
+    // ttl + 3 s for the new ffmpeg's first frames, and 2 s of slack for 2 shared cores.
+    assert.ok((times.at(-1) ?? 0) <= (LEASE_SECONDS + 3 + 2) * 1000, `${times}`);
+    for (const viewer of survivors) {
+      assert.equal(viewer.ws.readyState, viewer.ws.OPEN, 'the viewer kept its socket');
+    }
+    const alive = nodes.filter((_, i) => i !== victim);
+    await waitFor(
+      async () => alive.flatMap(camerasRunBy).sort().join() === [...CAMERAS].sort().join(),
+      { timeoutMs: 10_000, what: 'every camera running exactly once on the survivors' },
+    );
+    nodes.splice(victim, 1);
+    viewers.splice(victim, 1);
+  });
+
+  it('comes back by itself after nats-server restarts', async () => {
+    await nats.restart();
+    const viewer = viewers[0];
+    assert.ok(viewer);
+    await waitFor(
+      async () => {
+        const count = await framesDuring(viewer, 1500);
+        return CAMERAS.every((id) => (count.get(id) ?? 0) >= 5);
+      },
+      { timeoutMs: 40_000, what: 'every camera drawing again after the NATS restart' },
+    );
+    for (const other of viewers) {
+      const count = await framesDuring(other, 1500);
+      assert.ok(
+        CAMERAS.every((id) => (count.get(id) ?? 0) >= 5),
+        JSON.stringify([...count]),
+      );
+    }
+    await waitFor(
+      async () => nodes.flatMap(camerasRunBy).sort().join() === [...CAMERAS].sort().join(),
+      { timeoutMs: 15_000, what: 'each camera once again' },
+    );
+  });
+});
+
+describe('a node whose NATS is not there yet', () => {
+  it('says so clearly, retries, and joins once NATS answers', async () => {
+    const port = await freePort();
+    let nats: NatsServer | undefined;
+    const late = setTimeout(() => {
+      void startNatsServer({ port }).then((server) => {
+        nats = server;
+      });
+    }, 3000);
+    try {
+      const node = await startCamplexProcess({
+        config: [
+          `cluster: { nats: "nats://127.0.0.1:${port}", node: lonely }`,
+          'cameras:',
+          '  cam: { url: "demo:1" }',
+        ].join('\n'),
+      });
+      const complaints = node.lines.filter((line) => line.includes('cannot reach NATS'));
+      assert.ok(complaints.length >= 1, 'the node said it cannot reach NATS');
+      assert.match(complaints[0] ?? '', /retrying in 2 s/);
+      assert.ok(node.lines.some((line) => line.includes('joined the cluster')));
+      await node.stop();
+    } finally {
+      clearTimeout(late);
+      await nats?.stop();
+    }
+  });
+});

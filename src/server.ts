@@ -10,7 +10,12 @@ import { Access } from './access/access.js';
 import { LoginSessions } from './access/login-sessions.js';
 import type { OriginPolicy } from './access/origin.js';
 import { PasswordChecker } from './access/password.js';
-import { Camera, type CameraListener, type CameraOptions } from './camera/camera.js';
+import {
+  Camera,
+  type CameraInfo,
+  type CameraListener,
+  type CameraOptions,
+} from './camera/camera.js';
 import { Cluster } from './cluster/cluster.js';
 import { SUBSTREAM_SUFFIX } from './common/camera-id.js';
 import { type Clock, systemClock } from './common/clock.js';
@@ -114,6 +119,12 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     graceMs: config.stream.graceMs,
     clock,
     log,
+    ...(cluster
+      ? {
+          describe: (info: CameraInfo) => cluster.describe(info),
+          onState: (info: CameraInfo) => cluster.onLocalState(info),
+        }
+      : {}),
     createCameras: (listener) =>
       streamsOf(config.cameras).map((camera) => {
         const local = launcherFor(camera, options, start, redactor);
@@ -149,6 +160,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     return { address, key: addressKey(address) };
   };
   const access = createAccess(config);
+  await cluster?.shareSessions(access.logins, config.auth.sessionMs);
   const tls = config.server.tls;
   const originPolicy: OriginPolicy = {
     allowedOrigins: config.server.allowedOrigins,

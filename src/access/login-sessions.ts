@@ -1,9 +1,11 @@
 /**
- * Login sessions (a browser signed in with a password): random 256-bit tokens kept in memory
- * with an expiry. A bounded store: past its limit the oldest is dropped, so a login flood
- * cannot grow memory.
+ * Login sessions (a browser signed in with a password): random 256-bit tokens with an expiry,
+ * kept in memory by their SHA-256 (so what is kept, or shared with other nodes of a cluster,
+ * cannot be used as a cookie). A bounded store: past its limit the oldest is dropped, so a login
+ * flood cannot grow memory. In a cluster, `shared` tells the other nodes of each session started
+ * or ended here, and `adopt` / `forget` take theirs in.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export interface LoginSession {
   readonly token: string;
@@ -11,11 +13,25 @@ export interface LoginSession {
   readonly expiresAt: number;
 }
 
+/** A session as it is kept and shared: by the digest of its token. */
+export interface StoredSession {
+  readonly digest: string;
+  readonly user: string;
+  readonly expiresAt: number;
+}
+
+export interface SessionSharing {
+  started(session: StoredSession): void;
+  ended(digest: string): void;
+}
+
 export class LoginSessions {
-  private readonly sessions = new Map<string, LoginSession>();
+  private readonly sessions = new Map<string, StoredSession>();
   private readonly ttlMs: number;
   private readonly maxSessions: number;
   private readonly now: () => number;
+  /** Set by a cluster: told of sessions started and ended here. */
+  shared: SessionSharing | undefined;
 
   constructor(options: { ttlMs: number; maxSessions: number; now?: () => number }) {
     this.ttlMs = options.ttlMs;
@@ -25,34 +41,49 @@ export class LoginSessions {
 
   /** Starts a session for `user` and returns it (its token goes into the cookie). */
   create(user: string): LoginSession {
-    if (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
-    }
-    const session = {
-      token: randomBytes(32).toString('base64url'),
-      user,
-      expiresAt: this.now() + this.ttlMs,
-    };
-    this.sessions.set(session.token, session);
-    return session;
+    const token = randomBytes(32).toString('base64url');
+    const stored = { digest: digestOf(token), user, expiresAt: this.now() + this.ttlMs };
+    this.adopt(stored);
+    this.shared?.started(stored);
+    return { token, user, expiresAt: stored.expiresAt };
   }
 
   /** The live session for `token`; an expired one is forgotten and not returned. */
   get(token: string): LoginSession | undefined {
-    const session = this.sessions.get(token);
-    if (session && session.expiresAt <= this.now()) {
-      this.sessions.delete(token);
+    const digest = digestOf(token);
+    const session = this.sessions.get(digest);
+    if (!session) return undefined;
+    if (session.expiresAt <= this.now()) {
+      this.sessions.delete(digest);
       return undefined;
     }
-    return session;
+    return { token, user: session.user, expiresAt: session.expiresAt };
   }
 
   delete(token: string): void {
-    this.sessions.delete(token);
+    const digest = digestOf(token);
+    if (this.sessions.delete(digest)) this.shared?.ended(digest);
+  }
+
+  /** Keeps a session started on another node. */
+  adopt(session: StoredSession): void {
+    if (this.sessions.size >= this.maxSessions && !this.sessions.has(session.digest)) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
+    this.sessions.set(session.digest, session);
+  }
+
+  /** Forgets a session ended on another node. */
+  forget(digest: string): void {
+    this.sessions.delete(digest);
   }
 
   get size(): number {
     return this.sessions.size;
   }
+}
+
+function digestOf(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }

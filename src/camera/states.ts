@@ -26,6 +26,8 @@ export interface CameraInfo {
   bframes?: true;
   /** The camera's second stream (`<id>@sub`), when it has one. */
   substream?: CameraInfo;
+  /** In a cluster: the node running the camera now. */
+  owner?: string;
 }
 
 const STOPPABLE = ['idle', 'stopped'] as const;

@@ -21,7 +21,8 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
-import type { Camera, CameraOptions, Codec, Frame } from '../camera/camera.js';
+import type { LoginSessions } from '../access/login-sessions.js';
+import type { Camera, CameraInfo, CameraOptions, Codec, Frame } from '../camera/camera.js';
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import type { FfmpegProcess } from '../ffmpeg/process.js';
@@ -29,6 +30,11 @@ import type { SourceHandlers } from '../ffmpeg/source.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import { Lease } from './lease.js';
 import { decodeName, encodeName } from './names.js';
+
+interface StoredSessionValue {
+  user: unknown;
+  expiresAt: unknown;
+}
 
 export interface ClusterConfig {
   nats: string;
@@ -40,6 +46,12 @@ const BUCKET = 'camplex_owners';
 const MEDIA = 'camplex.media';
 const INTEREST = 'camplex.interest';
 const CACHE = 'camplex.cache';
+const STATE = 'camplex.state';
+const SESSIONS = 'camplex_sessions';
+/** The owner tells every node its cameras' states this often, and on every change. */
+const STATE_EVERY_MS = 2000;
+/** A state not heard again for this long is forgotten (its owner is gone). */
+const STATE_FORGET_MS = 3 * STATE_EVERY_MS;
 /** A remote node says it still wants a stream this often; the owner forgets it after 3x. */
 const INTEREST_EVERY_MS = 1000;
 const INTEREST_FORGET_MS = 3 * INTEREST_EVERY_MS;
@@ -66,6 +78,8 @@ export class Cluster {
   private readonly interest = new Map<string, number>();
   private readonly subscriptions: Subscription[] = [];
   private sweep: ReturnType<typeof setInterval> | undefined;
+  /** Streams other nodes run, as their owners last told (per stream, without sub-streams). */
+  private readonly remote = new Map<string, { info: CameraInfo; owner: string; at: number }>();
 
   /** Connects to NATS (retrying until it answers, saying so in the log) and opens the leases. */
   static async connect(config: ClusterConfig, clock: Clock, log: Log): Promise<Cluster> {
@@ -144,8 +158,120 @@ export class Cluster {
         respondWithFrames(msg, camera.sinceKey);
       },
     });
-    this.subscriptions.push(interest, cache);
-    this.sweep = setInterval(() => this.forgetQuietInterest(), INTEREST_EVERY_MS);
+    const states = this.control.subscribe(`${STATE}.*`, {
+      callback: (_error, msg) => this.onRemoteState(msg),
+    });
+    this.subscriptions.push(interest, cache, states);
+    let ticks = 0;
+    this.sweep = setInterval(() => {
+      this.forgetQuietInterest();
+      this.forgetQuietStates();
+      if (++ticks % (STATE_EVERY_MS / INTEREST_EVERY_MS) !== 0) return;
+      for (const [id, lease] of this.leases) {
+        const info = lease.held ? hub.camera(id)?.info() : undefined;
+        if (info) this.publishState(info);
+      }
+    }, INTEREST_EVERY_MS);
+  }
+
+  /**
+   * What this node tells its viewers of a stream: its own view, with the owner named; for a
+   * stream this node neither runs nor receives (idle here), the state its owner reports.
+   */
+  describe(info: CameraInfo): CameraInfo {
+    if (this.leases.get(info.id)?.held) return { ...info, owner: this.node };
+    const remote = this.remote.get(info.id);
+    if (!remote) return info;
+    if (info.state === 'idle') {
+      return { ...remote.info, id: info.id, name: info.name, owner: remote.owner };
+    }
+    return { ...info, owner: remote.owner };
+  }
+
+  /**
+   * A state change here (the hub's onState): of a stream this node runs, every node hears at
+   * once; all of them again every STATE_EVERY_MS, so nodes that joined later and the
+   * forgetting of a dead owner's states stay right.
+   */
+  onLocalState(info: CameraInfo): void {
+    this.publishState(info);
+    if (info.substream) this.publishState(info.substream);
+  }
+
+  private publishState(info: CameraInfo): void {
+    if (!this.leases.get(info.id)?.held) return;
+    const { substream: _sub, owner: _owner, ...own } = info;
+    const h = headers();
+    h.set('owner', this.node);
+    this.control.publish(`${STATE}.${encodeName(info.id)}`, JSON.stringify(own), { headers: h });
+  }
+
+  private onRemoteState(msg: Msg): void {
+    const owner = msg.headers?.get('owner');
+    if (!owner || owner === this.node) return;
+    let info: CameraInfo;
+    try {
+      info = JSON.parse(new TextDecoder().decode(msg.data)) as CameraInfo;
+    } catch {
+      return;
+    }
+    const id = decodeName(msg.subject.slice(STATE.length + 1));
+    if (info.id !== id || !this.hub?.camera(id)) return;
+    const before = this.remote.get(id);
+    this.remote.set(id, { info, owner, at: this.clock.now() });
+    const changed =
+      !before ||
+      before.owner !== owner ||
+      before.info.state !== info.state ||
+      before.info.reason !== info.reason ||
+      before.info.codecString !== info.codecString;
+    if (changed) this.hub?.announce(id);
+  }
+
+  private forgetQuietStates(): void {
+    const now = this.clock.now();
+    for (const [id, { at }] of this.remote) {
+      if (now - at <= STATE_FORGET_MS) continue;
+      this.remote.delete(id);
+      this.hub?.announce(id);
+    }
+  }
+
+  /**
+   * Shares sign-in sessions with the other nodes through a KV bucket (`camplex_sessions`, its
+   * ttl the session time), so a browser signed in on one node is signed in on every node. Only
+   * SHA-256 digests of the tokens travel: NATS never holds a usable cookie.
+   */
+  async shareSessions(logins: LoginSessions, ttlMs: number): Promise<void> {
+    const kv = await new Kvm(this.control).create(SESSIONS, { ttl: ttlMs, history: 1 });
+    const warn = (error: unknown) =>
+      this.log.warn({ err: (error as Error).message }, 'could not share a sign-in session');
+    logins.shared = {
+      started: (session) => {
+        const value = JSON.stringify({ user: session.user, expiresAt: session.expiresAt });
+        kv.put(session.digest, value).catch(warn);
+      },
+      ended: (digest) => {
+        kv.delete(digest).catch(warn);
+      },
+    };
+    const updates = await kv.watch();
+    void (async () => {
+      for await (const entry of updates) {
+        if (entry.operation !== 'PUT') {
+          logins.forget(entry.key);
+          continue;
+        }
+        try {
+          const { user, expiresAt } = JSON.parse(entry.string()) as StoredSessionValue;
+          if (typeof user === 'string' && typeof expiresAt === 'number') {
+            logins.adopt({ digest: entry.key, user, expiresAt });
+          }
+        } catch {
+          // not one of ours
+        }
+      }
+    })();
   }
 
   /** The node holding stream `id`'s lease, if any. */

@@ -35,6 +35,13 @@ export interface HubOptions {
   graceMs: number;
   clock: Clock;
   log: Log;
+  /**
+   * What viewers are told of a stream, given what this process knows of it (in a cluster:
+   * the state and owner of a camera another node runs). Default: as it is.
+   */
+  describe?: (info: CameraInfo) => CameraInfo;
+  /** Told of every state change a viewer is told of (a cluster passes it on). */
+  onState?: (info: CameraInfo) => void;
 }
 
 export interface SubscribeResult {
@@ -209,6 +216,7 @@ export class Hub implements CameraListener {
     const main = this.streams.get(cameraOfStream(camera.id))?.source ?? camera;
     const info = this.infoOf(main);
     for (const viewer of this.viewers) viewer.sendState(info);
+    this.options.onState?.(info);
   }
 
   /** Stops every stream for good; resolves when every ffmpeg has exited. */
@@ -224,10 +232,19 @@ export class Hub implements CameraListener {
     await Promise.all(stopping);
   }
 
+  /** Tells every viewer what is known of camera `id` now (news from elsewhere: a cluster). */
+  announce(id: string): void {
+    const main = this.streams.get(cameraOfStream(id))?.source;
+    if (!main) return;
+    const info = this.infoOf(main);
+    for (const viewer of this.viewers) viewer.sendState(info);
+  }
+
   private infoOf(main: Camera): CameraInfo {
-    const info = main.info();
+    const describe = this.options.describe ?? ((info: CameraInfo) => info);
+    const info = describe(main.info());
     const sub = this.streams.get(main.id + SUBSTREAM_SUFFIX)?.source;
-    return sub ? { ...info, substream: sub.info() } : info;
+    return sub ? { ...info, substream: describe(sub.info()) } : info;
   }
 
   /** Which frames `viewer` gets of `stream` now: the source's, the transcoder's, or none yet. */

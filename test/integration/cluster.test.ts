@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { hashPassword } from '../../src/access/password.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 import { type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { descendantPids, freePort, waitFor } from '../helpers/processes.js';
@@ -66,11 +67,34 @@ describe('three camplex nodes sharing cameras over NATS', () => {
   });
 
   it('shows every camera on every node, each camera running once in the cluster', async () => {
-    for (const node of nodes) {
+    for (const node of nodes.slice(0, 2)) {
       const viewer = await connectViewer(node.wsUrl);
       viewer.send({ cmd: 'subscribe', cameras: CAMERAS });
       viewers.push(viewer);
     }
+    await waitFor(
+      async () => viewers.every((viewer) => CAMERAS.every((id) => viewer.framesOf(id) >= 3)),
+      { timeoutMs: 30_000, what: 'every camera on nodes 1 and 2' },
+    );
+    // Node 3 runs and receives nothing yet, but tells the truth: live, and where.
+    const owners = new Map<string, string>();
+    nodes.slice(0, 2).forEach((node, i) => {
+      for (const id of camerasRunBy(node)) owners.set(id, `n${i + 1}`);
+    });
+    await waitFor(
+      async () => {
+        const body = (await (await fetch(`${nodes[2]?.url}api/cameras`)).json()) as {
+          cameras: Array<{ id: string; state: string; owner?: string }>;
+        };
+        return body.cameras.every(
+          (camera) => camera.state === 'live' && camera.owner === owners.get(camera.id),
+        );
+      },
+      { timeoutMs: 5000, what: "node 3's camera list to show every camera live, with its owner" },
+    );
+    const third = await connectViewer(nodes[2]?.wsUrl ?? '');
+    third.send({ cmd: 'subscribe', cameras: CAMERAS });
+    viewers.push(third);
     await waitFor(
       async () => viewers.every((viewer) => CAMERAS.every((id) => viewer.framesOf(id) >= 10)),
       { timeoutMs: 30_000, what: 'every camera on every node' },
@@ -186,6 +210,58 @@ describe('a node whose NATS is not there yet', () => {
     } finally {
       clearTimeout(late);
       await nats?.stop();
+    }
+  });
+});
+
+describe('signing in on one node of a cluster', () => {
+  it('is signed in on every node, and signed out everywhere', async () => {
+    const nats = await startNatsServer();
+    const config = (node: string) =>
+      [
+        `cluster: { nats: "${nats.url}", node: ${node} }`,
+        'auth:',
+        '  users:',
+        `    alice: "${hashPassword('correct horse')}"`,
+        'cameras:',
+        '  cam: { url: "demo:1" }',
+      ].join('\n');
+    const one = await startCamplexProcess({ config: config('n1') });
+    const two = await startCamplexProcess({ config: config('n2') });
+    try {
+      const signIn = await fetch(`${one.url}login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ user: 'alice', password: 'correct horse' }).toString(),
+        redirect: 'manual',
+      });
+      assert.equal(signIn.status, 303);
+      const cookie = signIn.headers
+        .getSetCookie()
+        .map((line) => line.split(';')[0])
+        .find((pair) => pair?.startsWith('camplex_session='));
+      assert.ok(cookie, 'a session cookie');
+      const list = (node: CamplexProcess) =>
+        fetch(`${node.url}api/cameras`, { headers: { cookie } }).then((r) => r.status);
+      await waitFor(async () => (await list(two)) === 200, {
+        timeoutMs: 5000,
+        what: 'the session to work on the other node',
+      });
+      assert.equal((await fetch(`${two.url}api/cameras`)).status, 401, 'no cookie, no entry');
+      const signOut = await fetch(`${two.url}logout`, {
+        method: 'POST',
+        headers: { cookie },
+        redirect: 'manual',
+      });
+      assert.equal(signOut.status, 303);
+      await waitFor(async () => (await list(one)) === 401, {
+        timeoutMs: 5000,
+        what: 'the session to end on the node that started it',
+      });
+    } finally {
+      await one.stop();
+      await two.stop();
+      await nats.stop();
     }
   });
 });

@@ -147,7 +147,9 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
         tap: (listener) => source.tap(listener),
         start: (args, handlers) => start(args, handlers, true),
       });
-      return supervised(camera, launch, listener, { transcoder: true });
+      // In a cluster only the owner transcodes; the other nodes take its JPEGs.
+      const transcode = cluster ? cluster.transcoderLauncher(source.id, launch) : launch;
+      return supervised(camera, transcode, listener, { transcoder: true });
     },
   });
 

@@ -43,7 +43,13 @@ export interface ClusterConfig {
 }
 
 const BUCKET = 'camplex_owners';
-const MEDIA = 'camplex.media';
+/**
+ * What a node can take of a stream from its owner: the camera's own units (`native`), or the
+ * JPEGs of the owner's transcoder (`jpeg`, for viewers that decode no video: transcoding runs
+ * on the owner only).
+ */
+type Channel = 'native' | 'jpeg';
+const MEDIA: Record<Channel, string> = { native: 'camplex.media', jpeg: 'camplex.jpeg' };
 const INTEREST = 'camplex.interest';
 const CACHE = 'camplex.cache';
 const STATE = 'camplex.state';
@@ -59,7 +65,10 @@ const CACHE_TIMEOUT_MS = 2000;
 /** Between attempts to reach NATS at start. */
 const CONNECT_RETRY_MS = 2000;
 /** Formats the owner's relay viewer asks the hub for: whatever the camera sends. */
-const NATIVE: readonly Codec[] = ['h264', 'h265', 'jpeg'];
+const FORMATS: Record<Channel, readonly Codec[]> = {
+  native: ['h264', 'h265', 'jpeg'],
+  jpeg: ['jpeg'],
+};
 
 export class Cluster {
   readonly node: string;
@@ -73,8 +82,8 @@ export class Cluster {
   /** What happens when a lease changes hands here: set by the stream's launch. */
   private readonly leaseEvents = new Map<string, { acquired(): void; lost(why: string): void }>();
   private hub: Hub | undefined;
-  private readonly relay: RelayViewer;
-  /** Streams remote nodes want from this node, and when they last said so. */
+  private readonly relays: Record<Channel, RelayViewer>;
+  /** `<channel> <stream>` remote nodes want from this node, and when they last said so. */
   private readonly interest = new Map<string, number>();
   private readonly subscriptions: Subscription[] = [];
   private sweep: ReturnType<typeof setInterval> | undefined;
@@ -123,7 +132,10 @@ export class Cluster {
     this.kv = kv;
     this.clock = clock;
     this.log = log.child({ component: 'cluster', node: config.node });
-    this.relay = new RelayViewer(media, this.log);
+    this.relays = {
+      native: new RelayViewer(media, this.log, MEDIA.native),
+      jpeg: new RelayViewer(media, this.log, MEDIA.jpeg),
+    };
   }
 
   /**
@@ -132,7 +144,21 @@ export class Cluster {
    */
   launcher(id: string, local: CameraOptions['launch']): CameraOptions['launch'] {
     return (handlers, attempt) => {
-      const source = new ClusterSource(this, id, handlers, () => local(handlers, attempt));
+      const start = () => local(handlers, attempt);
+      const source = new ClusterSource(this, id, 'native', handlers, start);
+      void source.begin();
+      return source;
+    };
+  }
+
+  /**
+   * How stream `id`'s JPEG transcoder starts on this node: its own (`local`) on the owner; on
+   * any other node, the owner's JPEGs from NATS (it never takes the lease for it).
+   */
+  transcoderLauncher(id: string, local: CameraOptions['launch']): CameraOptions['launch'] {
+    return (handlers, attempt) => {
+      const start = () => local(handlers, attempt);
+      const source = new ClusterSource(this, id, 'jpeg', handlers, start);
       void source.begin();
       return source;
     };
@@ -141,13 +167,16 @@ export class Cluster {
   /** Serves the hub's streams to other nodes: interest, the relay viewer and the key cache. */
   attach(hub: Hub): void {
     this.hub = hub;
-    const interest = this.control.subscribe(`${INTEREST}.*`, {
+    const interest = this.control.subscribe(`${INTEREST}.*.*`, {
       callback: (_error, msg) => {
-        const id = decodeName(msg.subject.slice(INTEREST.length + 1));
+        const [channel, name] = msg.subject.slice(INTEREST.length + 1).split('.');
+        if ((channel !== 'native' && channel !== 'jpeg') || name === undefined) return;
+        const id = decodeName(name);
         if (!this.lease(id).held) return; // only the owner serves a stream
-        const known = this.interest.has(id);
-        this.interest.set(id, this.clock.now());
-        if (!known) hub.subscribe(this.relay, [id], NATIVE);
+        const key = `${channel} ${id}`;
+        const known = this.interest.has(key);
+        this.interest.set(key, this.clock.now());
+        if (!known) hub.subscribe(this.relays[channel], [id], FORMATS[channel]);
       },
     });
     const cache = this.media.subscribe(`${CACHE}.*`, {
@@ -324,16 +353,17 @@ export class Cluster {
   /** Takes frames of stream `id` from its owner until the returned function is called. */
   receive(
     id: string,
+    channel: Channel,
     onFrame: (unit: Uint8Array, codec: Codec, key: boolean, seq: number) => void,
   ) {
     const name = encodeName(id);
-    const subscription = this.media.subscribe(`${MEDIA}.${name}`, {
+    const subscription = this.media.subscribe(`${MEDIA[channel]}.${name}`, {
       callback: (_error, msg) => {
         const frame = frameOf(msg);
         if (frame) onFrame(frame.data, frame.codec, frame.key, frame.seq);
       },
     });
-    const say = () => this.control.publish(`${INTEREST}.${name}`);
+    const say = () => this.control.publish(`${INTEREST}.${channel}.${name}`);
     say();
     const timer = setInterval(say, INTEREST_EVERY_MS);
     return () => {
@@ -356,15 +386,19 @@ export class Cluster {
     }
   }
 
-  private stopRelaying(id: string): void {
-    if (!this.interest.delete(id)) return;
-    this.hub?.unsubscribe(this.relay, [id]);
+  /** Stops relaying stream `id` on `channel` (both when none is given). */
+  private stopRelaying(id: string, channel?: Channel): void {
+    for (const each of channel ? [channel] : (['native', 'jpeg'] as const)) {
+      if (this.interest.delete(`${each} ${id}`)) this.hub?.unsubscribe(this.relays[each], [id]);
+    }
   }
 
   private forgetQuietInterest(): void {
     const now = this.clock.now();
-    for (const [id, at] of this.interest) {
-      if (now - at > INTEREST_FORGET_MS) this.stopRelaying(id);
+    for (const [key, at] of this.interest) {
+      if (now - at <= INTEREST_FORGET_MS) continue;
+      const [channel, ...id] = key.split(' ');
+      this.stopRelaying(id.join(' '), channel as Channel);
     }
   }
 }
@@ -373,11 +407,13 @@ export class Cluster {
 class RelayViewer implements Viewer {
   private readonly nc: NatsConnection;
   private readonly log: Log;
+  private readonly subject: string;
   private tooLarge = 0;
 
-  constructor(nc: NatsConnection, log: Log) {
+  constructor(nc: NatsConnection, log: Log, subject: string) {
     this.nc = nc;
     this.log = log;
+    this.subject = subject;
   }
 
   sendFrame(frame: Frame, camera: Camera): void {
@@ -392,7 +428,9 @@ class RelayViewer implements Viewer {
       }
       return;
     }
-    this.nc.publish(`${MEDIA}.${encodeName(camera.id)}`, frame.data, { headers: headersOf(frame) });
+    this.nc.publish(`${this.subject}.${encodeName(camera.id)}`, frame.data, {
+      headers: headersOf(frame),
+    });
   }
 
   sendBurst(frames: readonly Frame[], camera: Camera): void {
@@ -408,6 +446,7 @@ class RelayViewer implements Viewer {
 class ClusterSource implements FfmpegProcess {
   private readonly cluster: Cluster;
   private readonly id: string;
+  private readonly channel: Channel;
   private readonly handlers: SourceHandlers;
   private readonly startLocal: () => FfmpegProcess;
   private local: FfmpegProcess | undefined;
@@ -419,11 +458,13 @@ class ClusterSource implements FfmpegProcess {
   constructor(
     cluster: Cluster,
     id: string,
+    channel: Channel,
     handlers: SourceHandlers,
     startLocal: () => FfmpegProcess,
   ) {
     this.cluster = cluster;
     this.id = id;
+    this.channel = channel;
     this.handlers = handlers;
     this.startLocal = startLocal;
   }
@@ -434,19 +475,22 @@ class ClusterSource implements FfmpegProcess {
 
   async begin(): Promise<void> {
     const lease = this.cluster.lease(this.id);
-    let deciding = true;
-    this.unlisten = this.cluster.onLeaseChange(this.id, {
-      // Won while taking frames from another owner: start again, as the owner.
-      acquired: () => {
-        if (!deciding && !this.local) this.end('this node took the camera over');
-      },
-      lost: (why) => {
-        if (this.local) void this.local.stop();
-        else this.end(why);
-      },
-    });
-    await lease.want(); // renews while held; keeps trying while another node holds it
-    deciding = false;
+    if (this.channel === 'native') {
+      // The camera itself: it takes the lease when free, and follows the lease's changes.
+      let deciding = true;
+      this.unlisten = this.cluster.onLeaseChange(this.id, {
+        // Won while taking frames from another owner: start again, as the owner.
+        acquired: () => {
+          if (!deciding && !this.local) this.end('this node took the camera over');
+        },
+        lost: (why) => {
+          if (this.local) void this.local.stop();
+          else this.end(why);
+        },
+      });
+      await lease.want(); // renews while held; keeps trying while another node holds it
+      deciding = false;
+    }
     if (this.stopped) return;
     if (lease.held) {
       this.local = this.startLocal();
@@ -460,8 +504,8 @@ class ClusterSource implements FfmpegProcess {
     this.unlisten?.();
     this.stopReceiving?.();
     await this.local?.stop();
-    // Not wanted here any more: give the lease up, or stop trying to take it.
-    await this.cluster.lease(this.id).release();
+    // The camera is not wanted here any more: give the lease up, or stop trying to take it.
+    if (this.channel === 'native') await this.cluster.lease(this.id).release();
   }
 
   private async receive(): Promise<void> {
@@ -482,11 +526,12 @@ class ClusterSource implements FfmpegProcess {
     };
     // Live units wait while the cache is asked for; older ones are dropped by sequence number.
     const early: Array<Parameters<typeof take>> = [];
-    let caching = true;
-    this.stopReceiving = this.cluster.receive(this.id, (...frame) => {
+    let caching = this.channel === 'native';
+    this.stopReceiving = this.cluster.receive(this.id, this.channel, (...frame) => {
       if (caching) early.push(frame);
       else take(...frame);
     });
+    if (!caching) return;
     const cached = await this.cluster.cached(this.id);
     for (const frame of cached) take(frame.data, frame.codec, frame.key, frame.seq);
     caching = false;

@@ -12,6 +12,7 @@ import { hashPassword } from '../../src/access/password.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 import { type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { descendantPids, freePort, waitFor } from '../helpers/processes.js';
+import { startRtspCamera } from '../helpers/rtsp.js';
 import { connectViewer, type TestViewer } from '../helpers/viewer.js';
 
 const CAMERAS = Array.from({ length: 12 }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);
@@ -265,3 +266,62 @@ describe('signing in on one node of a cluster', () => {
     }
   });
 });
+
+describe('JPEG of an H.264 camera in a cluster', () => {
+  it('is made on the owner only, and reaches a JPEG viewer on another node', async () => {
+    const nats = await startNatsServer();
+    const camera = await startRtspCamera({ width: 320, height: 180, fps: 10 });
+    const config = (node: string) =>
+      [
+        `cluster: { nats: "${nats.url}", node: ${node} }`,
+        'cameras:',
+        `  cam: { url: "${camera.url()}", codec: h264 }`,
+      ].join('\n');
+    const owner = await startCamplexProcess({ config: config('n1') });
+    const other = await startCamplexProcess({ config: config('n2') });
+    try {
+      const video = await connectViewer(owner.wsUrl);
+      video.send({ cmd: 'subscribe', cameras: ['cam'], formats: ['h264', 'jpeg'] });
+      await waitFor(async () => camerasWithFfmpeg(owner) === 1, {
+        timeoutMs: 15_000,
+        what: 'the first node to run the camera',
+      });
+      const jpeg = await connectViewer(other.wsUrl);
+      jpeg.send({ cmd: 'subscribe', cameras: ['cam'] }); // no formats: JPEG only
+      await waitFor(async () => jpeg.framesOf('cam') >= 10, {
+        timeoutMs: 20_000,
+        what: 'JPEGs on the other node',
+      });
+      assert.equal(jpeg.badFrames, 0);
+      const transcoders = (node: CamplexProcess) =>
+        descendantPids(node.pid).filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pipe:0');
+          } catch {
+            return false;
+          }
+        }).length;
+      assert.equal(transcoders(owner), 1, 'the owner transcodes');
+      assert.equal(transcoders(other), 0, 'the other node does not');
+      assert.equal(camerasWithFfmpeg(other), 0, 'nor pulls the camera');
+      video.ws.terminate();
+      jpeg.ws.terminate();
+    } finally {
+      await owner.stop();
+      await other.stop();
+      await camera.stop();
+      await nats.stop();
+    }
+  });
+});
+
+/** ffmpeg processes below `node` that read an RTSP camera. */
+function camerasWithFfmpeg(node: CamplexProcess): number {
+  return descendantPids(node.pid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rtsp://');
+    } catch {
+      return false;
+    }
+  }).length;
+}

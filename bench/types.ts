@@ -17,7 +17,7 @@ export interface BenchFigure {
 }
 
 export interface BenchResult {
-  /** "B1".."B8" */
+  /** "B1".."B9" */
   id: string;
   title: string;
   figures: BenchFigure[];

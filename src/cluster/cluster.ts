@@ -30,6 +30,16 @@ import type { SourceHandlers } from '../ffmpeg/source.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import { Lease } from './lease.js';
 import { decodeName, encodeName } from './names.js';
+import { RelayedSequence } from './sequence.js';
+
+/** A frame as another node relayed it; `from` names the publisher (node and start). */
+interface Relayed {
+  data: Uint8Array;
+  codec: Codec;
+  key: boolean;
+  seq: number;
+  from: string;
+}
 
 interface StoredSessionValue {
   user: unknown;
@@ -72,6 +82,11 @@ const FORMATS: Record<Channel, readonly Codec[]> = {
 
 export class Cluster {
   readonly node: string;
+  /**
+   * This node's name and start time: sequence numbers are a node's own frame counters, so a
+   * receiver starts counting afresh (from a key unit) when the publisher changes.
+   */
+  readonly publisher: string;
   private readonly config: ClusterConfig;
   private readonly control: NatsConnection;
   private readonly media: NatsConnection;
@@ -127,14 +142,15 @@ export class Cluster {
   ) {
     this.config = config;
     this.node = config.node;
+    this.publisher = `${config.node} ${Date.now()}`;
     this.control = control;
     this.media = media;
     this.kv = kv;
     this.clock = clock;
     this.log = log.child({ component: 'cluster', node: config.node });
     this.relays = {
-      native: new RelayViewer(media, this.log, MEDIA.native),
-      jpeg: new RelayViewer(media, this.log, MEDIA.jpeg),
+      native: new RelayViewer(media, this.log, MEDIA.native, this.publisher),
+      jpeg: new RelayViewer(media, this.log, MEDIA.jpeg, this.publisher),
     };
   }
 
@@ -172,7 +188,7 @@ export class Cluster {
         const [channel, name] = msg.subject.slice(INTEREST.length + 1).split('.');
         if ((channel !== 'native' && channel !== 'jpeg') || name === undefined) return;
         const id = decodeName(name);
-        if (!this.lease(id).held) return; // only the owner serves a stream
+        if (!this.leases.get(id)?.held) return; // only the owner serves a stream
         const key = `${channel} ${id}`;
         const known = this.interest.has(key);
         this.interest.set(key, this.clock.now());
@@ -183,8 +199,8 @@ export class Cluster {
       callback: (_error, msg) => {
         const id = decodeName(msg.subject.slice(CACHE.length + 1));
         const camera = hub.camera(id);
-        if (!camera || !this.lease(id).held) return; // someone else answers
-        respondWithFrames(msg, camera.sinceKey);
+        if (!camera || !this.leases.get(id)?.held) return; // someone else answers
+        respondWithFrames(msg, camera.sinceKey, this.publisher);
       },
     });
     const states = this.control.subscribe(`${STATE}.*`, {
@@ -351,16 +367,12 @@ export class Cluster {
   }
 
   /** Takes frames of stream `id` from its owner until the returned function is called. */
-  receive(
-    id: string,
-    channel: Channel,
-    onFrame: (unit: Uint8Array, codec: Codec, key: boolean, seq: number) => void,
-  ) {
+  receive(id: string, channel: Channel, onFrame: (frame: Relayed) => void) {
     const name = encodeName(id);
     const subscription = this.media.subscribe(`${MEDIA[channel]}.${name}`, {
       callback: (_error, msg) => {
         const frame = frameOf(msg);
-        if (frame) onFrame(frame.data, frame.codec, frame.key, frame.seq);
+        if (frame) onFrame(frame);
       },
     });
     const say = () => this.control.publish(`${INTEREST}.${channel}.${name}`);
@@ -373,9 +385,7 @@ export class Cluster {
   }
 
   /** The owner's frames of stream `id` since its last key frame (empty when it has none). */
-  async cached(
-    id: string,
-  ): Promise<Array<{ data: Uint8Array; codec: Codec; key: boolean; seq: number }>> {
+  async cached(id: string): Promise<Relayed[]> {
     try {
       const reply = await this.media.request(`${CACHE}.${encodeName(id)}`, undefined, {
         timeout: CACHE_TIMEOUT_MS,
@@ -408,12 +418,14 @@ class RelayViewer implements Viewer {
   private readonly nc: NatsConnection;
   private readonly log: Log;
   private readonly subject: string;
+  private readonly publisher: string;
   private tooLarge = 0;
 
-  constructor(nc: NatsConnection, log: Log, subject: string) {
+  constructor(nc: NatsConnection, log: Log, subject: string, publisher: string) {
     this.nc = nc;
     this.log = log;
     this.subject = subject;
+    this.publisher = publisher;
   }
 
   sendFrame(frame: Frame, camera: Camera): void {
@@ -429,7 +441,7 @@ class RelayViewer implements Viewer {
       return;
     }
     this.nc.publish(`${this.subject}.${encodeName(camera.id)}`, frame.data, {
-      headers: headersOf(frame),
+      headers: headersOf(frame, this.publisher),
     });
   }
 
@@ -509,33 +521,31 @@ class ClusterSource implements FfmpegProcess {
   }
 
   private async receive(): Promise<void> {
-    let lastSeq = -1;
-    let needKey = true;
+    const order = new RelayedSequence();
     let planned: Codec | undefined;
-    const take = (data: Uint8Array, codec: Codec, key: boolean, seq: number) => {
-      if (this.stopped || this.ended || seq <= lastSeq) return;
-      if (lastSeq >= 0 && seq !== lastSeq + 1) needKey = true; // a gap: wait for a key unit
-      lastSeq = seq;
-      if (needKey && !key) return;
-      needKey = false;
-      if (planned !== codec) {
-        planned = codec;
-        this.handlers.onPlan({ output: codec === 'jpeg' ? 'mpjpeg' : codec, copyJpeg: true });
+    const take = (frame: Relayed) => {
+      if (this.stopped || this.ended || !order.accept(frame)) return;
+      if (planned !== frame.codec) {
+        planned = frame.codec;
+        this.handlers.onPlan({
+          output: frame.codec === 'jpeg' ? 'mpjpeg' : frame.codec,
+          copyJpeg: true,
+        });
       }
-      this.handlers.onUnit(data);
+      this.handlers.onUnit(frame.data);
     };
     // Live units wait while the cache is asked for; older ones are dropped by sequence number.
-    const early: Array<Parameters<typeof take>> = [];
+    const early: Relayed[] = [];
     let caching = this.channel === 'native';
-    this.stopReceiving = this.cluster.receive(this.id, this.channel, (...frame) => {
+    this.stopReceiving = this.cluster.receive(this.id, this.channel, (frame) => {
       if (caching) early.push(frame);
-      else take(...frame);
+      else take(frame);
     });
     if (!caching) return;
     const cached = await this.cluster.cached(this.id);
-    for (const frame of cached) take(frame.data, frame.codec, frame.key, frame.seq);
+    for (const frame of cached) take(frame);
     caching = false;
-    for (const frame of early) take(...frame);
+    for (const frame of early) take(frame);
   }
 
   /** Ends this start as a process exit would: the camera restarts it (and decides anew). */
@@ -548,8 +558,9 @@ class ClusterSource implements FfmpegProcess {
   }
 }
 
-function headersOf(frame: Frame) {
+function headersOf(frame: Frame, publisher: string) {
   const h = headers();
+  h.set('from', publisher);
   h.set('codec', frame.codec);
   h.set('key', frame.key ? '1' : '0');
   h.set('seq', String(frame.seq));
@@ -563,11 +574,14 @@ function frameOf(msg: Msg) {
   if (!h || (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') || !Number.isInteger(seq)) {
     return undefined;
   }
-  return { data: msg.data, codec, key: h.get('key') === '1', seq };
+  return { data: msg.data, codec, key: h.get('key') === '1', seq, from: h.get('from') };
 }
 
-/** The cache reply: `[u32 length][u8 key][u32 seq]` + unit, for each frame; codec in a header. */
-function respondWithFrames(msg: Msg, frames: readonly Frame[]): void {
+/**
+ * The cache reply: `[u32 length][u8 key][u32 seq]` + unit, for each frame; codec and publisher
+ * in headers.
+ */
+function respondWithFrames(msg: Msg, frames: readonly Frame[], publisher: string): void {
   const size = frames.reduce((sum, frame) => sum + 9 + frame.data.length, 0);
   const body = new Uint8Array(size);
   const view = new DataView(body.buffer);
@@ -581,12 +595,14 @@ function respondWithFrames(msg: Msg, frames: readonly Frame[]): void {
   }
   const h = headers();
   h.set('codec', frames[0]?.codec ?? 'jpeg');
+  h.set('from', publisher);
   msg.respond(body, { headers: h });
 }
 
 function framesOf(msg: Msg) {
   const codec = msg.headers?.get('codec') as Codec | undefined;
-  const frames: Array<{ data: Uint8Array; codec: Codec; key: boolean; seq: number }> = [];
+  const from = msg.headers?.get('from') ?? '';
+  const frames: Relayed[] = [];
   if (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') return frames;
   const body = msg.data;
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -598,6 +614,7 @@ function framesOf(msg: Msg) {
       codec,
       key: view.getUint8(at + 4) === 1,
       seq: view.getUint32(at + 5),
+      from,
     });
     at += 9 + length;
   }

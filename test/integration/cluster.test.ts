@@ -93,6 +93,9 @@ describe('three camplex nodes sharing cameras over NATS', () => {
       },
       { timeoutMs: 5000, what: "node 3's camera list to show every camera live, with its owner" },
     );
+    // Node 3 starts receiving 5 s after the others: its frame counters run behind theirs, as a
+    // node that joined later does (a new owner's numbers must not look old to the others).
+    await new Promise((resolve) => setTimeout(resolve, 5000));
     const third = await connectViewer(nodes[2]?.wsUrl ?? '');
     third.send({ cmd: 'subscribe', cameras: CAMERAS });
     viewers.push(third);
@@ -147,8 +150,8 @@ describe('three camplex nodes sharing cameras over NATS', () => {
     console.log(
       `# ${moved.length} cameras moved; drawing again after (ms): ${times.join(', ')} (lease ${LEASE_SECONDS} s)`,
     );
-    // ttl + 3 s for the new ffmpeg's first frames, and 2 s of slack for 2 shared cores.
-    assert.ok((times.at(-1) ?? 0) <= (LEASE_SECONDS + 3 + 2) * 1000, `${times}`);
+    // The lease time, then 3 s for the new ffmpeg's first frames.
+    assert.ok((times.at(-1) ?? 0) <= (LEASE_SECONDS + 3) * 1000, `${times}`);
     for (const viewer of survivors) {
       assert.equal(viewer.ws.readyState, viewer.ws.OPEN, 'the viewer kept its socket');
     }

@@ -17,12 +17,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
-import type { CameraConfig } from '../src/config/schema.js';
-import type { FfmpegProcess } from '../src/ffmpeg/process.js';
-import type { SourceHandlers } from '../src/ffmpeg/source.js';
 import { startCamplex } from '../src/server.js';
 import { type RecordedCamera, recordedFrames, toMpjpeg } from './frames.js';
 import { onLines } from './lines.js';
+import { recordedSources } from './recorded-source.js';
 
 /** The answer to `{"cmd":"stats"}`. */
 export interface NodeStats {
@@ -41,35 +39,8 @@ export interface NodeStats {
   launches: number;
 }
 
-/** A pipe hands ffmpeg's output over in reads of at most this many bytes. */
-const PIPE_READ_BYTES = 65_536;
 const SHUTDOWN_DEADLINE_MS = 5000;
 const MAX_CAMERAS = 64;
-
-/** Calls `tick` every `periodMs`, first after `offsetMs`, without drift or catch-up bursts. */
-function startTicker(periodMs: number, offsetMs: number, tick: () => void): () => void {
-  let due = performance.now() + offsetMs;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const next = () => {
-    timer = setTimeout(
-      () => {
-        if (stopped) return;
-        tick();
-        const now = performance.now();
-        due += periodMs;
-        if (due < now - periodMs) due = now + periodMs;
-        next();
-      },
-      Math.max(1, Math.round(due - performance.now())),
-    );
-  };
-  next();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
-}
 
 /** Recordings whose frames are all different. */
 function distinctRecordings(recordings: readonly RecordedCamera[]): RecordedCamera[] {
@@ -124,29 +95,8 @@ async function main(): Promise<void> {
     const recording = recordings[index % recordings.length];
     parts.set(camera.id, (recording?.frames ?? []).map(toMpjpeg));
   });
-  const periodMs = 1000 / options.fps;
-  let launches = 0;
-  const launchSource = (camera: CameraConfig, handlers: SourceHandlers): FfmpegProcess => {
-    handlers.onPlan({ output: 'mpjpeg', copyJpeg: true });
-    const frames = parts.get(camera.id) ?? [];
-    let next = 0;
-    // Cameras are not in step with each other: spread their ticks over one period.
-    const offset = ((launches++ % options.cameras) * periodMs) / options.cameras;
-    const stop = startTicker(periodMs, offset, () => {
-      const part = frames[next++ % frames.length];
-      if (!part) return;
-      for (let at = 0; at < part.length; at += PIPE_READ_BYTES) {
-        handlers.onStdout(part.subarray(at, at + PIPE_READ_BYTES));
-      }
-    });
-    return {
-      pid: undefined,
-      stop: () => {
-        stop();
-        return Promise.resolve();
-      },
-    };
-  };
+  const sources = recordedSources(parts, options.fps);
+  const launchSource = sources.launch;
   // Logs go to stderr: stdout carries this process's JSON lines.
   const log = pino({ level: 'warn', base: { name: `b9-${options.node}` } }, pino.destination(2));
   const camplex = await startCamplex({
@@ -185,7 +135,7 @@ async function main(): Promise<void> {
       sent,
       dropped,
       failures,
-      launches,
+      launches: sources.launches(),
     };
   };
   process.stdout.write(`${JSON.stringify({ ready: true, port: camplex.port })}\n`);

@@ -17,9 +17,6 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { parseConfig } from '../src/config/load.js';
-import type { CameraConfig } from '../src/config/schema.js';
-import type { FfmpegProcess } from '../src/ffmpeg/process.js';
-import type { SourceHandlers } from '../src/ffmpeg/source.js';
 import {
   encodeExtendedFrame,
   encodeFrame,
@@ -32,6 +29,7 @@ import {
 import { startCamplex } from '../src/server.js';
 import { type RecordedCamera, recordedFrames, toMpjpeg } from './frames.js';
 import { onLines } from './lines.js';
+import { recordedSources, startTicker } from './recorded-source.js';
 
 export type ServerMode = 'camplex' | 'bare';
 
@@ -46,41 +44,9 @@ export interface ServerStats {
   counters?: { frames: number; sent: number; dropped: number };
 }
 
-/** A pipe hands ffmpeg's output over in reads of at most this many bytes. */
-const PIPE_READ_BYTES = 65_536;
 const SHUTDOWN_DEADLINE_MS = 5000;
 const GC_ROUNDS = 2;
 const GC_SETTLE_MS = 50;
-
-/**
- * Calls `tick` every `periodMs`, first after `offsetMs`, on a schedule that does not drift.
- * A late tick is not caught up with a burst: the schedule restarts from now.
- */
-function startTicker(periodMs: number, offsetMs: number, tick: () => void): () => void {
-  let due = performance.now() + offsetMs;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const next = () => {
-    timer = setTimeout(
-      () => {
-        if (stopped) return;
-        tick();
-        const now = performance.now();
-        due += periodMs;
-        if (due < now - periodMs) due = now + periodMs;
-        next();
-      },
-      // Whole milliseconds: Node keeps one timer list per distinct delay, and fractional
-      // delays would make a new list for nearly every tick.
-      Math.max(1, Math.round(due - performance.now())),
-    );
-  };
-  next();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
-}
 
 /** Recorded camera for the `index`-th configured camera (recordings repeat past 16). */
 function recordingFor(recordings: readonly RecordedCamera[], index: number): RecordedCamera {
@@ -99,30 +65,7 @@ async function startCamplexMode(
   config.cameras.forEach((camera, index) => {
     parts.set(camera.id, recordingFor(recordings, index).frames.map(toMpjpeg));
   });
-  const periodMs = 1000 / fps;
-  let started = 0;
-  const launchSource = (camera: CameraConfig, handlers: SourceHandlers): FfmpegProcess => {
-    handlers.onPlan({ output: 'mpjpeg', copyJpeg: true });
-    const frames = parts.get(camera.id) ?? [];
-    let next = 0;
-    // Cameras are not in step with each other: spread their ticks over one period.
-    const offset = ((started++ % cameras) * periodMs) / cameras;
-    const stop = startTicker(periodMs, offset, () => {
-      const part = frames[next++ % frames.length];
-      if (!part) return;
-      for (let at = 0; at < part.length; at += PIPE_READ_BYTES) {
-        handlers.onStdout(part.subarray(at, at + PIPE_READ_BYTES));
-      }
-    });
-    // onExit is never called: this source does not fail by itself.
-    return {
-      pid: undefined,
-      stop: () => {
-        stop();
-        return Promise.resolve();
-      },
-    };
-  };
+  const { launch: launchSource } = recordedSources(parts, fps);
   // Logs go to stderr: stdout carries this process's JSON lines.
   const log = pino({ level: 'warn', base: { name: 'camplex-bench' } }, pino.destination(2));
   const camplex = await startCamplex({

@@ -113,6 +113,20 @@ describe('LoginSessions', () => {
 describe('Access', () => {
   const KEY = '192.0.2.1';
 
+  it('takes a token as the HTTP Basic password only where asked to (camera image paths)', () => {
+    const { gate } = access();
+    const basic = (password: string) =>
+      request({
+        authorization: `Basic ${Buffer.from(`home-assistant:${password}`).toString('base64')}`,
+      });
+    assert.deepEqual(gate.authenticate(basic(TOKEN), KEY, {}, { basic: true }), {
+      user: 'nvr',
+      via: 'token',
+    });
+    assert.deepEqual(gate.authenticate(basic(TOKEN), KEY, {}), { status: 401 }, 'not elsewhere');
+    assert.deepEqual(gate.authenticate(basic('wrong'), KEY, {}, { basic: true }), { status: 401 });
+  });
+
   it('takes a percent-encoded token in the subprotocol (a subprotocol cannot hold / or =)', () => {
     const base64 = 'q8/JxZ+0Lr3m2Wn6vKs1cTe4yHb7uPa9dFg5hBj0kQ==';
     const { gate } = access({

@@ -112,6 +112,7 @@ export class Access {
     req: IncomingMessage,
     clientKey: string,
     cookies: Readonly<Record<string, string | undefined>>,
+    options: { basic?: boolean } = {},
   ): Principal | Denial {
     if (!this.required) return { user: 'anonymous', via: 'open' };
     const cookie = cookies[this.sessionCookie];
@@ -122,7 +123,10 @@ export class Access {
     const bearer = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(
       req.headers.authorization ?? '',
     )?.[1];
-    const token = bearer ?? tokenFromSubprotocol(req.headers['sec-websocket-protocol']);
+    const token =
+      bearer ??
+      (options.basic ? tokenFromBasic(req.headers.authorization) : undefined) ??
+      tokenFromSubprotocol(req.headers['sec-websocket-protocol']);
     if (token === undefined) return { status: 401 };
     const retryAfterMs = this.options.failures.retryAfterMs(clientKey);
     if (retryAfterMs > 0) return { status: 429, retryAfterMs };
@@ -215,6 +219,19 @@ export function isDenial(result: Principal | Denial): result is Denial {
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
+}
+
+/**
+ * The token in HTTP Basic credentials, as the password (any user name): what Home Assistant's
+ * MJPEG and generic cameras and most NVRs can send, since they cannot set other headers. Only
+ * asked for on the camera image paths (see http/app.ts).
+ */
+function tokenFromBasic(header: string | undefined): string | undefined {
+  const encoded = /^Basic ([A-Za-z0-9+/=]{1,1100})$/.exec(header ?? '')?.[1];
+  if (encoded === undefined) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
 }
 
 /**

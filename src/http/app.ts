@@ -36,6 +36,8 @@ const MAX_FORM_BYTES = 4096;
  * embedding client authenticates with a token.
  */
 const EMBEDDABLE = /^\/(client\.js(\.map)?|api\/cameras|mjpeg\/[^/]+|snapshot\/[^/]+)$/;
+/** Where HTTP Basic (a token as the password) is accepted: the MJPEG stream and the snapshot. */
+const CAMERA_IMAGES = /^\/(mjpeg|snapshot)\/[^/?]+(\?.*)?$/;
 const CORS_FOR_EMBEDDING = {
   origin: true, // the request's own origin, already checked against allowedOrigins
   methods: ['GET', 'HEAD'],
@@ -154,7 +156,9 @@ function checkRequest(
   const reading = request.method === 'GET' || request.method === 'HEAD';
   if (request.routeOptions.config.public || !reading) return true;
   const client = options.client(request.raw);
-  const auth = access.authenticate(request.raw, client.key, request.cookies);
+  // Home automation and NVRs fetch camera images with HTTP Basic only: a token as the password.
+  const basic = CAMERA_IMAGES.test(request.url);
+  const auth = access.authenticate(request.raw, client.key, request.cookies, { basic });
   if (!isDenial(auth)) {
     request.principal = auth;
     return true;
@@ -176,7 +180,10 @@ function checkRequest(
   if ((request.headers.accept ?? '').includes('text/html')) {
     reply.redirect('/login', 303); // a person in a browser: show the login page
   } else {
-    reply.header('WWW-Authenticate', 'Bearer realm="camplex"');
+    reply.header(
+      'WWW-Authenticate',
+      basic ? 'Bearer realm="camplex", Basic realm="camplex"' : 'Bearer realm="camplex"',
+    );
     const message = 'sign in or send Authorization: Bearer <token>';
     replyError(reply, 401, ErrorCodes.UNAUTHENTICATED, message);
   }

@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from './processes.js';
+import { freePort, isListening } from './processes.js';
 import { requireTool } from './rtsp.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
@@ -39,7 +38,7 @@ export async function startLoadBalancer(backends: readonly string[]): Promise<Lo
     stderr = (stderr + text).slice(-8000);
   });
   const deadline = Date.now() + 10_000;
-  while (!(await listening(port))) {
+  while (!(await isListening(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`haproxy did not start:\n${stderr}`);
@@ -82,15 +81,4 @@ export function haproxyConfig(port: number, hosts: readonly string[]): string {
     ...hosts.map((host, i) => `  server n${i + 1} ${host} check`),
     '',
   ].join('\n');
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

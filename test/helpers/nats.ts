@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from './processes.js';
+import { freePort, isListening } from './processes.js';
 import { requireTool } from './rtsp.js';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
@@ -55,7 +54,7 @@ export async function startNatsServer(
       stderr = (stderr + text).slice(-8000);
     });
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!(await listening(port))) {
+    while (!(await isListening(port))) {
       if (child.exitCode !== null || Date.now() > deadline) {
         child.kill('SIGKILL');
         throw new Error(`nats-server did not start on ${port}:\n${stderr}`);
@@ -90,15 +89,4 @@ export async function startNatsServer(
     },
     signal: (sig) => child.kill(sig),
   };
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
 interface ProcEntry {
@@ -122,4 +122,16 @@ export async function freePort(): Promise<number> {
     throw new Error(`unexpected server address: ${String(address)}`);
   }
   return address.port;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` now. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

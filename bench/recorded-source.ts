@@ -1,0 +1,74 @@
+/**
+ * A camera source for benchmarks: recorded JPEGs handed to camplex as ffmpeg's mpjpeg output
+ * would be (pipe-sized reads), at a steady rate, instead of running ffmpeg. Used through
+ * startCamplex's `launchSource` hook by bench/server.ts and bench/b9-node.ts.
+ */
+import type { CameraConfig } from '../src/config/schema.js';
+import type { FfmpegProcess } from '../src/ffmpeg/process.js';
+import type { SourceHandlers } from '../src/ffmpeg/source.js';
+
+/** A pipe hands ffmpeg's output over in reads of at most this many bytes. */
+const PIPE_READ_BYTES = 65_536;
+
+/**
+ * Calls `tick` every `periodMs`, first after `offsetMs`, on a schedule that does not drift.
+ * A late tick is not caught up with a burst: the schedule restarts from now.
+ */
+export function startTicker(periodMs: number, offsetMs: number, tick: () => void): () => void {
+  let due = performance.now() + offsetMs;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const next = () => {
+    timer = setTimeout(
+      () => {
+        if (stopped) return;
+        tick();
+        const now = performance.now();
+        due += periodMs;
+        if (due < now - periodMs) due = now + periodMs;
+        next();
+      },
+      // Whole milliseconds: Node keeps one timer list per distinct delay, and fractional
+      // delays would make a new list for nearly every tick.
+      Math.max(1, Math.round(due - performance.now())),
+    );
+  };
+  next();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/**
+ * A `launchSource` that plays each camera's mpjpeg parts (`parts`, by camera id) in a loop at
+ * `fps`; `launches()` counts the sources started.
+ */
+export function recordedSources(parts: ReadonlyMap<string, readonly Buffer[]>, fps: number) {
+  const periodMs = 1000 / fps;
+  const cameras = Math.max(1, parts.size);
+  let launches = 0;
+  const launch = (camera: CameraConfig, handlers: SourceHandlers): FfmpegProcess => {
+    handlers.onPlan({ output: 'mpjpeg', copyJpeg: true });
+    const frames = parts.get(camera.id) ?? [];
+    let next = 0;
+    // Cameras are not in step with each other: spread their ticks over one period.
+    const offset = ((launches++ % cameras) * periodMs) / cameras;
+    const stop = startTicker(periodMs, offset, () => {
+      const part = frames[next++ % frames.length];
+      if (!part) return;
+      for (let at = 0; at < part.length; at += PIPE_READ_BYTES) {
+        handlers.onStdout(part.subarray(at, at + PIPE_READ_BYTES));
+      }
+    });
+    // onExit is never called: this source does not fail by itself.
+    return {
+      pid: undefined,
+      stop: () => {
+        stop();
+        return Promise.resolve();
+      },
+    };
+  };
+  return { launch, launches: () => launches };
+}

@@ -1,4 +1,5 @@
 /** The `camplex` command: parse flags, load config, start, and shut down cleanly on signals. */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from './access/password.js';
@@ -11,6 +12,7 @@ import { startCamplex } from './server.js';
 
 const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N] [--no-auth]
        camplex hash-password     (reads a password on stdin, prints its hash for auth.users)
+       camplex --version | --help
 
   --config FILE  YAML config with cameras (without it: ${DEFAULT_DEMO_CAMERAS} built-in demo cameras)
   --host HOST    address to listen on (default 127.0.0.1)
@@ -18,7 +20,11 @@ const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--dem
   --demo N       add N built-in demo cameras (ffmpeg test sources)
   --no-auth      allow a non-loopback address without authentication (anyone who can reach
                  it sees every camera)
+  --version      print camplex's version
   --help         show this help
+
+Signals: SIGINT or SIGTERM stop camplex (a second one kills every ffmpeg at once).
+Docs: README.md, docs/ (CLUSTER.md, CLIENT.md, INTEGRATIONS.md, SECURITY.md, PROTOCOL.md).
 
 Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN set a
 password or API token without a config file; LOG_LEVEL sets the log level.
@@ -45,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (flags.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(`camplex ${version()}\n`);
     return 0;
   }
   let config: ReturnType<typeof loadConfig>;
@@ -130,10 +140,21 @@ function parse(argv: string[]) {
       demo: { type: 'string' },
       'no-auth': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
     },
     strict: true,
     allowPositionals: false,
   }).values;
+}
+
+/** The version in camplex's package.json (beside dist/, where this file runs from). */
+function version(): string {
+  try {
+    const file = new URL('../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** `camplex hash-password`: one line of stdin (typed, or piped) to an scrypt hash. */

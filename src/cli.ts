@@ -6,12 +6,17 @@ import { hashPassword } from './access/password.js';
 import { createLog } from './common/log.js';
 import { ConfigError, DEFAULT_DEMO_CAMERAS, loadConfig } from './config/load.js';
 import { redactorFor } from './config/secrets.js';
+import { formatReport, runDoctor } from './doctor/doctor.js';
 import { locateFfmpeg } from './ffmpeg/locate.js';
 import { Redactor } from './guard/redactor.js';
 import { startCamplex } from './server.js';
 
 const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N] [--no-auth]
        camplex hash-password     (reads a password on stdin, prints its hash for auth.users)
+       camplex doctor [--config FILE] [--json]
+                                 (checks ffmpeg and probes every camera as camplex would: codec,
+                                 size, rate, key frames, what browsers get, advice; exit code 1
+                                 when something fails)
        camplex --version | --help
 
   --config FILE  YAML config with cameras (without it: ${DEFAULT_DEMO_CAMERAS} built-in demo cameras)
@@ -42,6 +47,7 @@ function printError(text: string): void {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'hash-password') return printPasswordHash();
+  if (argv[0] === 'doctor') return doctor(argv.slice(1));
   let flags: ReturnType<typeof parse>;
   try {
     flags = parse(argv);
@@ -145,6 +151,37 @@ function parse(argv: string[]) {
     strict: true,
     allowPositionals: false,
   }).values;
+}
+
+/** `camplex doctor`: ffmpeg and every camera checked, as text or JSON; 1 when any failed. */
+async function doctor(argv: string[]): Promise<number> {
+  let flags: { config?: string; json?: boolean };
+  try {
+    flags = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } },
+      strict: true,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`camplex doctor: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  let ffmpeg: ReturnType<typeof locateFfmpeg>;
+  try {
+    config = loadConfig(flags.config);
+    ffmpeg = locateFfmpeg(config.ffmpeg.path);
+  } catch (error) {
+    printError(`camplex doctor: ${(error as Error).message}\n`);
+    return 1;
+  }
+  redactorFor(config, process.env, redactor);
+  const report = await runDoctor(config, ffmpeg, redactor, (stream, index, count) => {
+    printError(`probing ${stream.id} (${index + 1}/${count})...\n`);
+  });
+  const text = flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report);
+  process.stdout.write(redactor.redact(text));
+  return report.ok ? 0 : 1;
 }
 
 /** The version in camplex's package.json (beside dist/, where this file runs from). */

@@ -22,6 +22,7 @@ import { type Clock, systemClock } from './common/clock.js';
 import type { Log } from './common/log.js';
 import type { CameraConfig, Config } from './config/schema.js';
 import { redactorFor } from './config/secrets.js';
+import { streamsOf } from './config/streams.js';
 import { MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
 import {
@@ -256,16 +257,6 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       return closing;
     },
   };
-}
-
-/** Every stream of the configured cameras: `<id>`, and `<id>@sub` for a sub-stream. */
-function streamsOf(cameras: readonly CameraConfig[]): CameraConfig[] {
-  return cameras.flatMap((camera) => {
-    const { substream, ...main } = camera;
-    if (substream === undefined) return [main];
-    const { codec: _codec, ...rest } = main;
-    return [main, { ...rest, id: camera.id + SUBSTREAM_SUFFIX, url: substream }];
-  });
 }
 
 /** How stream `camera` starts: its ffmpeg (probing first when needed), or a benchmark's source. */

@@ -17,7 +17,6 @@ import {
   type CameraOptions,
 } from './camera/camera.js';
 import { Cluster } from './cluster/cluster.js';
-import { SUBSTREAM_SUFFIX } from './common/camera-id.js';
 import { type Clock, systemClock } from './common/clock.js';
 import type { Log } from './common/log.js';
 import type { CameraConfig, Config } from './config/schema.js';

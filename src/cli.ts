@@ -1,18 +1,34 @@
 /** The `camplex` command: parse flags, load config, start, and shut down cleanly on signals. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from './access/password.js';
 import { createLog } from './common/log.js';
-import { ConfigError, DEFAULT_DEMO_CAMERAS, loadConfig } from './config/load.js';
+import {
+  ConfigError,
+  type ConfigOverrides,
+  DEFAULT_DEMO_CAMERAS,
+  loadConfig,
+} from './config/load.js';
 import { redactorFor } from './config/secrets.js';
 import { formatReport, runDoctor } from './doctor/doctor.js';
 import { locateFfmpeg } from './ffmpeg/locate.js';
 import { Redactor } from './guard/redactor.js';
 import { startCamplex } from './server.js';
+import {
+  installService,
+  type ServiceTarget,
+  serviceFile,
+  serviceText,
+  thisProgram,
+  uninstallService,
+} from './service/service.js';
 
 const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--demo N] [--no-auth]
        camplex hash-password     (reads a password on stdin, prints its hash for auth.users)
+       camplex service install|uninstall|status [--config FILE] [--system] [--print]
+                                 (starts camplex at boot: a systemd unit, --user unless
+                                 --system, or a macOS LaunchAgent; --print shows it only)
        camplex doctor [--config FILE] [--json]
                                  (checks ffmpeg and probes every camera as camplex would: codec,
                                  size, rate, key frames, what browsers get, advice; exit code 1
@@ -28,7 +44,8 @@ const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--dem
   --version      print camplex's version
   --help         show this help
 
-Signals: SIGINT or SIGTERM stop camplex (a second one kills every ffmpeg at once).
+Signals: SIGINT or SIGTERM stop camplex (a second one kills every ffmpeg at once); SIGHUP
+checks the config file again and logs what changed (restart camplex to apply it).
 Docs: README.md, docs/ (CLUSTER.md, CLIENT.md, INTEGRATIONS.md, SECURITY.md, PROTOCOL.md).
 
 Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN set a
@@ -48,6 +65,7 @@ function printError(text: string): void {
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'hash-password') return printPasswordHash();
   if (argv[0] === 'doctor') return doctor(argv.slice(1));
+  if (argv[0] === 'service') return service(argv.slice(1));
   let flags: ReturnType<typeof parse>;
   try {
     flags = parse(argv);
@@ -64,13 +82,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let config: ReturnType<typeof loadConfig>;
+  let overrides: ConfigOverrides;
   try {
-    config = loadConfig(flags.config, {
+    overrides = {
       ...(flags.host !== undefined ? { host: flags.host } : {}),
       ...(flags.port !== undefined ? { port: toNumber('--port', flags.port) } : {}),
       ...(flags.demo !== undefined ? { demo: toNumber('--demo', flags.demo) } : {}),
       ...(flags['no-auth'] ? { noAuth: true } : {}),
-    });
+    };
+    config = loadConfig(flags.config, overrides);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     printError(`camplex: invalid configuration\n${error.message}\n`);
@@ -133,6 +153,8 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);
+    // systemctl reload / kill -HUP: check the file again instead of dying (node's default).
+    process.on('SIGHUP', () => checkConfigAgain(flags.config, overrides, config));
   });
 }
 
@@ -151,6 +173,112 @@ function parse(argv: string[]) {
     strict: true,
     allowPositionals: false,
   }).values;
+}
+
+/**
+ * SIGHUP: reads and validates the config file again and logs what changed; a bad file is named
+ * with the usual message. Applying changes live is not built yet: the log says to restart.
+ */
+function checkConfigAgain(
+  file: string | undefined,
+  overrides: ConfigOverrides,
+  running: ReturnType<typeof loadConfig>,
+): void {
+  if (file === undefined) {
+    log.info('SIGHUP: no config file to read again (built-in demo cameras)');
+    return;
+  }
+  let next: ReturnType<typeof loadConfig>;
+  try {
+    next = loadConfig(file, overrides); // the command line's flags still apply
+  } catch (error) {
+    log.error(
+      { err: redactor.redact((error as Error).message) },
+      'SIGHUP: config refused, the running one stays',
+    );
+    return;
+  }
+  const json = (value: unknown) => JSON.stringify(value);
+  const ids = (config: ReturnType<typeof loadConfig>) => config.cameras.map((camera) => camera.id);
+  const added = ids(next).filter((id) => !ids(running).includes(id));
+  const removed = ids(running).filter((id) => !ids(next).includes(id));
+  const changed = next.cameras
+    .filter((camera) => {
+      const before = running.cameras.find((c) => c.id === camera.id);
+      return before !== undefined && json(before) !== json(camera);
+    })
+    .map((camera) => camera.id);
+  const sections = (['server', 'auth', 'limits', 'stream', 'groups', 'cluster'] as const).filter(
+    (key) => json(next[key]) !== json(running[key]),
+  );
+  if (added.length + removed.length + changed.length + sections.length === 0) {
+    log.info('SIGHUP: config read again, nothing changed');
+    return;
+  }
+  log.warn(
+    { added, removed, changed, sections },
+    'SIGHUP: the config changed; applying changes live is not built yet: restart camplex to apply them',
+  );
+}
+
+/** `camplex service install|uninstall|status`: the platform's service for this camplex. */
+async function service(argv: string[]): Promise<number> {
+  let parsed: {
+    values: { config?: string; system?: boolean; print?: boolean };
+    positionals: string[];
+  };
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        system: { type: 'boolean' },
+        print: { type: 'boolean' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    process.stderr.write(`camplex service: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const [action] = parsed.positionals;
+  const { config: file, system, print } = parsed.values;
+  if (action !== 'install' && action !== 'uninstall' && action !== 'status') {
+    process.stderr.write(`camplex service: expected install, uninstall or status\n\n${USAGE}`);
+    return 2;
+  }
+  const target: ServiceTarget = {
+    platform: process.platform === 'darwin' ? 'launchd' : 'systemd',
+    scope: system ? 'system' : 'user',
+  };
+  if (action === 'status') {
+    const path = serviceFile(target);
+    process.stdout.write(`${path}: ${existsSync(path) ? 'installed' : 'not installed'}\n`);
+    return existsSync(path) ? 0 : 1;
+  }
+  if (action === 'uninstall') {
+    const result = uninstallService(target);
+    process.stdout.write(
+      `${result.existed ? 'removed' : 'was not there:'} ${result.file}\nthen: ${result.next.join('\n      ')}\n`,
+    );
+    return 0;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(file); // a service must not start with a config that does not load
+  } catch (error) {
+    printError(`camplex service: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const program = thisProgram(fileURLToPath(import.meta.url), file);
+  if (print) {
+    process.stdout.write(serviceText(target, program, config));
+    return 0;
+  }
+  const result = installService(target, program, config);
+  process.stdout.write(`wrote ${result.file}\nnow: ${result.next.join('\n     ')}\n`);
+  return 0;
 }
 
 /** `camplex doctor`: ffmpeg and every camera checked, as text or JSON; 1 when any failed. */

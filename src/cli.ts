@@ -1,5 +1,6 @@
 /** The `camplex` command: parse flags, load config, start, and shut down cleanly on signals. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from './access/password.js';
@@ -45,12 +46,16 @@ const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--dem
   --help         show this help
 
 Signals: SIGINT or SIGTERM stop camplex (a second one kills every ffmpeg at once); SIGHUP
-checks the config file again and logs what changed (restart camplex to apply it).
+reloads the config file (also done when the file is saved): cameras added, removed and changed,
+groups, users and tokens apply at once; server, limits, stream and cluster need a restart.
 Docs: README.md, docs/ (CLUSTER.md, CLIENT.md, INTEGRATIONS.md, SECURITY.md, PROTOCOL.md).
 
 Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN set a
 password or API token without a config file; LOG_LEVEL sets the log level.
 `;
+
+/** A save often comes as several writes: reload once they settled. */
+const RELOAD_DEBOUNCE_MS = 300;
 
 // The process's one logger: the entry point owns it so the exit path can flush it. Its
 // redactor learns the config's secrets once the config is read.
@@ -153,8 +158,18 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);
-    // systemctl reload / kill -HUP: check the file again instead of dying (node's default).
-    process.on('SIGHUP', () => checkConfigAgain(flags.config, overrides, config));
+    // systemctl reload / kill -HUP, or the file saved: apply it without dropping viewers.
+    const file = flags.config;
+    if (file === undefined) {
+      process.on('SIGHUP', () => log.info('SIGHUP: no config file to reload (demo cameras)'));
+    } else {
+      let reloading = Promise.resolve();
+      const reload = () => {
+        reloading = reloading.then(() => reloadConfig(file, overrides, camplex));
+      };
+      process.on('SIGHUP', reload);
+      watchFile(file, reload);
+    }
   });
 }
 
@@ -176,49 +191,64 @@ function parse(argv: string[]) {
 }
 
 /**
- * SIGHUP: reads and validates the config file again and logs what changed; a bad file is named
- * with the usual message. Applying changes live is not built yet: the log says to restart.
+ * Reads and validates the config file again (SIGHUP, or the file changed) and applies it:
+ * cameras added, removed and changed, groups, users and tokens, without dropping the viewers of
+ * cameras that did not change. A bad file is named with the usual message and the running
+ * config stays; sections that need a restart are said so.
  */
-function checkConfigAgain(
-  file: string | undefined,
+async function reloadConfig(
+  file: string,
   overrides: ConfigOverrides,
-  running: ReturnType<typeof loadConfig>,
-): void {
-  if (file === undefined) {
-    log.info('SIGHUP: no config file to read again (built-in demo cameras)');
-    return;
-  }
+  camplex: Awaited<ReturnType<typeof startCamplex>>,
+): Promise<void> {
   let next: ReturnType<typeof loadConfig>;
   try {
     next = loadConfig(file, overrides); // the command line's flags still apply
   } catch (error) {
     log.error(
       { err: redactor.redact((error as Error).message) },
-      'SIGHUP: config refused, the running one stays',
+      'config reload refused: the running config stays',
     );
     return;
   }
-  const json = (value: unknown) => JSON.stringify(value);
-  const ids = (config: ReturnType<typeof loadConfig>) => config.cameras.map((camera) => camera.id);
-  const added = ids(next).filter((id) => !ids(running).includes(id));
-  const removed = ids(running).filter((id) => !ids(next).includes(id));
-  const changed = next.cameras
-    .filter((camera) => {
-      const before = running.cameras.find((c) => c.id === camera.id);
-      return before !== undefined && json(before) !== json(camera);
-    })
-    .map((camera) => camera.id);
-  const sections = (['server', 'auth', 'limits', 'stream', 'groups', 'cluster'] as const).filter(
-    (key) => json(next[key]) !== json(running[key]),
-  );
-  if (added.length + removed.length + changed.length + sections.length === 0) {
-    log.info('SIGHUP: config read again, nothing changed');
-    return;
+  redactorFor(next, process.env, redactor);
+  const summary = await camplex.reload(next);
+  log.info(summary, `config reloaded: ${describeReload(summary)}`);
+  if (summary.needRestart.length > 0) {
+    log.warn(
+      { sections: summary.needRestart },
+      `config sections ${summary.needRestart.join(', ')} changed: they take effect after a restart`,
+    );
   }
-  log.warn(
-    { added, removed, changed, sections },
-    'SIGHUP: the config changed; applying changes live is not built yet: restart camplex to apply them',
-  );
+}
+
+function describeReload(summary: {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}): string {
+  const parts = [
+    summary.added.length > 0 ? `added ${summary.added.join(', ')}` : '',
+    summary.removed.length > 0 ? `removed ${summary.removed.join(', ')}` : '',
+    summary.changed.length > 0 ? `changed ${summary.changed.join(', ')}` : '',
+  ].filter((part) => part !== '');
+  return parts.length > 0 ? parts.join('; ') : 'no camera changed';
+}
+
+/** Calls `onChange` (debounced) when `file` changes, even when an editor replaces it. */
+function watchFile(file: string, onChange: () => void): void {
+  const name = basename(file);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // The folder, not the file: editors save by writing a new file and renaming it over.
+    watch(dirname(resolvePath(file)), { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed !== name) return;
+      clearTimeout(timer);
+      timer = setTimeout(onChange, RELOAD_DEBOUNCE_MS);
+    });
+  } catch (error) {
+    log.warn({ err: (error as Error).message }, 'cannot watch the config file: reload with SIGHUP');
+  }
 }
 
 /** `camplex service install|uninstall|status`: the platform's service for this camplex. */

@@ -79,6 +79,19 @@ export interface RunningCamplex {
   close(): Promise<void>;
   /** SIGKILLs every ffmpeg at once, synchronously: the last resort of an exiting process. */
   killChildren(): void;
+  /**
+   * Applies a reloaded config: cameras added, removed and changed (unchanged ones run on
+   * untouched), groups, users and tokens. What needs a restart is only reported.
+   */
+  reload(next: Config): Promise<ReloadSummary>;
+}
+
+export interface ReloadSummary {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  /** Config sections that changed but take effect only after a restart. */
+  needRestart: string[];
 }
 
 /** Builds the object graph and starts listening. */
@@ -113,8 +126,16 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       boundary: MPJPEG_BOUNDARY,
       maxFrameBytes: config.stream.maxFrameBytes,
     });
+  /** The config in force (a reload replaces it). */
+  let current = config;
   // In a cluster, a camera runs on the node holding its lease; the others get its frames.
   const cluster = config.cluster && (await Cluster.connect(config.cluster, clock, log));
+  /** Stream `camera`'s source: its ffmpeg, or in a cluster the owner's frames when not ours. */
+  const source = (camera: CameraConfig, listener: CameraListener) => {
+    const local = launcherFor(camera, options, start, redactor);
+    const launch = cluster ? cluster.launcher(camera.id, local) : local;
+    return supervised(camera, launch, listener);
+  };
   const hub = new Hub({
     graceMs: config.stream.graceMs,
     clock,
@@ -126,11 +147,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
         }
       : {}),
     createCameras: (listener) =>
-      streamsOf(config.cameras).map((camera) => {
-        const local = launcherFor(camera, options, start, redactor);
-        const launch = cluster ? cluster.launcher(camera.id, local) : local;
-        return supervised(camera, launch, listener);
-      }),
+      streamsOf(config.cameras).map((camera) => source(camera, listener)),
     createTranscoder: (source, listener) => {
       const camera = streamsOf(config.cameras).find((stream) => stream.id === source.id) ?? {
         id: source.id,
@@ -194,7 +211,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   });
   registerRoutes(app, {
     hub,
-    groups: config.groups,
+    groups: () => current.groups,
     assets: loadAssets(options.publicDir),
     refusals,
     mjpeg: {
@@ -221,7 +238,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     registry: sockets,
     stream: config.stream,
     limits: config.limits,
-    groups: config.groups,
+    groups: () => current.groups,
   });
 
   const { host } = config.server;
@@ -240,6 +257,38 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     port,
     hub,
     killChildren: () => children.killAll(),
+    async reload(next) {
+      const before = new Map(streamsOf(current.cameras).map((stream) => [stream.id, stream]));
+      const after = streamsOf(next.cameras);
+      const same = (a: CameraConfig | undefined, b: CameraConfig) =>
+        a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+      const sources = after.map((stream) => {
+        const running = hub.camera(stream.id);
+        return running && same(before.get(stream.id), stream) ? running : source(stream, hub);
+      });
+      const ids = (config: Config) => config.cameras.map((camera) => camera.id);
+      const summary: ReloadSummary = {
+        added: ids(next).filter((id) => !ids(current).includes(id)),
+        removed: ids(current).filter((id) => !ids(next).includes(id)),
+        changed: next.cameras
+          .filter((camera) => {
+            const old = current.cameras.find((c) => c.id === camera.id);
+            return old !== undefined && JSON.stringify(old) !== JSON.stringify(camera);
+          })
+          .map((camera) => camera.id),
+        needRestart: (['server', 'limits', 'stream', 'ffmpeg', 'cluster'] as const).filter(
+          (key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]),
+        ),
+      };
+      current = next;
+      access.setCredentials(
+        new Map(Object.entries(next.auth.users)),
+        new Map(Object.entries(next.auth.tokens)),
+        new Map(Object.entries(next.auth.tokenCameras)),
+      );
+      await hub.reconfigure(sources);
+      return summary;
+    },
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => front.close(() => resolve()));

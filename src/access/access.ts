@@ -72,8 +72,8 @@ export class Access {
   /** Cookie names, `__Host-` prefixed under TLS. */
   readonly sessionCookie: string;
   readonly deviceCookie: string;
-  private readonly options: AccessOptions;
-  private readonly tokenDigests: Array<{ name: string; digest: Buffer }>;
+  private options: AccessOptions;
+  private tokenDigests: Array<{ name: string; digest: Buffer }>;
   /** Signs trusted-device cookies; new at every start, so a restart forgets every device. */
   private readonly deviceKey = randomBytes(32);
   private readonly sleep: (ms: number) => Promise<void>;
@@ -91,6 +91,19 @@ export class Access {
       name,
       digest: sha256(token),
     }));
+  }
+
+  /**
+   * Users and tokens of a reloaded config, from now on. Sessions already signed in stay (a
+   * removed user's end when they expire or sign out); a removed token stops working at once.
+   */
+  setCredentials(
+    users: ReadonlyMap<string, string>,
+    tokens: ReadonlyMap<string, string>,
+    tokenCameras: ReadonlyMap<string, readonly string[]>,
+  ): void {
+    this.options = { ...this.options, users, tokens, tokenCameras };
+    this.tokenDigests = [...tokens].map(([name, token]) => ({ name, digest: sha256(token) }));
   }
 
   /** Whether anyone must authenticate at all. */

@@ -58,6 +58,9 @@ export class Connection {
       {
         onHello: (cameras, groups) => {
           this.groups = groups;
+          // hello comes again after a config reload: cameras no longer there are forgotten.
+          const listed = new Set(cameras.map((info) => info.id));
+          for (const id of this.cameras.keys()) if (!listed.has(id)) this.cameras.delete(id);
           for (const info of cameras) this.cameras.set(info.id, info);
           for (const info of cameras) this.refresh(info);
           this.changed();

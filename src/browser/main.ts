@@ -79,6 +79,18 @@ const socket = new CameraSocket(CameraSocket.urlFor(location), {
 });
 
 function showCameras(list: CameraInfo[], groups?: Record<string, string[]>): void {
+  // hello comes again after a config reload: cameras no longer there go away.
+  const listed = new Set(list.map((camera) => camera.id));
+  for (const [id, tile] of tiles) {
+    if (listed.has(id)) continue;
+    tile.close();
+    tile.element.remove();
+    visibility.unobserve(tile.element);
+    tiles.delete(id);
+    cameras.delete(id);
+    showing.delete(id);
+    onScreen.delete(id);
+  }
   for (const camera of list) {
     cameras.set(camera.id, camera);
     if (!tiles.has(camera.id)) {

@@ -18,8 +18,8 @@ import { replyError, replyHtml } from './responses.js';
 
 export interface RouteOptions {
   hub: Hub;
-  /** The config's camera groups (name -> camera ids). */
-  groups?: Readonly<Record<string, readonly string[]>>;
+  /** The config's camera groups now (name -> camera ids). */
+  groups?: () => Readonly<Record<string, readonly string[]>>;
   assets: Map<string, Asset>;
   refusals: Refusals;
   mjpeg: MjpegOptions;
@@ -45,7 +45,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     const may = (id: string) => mayWatch(request.principal, id);
     return {
       cameras: hub.infos().filter((info) => may(info.id)),
-      groups: visibleGroups(options.groups ?? {}, may),
+      groups: visibleGroups(options.groups?.() ?? {}, may),
     };
   });
   app.get('/healthz', { config: { public: true } }, () => {

@@ -25,6 +25,8 @@ export interface Viewer {
   sendBurst?(frames: readonly Frame[], camera: Camera): void;
   /** A state change of any camera. */
   sendState(info: CameraInfo): void;
+  /** The camera list changed (a config reload): here it is, whole. */
+  sendCameras?(cameras: CameraInfo[]): void;
 }
 
 export interface HubOptions {
@@ -75,20 +77,67 @@ export class Hub implements CameraListener {
 
   constructor(options: HubOptions) {
     this.options = options;
-    for (const source of options.createCameras(this)) {
-      const stream: Stream = {
-        source,
-        transcoder: undefined,
-        viewers: new Map(),
-        native: new Set(),
-        jpeg: new Set(),
-        stopTimer: undefined,
-        transcoderStopTimer: undefined,
-        delivered: { sent: 0, dropped: 0 },
-      };
-      this.streams.set(source.id, stream);
-      this.feeds.set(source, { stream, jpeg: false });
+    for (const source of options.createCameras(this)) this.addStream(source);
+  }
+
+  /**
+   * A reloaded config's streams, in order: each is the source already running (unchanged), a
+   * new source for a stream that changed (its viewers move to it and it restarts), or a new
+   * stream. Streams not listed stop and their viewers lose them. Every viewer then gets the new
+   * camera list. Resolves once the old sources have stopped.
+   */
+  async reconfigure(sources: readonly Camera[]): Promise<void> {
+    const next = new Map(sources.map((source) => [source.id, source]));
+    const stopping: Array<Promise<void>> = [];
+    for (const [id, stream] of [...this.streams]) {
+      const source = next.get(id);
+      if (source === stream.source) continue;
+      stopping.push(this.dropStream(stream));
+      if (!source) continue;
+      // Changed: the same viewers, on the new source.
+      const fresh = this.addStream(source);
+      for (const [viewer, formats] of stream.viewers) fresh.viewers.set(viewer, formats);
+      if (fresh.viewers.size > 0) this.keepRunning(fresh);
     }
+    for (const source of sources) if (!this.streams.has(source.id)) this.addStream(source);
+    // Config order.
+    const ordered = sources.flatMap((source) => {
+      const stream = this.streams.get(source.id);
+      return stream ? ([[source.id, stream]] as const) : [];
+    });
+    this.streams.clear();
+    for (const [id, stream] of ordered) this.streams.set(id, stream);
+    const infos = this.infos();
+    for (const viewer of this.viewers) viewer.sendCameras?.(infos);
+    await Promise.all(stopping);
+  }
+
+  private addStream(source: Camera): Stream {
+    const stream: Stream = {
+      source,
+      transcoder: undefined,
+      viewers: new Map(),
+      native: new Set(),
+      jpeg: new Set(),
+      stopTimer: undefined,
+      transcoderStopTimer: undefined,
+      delivered: { sent: 0, dropped: 0 },
+    };
+    this.streams.set(source.id, stream);
+    this.feeds.set(source, { stream, jpeg: false });
+    return stream;
+  }
+
+  /** Takes a stream out: no viewer gets its frames any more; its source and transcoder stop. */
+  private dropStream(stream: Stream): Promise<void> {
+    this.options.clock.clearTimeout(stream.stopTimer);
+    this.options.clock.clearTimeout(stream.transcoderStopTimer);
+    this.streams.delete(stream.source.id);
+    this.feeds.delete(stream.source);
+    if (stream.transcoder) this.feeds.delete(stream.transcoder);
+    const stopping = [stream.source.shutDown()];
+    if (stream.transcoder) stopping.push(stream.transcoder.shutDown());
+    return Promise.all(stopping).then(() => {});
   }
 
   /** Every stream's source, in config order. */

@@ -64,7 +64,7 @@ export function systemdUnit(
     '[Service]',
     'Type=simple',
     `ExecStart=${args.map(quoteForSystemd).join(' ')}`,
-    // systemctl reload camplex: SIGHUP, on which camplex checks its config file again
+    // systemctl reload camplex: SIGHUP, on which camplex reloads its config file
     'ExecReload=/bin/kill -HUP $MAINPID',
     'Restart=on-failure',
     'RestartSec=5',

@@ -46,7 +46,8 @@ export interface EndpointOptions {
   registry: SocketRegistry;
   stream: Config['stream'];
   limits: Config['limits'];
-  groups?: Config['groups'];
+  /** The config's camera groups now (a reload may change them). */
+  groups?: () => Config['groups'];
 }
 
 export function attachSocketEndpoint(server: Server, options: EndpointOptions): SocketEndpoint {

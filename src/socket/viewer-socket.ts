@@ -47,8 +47,8 @@ export interface ViewerSocketOptions {
   maxCamerasPerSocket: number;
   refusals: Refusals;
   now: () => number;
-  /** The config's camera groups, told in hello. */
-  groups?: Readonly<Record<string, readonly string[]>>;
+  /** The config's camera groups now, told in hello. */
+  groups?: () => Readonly<Record<string, readonly string[]>>;
   /** Whether this viewer may watch a stream (a token may be limited to some cameras). */
   mayWatch?: (stream: string) => boolean;
 }
@@ -127,14 +127,7 @@ export class ViewerSocket implements Viewer {
       else this.log.warn({ err: error.message, code }, 'websocket protocol error: closed by ws');
     });
     options.hub.addViewer(this);
-    const may = this.mayWatch;
-    const groups = visibleGroups(options.groups ?? {}, may);
-    this.sendControl({
-      type: 'hello',
-      protocol: PROTOCOL_VERSION,
-      cameras: options.hub.infos().filter((info) => may(info.id)),
-      ...(Object.keys(groups).length > 0 ? { groups } : {}),
-    });
+    this.sendHello(options.hub.infos());
   }
 
   sendFrame(frame: Frame, camera: Camera): void {
@@ -183,6 +176,30 @@ export class ViewerSocket implements Viewer {
       const decodeOnly = i < frames.length - 1 && frame.codec !== 'jpeg';
       this.send(frame, camera, this.ws.bufferedAmount, decodeOnly);
       this.slots.sent(camera);
+    });
+  }
+
+  /** The camera list changed (a config reload): hello again, and streams gone are forgotten. */
+  sendCameras(cameras: CameraInfo[]): void {
+    const streams = new Set(
+      cameras.flatMap((info) => [info.id, ...(info.substream ? [info.substream.id] : [])]),
+    );
+    for (const id of [...this.subscribed]) {
+      if (streams.has(id)) continue;
+      this.subscribed.delete(id);
+      this.slots.forget(id);
+    }
+    this.sendHello(cameras);
+  }
+
+  private sendHello(cameras: CameraInfo[]): void {
+    const may = this.mayWatch;
+    const groups = visibleGroups(this.options.groups?.() ?? {}, may);
+    this.sendControl({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      cameras: cameras.filter((info) => may(info.id)),
+      ...(Object.keys(groups).length > 0 ? { groups } : {}),
     });
   }
 

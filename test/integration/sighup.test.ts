@@ -1,54 +1,128 @@
 /**
- * SIGHUP (what `systemctl reload camplex` sends): camplex checks its config file again instead
- * of dying, names a bad file and keeps the running config, and logs what a good one changes.
+ * Reloading the config (SIGHUP, as `systemctl reload camplex` sends, or the file saved): a bad
+ * file is refused and the running config stays; a good one applies without dropping viewers:
+ * the camera removed stops and leaves the viewer's list, the one added can be watched, the one
+ * unchanged goes on without a gap, and a token added works at once.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
+import { descendantPids, waitFor } from '../helpers/processes.js';
+import { connectViewer, type TestViewer } from '../helpers/viewer.js';
 
-describe('SIGHUP', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'camplex-sighup-'));
+const TOKEN = 'reload-token-0123456789abcdefghijklmnopq';
+
+/** Demo cameras' ffmpeg command lines name their hue: which of `ids` run under `node`. */
+function running(node: CamplexProcess): number[] {
+  const hues: number[] = [];
+  for (const pid of descendantPids(node.pid)) {
+    try {
+      const hue = /hue=h=(\d+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
+      if (hue) hues.push(Number(hue));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return hues.sort((a, b) => a - b);
+}
+
+/** demo:N's hue (src/ffmpeg/args.ts). */
+const hueOf = (n: number) => ((n - 1) * 137) % 360;
+
+describe('reloading the config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camplex-reload-'));
   const file = join(dir, 'camplex.yaml');
   let camplex: CamplexProcess;
-  const config = (cameras: string[]) =>
-    ['cameras:', ...cameras.map((id, i) => `  ${id}: { url: "demo:${i + 1}" }`)].join('\n');
+  let viewer: TestViewer;
+  const write = (lines: string[]) => writeFileSync(file, `${lines.join('\n')}\n`);
 
   before(async () => {
-    writeFileSync(file, config(['front']));
+    write(['cameras:', '  front: { url: "demo:1" }', '  garage: { url: "demo:2" }']);
     camplex = await startCamplexProcess({ args: ['--config', file] });
+    viewer = await connectViewer(camplex.wsUrl);
+    viewer.send({ cmd: 'subscribe', cameras: ['front', 'garage'] });
+    await waitFor(async () => viewer.framesOf('front') > 5 && viewer.framesOf('garage') > 5, {
+      timeoutMs: 15_000,
+      what: 'both cameras streaming',
+    });
   });
 
   after(async () => {
+    viewer?.ws.terminate();
     await camplex?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const logged = (text: string) =>
-    waitFor(async () => camplex.lines.some((line) => line.includes(text)), {
-      timeoutMs: 5000,
+  const logged = (text: string, after = 0) =>
+    waitFor(async () => camplex.lines.slice(after).some((line) => line.includes(text)), {
+      timeoutMs: 8000,
       what: `a log line with "${text}"`,
     });
 
-  it('reads the file again, refuses a bad one and logs what a good one changes, still serving', async () => {
+  it('refuses a bad file on SIGHUP and goes on with the running config', async () => {
+    const mark = camplex.lines.length;
     process.kill(camplex.pid, 'SIGHUP');
-    await logged('nothing changed');
+    await logged('config reloaded: no camera changed', mark);
     writeFileSync(file, 'cameras:\n  front: { url: 5 }\n');
     process.kill(camplex.pid, 'SIGHUP');
-    await logged('config refused, the running one stays');
-    const refused = camplex.lines.find((line) => line.includes('config refused')) ?? '';
+    await logged('config reload refused: the running config stays', mark);
+    const refused = camplex.lines.find((line) => line.includes('config reload refused')) ?? '';
     assert.match(refused, /cameras\.front\.url/, 'names the key');
-    writeFileSync(file, config(['front', 'garage']));
-    process.kill(camplex.pid, 'SIGHUP');
-    await logged('restart camplex to apply them');
-    const change = JSON.parse(
-      camplex.lines.find((line) => line.includes('restart camplex to apply them')) ?? '{}',
-    ) as { added?: string[] };
-    assert.deepEqual(change.added, ['garage']);
-    const health = await fetch(`${camplex.url}healthz`);
-    assert.equal(health.status, 200, 'still serving');
+    const before = viewer.framesOf('garage');
+    await waitFor(async () => viewer.framesOf('garage') > before + 5, {
+      timeoutMs: 5000,
+      what: 'garage still streaming',
+    });
+  });
+
+  it('applies a saved file: removed stops, added appears, unchanged goes on without a gap', async () => {
+    const mark = camplex.lines.length;
+    const hellos = viewer.messages.filter((m) => m.type === 'hello').length;
+    // front's frame times, to see it never paused
+    const arrivals: number[] = [];
+    viewer.ws.on('message', (_data, binary) => {
+      if (binary) arrivals.push(Date.now());
+    });
+    write([
+      'auth:',
+      '  tokens:',
+      `    panel: ${TOKEN}`,
+      'cameras:',
+      '  front: { url: "demo:1" }',
+      '  yard: { url: "demo:3" }',
+    ]);
+    // No SIGHUP: saving the file is enough.
+    await logged('config reloaded: added yard; removed garage', mark);
+    await waitFor(async () => viewer.messages.filter((m) => m.type === 'hello').length > hellos, {
+      timeoutMs: 5000,
+      what: 'hello again with the new list',
+    });
+    const hello = viewer.messages.filter((m) => m.type === 'hello').at(-1);
+    assert.deepEqual(hello?.type === 'hello' ? hello.cameras.map((camera) => camera.id) : [], [
+      'front',
+      'yard',
+    ]);
+    await waitFor(async () => !running(camplex).includes(hueOf(2)), {
+      timeoutMs: 5000,
+      what: "garage's ffmpeg to stop",
+    });
+    viewer.send({ cmd: 'subscribe', cameras: ['yard'] });
+    await waitFor(async () => viewer.framesOf('yard') > 5, { timeoutMs: 15_000, what: 'yard' });
+    // front (10 fps) never paused for long around the reload
+    const gaps = arrivals.slice(1).map((at, i) => at - (arrivals[i] ?? at));
+    assert.ok(Math.max(...gaps) < 1000, `longest gap between frames: ${Math.max(...gaps)} ms`);
+    assert.deepEqual(
+      running(camplex),
+      [hueOf(1), hueOf(3)].sort((a, b) => a - b),
+    );
+    // the token added works at once; without it camplex now wants one
+    const withToken = await fetch(`${camplex.url}api/cameras`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(withToken.status, 200);
+    assert.equal((await fetch(`${camplex.url}api/cameras`)).status, 401);
   });
 });

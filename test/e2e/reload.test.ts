@@ -1,0 +1,87 @@
+/**
+ * A config saved while a dashboard is open: the removed camera's tile goes away, the added
+ * camera's tile appears and draws, the unchanged camera's tile goes on, without a reload.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
+import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
+
+const SCREENSHOT = fileURLToPath(new URL('../../test-results/reload.png', import.meta.url));
+
+describe('the dashboard when the config is reloaded', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camplex-reload-e2e-'));
+  const file = join(dir, 'camplex.yaml');
+  let camplex: CamplexProcess;
+  let chromium: LaunchedChromium;
+  const write = (cameras: Array<[string, number]>) =>
+    writeFileSync(
+      file,
+      ['cameras:', ...cameras.map(([id, n]) => `  ${id}: { url: "demo:${n}", name: ${id} }`)].join(
+        '\n',
+      ),
+    );
+
+  before(async () => {
+    write([
+      ['front', 1],
+      ['garage', 2],
+    ]);
+    camplex = await startCamplexProcess({ args: ['--config', file] });
+    chromium = await launchChromium();
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await camplex?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('removes, adds and keeps tiles live, without a page reload', async () => {
+    const page = await chromium.context.newPage();
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(camplex.url);
+    await page.evaluate(() => {
+      (window as unknown as { marker: string }).marker = 'same page';
+    });
+    if (await page.isEnabled('#stream-all')) await page.click('#stream-all');
+    await page.waitForFunction(
+      () =>
+        Number(document.querySelector<HTMLElement>('[data-camera="garage"]')?.dataset.frames) > 5,
+      undefined,
+      { timeout: 15_000 },
+    );
+    write([
+      ['front', 1],
+      ['yard', 3],
+    ]);
+    await page.waitForSelector('[data-camera="garage"]', { state: 'detached', timeout: 10_000 });
+    await page.waitForFunction(
+      () => Number(document.querySelector<HTMLElement>('[data-camera="yard"]')?.dataset.frames) > 5,
+      undefined,
+      { timeout: 15_000 },
+    );
+    const ids = await page.$$eval('[data-camera]', (tiles) =>
+      tiles.map((tile) => (tile as HTMLElement).dataset.camera),
+    );
+    assert.deepEqual(ids, ['front', 'yard']);
+    const front = Number(await page.getAttribute('[data-camera="front"]', 'data-frames'));
+    await page.waitForFunction(
+      (before) =>
+        Number(document.querySelector<HTMLElement>('[data-camera="front"]')?.dataset.frames) >
+        before + 5,
+      front,
+      { timeout: 5000 },
+    );
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { marker?: string }).marker),
+      'same page',
+    );
+    await page.screenshot({ path: SCREENSHOT });
+    await page.close();
+  });
+});

@@ -72,6 +72,8 @@ const STATE_FORGET_MS = 3 * STATE_EVERY_MS;
 const INTEREST_EVERY_MS = 1000;
 const INTEREST_FORGET_MS = 3 * INTEREST_EVERY_MS;
 const CACHE_TIMEOUT_MS = 2000;
+/** No unit from the owner for this long and a receiving node tries to take the camera. */
+const OWNER_QUIET_MS = 1000;
 /** Between attempts to reach NATS at start. */
 const CONNECT_RETRY_MS = 2000;
 /** Formats the owner's relay viewer asks the hub for: whatever the camera sends. */
@@ -534,10 +536,25 @@ class ClusterSource implements FfmpegProcess {
       }
       this.handlers.onUnit(frame.data);
     };
+    // The owner is alive while its units come: only when they stop does this node try to take
+    // the camera over (see Lease.setHolderAlive). Not for the JPEG channel: it never takes it.
+    let lastFrameAt = 0;
+    if (this.channel === 'native') {
+      const lease = this.cluster.lease(this.id);
+      const watch = setInterval(() => {
+        if (this.stopped || this.ended) {
+          clearInterval(watch);
+          lease.setHolderAlive(false);
+          return;
+        }
+        lease.setHolderAlive(Date.now() - lastFrameAt < OWNER_QUIET_MS);
+      }, OWNER_QUIET_MS / 4);
+    }
     // Live units wait while the cache is asked for; older ones are dropped by sequence number.
     const early: Relayed[] = [];
     let caching = this.channel === 'native';
     this.stopReceiving = this.cluster.receive(this.id, this.channel, (frame) => {
+      lastFrameAt = Date.now();
       if (caching) early.push(frame);
       else take(frame);
     });

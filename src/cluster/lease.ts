@@ -43,6 +43,8 @@ export class Lease {
   private deadline: unknown;
   private wanted = false;
   private busy = false;
+  /** While another node holds the lease and its frames come, there is no point in asking. */
+  private holderAlive = false;
 
   constructor(options: LeaseOptions) {
     this.options = options;
@@ -62,6 +64,17 @@ export class Lease {
     if (this.wanted) return;
     this.wanted = true;
     await this.tick();
+  }
+
+  /**
+   * Whether the node holding the lease is visibly alive (its frames come): then this node does
+   * not try to take it, so a cluster's steady state costs no KV writes; when they stop, it
+   * tries again at once and every second.
+   */
+  setHolderAlive(alive: boolean): void {
+    if (alive === this.holderAlive) return;
+    this.holderAlive = alive;
+    if (!alive && this.wanted && this.revision === undefined && !this.busy) void this.tick();
   }
 
   /** No longer wants the camera: stops trying, and gives the lease up (deleting the key) if held. */
@@ -92,6 +105,7 @@ export class Lease {
     // Renew every ttl/3; while another node holds it, try again more often, so a camera whose
     // owner died moves soon after its key expires.
     const { ttlMs } = this.options;
+    if (this.revision === undefined && this.holderAlive) return; // setHolderAlive(false) wakes it
     const ms = this.revision === undefined ? Math.min(ttlMs / 3, RETRY_MS) : ttlMs / 3;
     this.timer = this.options.clock.setTimeout(() => void this.tick(), ms);
   }

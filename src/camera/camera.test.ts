@@ -68,6 +68,27 @@ function expectedDelay(attempt: number): number {
 }
 
 describe('Camera', () => {
+  describe('handover', () => {
+    it('starts again at once, without a failure, when its source moved (a cluster handover)', () => {
+      const { camera, processes, states, sendFrame, current } = setup();
+      camera.start();
+      sendFrame(fakeJpeg(1));
+      assert.equal(camera.info().state, 'live');
+      current().handlers.onExit({
+        code: null,
+        signal: null,
+        lastError: 'taken over',
+        handover: true,
+      });
+      assert.equal(processes.length, 2, 'a new source, with no backoff wait');
+      assert.equal(camera.counters.failures, 0);
+      assert.ok(!states.some((info) => info.state === 'retrying'), 'never shown as failing');
+      assert.equal(camera.latest, undefined, 'nothing from before the move is handed out');
+      sendFrame(fakeJpeg(2));
+      assert.equal(camera.info().state, 'live');
+    });
+  });
+
   describe('start', () => {
     it('is idle until started and reports starting, then live on the first frame', () => {
       const { camera, processes, states, sendFrame } = setup();

@@ -206,7 +206,8 @@ export class Camera {
       onExit: (exit) => {
         if (generation !== this.generation) return;
         this.process = undefined;
-        this.fail(this.withSilence(describeExit(exit)), exit.lastError);
+        if (exit.handover) this.startAgain(exit.lastError);
+        else this.fail(this.withSilence(describeExit(exit)), exit.lastError);
       },
     };
     this.process = this.options.launch(handlers, this.attempt);
@@ -332,6 +333,14 @@ export class Camera {
     const waited = this.options.clock.now() - this.spawnedAt;
     if (this.lastFrameAt !== undefined || waited < SILENCE_WORTH_NOTING_MS) return reason;
     return `${reason} (no frame in ${Math.round(waited / 100) / 10} s)`;
+  }
+
+  /** The source moved (a cluster's handover): a fresh start now, from its first key frame. */
+  private startAgain(why: string): void {
+    this.clearTimers();
+    this.forgetFrames();
+    this.options.log.info(`camera source moved: ${why}; starting again`);
+    this.spawn();
   }
 
   private fail(reason: string, detail: string): void {

@@ -36,7 +36,8 @@ const STOPPABLE = ['idle', 'stopped'] as const;
 export const TRANSITIONS: Readonly<Record<CameraState, readonly CameraState[]>> = {
   idle: ['starting', 'stopped'],
   starting: ['live', 'retrying', 'offline', ...STOPPABLE],
-  live: ['retrying', 'offline', ...STOPPABLE],
+  // starting again without a failure: in a cluster, its source moved to this node
+  live: ['starting', 'retrying', 'offline', ...STOPPABLE],
   retrying: ['starting', 'retrying', 'offline', ...STOPPABLE],
   offline: ['starting', 'offline', ...STOPPABLE],
   stopped: [],

@@ -565,13 +565,13 @@ class ClusterSource implements FfmpegProcess {
     for (const frame of early) take(frame);
   }
 
-  /** Ends this start as a process exit would: the camera restarts it (and decides anew). */
+  /** Ends this start as a handover: the camera starts again at once (and decides anew). */
   private end(why: string): void {
     if (this.ended || this.stopped) return;
     this.ended = true;
     this.unlisten?.();
     this.stopReceiving?.();
-    this.handlers.onExit({ code: null, signal: null, lastError: why });
+    this.handlers.onExit({ code: null, signal: null, lastError: why, handover: true });
   }
 }
 

@@ -19,6 +19,11 @@ export interface FfmpegExit {
   signal: NodeJS.Signals | null;
   /** Last stderr line (redacted), or the spawn error, for the user-facing reason. */
   lastError: string;
+  /**
+   * Not a failure: the source moved (in a cluster, this node took the camera over): start
+   * again at once, with no backoff and nothing counted as failed.
+   */
+  handover?: boolean;
 }
 
 /**

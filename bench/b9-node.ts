@@ -20,7 +20,7 @@ import { parseConfig } from '../src/config/load.js';
 import { startCamplex } from '../src/server.js';
 import { type RecordedCamera, recordedFrames, toMpjpeg } from './frames.js';
 import { onLines } from './lines.js';
-import { recordedSources } from './recorded-source.js';
+import { recordedSources, UNUSED_FFMPEG } from './recorded-source.js';
 
 /** The answer to `{"cmd":"stats"}`. */
 export interface NodeStats {
@@ -101,12 +101,7 @@ async function main(): Promise<void> {
   const log = pino({ level: 'warn', base: { name: `b9-${options.node}` } }, pino.destination(2));
   const camplex = await startCamplex({
     config,
-    ffmpeg: {
-      path: '/usr/bin/ffmpeg',
-      origin: 'PATH',
-      version: 'unused',
-      rtspTimeoutFlag: '-timeout',
-    },
+    ffmpeg: UNUSED_FFMPEG,
     log,
     publicDir: fileURLToPath(new URL('../dist/public/', import.meta.url)),
     launchSource,

@@ -4,8 +4,17 @@
  * startCamplex's `launchSource` hook by bench/server.ts and bench/b9-node.ts.
  */
 import type { CameraConfig } from '../src/config/schema.js';
+import type { FfmpegBinary } from '../src/ffmpeg/locate.js';
 import type { FfmpegProcess } from '../src/ffmpeg/process.js';
 import type { SourceHandlers } from '../src/ffmpeg/source.js';
+
+/** What startCamplex is told of ffmpeg when recordedSources stand in for every camera. */
+export const UNUSED_FFMPEG: FfmpegBinary = {
+  path: '/usr/bin/ffmpeg',
+  origin: 'PATH',
+  version: 'unused',
+  rtspTimeoutFlag: '-timeout',
+};
 
 /** A pipe hands ffmpeg's output over in reads of at most this many bytes. */
 const PIPE_READ_BYTES = 65_536;

@@ -29,7 +29,7 @@ import {
 import { startCamplex } from '../src/server.js';
 import { type RecordedCamera, recordedFrames, toMpjpeg } from './frames.js';
 import { onLines } from './lines.js';
-import { recordedSources, startTicker } from './recorded-source.js';
+import { recordedSources, startTicker, UNUSED_FFMPEG } from './recorded-source.js';
 
 export type ServerMode = 'camplex' | 'bare';
 
@@ -70,12 +70,7 @@ async function startCamplexMode(
   const log = pino({ level: 'warn', base: { name: 'camplex-bench' } }, pino.destination(2));
   const camplex = await startCamplex({
     config,
-    ffmpeg: {
-      path: '/usr/bin/ffmpeg',
-      origin: 'PATH',
-      version: 'unused',
-      rtspTimeoutFlag: '-timeout',
-    },
+    ffmpeg: UNUSED_FFMPEG,
     log,
     publicDir: fileURLToPath(new URL('../dist/public/', import.meta.url)),
     launchSource,

@@ -46,7 +46,7 @@ abstract class CamplexElement extends HTMLElement {
   }
 
   connectedCallback(): void {
-    void this.open();
+    this.start();
   }
 
   disconnectedCallback(): void {
@@ -56,7 +56,14 @@ abstract class CamplexElement extends HTMLElement {
   attributeChangedCallback(): void {
     if (!this.isConnected) return;
     this.close();
-    void this.open();
+    this.start();
+  }
+
+  /** Opens the element's connection; a bad `server` attribute is said in the console. */
+  private start(): void {
+    this.open().catch((error: unknown) => {
+      console.warn(`camplex: <${this.localName}>: ${(error as Error).message}`);
+    });
   }
 
   /** The camera ids to show, in order. */

@@ -59,9 +59,13 @@ export class Formats {
       answer = video.plays({ codecString, bframes: info.bframes });
       this.checked.set(key, answer);
     }
-    void answer.then((supported) => {
-      if (!supported) this.toJpeg(info.id);
-    });
+    // No answer counts as no: JPEG always plays.
+    answer.then(
+      (supported) => {
+        if (!supported) this.toJpeg(info.id);
+      },
+      () => this.toJpeg(info.id),
+    );
   }
 
   /** Camera `id` gets JPEG from now on. */

@@ -227,8 +227,7 @@ export class Camera {
       const onFrame = (jpeg: Uint8Array) => {
         if (current()) this.acceptFrame(jpeg, 'jpeg', true);
       };
-      const jpegs = new MpjpegSplitter({ boundary: this.options.boundary, maxFrameBytes, onFrame });
-      return { push: (chunk: Uint8Array) => jpegs.push(chunk), pushUnit: onFrame };
+      return new MpjpegSplitter({ boundary: this.options.boundary, maxFrameBytes, onFrame });
     }
     return new AnnexBSplitter({
       codec: output,

@@ -163,9 +163,7 @@ export class Cluster {
   launcher(id: string, local: CameraOptions['launch']): CameraOptions['launch'] {
     return (handlers, attempt) => {
       const start = () => local(handlers, attempt);
-      const source = new ClusterSource(this, id, 'native', handlers, start);
-      void source.begin();
-      return source;
+      return this.begin(new ClusterSource(this, id, 'native', handlers, start), handlers);
     };
   }
 
@@ -176,10 +174,33 @@ export class Cluster {
   transcoderLauncher(id: string, local: CameraOptions['launch']): CameraOptions['launch'] {
     return (handlers, attempt) => {
       const start = () => local(handlers, attempt);
-      const source = new ClusterSource(this, id, 'jpeg', handlers, start);
-      void source.begin();
-      return source;
+      return this.begin(new ClusterSource(this, id, 'jpeg', handlers, start), handlers);
     };
+  }
+
+  /** Begins `source`; if that fails (NATS gone), the camera sees an exit and retries. */
+  private begin(source: ClusterSource, handlers: SourceHandlers): ClusterSource {
+    source.begin().catch((error: unknown) => {
+      handlers.onExit({
+        code: null,
+        signal: null,
+        lastError: `cluster: ${(error as Error).message}`,
+      });
+    });
+    return source;
+  }
+
+  /** Publishes on the control connection; a closed connection is logged, never thrown. */
+  private publishControl(
+    subject: string,
+    data?: string,
+    options?: { headers: ReturnType<typeof headers> },
+  ): void {
+    try {
+      this.control.publish(subject, data, options);
+    } catch (error) {
+      this.log.debug({ err: (error as Error).message, subject }, 'NATS publish failed');
+    }
   }
 
   /** Serves the hub's streams to other nodes: interest, the relay viewer and the key cache. */
@@ -250,7 +271,7 @@ export class Cluster {
     const { substream: _sub, owner: _owner, ...own } = info;
     const h = headers();
     h.set('owner', this.node);
-    this.control.publish(`${STATE}.${encodeName(info.id)}`, JSON.stringify(own), { headers: h });
+    this.publishControl(`${STATE}.${encodeName(info.id)}`, JSON.stringify(own), { headers: h });
   }
 
   private onRemoteState(msg: Msg): void {
@@ -303,7 +324,7 @@ export class Cluster {
       },
     };
     const updates = await kv.watch();
-    void (async () => {
+    (async () => {
       for await (const entry of updates) {
         if (entry.operation !== 'PUT') {
           logins.forget(entry.key);
@@ -318,7 +339,9 @@ export class Cluster {
           // not one of ours
         }
       }
-    })();
+    })().catch((error: unknown) => {
+      this.log.warn({ err: (error as Error).message }, 'stopped taking in shared sessions');
+    });
   }
 
   /** The node holding stream `id`'s lease, if any. */
@@ -353,6 +376,9 @@ export class Cluster {
             this.stopRelaying(id);
             this.leaseEvents.get(id)?.lost(reason);
           },
+          onError: (error) => {
+            this.log.error({ camera: id, err: (error as Error).message }, 'lease handling failed');
+          },
         },
       });
       this.leases.set(id, lease);
@@ -377,7 +403,7 @@ export class Cluster {
         if (frame) onFrame(frame);
       },
     });
-    const say = () => this.control.publish(`${INTEREST}.${channel}.${name}`);
+    const say = () => this.publishControl(`${INTEREST}.${channel}.${name}`);
     say();
     const timer = setInterval(say, INTEREST_EVERY_MS);
     return () => {
@@ -421,6 +447,7 @@ class RelayViewer implements Viewer {
   private readonly log: Log;
   private readonly subject: string;
   private readonly publisher: string;
+  private readonly subjects = new Map<string, string>();
   private tooLarge = 0;
 
   constructor(nc: NatsConnection, log: Log, subject: string, publisher: string) {
@@ -442,9 +469,24 @@ class RelayViewer implements Viewer {
       }
       return;
     }
-    this.nc.publish(`${this.subject}.${encodeName(camera.id)}`, frame.data, {
-      headers: headersOf(frame, this.publisher),
-    });
+    try {
+      this.nc.publish(this.subjectOf(camera.id), frame.data, {
+        headers: headersOf(frame, this.publisher),
+      });
+    } catch (error) {
+      // a closed connection (shutting down): a viewer must not throw into the frame path
+      this.log.debug({ err: (error as Error).message }, 'NATS publish failed');
+    }
+  }
+
+  /** The stream's subject, made once per stream rather than per frame. */
+  private subjectOf(id: string): string {
+    let subject = this.subjects.get(id);
+    if (subject === undefined) {
+      subject = `${this.subject}.${encodeName(id)}`;
+      this.subjects.set(id, subject);
+    }
+    return subject;
   }
 
   sendBurst(frames: readonly Frame[], camera: Camera): void {

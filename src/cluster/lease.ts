@@ -23,6 +23,8 @@ export interface LeaseEvents {
   onAcquired(): void;
   /** The lease is lost (taken over, or not renewed for a whole ttl): stop the camera now. */
   onLost(reason: string): void;
+  /** Something thrown while acting on the lease (a bug of ours): it is not let escape. */
+  onError?(error: unknown): void;
 }
 
 export interface LeaseOptions {
@@ -74,7 +76,7 @@ export class Lease {
   setHolderAlive(alive: boolean): void {
     if (alive === this.holderAlive) return;
     this.holderAlive = alive;
-    if (!alive && this.wanted && this.revision === undefined && !this.busy) void this.tick();
+    if (!alive && this.wanted && this.revision === undefined && !this.busy) this.tickSoon();
   }
 
   /** No longer wants the camera: stops trying, and gives the lease up (deleting the key) if held. */
@@ -107,7 +109,12 @@ export class Lease {
     const { ttlMs } = this.options;
     if (this.revision === undefined && this.holderAlive) return; // setHolderAlive(false) wakes it
     const ms = this.revision === undefined ? Math.min(ttlMs / 3, RETRY_MS) : ttlMs / 3;
-    this.timer = this.options.clock.setTimeout(() => void this.tick(), ms);
+    this.timer = this.options.clock.setTimeout(() => this.tickSoon(), ms);
+  }
+
+  /** A tick whose failure is reported, never left unhandled. */
+  private tickSoon(): void {
+    this.tick().catch((error: unknown) => this.options.events.onError?.(error));
   }
 
   private async tick(): Promise<void> {

@@ -63,6 +63,11 @@ export class MpjpegSplitter {
     this.onFrame = options.onFrame;
   }
 
+  /** One whole JPEG, already cut (from another node of a cluster): handed on as it is. */
+  pushUnit(jpeg: Uint8Array): void {
+    this.onFrame(jpeg);
+  }
+
   /** Feeds the next chunk of ffmpeg output; calls onFrame for every frame it completes. */
   push(chunk: Uint8Array): void {
     let data = chunk;

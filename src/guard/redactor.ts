@@ -11,6 +11,7 @@ const REDACTED = '***';
 const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^/\s"]*)@/gi;
 /** A JSON string literal in a log line. */
 const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+const REDACTED_LITERAL = JSON.stringify(REDACTED);
 
 export class Redactor {
   /** Every form of every secret, longest first (a secret may contain a shorter one). */
@@ -52,19 +53,28 @@ export class Redactor {
 
   /** `text` with every known secret and every URL's user info replaced by `***`. */
   redact(text: string): string {
-    let out = text;
+    // User names first: a secret that happens to sit inside one must not hide it from its pattern.
+    let out = this.userPattern ? text.replace(this.userPattern, `$1${REDACTED}`) : text;
     for (const secret of this.secrets) out = out.replaceAll(secret, REDACTED);
-    if (this.userPattern) out = out.replace(this.userPattern, `$1${REDACTED}`);
     return out.replace(USERINFO, (_all, scheme: string) => `${scheme}${REDACTED}@`);
   }
 
   /**
-   * A JSON log line with secrets replaced inside its string literals only (a secret like `30`
-   * must not turn `"level":30` into broken JSON). Lines with nothing to hide pass unchanged.
+   * A JSON log line with secrets replaced inside its string values only (a secret like `30`
+   * must not turn `"level":30` into broken JSON). Each literal is decoded, redacted and encoded
+   * again, so a secret holding a quote or a backslash never eats the literal's own quotes or
+   * escapes. Lines with nothing to hide pass unchanged.
    */
   redactJsonLine(line: string): string {
     if (!this.mayHoldSecret(line)) return line;
-    return line.replace(JSON_STRING, (literal) => this.redact(literal));
+    return line.replace(JSON_STRING, (literal: string, at: number) => {
+      // Keys are names camplex's code chose: a short secret must not rename `level` or `msg`.
+      if (line[at + literal.length] === ':') return literal;
+      const value = decodeLiteral(literal);
+      if (value === undefined) return REDACTED_LITERAL; // not JSON: nothing of it may pass
+      const redacted = this.redact(value);
+      return redacted === value ? literal : JSON.stringify(redacted);
+    });
   }
 
   /** Secrets shorter than this will mangle logs where they appear by chance. */
@@ -75,6 +85,16 @@ export class Redactor {
   private mayHoldSecret(line: string): boolean {
     if (line.includes('://') && line.includes('@')) return true;
     return this.secrets.some((secret) => line.includes(secret));
+  }
+}
+
+/** The text a JSON string literal stands for, or undefined when it is no valid literal. */
+function decodeLiteral(literal: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(literal);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 

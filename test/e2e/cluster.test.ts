@@ -73,6 +73,7 @@ describe('the dashboard through a load balancer in front of three nodes', () => 
     const documented = readFileSync(CLUSTER_DOC, 'utf8');
     for (const line of balancer.config.split('\n')) {
       if (line.trim() === '' || /bind |server n\d/.test(line)) continue; // ports differ
+      if (/^global$|stats socket/.test(line)) continue; // the test's own window into haproxy
       assert.ok(documented.includes(line), `docs/CLUSTER.md lacks: ${line}`);
     }
   });

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { hashPassword } from '../../src/access/password.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 import { waitFor } from '../helpers/processes.js';
-import { mulberry32 } from '../helpers/random.js';
+import { seeded, withSeed } from '../helpers/random.js';
 import { type Client, connectClient, httpRequest } from './clients.js';
 import {
   buildFrame,
@@ -1040,46 +1040,46 @@ describe('hostile clients', () => {
 
   describe('fuzzing', () => {
     it('survives random bytes on authenticated sockets for 5 s', async (t) => {
-      const seed = Number(process.env.CAMPLEX_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
-      const note = `fuzz seed ${seed} (replay: CAMPLEX_FUZZ_SEED=${seed})`;
-      t.diagnostic(note);
-      console.log(note);
-      const mark = camplex.lines.length;
-      const random = mulberry32(seed);
-      const deadline = Date.now() + 5000;
-      const outcomes = { closedByServer: 0, cutByUs: 0 };
-      let iterations = 0;
-      const streaming = assertViewersStillStreaming(); // during the run
-      while (Date.now() < deadline && iterations < 400) {
-        iterations++;
-        const raw = await openRaw();
-        raw.write(randomChunk(random));
-        // A server waiting for the rest of a frame is fine too: cut it off after a while.
-        const ended = await Promise.race([raw.closed.then(() => true), delay(300, false)]);
-        if (ended) outcomes.closedByServer++;
-        else outcomes.cutByUs++;
-        raw.destroy();
-      }
-      t.diagnostic(`${iterations} iterations: ${JSON.stringify(outcomes)}`);
-      await streaming;
-      assert.equal(exited, undefined, 'camplex exited');
-      // Every fuzzed socket was let go: only the two legitimate viewers remain.
-      await waitFor(
-        async () => {
-          const health = await httpRequest(port, '/healthz');
-          assert.equal(health.status, 200);
-          return (JSON.parse(health.body) as { viewers: number }).viewers === viewers.length;
-        },
-        { timeoutMs: 5000, what: 'healthz to count only the legitimate viewers' },
-      );
-      const disconnected = () =>
-        entriesSince(mark).filter((entry) => entry.msg === 'viewer disconnected').length;
-      await waitFor(() => disconnected() === iterations, {
-        timeoutMs: 5000,
-        what: `${iterations} "viewer disconnected" lines`,
-      });
-      await expectAftermath(mark, {
-        logged: { msg: 'websocket protocol error: closed by ws', code: /^WS_ERR_/ },
+      const seed = seeded('CAMPLEX_FUZZ_SEED');
+      t.diagnostic(`fuzz ${seed.replay}`);
+      console.log(`fuzz ${seed.replay}`);
+      await withSeed(seed, async (random) => {
+        const mark = camplex.lines.length;
+        const deadline = Date.now() + 5000;
+        const outcomes = { closedByServer: 0, cutByUs: 0 };
+        let iterations = 0;
+        const streaming = assertViewersStillStreaming(); // during the run
+        while (Date.now() < deadline && iterations < 400) {
+          iterations++;
+          const raw = await openRaw();
+          raw.write(randomChunk(random));
+          // A server waiting for the rest of a frame is fine too: cut it off after a while.
+          const ended = await Promise.race([raw.closed.then(() => true), delay(300, false)]);
+          if (ended) outcomes.closedByServer++;
+          else outcomes.cutByUs++;
+          raw.destroy();
+        }
+        t.diagnostic(`${iterations} iterations: ${JSON.stringify(outcomes)}`);
+        await streaming;
+        assert.equal(exited, undefined, 'camplex exited');
+        // Every fuzzed socket was let go: only the two legitimate viewers remain.
+        await waitFor(
+          async () => {
+            const health = await httpRequest(port, '/healthz');
+            assert.equal(health.status, 200);
+            return (JSON.parse(health.body) as { viewers: number }).viewers === viewers.length;
+          },
+          { timeoutMs: 5000, what: 'healthz to count only the legitimate viewers' },
+        );
+        const disconnected = () =>
+          entriesSince(mark).filter((entry) => entry.msg === 'viewer disconnected').length;
+        await waitFor(() => disconnected() === iterations, {
+          timeoutMs: 5000,
+          what: `${iterations} "viewer disconnected" lines`,
+        });
+        await expectAftermath(mark, {
+          logged: { msg: 'websocket protocol error: closed by ws', code: /^WS_ERR_/ },
+        });
       });
     });
   });

@@ -4,6 +4,7 @@ import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashPassword } from './access/password.js';
+import { systemClock } from './common/clock.js';
 import { createLog } from './common/log.js';
 import {
   ConfigError,
@@ -15,6 +16,8 @@ import { redactorFor } from './config/secrets.js';
 import { formatReport, runDoctor } from './doctor/doctor.js';
 import { locateFfmpeg } from './ffmpeg/locate.js';
 import { Redactor } from './guard/redactor.js';
+import { unfitForListener } from './reload/listener-fit.js';
+import { Reloader } from './reload/reloader.js';
 import { startCamplex } from './server.js';
 import {
   installService,
@@ -54,8 +57,8 @@ Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN
 password or API token without a config file; LOG_LEVEL sets the log level.
 `;
 
-/** A save often comes as several writes: reload once they settled. */
-const RELOAD_DEBOUNCE_MS = 300;
+/** A save often comes as several writes, and a SIGHUP may follow it: reload once they settled. */
+const RELOAD_SETTLE_MS = 300;
 
 // The process's one logger: the entry point owns it so the exit path can flush it. Its
 // redactor learns the config's secrets once the config is read.
@@ -94,6 +97,9 @@ async function main(argv: string[]): Promise<number> {
       ...(flags.port !== undefined ? { port: toNumber('--port', flags.port) } : {}),
       ...(flags.demo !== undefined ? { demo: toNumber('--demo', flags.demo) } : {}),
       ...(flags['no-auth'] ? { noAuth: true } : {}),
+      ...(process.env.CAMPLEX_PASSWORD
+        ? { envPasswordHash: hashPassword(process.env.CAMPLEX_PASSWORD) }
+        : {}),
     };
     config = loadConfig(flags.config, overrides);
   } catch (error) {
@@ -163,12 +169,22 @@ async function main(argv: string[]): Promise<number> {
     if (file === undefined) {
       process.on('SIGHUP', () => log.info('SIGHUP: no config file to reload (demo cameras)'));
     } else {
-      let reloading = Promise.resolve();
-      const reload = () => {
-        reloading = reloading.then(() => reloadConfig(file, overrides, camplex));
-      };
-      process.on('SIGHUP', reload);
-      watchFile(file, reload);
+      const listening = config.server.host;
+      const reloader = new Reloader({
+        load: () => {
+          const next = loadConfig(file, overrides); // the command line's flags still apply
+          redactorFor(next, process.env, redactor);
+          return next;
+        },
+        check: (next) => unfitForListener(listening, next),
+        apply: (next) => camplex.reload(next),
+        redact: (text) => redactor.redact(text),
+        log,
+        clock: systemClock,
+        settleMs: RELOAD_SETTLE_MS,
+      });
+      process.on('SIGHUP', () => void reloader.request('SIGHUP'));
+      watchFile(file, () => void reloader.request('file saved'));
     }
   });
 }
@@ -190,61 +206,13 @@ function parse(argv: string[]) {
   }).values;
 }
 
-/**
- * Reads and validates the config file again (SIGHUP, or the file changed) and applies it:
- * cameras added, removed and changed, groups, users and tokens, without dropping the viewers of
- * cameras that did not change. A bad file is named with the usual message and the running
- * config stays; sections that need a restart are said so.
- */
-async function reloadConfig(
-  file: string,
-  overrides: ConfigOverrides,
-  camplex: Awaited<ReturnType<typeof startCamplex>>,
-): Promise<void> {
-  let next: ReturnType<typeof loadConfig>;
-  try {
-    next = loadConfig(file, overrides); // the command line's flags still apply
-  } catch (error) {
-    log.error(
-      { err: redactor.redact((error as Error).message) },
-      'config reload refused: the running config stays',
-    );
-    return;
-  }
-  redactorFor(next, process.env, redactor);
-  const summary = await camplex.reload(next);
-  log.info(summary, `config reloaded: ${describeReload(summary)}`);
-  if (summary.needRestart.length > 0) {
-    log.warn(
-      { sections: summary.needRestart },
-      `config sections ${summary.needRestart.join(', ')} changed: they take effect after a restart`,
-    );
-  }
-}
-
-function describeReload(summary: {
-  added: string[];
-  removed: string[];
-  changed: string[];
-}): string {
-  const parts = [
-    summary.added.length > 0 ? `added ${summary.added.join(', ')}` : '',
-    summary.removed.length > 0 ? `removed ${summary.removed.join(', ')}` : '',
-    summary.changed.length > 0 ? `changed ${summary.changed.join(', ')}` : '',
-  ].filter((part) => part !== '');
-  return parts.length > 0 ? parts.join('; ') : 'no camera changed';
-}
-
-/** Calls `onChange` (debounced) when `file` changes, even when an editor replaces it. */
+/** Calls `onChange` when `file` changes, even when an editor replaces it. */
 function watchFile(file: string, onChange: () => void): void {
   const name = basename(file);
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     // The folder, not the file: editors save by writing a new file and renaming it over.
     watch(dirname(resolvePath(file)), { persistent: false }, (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(onChange, RELOAD_DEBOUNCE_MS);
+      if (changed === null || changed === name) onChange();
     });
   } catch (error) {
     log.warn({ err: (error as Error).message }, 'cannot watch the config file: reload with SIGHUP');

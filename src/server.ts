@@ -46,6 +46,7 @@ import { createMetrics } from './http/metrics.js';
 import { createRedirectServer } from './http/redirect.js';
 import { registerRoutes } from './http/routes.js';
 import { Hub } from './hub/hub.js';
+import type { ReloadChanges } from './reload/reloader.js';
 import { attachSocketEndpoint } from './socket/endpoint.js';
 import { SocketRegistry } from './socket/registry.js';
 
@@ -83,15 +84,7 @@ export interface RunningCamplex {
    * Applies a reloaded config: cameras added, removed and changed (unchanged ones run on
    * untouched), groups, users and tokens. What needs a restart is only reported.
    */
-  reload(next: Config): Promise<ReloadSummary>;
-}
-
-export interface ReloadSummary {
-  added: string[];
-  removed: string[];
-  changed: string[];
-  /** Config sections that changed but take effect only after a restart. */
-  needRestart: string[];
+  reload(next: Config): Promise<ReloadChanges>;
 }
 
 /** Builds the object graph and starts listening. */
@@ -267,7 +260,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
         return running && same(before.get(stream.id), stream) ? running : source(stream, hub);
       });
       const ids = (config: Config) => config.cameras.map((camera) => camera.id);
-      const summary: ReloadSummary = {
+      const summary: ReloadChanges = {
         added: ids(next).filter((id) => !ids(current).includes(id)),
         removed: ids(current).filter((id) => !ids(next).includes(id)),
         changed: next.cameras
@@ -276,8 +269,9 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
             return old !== undefined && JSON.stringify(old) !== JSON.stringify(camera);
           })
           .map((camera) => camera.id),
+        // Against the config camplex started with: these sections are never applied.
         needRestart: (['server', 'limits', 'stream', 'ffmpeg', 'cluster'] as const).filter(
-          (key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]),
+          (key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]),
         ),
       };
       current = next;

@@ -46,6 +46,21 @@ describe('parseConfig', () => {
       );
     });
 
+    it('control characters in a url, sub-stream, user or password (a NUL would make spawn throw)', () => {
+      for (const [key, value] of [
+        ['url', '"rtsp://10.0.0.5/x\\0y"'],
+        ['substream', '"rtsp://10.0.0.5/sub\\nx"'],
+        ['password', '"pass\\0word"'],
+        ['user', '"ad\\tmin"'],
+      ] as const) {
+        const extra = key === 'url' ? '' : '    url: rtsp://10.0.0.5/x\n';
+        assertConfigError(
+          `cameras:\n  front:\n${extra}    ${key}: ${value}\n`,
+          `${ORIGIN}: cameras.front.${key}: must not contain control characters (NUL, line breaks, tabs)`,
+        );
+      }
+    });
+
     it('a group naming a camera that does not exist, naming the group and the place', () => {
       assertConfigError(
         `${ONE_CAMERA}groups:\n  outside: [front, garage]\n`,

@@ -34,6 +34,11 @@ export interface ConfigOverrides {
   noAuth?: boolean;
   /** For `${VAR}` in the YAML and CAMPLEX_PASSWORD / CAMPLEX_USER / CAMPLEX_TOKEN. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * CAMPLEX_PASSWORD's hash, made once per process: a hash has a fresh salt each time, and a
+   * reload must not see a changed password (which ends that user's sessions) where there is none.
+   */
+  envPasswordHash?: string;
 }
 
 const demoCount = z.int().min(0).max(256);
@@ -105,7 +110,8 @@ function mergeOverrides(
   if (overrides.noAuth) set(['auth', 'open'], true, '--no-auth');
   if (env.CAMPLEX_PASSWORD) {
     const user = env.CAMPLEX_USER || 'admin';
-    set(['auth', 'users', user], hashPassword(env.CAMPLEX_PASSWORD), 'CAMPLEX_USER');
+    const hash = overrides.envPasswordHash ?? hashPassword(env.CAMPLEX_PASSWORD);
+    set(['auth', 'users', user], hash, 'CAMPLEX_USER');
   }
   if (env.CAMPLEX_TOKEN) set(['auth', 'tokens', 'env'], env.CAMPLEX_TOKEN, 'CAMPLEX_TOKEN');
   const demo = demoCount.safeParse(overrides.demo ?? 0);

@@ -29,9 +29,16 @@ const port = z
 const seconds = (min: number, max: number, fallback: number) =>
   z.number().min(min).max(max).default(fallback);
 
+/** NUL, line breaks, tabs and the other C0/C1 controls: ffmpeg's arguments cannot hold a NUL. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_ERROR = 'must not contain control characters (NUL, line breaks, tabs)';
+const noControl = (text: string) => !CONTROL.test(text);
+
 const sourceUrl = z
   .string({ error: 'expected a camera URL (rtsp://, http(s)://, file:// or demo:N)' })
   .min(1, { error: 'expected a camera URL, got an empty string', abort: true })
+  .refine(noControl, { error: CONTROL_ERROR, abort: true })
   .refine((url) => SOURCE_URL.test(url) || url.startsWith('/') || url.startsWith('.'), {
     error: 'expected a URL starting with rtsp://, rtsps://, http://, https://, file:// or demo:',
   });
@@ -46,8 +53,8 @@ const cameraSchema = z.strictObject({
    */
   codec: z.enum(['h264', 'h265', 'jpeg'], { error: 'expected h264, h265 or jpeg' }).optional(),
   /** Credentials kept apart from the URL, so they need no URL-encoding and redact exactly. */
-  user: z.string().min(1).max(256).optional(),
-  password: z.string().min(1).max(1024).optional(),
+  user: z.string().min(1).max(256).refine(noControl, { error: CONTROL_ERROR }).optional(),
+  password: z.string().min(1).max(1024).refine(noControl, { error: CONTROL_ERROR }).optional(),
   name: z.string().min(1).max(200).optional(),
   fps: z.number().positive().max(60).optional(),
   width: z.int({ error: 'expected a whole number of pixels' }).min(16).max(7680).optional(),
@@ -299,7 +306,7 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
   const pem = (key: 'cert' | 'key', name: string) =>
     readPem(source.folder, name, ['server', 'tls', key], ctx);
   const tls = server.tls && { cert: pem('cert', server.tls.cert), key: pem('key', server.tls.key) };
-  const { open: _open, sessionHours, tokens, ...credentials } = auth;
+  const { sessionHours, tokens, ...credentials } = auth;
   const entries = Object.entries(tokens);
   return {
     source: source.name,
@@ -392,6 +399,6 @@ function readPem(folder: string, file: string, path: PropertyKey[], ctx: z.Refin
 }
 
 /** True for addresses only this machine can reach. */
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -78,6 +78,8 @@ const STATUS_LINES: Record<number, string> = {
   408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
 };
+/** How long an answered client error may take to reach a client that does not read it. */
+const CLIENT_ERROR_LINGER_MS = 1000;
 /** Errors of a request the client broke off, not of camplex. */
 const CLIENT_FAULTS = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
 
@@ -258,11 +260,17 @@ function onClientError(refusals: Refusals, error: NodeJS.ErrnoException, socket:
       code: error.code,
     });
   }
-  if (socket.writable) {
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_LINES[status] ?? 'Bad Request'}\r\nConnection: close\r\n\r\n`,
-    );
-  } else {
+  if (!socket.writable) {
     socket.destroy();
+    return;
   }
+  // Half-open sockets are kept for clients that send FIN early, so ending ours alone would leave
+  // the connection to the client: one that goes on sending (a slowloris past its 408) would hold
+  // its slot for good. What it sends meanwhile is read and dropped, so the close is a FIN that
+  // does not cut off the answer; after a moment the connection is let go.
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_LINES[status] ?? 'Bad Request'}\r\nConnection: close\r\n\r\n`,
+  );
+  socket.resume();
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }

@@ -32,10 +32,16 @@ interface Silent {
   closedAt: number | undefined;
 }
 
-/** A connection that never sends a byte. */
-function silent(port: number, localAddress: string): Promise<Silent> {
+/**
+ * A connection that never sends a byte; with `halfOpen` it does not close when camplex ends
+ * its side either (as a careless or hostile client would not), so it is closed only once camplex
+ * closes the connection.
+ */
+function silent(port: number, localAddress: string, halfOpen = false): Promise<Silent> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress }, () => resolve(held));
+    const socket = connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen: halfOpen }, () =>
+      resolve(held),
+    );
     const held: Silent = { socket, reply: '', closedAt: undefined };
     socket.setEncoding('utf8');
     socket.on('data', (text: string) => {
@@ -68,7 +74,12 @@ describe('silent connections under a descriptor limit of 256', () => {
 
   before(async () => {
     watched = await startWatched({
-      config: ['limits:', `  idleSeconds: ${IDLE_SECONDS}`, 'cameras: {}'],
+      config: [
+        'limits:',
+        `  idleSeconds: ${IDLE_SECONDS}`,
+        `  headersTimeoutSeconds: ${IDLE_SECONDS}`,
+        'cameras: {}',
+      ],
       args: ['--demo', '3'],
       cameras: ['demo-01', 'demo-02'],
       descriptorLimit: DESCRIPTOR_LIMIT,
@@ -102,6 +113,35 @@ describe('silent connections under a descriptor limit of 256', () => {
     const lasted = Math.max(...quiet.map((h) => (h.closedAt ?? 0) - since));
     t.diagnostic(`silent connections closed after ${lasted} ms (idle time ${IDLE_SECONDS} s)`);
     assert.ok(lasted >= IDLE_SECONDS * 1000 - 200, `closed too early: ${lasted} ms`);
+    await assertStillServing(watched, since, mark, t);
+  });
+
+  it('lets go of a connection answered 408 even while its client keeps sending bytes', async (t) => {
+    // A slowloris trickles a header byte every 500 ms (the idle timer never fires), gets its
+    // 408 after the headers timeout, and does not close on our FIN: the slot must not be held.
+    const [since, mark] = [Date.now(), watched.camplex.lines.length];
+    const trickling = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const held = await silent(watched.port, '127.0.4.3', true);
+        held.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+        return held;
+      }),
+    );
+    held.push(...trickling);
+    const trickle = setInterval(() => {
+      for (const h of trickling) if (h.socket.writable) h.socket.write('X');
+    }, 500);
+    try {
+      await waitFor(() => trickling.every((h) => h.closedAt !== undefined), {
+        timeoutMs: IDLE_SECONDS * 1000 + 6000,
+        what: 'camplex to let go of the trickling connections after their 408',
+      });
+    } finally {
+      clearInterval(trickle);
+    }
+    for (const h of trickling) assert.match(h.reply, /^HTTP\/1\.1 408 /);
+    const lasted = Math.max(...trickling.map((h) => (h.closedAt ?? 0) - since));
+    t.diagnostic(`trickling connections let go after ${lasted} ms`);
     await assertStillServing(watched, since, mark, t);
   });
 

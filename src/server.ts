@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Access } from './access/access.js';
+import { Holders } from './access/holders.js';
 import { LoginSessions } from './access/login-sessions.js';
 import type { OriginPolicy } from './access/origin.js';
 import { PasswordChecker } from './access/password.js';
@@ -18,6 +19,7 @@ import {
 } from './camera/camera.js';
 import { Cluster } from './cluster/cluster.js';
 import { type Clock, systemClock } from './common/clock.js';
+import { Lifecycle } from './common/lifecycle.js';
 import type { Log } from './common/log.js';
 import type { CameraConfig, Config } from './config/schema.js';
 import { redactorFor } from './config/secrets.js';
@@ -87,8 +89,21 @@ export interface RunningCamplex {
   reload(next: Config): Promise<ReloadChanges>;
 }
 
-/** Builds the object graph and starts listening. */
+/**
+ * Builds the object graph and starts listening. Each part built registers how it stops; a
+ * start that fails part-way stops what it had built (last built, first stopped) and rejects.
+ */
 export async function startCamplex(options: CamplexOptions): Promise<RunningCamplex> {
+  const lifecycle = new Lifecycle(options.log);
+  try {
+    return await build(options, lifecycle);
+  } catch (error) {
+    await lifecycle.close();
+    throw error;
+  }
+}
+
+async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<RunningCamplex> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
   const children = new ChildRegistry();
@@ -123,6 +138,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
   let current = config;
   // In a cluster, a camera runs on the node holding its lease; the others get its frames.
   const cluster = config.cluster && (await Cluster.connect(config.cluster, clock, log));
+  if (cluster) lifecycle.add('cluster', () => cluster.close());
   /** Stream `camera`'s source: its ffmpeg, or in a cluster the owner's frames when not ours. */
   const source = (camera: CameraConfig, listener: CameraListener) => {
     const local = launcherFor(camera, options, start, redactor);
@@ -142,11 +158,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     createCameras: (listener) =>
       streamsOf(config.cameras).map((camera) => source(camera, listener)),
     createTranscoder: (source, listener) => {
-      const camera = streamsOf(config.cameras).find((stream) => stream.id === source.id) ?? {
-        id: source.id,
-        name: source.name,
-        url: 'demo:1',
-      };
+      const camera = source.config; // the stream's own: a reload that changed it rebuilt it
       const launch = transcoderLauncher({
         camera,
         codec: () => {
@@ -163,6 +175,7 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     },
   });
 
+  lifecycle.add('cameras', () => hub.close());
   cluster?.attach(hub);
 
   const refusals = new Refusals(log.child({ component: 'limits' }));
@@ -194,13 +207,23 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
       idleMs: config.limits.idleMs,
     },
   });
-  const sockets = new SocketRegistry(log.child({ component: 'ws' }));
+  /** Resolves once a listener stopped and every connection it accepted is gone. */
+  const listenersStopped: Array<Promise<void>> = [];
+  lifecycle.add('http', async () => {
+    app.server.closeAllConnections(); // MJPEG responses never end by themselves
+    app.server.close(() => {}); // stops node:http's timeout checks; it never listened itself
+    connections.destroyAll(); // TLS handshakes and refused connections HTTP never saw
+    await Promise.all(listenersStopped);
+  });
+  const sockets = new SocketRegistry();
+  const holders = new Holders(log.child({ component: 'access' }));
   registerLogin(app, {
     access,
     originPolicy,
     refusals,
     client,
-    onLogout: (token) => sockets.closeLogin(token, 'logged out'),
+    onLogout: (token) =>
+      holders.revokeWhere((principal) => principal.login === token, 'logged out'),
   });
   registerRoutes(app, {
     hub,
@@ -209,6 +232,8 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     refusals,
     mjpeg: {
       hub,
+      holders,
+      log: log.child({ component: 'mjpeg' }),
       refusals,
       maxBufferedBytes: config.stream.maxBufferedBytes,
       slowViewerMs: config.stream.slowViewerMs,
@@ -229,13 +254,20 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     client,
     cookiesOf: (req) => app.parseCookie(req.headers.cookie ?? ''),
     registry: sockets,
+    holders,
     stream: config.stream,
     limits: config.limits,
     groups: () => current.groups,
   });
+  lifecycle.add('sockets', () => endpoint.close());
 
+  /** Stops accepting on `listener`; the connections it accepted are cut by the 'http' step. */
+  const stopAccepting = (listener: NetServer) => () => {
+    listenersStopped.push(new Promise<void>((resolve) => listener.close(() => resolve())));
+  };
   const { host } = config.server;
   const front = await connections.listen(app.server, config.server.port, host, tls !== undefined);
+  lifecycle.add('listener', stopAccepting(front));
   const { port } = front.address() as AddressInfo;
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   const redirect = config.server.redirectHttpPort;
@@ -243,8 +275,13 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
     redirect === undefined ? undefined : createRedirectServer(port, originPolicy);
   const redirectFront: NetServer | undefined =
     redirectServer && (await connections.listen(redirectServer, redirect ?? 0, host, false));
+  if (redirectServer && redirectFront) {
+    lifecycle.add('redirect', () => {
+      stopAccepting(redirectFront)();
+      redirectServer.closeAllConnections();
+    });
+  }
 
-  let closing: Promise<void> | undefined;
   return {
     url,
     port,
@@ -280,24 +317,12 @@ export async function startCamplex(options: CamplexOptions): Promise<RunningCamp
         new Map(Object.entries(next.auth.tokens)),
         new Map(Object.entries(next.auth.tokenCameras)),
       );
+      // Before the cameras change: no connection may watch on under a credential now gone.
+      holders.recheck(access);
       await hub.reconfigure(sources);
       return summary;
     },
-    close() {
-      closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => front.close(() => resolve()));
-        redirectFront?.close();
-        redirectServer?.closeAllConnections();
-        await endpoint.close();
-        await hub.close();
-        await cluster?.close();
-        app.server.closeAllConnections(); // MJPEG responses never end by themselves
-        app.server.close(() => {}); // stops node:http's timeout checks; it never listened itself
-        connections.destroyAll(); // TLS handshakes and refused connections HTTP never saw
-        await stopped;
-      })();
-      return closing;
-    },
+    close: () => lifecycle.close(),
   };
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
 import { AccountThrottle } from '../guard/account-throttle.js';
@@ -9,6 +10,8 @@ import { hostName, isAllowedOrigin, isTrustedHost, type OriginPolicy } from './o
 import { hashPassword, isPasswordHash, PasswordChecker, verifyPassword } from './password.js';
 
 const TOKEN = 'tok_0123456789abcdefghijklmnopqrstuvwxyz';
+const TOKEN_DIGEST = createHash('sha256').update(TOKEN).digest('hex');
+const UPGRADE = { upgrade: { ownOrigin: true } };
 
 function request(headers: Record<string, string>): IncomingMessage {
   return { headers } as unknown as IncomingMessage;
@@ -122,6 +125,7 @@ describe('Access', () => {
     assert.deepEqual(gate.authenticate(basic(TOKEN), KEY, {}, { basic: true }), {
       user: 'nvr',
       via: 'token',
+      tokenDigest: TOKEN_DIGEST,
     });
     assert.deepEqual(gate.authenticate(basic(TOKEN), KEY, {}), { status: 401 }, 'not elsewhere');
     assert.deepEqual(gate.authenticate(basic('wrong'), KEY, {}, { basic: true }), { status: 401 });
@@ -134,7 +138,7 @@ describe('Access', () => {
       tokenCameras: new Map([['panel', ['front', 'garage']]]),
     });
     const ask = (protocols: string) =>
-      gate.authenticate(request({ 'sec-websocket-protocol': protocols }), KEY, {});
+      gate.authenticate(request({ 'sec-websocket-protocol': protocols }), KEY, {}, UPGRADE);
     const principal = ask(`camplex.v1, camplex.token.${encodeURIComponent(base64)}`);
     assert.ok(!isDenial(principal));
     assert.equal(principal.user, 'panel');
@@ -163,10 +167,7 @@ describe('Access', () => {
         KEY,
         cookiesOf(request({ authorization: `Bearer ${TOKEN}` })),
       ),
-      {
-        user: 'nvr',
-        via: 'token',
-      },
+      { user: 'nvr', via: 'token', tokenDigest: TOKEN_DIGEST },
     );
     const protocols = `camplex.v1, camplex.token.${TOKEN}`;
     assert.deepEqual(
@@ -174,12 +175,68 @@ describe('Access', () => {
         request({ 'sec-websocket-protocol': protocols }),
         KEY,
         cookiesOf(request({ 'sec-websocket-protocol': protocols })),
+        UPGRADE,
       ),
-      {
-        user: 'nvr',
-        via: 'token',
-      },
+      { user: 'nvr', via: 'token', tokenDigest: TOKEN_DIGEST },
     );
+    // Only on the upgrade: a subprotocol header on a plain request authenticates nothing.
+    assert.deepEqual(gate.authenticate(request({ 'sec-websocket-protocol': protocols }), KEY, {}), {
+      status: 401,
+    });
+  });
+
+  it('lets a token shown beat a cookie, and counts a cookie on an upgrade only from its own pages', async () => {
+    const { gate } = access({
+      tokenCameras: new Map([['nvr', ['front']]]),
+    });
+    const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
+    const cookie = `camplex_session=${session.token}`;
+    const both = request({
+      cookie,
+      'sec-websocket-protocol': `camplex.v1, camplex.token.${TOKEN}`,
+    });
+    const limited = gate.authenticate(both, KEY, cookiesOf(both), UPGRADE);
+    assert.ok(!isDenial(limited));
+    assert.equal(limited.user, 'nvr', 'the embedding page gets its token, not its visitor');
+    assert.deepEqual([...(limited.cameras ?? [])], ['front']);
+    const onlyCookie = request({ cookie });
+    assert.deepEqual(
+      gate.authenticate(onlyCookie, KEY, cookiesOf(onlyCookie), { upgrade: { ownOrigin: false } }),
+      { status: 401 },
+      "another origin's upgrade does not ride on the cookie",
+    );
+    const own = gate.authenticate(onlyCookie, KEY, cookiesOf(onlyCookie), UPGRADE);
+    assert.ok(!isDenial(own) && own.user === 'alice');
+  });
+
+  it('rechecks principals: removed users, changed passwords and tokens are revoked, narrowed tokens narrowed', async () => {
+    const { gate } = access({ tokenCameras: new Map([['nvr', ['front', 'garage']]]) });
+    const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
+    const alice = gate.authenticate(request({}), KEY, { camplex_session: session.token });
+    const nvr = gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY, {});
+    assert.ok(!isDenial(alice) && !isDenial(nvr));
+    assert.deepEqual(gate.recheck(alice), alice);
+    assert.deepEqual(gate.recheck(nvr), nvr);
+
+    const users = new Map([['alice', ALICE]]);
+    gate.setCredentials(users, new Map([['nvr', TOKEN]]), new Map([['nvr', ['front']]]));
+    const narrowed = gate.recheck(nvr);
+    assert.ok(!('revoked' in narrowed));
+    assert.deepEqual([...(narrowed.cameras ?? [])], ['front'], 'narrowed at once');
+    assert.deepEqual(gate.recheck(alice), alice, 'an unchanged user keeps the session');
+
+    gate.setCredentials(new Map([['alice', hashPassword('new horse')]]), new Map(), new Map());
+    assert.deepEqual(gate.recheck(alice), { revoked: 'session ended' }, 'password changed');
+    assert.equal(gate.logins.get(session.token), undefined, 'the session itself ended');
+    assert.deepEqual(gate.recheck(nvr), { revoked: 'token removed or changed' });
+
+    gate.setCredentials(new Map(), new Map([['other', TOKEN]]), new Map());
+    assert.deepEqual(gate.recheck(alice), { revoked: 'user removed' });
+    const renamed = gate.recheck(nvr);
+    assert.ok(!('revoked' in renamed) && renamed.user === 'other' && !renamed.cameras);
+    assert.deepEqual(gate.recheck({ user: 'anonymous', via: 'open' }), {
+      revoked: 'sign-in is required now',
+    });
   });
 
   it('refuses wrong passwords, unknown users, forged cookies and wrong tokens', async () => {
@@ -216,11 +273,13 @@ describe('Access', () => {
     assert.deepEqual(gate.authenticate(right, '192.0.2.9', cookiesOf(right)), {
       user: 'nvr',
       via: 'token',
+      tokenDigest: TOKEN_DIGEST,
     });
     clock.now += 60_000;
     assert.deepEqual(gate.authenticate(right, KEY, cookiesOf(right)), {
       user: 'nvr',
       via: 'token',
+      tokenDigest: TOKEN_DIGEST,
     });
   });
 

@@ -27,7 +27,22 @@ export interface Principal {
   readonly login?: string;
   /** The cameras it may watch, for a token limited to some (else every camera). */
   readonly cameras?: ReadonlySet<string>;
+  /** For a token: the SHA-256 (hex) of the token it showed, to tell later whether it still counts. */
+  readonly tokenDigest?: string;
 }
+
+export interface AuthenticateOptions {
+  /** HTTP Basic with a token as the password counts (the camera image paths). */
+  basic?: boolean;
+  /**
+   * A WebSocket upgrade: a `camplex.token.*` subprotocol counts (nowhere else), and the session
+   * cookie only when the page is camplex's own (`ownOrigin`).
+   */
+  upgrade?: { ownOrigin: boolean };
+}
+
+/** What a principal is after a change (reload, sign-out): itself, narrowed, or gone and why. */
+export type Recheck = Principal | { readonly revoked: string };
 
 /** Why a request was not authenticated: 401, or 429 while its address is limited. */
 export interface Denial {
@@ -94,16 +109,40 @@ export class Access {
   }
 
   /**
-   * Users and tokens of a reloaded config, from now on. Sessions already signed in stay (a
-   * removed user's end when they expire or sign out); a removed token stops working at once.
+   * Users and tokens of a reloaded config, from now on. A removed user's sessions and those of
+   * a user whose password changed end at once, and a removed or changed token stops working;
+   * `recheck` then tells every open socket and stream what became of its principal.
    */
   setCredentials(
     users: ReadonlyMap<string, string>,
     tokens: ReadonlyMap<string, string>,
     tokenCameras: ReadonlyMap<string, readonly string[]>,
   ): void {
+    for (const [user, hash] of this.options.users) {
+      if (users.get(user) !== hash) this.logins.endUser(user);
+    }
     this.options = { ...this.options, users, tokens, tokenCameras };
     this.tokenDigests = [...tokens].map(([name, token]) => ({ name, digest: sha256(token) }));
+  }
+
+  /** What `principal`, authenticated earlier, is now (see Recheck). */
+  recheck(principal: Principal): Recheck {
+    switch (principal.via) {
+      case 'open':
+        return this.required ? { revoked: 'sign-in is required now' } : principal;
+      case 'session': {
+        if (!this.options.users.has(principal.user)) return { revoked: 'user removed' };
+        const live = principal.login !== undefined && this.logins.get(principal.login);
+        return live ? principal : { revoked: 'session ended' };
+      }
+      case 'token': {
+        const digest = Buffer.from(principal.tokenDigest ?? '', 'hex');
+        const name = digest.length === 32 ? this.tokenName(digest) : undefined;
+        return name === undefined
+          ? { revoked: 'token removed or changed' }
+          : this.tokenPrincipal(name, digest);
+      }
+    }
   }
 
   /** Whether anyone must authenticate at all. */
@@ -125,33 +164,42 @@ export class Access {
     req: IncomingMessage,
     clientKey: string,
     cookies: Readonly<Record<string, string | undefined>>,
-    options: { basic?: boolean } = {},
+    options: AuthenticateOptions = {},
   ): Principal | Denial {
     if (!this.required) return { user: 'anonymous', via: 'open' };
-    const cookie = cookies[this.sessionCookie];
-    if (cookie !== undefined) {
-      const session = this.logins.get(cookie);
-      if (session) return { user: session.user, via: 'session', login: session.token };
-    }
     const bearer = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(
       req.headers.authorization ?? '',
     )?.[1];
+    // A token shown is what the client means, so it beats a cookie the browser adds by itself
+    // (an embedding page's limited token must not turn into its visitor's full sign-in).
     const token =
       bearer ??
       (options.basic ? tokenFromBasic(req.headers.authorization) : undefined) ??
-      tokenFromSubprotocol(req.headers['sec-websocket-protocol']);
-    if (token === undefined) return { status: 401 };
+      (options.upgrade ? tokenFromSubprotocol(req.headers['sec-websocket-protocol']) : undefined);
+    if (token === undefined) {
+      // Browsers send cookies on upgrades from any same-site page: only camplex's own count.
+      const cookie = options.upgrade?.ownOrigin === false ? undefined : cookies[this.sessionCookie];
+      const session = cookie === undefined ? undefined : this.logins.get(cookie);
+      if (session) return { user: session.user, via: 'session', login: session.token };
+      return { status: 401 };
+    }
     const retryAfterMs = this.options.failures.retryAfterMs(clientKey);
     if (retryAfterMs > 0) return { status: 429, retryAfterMs };
-    const name = this.tokenName(token);
+    const digest = sha256(token);
+    const name = this.tokenName(digest);
     if (name === undefined) {
       this.options.failures.charge(clientKey);
       return { status: 401 };
     }
+    return this.tokenPrincipal(name, digest);
+  }
+
+  private tokenPrincipal(name: string, digest: Buffer): Principal {
     const cameras = this.options.tokenCameras?.get(name);
+    const tokenDigest = digest.toString('hex');
     return cameras
-      ? { user: name, via: 'token', cameras: new Set(cameras) }
-      : { user: name, via: 'token' };
+      ? { user: name, via: 'token', cameras: new Set(cameras), tokenDigest }
+      : { user: name, via: 'token', tokenDigest };
   }
 
   /**
@@ -214,8 +262,7 @@ export class Access {
     return createHmac('sha256', this.deviceKey).update(text).digest('base64url');
   }
 
-  private tokenName(token: string): string | undefined {
-    const digest = sha256(token);
+  private tokenName(digest: Buffer): string | undefined {
     let found: string | undefined;
     // Compare with every token, without stopping early, in constant time each.
     for (const entry of this.tokenDigests) {

@@ -65,6 +65,15 @@ export class LoginSessions {
     if (this.sessions.delete(digest)) this.shared?.ended(digest);
   }
 
+  /** Ends every session of `user` (removed, or its password changed). */
+  endUser(user: string): void {
+    for (const [digest, session] of this.sessions) {
+      if (session.user !== user) continue;
+      this.sessions.delete(digest);
+      this.shared?.ended(digest);
+    }
+  }
+
   /** Keeps a session started on another node. */
   adopt(session: StoredSession): void {
     if (this.sessions.size >= this.maxSessions && !this.sessions.has(session.digest)) {

@@ -18,9 +18,16 @@ export interface OriginPolicy {
 /** True when the request comes from no browser page, or from an allowed origin. */
 export function isAllowedOrigin(req: IncomingMessage, policy: OriginPolicy): boolean {
   const origin = req.headers.origin;
+  return (
+    isOwnOrigin(req, policy) || (origin !== undefined && policy.allowedOrigins.includes(origin))
+  );
+}
+
+/** True when the request comes from no browser page, or from a page camplex itself served. */
+export function isOwnOrigin(req: IncomingMessage, policy: OriginPolicy): boolean {
+  const origin = req.headers.origin;
   if (origin === undefined) return true; // not a browser: scripts must authenticate anyway
-  const own = `${policy.secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
-  return origin === own || policy.allowedOrigins.includes(origin);
+  return origin === `${policy.secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
 }
 
 /** True when Host is an IP literal, localhost, or an allowed name (with any port). */

@@ -134,6 +134,15 @@ export class CameraSocket {
     this.subscribed = new Map(this.wanted);
   }
 
+  /** Streams whose handler threw already (told once each, not per frame). */
+  private readonly failedStreams = new Set<string>();
+
+  private reportOnce(stream: string, error: unknown): void {
+    if (this.failedStreams.has(stream)) return;
+    this.failedStreams.add(stream);
+    console.error(`camplex: ${stream}: drawing a frame failed`, error);
+  }
+
   private scheduleReconnect(): void {
     clearTimeout(this.retryTimer);
     // The same schedule as a failing camera's: 0.5 s after a drop, doubling per failed connect.
@@ -143,11 +152,17 @@ export class CameraSocket {
 
   private onMessage(data: ArrayBuffer | string): void {
     if (typeof data !== 'string') {
-      const { camera, payload } = decodeFrame(new Uint8Array(data));
-      this.handlers.onFrame(camera, decodeVideo(payload) ?? payload);
+      // Acked on arrival, before any tile sees it: a tile that throws must not freeze the
+      // window every other camera of the page shares.
       this.receivedBytes += data.byteLength;
       if (this.ws?.readyState === WebSocket.OPEN) {
         this.ws.send(encodeClientCommand({ cmd: 'ack', bytes: this.receivedBytes }));
+      }
+      const { camera, payload } = decodeFrame(new Uint8Array(data));
+      try {
+        this.handlers.onFrame(camera, decodeVideo(payload) ?? payload);
+      } catch (error) {
+        this.reportOnce(camera, error);
       }
       return;
     }

@@ -52,7 +52,8 @@ export class HttpFallback {
     for (const id of mjpeg) if (!this.streams.has(id)) this.stream(id);
     this.polled = mjpeg.length > 0 ? [] : [...ids];
     for (const id of ids) this.tiles.get(id)?.setTransport(mjpeg.length > 0 ? 'mjpeg' : 'snapshot');
-    if (this.polled.length > 0 && this.pollTimer === undefined) this.poll();
+    // One polling loop at most: a round in flight (slow snapshots) picks up the new list.
+    if (this.polled.length > 0 && this.polling === undefined) this.poll();
     if (this.polled.length === 0) this.stopPolling();
   }
 
@@ -106,9 +107,11 @@ export class HttpFallback {
     };
     const workers = Array.from({ length: SNAPSHOT_CONCURRENCY }, worker);
     void Promise.all(workers).then(() => {
-      if (controller.signal.aborted) return;
+      if (controller.signal.aborted || this.polling !== controller) return;
       this.pollTimer = setTimeout(() => {
         this.pollTimer = undefined;
+        if (this.polling !== controller) return;
+        this.polling = undefined;
         if (this.polled.length > 0) this.poll();
       }, SNAPSHOT_INTERVAL_MS);
     });

@@ -65,6 +65,8 @@ export class Tile {
   private player: WebCodecsPlayer | MsePlayer | undefined;
   private readonly videoDecoder: 'webcodecs' | 'mse';
   private readonly onVideoFailure: (id: string, reason: string) => void;
+  /** The player threw: no more video to it until the page gives this tile JPEG. */
+  private failed = false;
 
   /**
    * Video units are played with `videoDecoder`; `onVideoFailure` is told when this tile's video
@@ -140,8 +142,17 @@ export class Tile {
       return;
     }
     this.lastCodec = frame.codec;
-    this.player ??= this.makePlayer();
-    this.player.push(frame, this.codecString);
+    if (this.failed) return; // JPEG is on its way (onVideoFailure told the page)
+    try {
+      this.player ??= this.makePlayer();
+      this.player.push(frame, this.codecString);
+    } catch (error) {
+      // This tile's player broke (e.g. an engine without requestVideoFrameCallback): it alone
+      // moves on to JPEG, once; the page's other tiles and its acks go on.
+      this.failed = true;
+      this.close();
+      this.onVideoFailure(this.id, `player threw: ${(error as Error).message}`);
+    }
   }
 
   /** Whether the tile is subscribed now: only a wanted tile can be stale. */

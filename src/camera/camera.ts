@@ -70,6 +70,12 @@ export interface CameraCounters {
 export class Camera {
   readonly id: string;
   readonly name: string;
+  /**
+   * The stream's config as this camera was built from it: whatever serves the stream (its JPEG
+   * transcoder, doctor, the cluster) reads it here, so a reload that rebuilds the camera
+   * reaches them all.
+   */
+  readonly config: CameraConfig;
   readonly counters: CameraCounters = { frames: 0, failures: 0 };
   private readonly options: CameraOptions;
   private readonly stallMs: number;
@@ -105,6 +111,7 @@ export class Camera {
   constructor(config: CameraConfig, options: CameraOptions) {
     this.id = config.id;
     this.name = config.name;
+    this.config = config;
     this.options = options;
     const frameInterval = config.fps ? 1000 / config.fps : 100;
     this.stallMs = options.stallMs ?? Math.max(5000, 10 * frameInterval);

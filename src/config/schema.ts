@@ -53,8 +53,8 @@ const cameraSchema = z.strictObject({
    */
   codec: z.enum(['h264', 'h265', 'jpeg'], { error: 'expected h264, h265 or jpeg' }).optional(),
   /** Credentials kept apart from the URL, so they need no URL-encoding and redact exactly. */
-  user: z.string().min(1).max(256).refine(noControl, { error: CONTROL_ERROR }).optional(),
-  password: z.string().min(1).max(1024).refine(noControl, { error: CONTROL_ERROR }).optional(),
+  user: z.string().min(1).max(256).optional(),
+  password: z.string().min(1).max(1024).optional(),
   name: z.string().min(1).max(200).optional(),
   fps: z.number().positive().max(60).optional(),
   width: z.int({ error: 'expected a whole number of pixels' }).min(16).max(7680).optional(),

@@ -15,8 +15,11 @@ const PLAIN = [
   '漢',
   '🔑',
 ];
-/** Characters that mean something to URLs, JSON or regular expressions: drawn half the time. */
-const SYNTAX = [...' /@:%?#&=+"\'\\*.-_~!$', '\t'];
+/**
+ * Characters that mean something to URLs, JSON or regular expressions: drawn half the time.
+ * (No control characters: the config refuses them in URLs.)
+ */
+const SYNTAX = [...' /@:%?#&=+"\'\\*.-_~!$'];
 
 function randomText(next: () => number, min: number, max: number): string {
   const length = min + Math.floor(next() * (max - min + 1));

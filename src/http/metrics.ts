@@ -33,21 +33,24 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       eventLoopMonitoringPrecision: 100,
     });
   };
-  const cameras = hub.cameras();
-  /** A per-camera counter whose running total `read` gives at scrape time. */
+  /**
+   * A per-camera counter whose running total `read` gives at scrape time, over the hub's
+   * cameras at that moment (a reload adds, removes and rebuilds them).
+   */
   const counter = (name: string, help: string, read: (camera: Camera) => number) => {
-    const seen = new Map<string, number>();
+    // By camera object, not id: a rebuilt camera is a new object counting from 0.
+    const seen = new WeakMap<Camera, number>();
     new Counter({
       name,
       help,
       labelNames: ['camera'],
       registers: [registry],
       collect() {
-        for (const camera of cameras) {
+        for (const camera of hub.cameras()) {
           const total = read(camera);
-          const delta = total - (seen.get(camera.id) ?? 0);
+          const delta = total - (seen.get(camera) ?? 0);
           if (delta > 0) this.inc({ camera: camera.id }, delta);
-          seen.set(camera.id, total);
+          seen.set(camera, total);
         }
       },
     });

@@ -5,7 +5,11 @@
  * frame waits is cut off: kernel buffers of a reader that stopped must not stay pinned.
  */
 import type { ServerResponse } from 'node:http';
+import type { Principal } from '../access/access.js';
+import type { Holders } from '../access/holders.js';
+import { mayWatch } from '../access/scope.js';
 import type { Camera, Frame } from '../camera/camera.js';
+import type { Log } from '../common/log.js';
 import type { Refusals } from '../guard/refusals.js';
 import type { Hub, Viewer } from '../hub/hub.js';
 import { LatestWins } from '../hub/latest-wins.js';
@@ -13,16 +17,27 @@ import { MJPEG_BOUNDARY } from '../protocol/wire.js';
 
 export interface MjpegOptions {
   hub: Hub;
+  /** Streams by the principal they were let in on: ended when its credential goes. */
+  holders: Holders;
   refusals: Refusals;
   /** Frames wait (latest wins) while the response buffers at least this many bytes. */
   maxBufferedBytes: number;
   /** A response that drains nothing for this long while a frame waits is closed. */
   slowViewerMs: number;
   now: () => number;
+  log: Log;
 }
 
-/** Streams camera `camera` to `res` until the client goes away. */
-export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerResponse): void {
+/**
+ * Streams camera `camera` to `res` until the client goes away, or until `principal` (who asked)
+ * may no longer watch it.
+ */
+export function serveMjpeg(
+  options: MjpegOptions,
+  camera: Camera,
+  res: ServerResponse,
+  principal: Principal,
+): void {
   const { hub, maxBufferedBytes } = options;
   const slot = new LatestWins((of) => hub.deliveryOf(of));
   let blockedSince: number | undefined;
@@ -60,7 +75,18 @@ export function serveMjpeg(options: MjpegOptions, camera: Camera, res: ServerRes
     blockedSince = undefined;
     slot.flush(takesMore, write);
   });
+  const end = (reason: string) => {
+    options.log.info({ camera: camera.id, user: principal.user, reason }, 'MJPEG stream ended');
+    res.destroy();
+  };
+  const held = options.holders.hold(principal, {
+    revoke: (reason) => end(reason),
+    rescope: (now) => {
+      if (!mayWatch(now, camera.id)) end('camera no longer allowed');
+    },
+  });
   res.on('close', () => {
+    held.release();
     slot.dropAll();
     hub.unsubscribe(viewer, [camera.id]);
   });

@@ -8,6 +8,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, WebSocketServer } from 'ws';
 import type { Access } from '../access/access.js';
+import type { Holders } from '../access/holders.js';
 import type { OriginPolicy } from '../access/origin.js';
 import { mayWatch } from '../access/scope.js';
 import { CloseCodes } from '../common/errors.js';
@@ -42,8 +43,10 @@ export interface EndpointOptions {
   client: (req: IncomingMessage) => { address: string; key: string };
   /** The cookies of a request (the HTTP layer's parser). */
   cookiesOf: (req: IncomingMessage) => Record<string, string | undefined>;
-  /** Where open sockets are kept by login (logout closes them through it too). */
+  /** Where open sockets are kept (shutdown closes them through it). */
   registry: SocketRegistry;
+  /** Sockets by the principal they were let in on: closed or narrowed when it changes. */
+  holders: Holders;
   stream: Config['stream'];
   limits: Config['limits'];
   /** The config's camera groups now (a reload may change them). */
@@ -82,9 +85,8 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
     refuseUpgrade(socket, { status, message: error.message, headers });
   });
   const { registry } = options;
-  const heartbeat = new Heartbeat(stream.pingMs, log, () =>
-    registry.closeExpired((token) => access.logins.get(token) !== undefined),
-  );
+  // Every beat also finds the sockets whose login session expired meanwhile.
+  const heartbeat = new Heartbeat(stream.pingMs, log, () => options.holders.recheck(access));
   const messages = new FrameMessages();
   const checks = {
     access,
@@ -110,10 +112,10 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
     }
     const principal = result;
     wss.handleUpgrade(request, socket, head, (ws) => {
-      registry.add(ws, principal.login);
+      registry.add(ws);
       heartbeat.watch(ws);
       const remote = `${options.client(request).address}:${request.socket.remotePort}`;
-      new ViewerSocket(
+      const viewer = new ViewerSocket(
         ws,
         {
           hub: options.hub,
@@ -132,6 +134,17 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
         },
         `${remote} ${principal.user}`,
       );
+      const held = options.holders.hold(principal, {
+        revoke: (reason) => {
+          log.info(
+            { remote, user: principal.user, reason },
+            'closing a socket: its credential changed',
+          );
+          ws.close(CloseCodes.POLICY_VIOLATION, reason);
+        },
+        rescope: (now) => viewer.rescope((stream) => mayWatch(now, stream)),
+      });
+      ws.once('close', () => held.release());
     });
   });
 

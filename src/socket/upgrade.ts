@@ -6,7 +6,12 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Access, isDenial, type Principal } from '../access/access.js';
-import { isAllowedOrigin, isTrustedHost, type OriginPolicy } from '../access/origin.js';
+import {
+  isAllowedOrigin,
+  isOwnOrigin,
+  isTrustedHost,
+  type OriginPolicy,
+} from '../access/origin.js';
 import type { ConnectionGuard } from '../guard/connections.js';
 import type { RefusalKind } from '../guard/refusals.js';
 import { WS_PATH } from '../protocol/wire.js';
@@ -55,6 +60,7 @@ export function checkUpgrade(
     request,
     checks.clientKey(request),
     checks.cookiesOf(request),
+    { upgrade: { ownOrigin: isOwnOrigin(request, checks.originPolicy) } },
   );
   if (!isDenial(auth)) return auth;
   if (auth.status === 401) {

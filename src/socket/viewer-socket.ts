@@ -80,7 +80,7 @@ export class ViewerSocket implements Viewer {
    */
   private readonly gaps = new Set<Camera>();
   private readonly extended: boolean;
-  private readonly mayWatch: (stream: string) => boolean;
+  private mayWatch: (stream: string) => boolean;
   /** Ids this socket is subscribed to (for the per-socket limit). */
   private readonly subscribed = new Set<string>();
   /** When frames started waiting on a full socket or ack window; undefined while it takes them. */
@@ -190,6 +190,26 @@ export class ViewerSocket implements Viewer {
       this.slots.forget(id);
     }
     this.sendHello(cameras);
+  }
+
+  /**
+   * What this viewer may watch changed (its token was narrowed by a reload): streams no longer
+   * allowed stop at once, and hello again lists only what it may watch now.
+   */
+  rescope(mayWatch: (stream: string) => boolean): void {
+    this.mayWatch = mayWatch;
+    const gone = [...this.subscribed].filter((id) => !mayWatch(id));
+    if (gone.length > 0) {
+      const { hub } = this.options;
+      hub.unsubscribe(this, gone);
+      for (const id of gone) {
+        this.subscribed.delete(id);
+        this.slots.forget(id);
+        const camera = hub.camera(id);
+        if (camera) this.gaps.delete(camera);
+      }
+    }
+    this.sendHello(this.options.hub.infos());
   }
 
   private sendHello(cameras: CameraInfo[]): void {

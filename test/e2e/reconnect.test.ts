@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
@@ -120,6 +121,43 @@ describe('dashboard reconnects and falls back in Chromium', () => {
       });
       await waitForAllTiles(page, (frames) => frames >= 1);
     } finally {
+      await page.close();
+      await proxy.close();
+      await camplex.stop();
+    }
+  });
+
+  it('keeps one snapshot loop while the socket keeps failing and snapshots are slow', async () => {
+    const camplex = await startCamplexProcess({ args: ['--demo', '8'] });
+    const proxy = await startUpgradeProxy(camplex.url);
+    const page = await chromium.context.newPage();
+    let inFlight = 0;
+    let most = 0;
+    try {
+      // Every snapshot takes 3 s: each failed connect of the socket comes while a round is out.
+      await page.route('**/snapshot/**', async (route) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await delay(3000);
+        inFlight--;
+        await route.continue().catch(() => {}); // the page may have aborted it meanwhile
+      });
+      await page.setViewportSize({ width: 1400, height: 900 });
+      await page.goto(proxy.url);
+      await page.click('#stream-all');
+      await page.waitForFunction(
+        () =>
+          /reconnecting \(attempt ([5-9]|\d\d)\)/.test(
+            document.querySelector('#status')?.textContent ?? '',
+          ),
+        undefined,
+        { timeout: 40_000 },
+      );
+      assert.ok(most > 0, 'snapshots were polled');
+      // One loop asks for at most 3 at once (SNAPSHOT_CONCURRENCY in browser/http-fallback.ts).
+      assert.ok(most <= 3, `${most} snapshot requests in flight at once`);
+    } finally {
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
       await page.close();
       await proxy.close();
       await camplex.stop();

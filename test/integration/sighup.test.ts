@@ -2,7 +2,8 @@
  * Reloading the config (SIGHUP, as `systemctl reload camplex` sends, or the file saved): a bad
  * file is refused and the running config stays; a good one applies without dropping viewers:
  * the camera removed stops and leaves the viewer's list, the one added can be watched, the one
- * unchanged goes on without a gap, and a token added works at once.
+ * unchanged goes on without a gap, and a token added works at once; a socket opened while
+ * access was open is closed once a reload asks for sign-in.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,9 @@ import { descendantPids, waitFor } from '../helpers/processes.js';
 import { connectViewer, type TestViewer } from '../helpers/viewer.js';
 
 const TOKEN = 'reload-token-0123456789abcdefghijklmnopq';
+/** The viewer's own token, in every file. */
+const VIEWER_TOKEN = 'viewer-token-0123456789abcdefghijklmnop';
+const VIEWER_AUTH = ['auth:', '  tokens:', `    viewer: ${VIEWER_TOKEN}`];
 
 /** Demo cameras' ffmpeg command lines name their hue: which of `ids` run under `node`. */
 function running(node: CamplexProcess): number[] {
@@ -40,9 +44,14 @@ describe('reloading the config', () => {
   const write = (lines: string[]) => writeFileSync(file, `${lines.join('\n')}\n`);
 
   before(async () => {
-    write(['cameras:', '  front: { url: "demo:1" }', '  garage: { url: "demo:2" }']);
+    write([
+      ...VIEWER_AUTH,
+      'cameras:',
+      '  front: { url: "demo:1" }',
+      '  garage: { url: "demo:2" }',
+    ]);
     camplex = await startCamplexProcess({ args: ['--config', file] });
-    viewer = await connectViewer(camplex.wsUrl);
+    viewer = await connectViewer(camplex.wsUrl, ['camplex.v1', `camplex.token.${VIEWER_TOKEN}`]);
     viewer.send({ cmd: 'subscribe', cameras: ['front', 'garage'] });
     await waitFor(async () => viewer.framesOf('front') > 5 && viewer.framesOf('garage') > 5, {
       timeoutMs: 15_000,
@@ -87,8 +96,7 @@ describe('reloading the config', () => {
       if (binary) arrivals.push(Date.now());
     });
     write([
-      'auth:',
-      '  tokens:',
+      ...VIEWER_AUTH,
       `    panel: ${TOKEN}`,
       'cameras:',
       '  front: { url: "demo:1" }',
@@ -124,5 +132,28 @@ describe('reloading the config', () => {
     });
     assert.equal(withToken.status, 200);
     assert.equal((await fetch(`${camplex.url}api/cameras`)).status, 401);
+  });
+
+  it('closes sockets whose credential a reload took away: a removed token, then open access', async () => {
+    let mark = camplex.lines.length;
+    write(['cameras:', '  front: { url: "demo:1" }']);
+    process.kill(camplex.pid, 'SIGHUP');
+    await logged('config reloaded', mark);
+    assert.deepEqual(await viewer.closed, { code: 1008, reason: 'token removed or changed' });
+    const anonymous = await connectViewer(camplex.wsUrl);
+    mark = camplex.lines.length;
+    write([...VIEWER_AUTH, 'cameras:', '  front: { url: "demo:1" }']);
+    process.kill(camplex.pid, 'SIGHUP');
+    assert.deepEqual(await anonymous.closed, { code: 1008, reason: 'sign-in is required now' });
+    const again = await connectViewer(camplex.wsUrl, [
+      'camplex.v1',
+      `camplex.token.${VIEWER_TOKEN}`,
+    ]);
+    again.send({ cmd: 'subscribe', cameras: ['front'] });
+    await waitFor(async () => again.framesOf('front') > 5, {
+      timeoutMs: 10_000,
+      what: 'a viewer with the token back streaming',
+    });
+    again.ws.terminate();
   });
 });

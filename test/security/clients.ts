@@ -29,11 +29,13 @@ export interface Client {
 export interface ClientOptions {
   headers?: Record<string, string>;
   localAddress?: string;
+  /** Subprotocols to offer (a token rides in one). */
+  protocols?: string[];
 }
 
 /** Connects with `ws` and resolves once the `hello` arrived. */
 export async function connectClient(url: string, options: ClientOptions = {}): Promise<Client> {
-  const ws = new WebSocket(url, {
+  const ws = new WebSocket(url, options.protocols ?? [], {
     headers: options.headers ?? {},
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });

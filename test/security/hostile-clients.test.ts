@@ -363,7 +363,11 @@ describe('hostile clients', () => {
       assert.deepEqual(await alice.closed, { code: 1008, reason: 'logged out' });
       const response = await refused(upgrade({ Cookie: cookie }));
       assert.equal(response.status, 401);
-      await waitForEntry(mark, { msg: 'closing the sockets of a login session' }, LOG_WAIT_MS);
+      await waitForEntry(
+        mark,
+        { msg: 'closing a socket: its credential changed', reason: 'logged out' },
+        LOG_WAIT_MS,
+      );
       await expectAftermath(mark, { logged: { limit: 'unauthenticated' } });
     });
 

@@ -10,6 +10,7 @@
  */
 import { SUBSTREAM_SUFFIX } from '../common/camera-id.js';
 import { Connection } from './connection.js';
+import { OnScreen } from './on-screen.js';
 import type { Tile } from './tile.js';
 import { TILE_STYLE } from './tile-style.js';
 
@@ -20,16 +21,7 @@ const SCRIPT_SERVER = new URL('/', import.meta.url).href;
 abstract class CamplexElement extends HTMLElement {
   protected connection: Connection | undefined;
   protected readonly tiles = new Map<string, Tile>();
-  private readonly onScreen = new Set<Tile>();
-  private readonly visibility = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      const tile = [...this.tiles.values()].find((t) => t.element === entry.target);
-      if (!tile) continue;
-      if (entry.isIntersecting) this.onScreen.add(tile);
-      else this.onScreen.delete(tile);
-    }
-    this.feed();
-  });
+  private readonly onScreen = new OnScreen(() => this.feed());
   private readonly onVisibility = () => this.feed();
   private stopListening: (() => void) | undefined;
   protected readonly root: ShadowRoot;
@@ -91,8 +83,7 @@ abstract class CamplexElement extends HTMLElement {
       tile.close();
     }
     this.tiles.clear();
-    this.onScreen.clear();
-    this.visibility.disconnect();
+    this.onScreen.disconnect();
     this.box.replaceChildren();
     this.connection = undefined;
   }
@@ -106,15 +97,14 @@ abstract class CamplexElement extends HTMLElement {
       if (ids.includes(id)) continue;
       connection.unwatch(tile);
       tile.close();
-      this.visibility.unobserve(tile.element);
-      this.onScreen.delete(tile);
+      this.onScreen.unobserve(tile.element);
       this.tiles.delete(id);
     }
     for (const id of ids) {
       if (this.tiles.has(id)) continue;
       const tile = connection.tile(id);
       this.tiles.set(id, tile);
-      this.visibility.observe(tile.element);
+      this.onScreen.observe(tile.element);
     }
     const elements = ids.flatMap((id) => this.tiles.get(id)?.element ?? []);
     const current = [...this.box.children];
@@ -129,7 +119,7 @@ abstract class CamplexElement extends HTMLElement {
     const connection = this.connection;
     if (!connection) return;
     for (const [id, tile] of this.tiles) {
-      if (this.onScreen.has(tile) && !document.hidden) {
+      if (this.onScreen.has(tile.element)) {
         connection.watch(tile, this.streamOf(connection, id));
       } else {
         connection.unwatch(tile);

@@ -1,9 +1,11 @@
 /**
- * One camplex as seen by the embeddable client: ONE CameraSocket per server and token, however
- * many `<camplex-camera>` and `<camplex-grid>` elements a page has. Elements register the tiles
- * they show (`watch`) while those are on screen; the connection subscribes the union, routes each
- * frame to every tile of its stream, keeps the camera list, and feeds visible tiles over HTTP
- * while the socket cannot connect, like the dashboard.
+ * One camplex as a page sees it, for the dashboard and the embeddable elements alike: ONE
+ * CameraSocket per server and token, however many tiles a page has. Whoever shows tiles
+ * registers those on screen (`watch`) with the stream each shows; the connection subscribes the
+ * union in the formats this page plays, routes each frame to every tile of its stream, keeps the
+ * camera list (from hello, or over plain HTTP while the socket cannot connect), moves a camera to
+ * JPEG when its video will not play, and feeds the watched tiles over HTTP while the socket is
+ * down for good.
  */
 import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
 import type { CameraInfo } from '../protocol/wire.js';
@@ -32,6 +34,14 @@ export class Connection {
 
   readonly cameras = new Map<string, CameraInfo>();
   groups: Record<string, string[]> = {};
+  /** The socket is open now. */
+  connected = false;
+  /** Connects that failed in a row. */
+  failures = 0;
+  /** The last error the server sent, until the next hello. */
+  lastError: string | undefined;
+  /** Whether a camera list came yet (hello, or /api/cameras): until then `cameras` means nothing. */
+  listed = false;
   private readonly socket: CameraSocket;
   private readonly formats: Formats;
   private readonly fallback: HttpFallback;
@@ -39,15 +49,17 @@ export class Connection {
   private readonly fallbackTiles = new Map<string, Tile>();
   /** Each tile on screen, and the stream it shows. */
   private readonly watching = new Map<Tile, string>();
+  /** The stream each tile last showed, watched now or not. */
+  private readonly shownStream = new WeakMap<Tile, string>();
   private readonly listeners = new Set<() => void>();
-  private connected = false;
-  private failures = 0;
+  private readonly headers: Record<string, string>;
 
   private constructor(
     server: string,
     token: string | undefined,
     video: Awaited<ReturnType<typeof pageVideo>>,
   ) {
+    this.headers = token === undefined ? {} : { Authorization: `Bearer ${token}` };
     this.formats = new Formats(video, (id) => {
       for (const tile of this.tilesOf(id)) tile.close();
       this.update();
@@ -57,13 +69,8 @@ export class Connection {
       CameraSocket.urlFor(server),
       {
         onHello: (cameras, groups) => {
-          this.groups = groups;
-          // hello comes again after a config reload: cameras no longer there are forgotten.
-          const listed = new Set(cameras.map((info) => info.id));
-          for (const id of this.cameras.keys()) if (!listed.has(id)) this.cameras.delete(id);
-          for (const info of cameras) this.cameras.set(info.id, info);
-          for (const info of cameras) this.refresh(info);
-          this.changed();
+          this.lastError = undefined;
+          this.setCameras(cameras, groups);
         },
         onState: (info) => {
           this.cameras.set(info.id, info);
@@ -77,13 +84,25 @@ export class Connection {
           this.connected = open;
           this.failures = failures;
           this.update();
+          this.changed();
         },
-        onError: (code, message) => console.warn(`camplex: ${message} (${code})`),
+        onError: (code, message) => {
+          console.warn(`camplex: ${message} (${code})`);
+          this.lastError = `${message} (${code})`;
+          this.changed();
+        },
       },
       { token },
     );
     this.socket.connect();
     addEventListener('pagehide', () => this.socket.close());
+    // The camera list also comes over plain HTTP, so tiles appear even when the socket cannot.
+    fetch(new URL('/api/cameras', server), { headers: this.headers })
+      .then((response) => (response.ok ? response.json() : undefined))
+      .then((body: { cameras: CameraInfo[]; groups?: Record<string, string[]> } | undefined) => {
+        if (body && !this.listed) this.setCameras(body.cameras, body.groups ?? {});
+      })
+      .catch(() => {});
     // Pictures per second and staleness in the captions of the tiles on screen.
     setInterval(() => {
       for (const tile of this.watching.keys()) tile.tick();
@@ -100,12 +119,24 @@ export class Connection {
     });
   }
 
-  /** `tile` is on screen showing `stream` (`<id>` or `<id>@sub`): feed it. */
+  /**
+   * `tile` is on screen showing `stream` (`<id>` or `<id>@sub`): feed it. A tile switched to
+   * another stream (focus shows the main stream) starts afresh: its decoder held the other's.
+   */
   watch(tile: Tile, stream: string): void {
+    if (this.watching.get(tile) === stream) return;
+    const before = this.shownStream.get(tile);
+    if (before !== undefined && before !== stream) tile.close();
+    this.shownStream.set(tile, stream);
     this.watching.set(tile, stream);
     const info = this.cameras.get(cameraOfStream(stream));
     if (info) this.refresh(info);
     this.update();
+  }
+
+  /** Whether `tile` is fed now. */
+  isWatching(tile: Tile): boolean {
+    return this.watching.has(tile);
   }
 
   /** `tile` is off screen or gone. */
@@ -124,6 +155,17 @@ export class Connection {
   /** The stream a grid shows of camera `id`: its sub-stream when it has one. */
   gridStream(id: string): string {
     return this.cameras.get(id)?.substream ? id + SUBSTREAM_SUFFIX : id;
+  }
+
+  /** The camera list and groups of a hello (or of /api/cameras); cameras gone are forgotten. */
+  private setCameras(cameras: CameraInfo[], groups: Record<string, string[]>): void {
+    this.listed = true;
+    this.groups = groups;
+    // In the server's order, every time (a reload may insert one anywhere).
+    this.cameras.clear();
+    for (const info of cameras) this.cameras.set(info.id, info);
+    for (const info of cameras) this.refresh(info);
+    this.changed();
   }
 
   private tilesOf(id: string): Tile[] {

@@ -1,22 +1,17 @@
 /**
- * The dashboard: a wall of tiles fed by ONE CameraSocket. A tile is subscribed while streaming
- * is on, the tile is on screen (this page of the wall, or the one camera focused) and the tab is
- * visible; everything else costs nothing. Each camera comes in the best format this page plays
- * (formats.ts). In the grid a camera with a sub-stream is shown from it (`<id>@sub`), which is
- * what sub-streams are for; focused, from its main stream.
+ * The dashboard: a wall of tiles of one camplex (connection.ts, shared with the embeddable
+ * elements: one socket, formats, JPEG switches, HTTP fallback). A tile is watched while
+ * streaming is on, the tile is on screen (this page of the wall, or the one camera focused) and
+ * the tab is visible; everything else costs nothing. In the grid a camera with a sub-stream is
+ * shown from it (`<id>@sub`), which is what sub-streams are for; focused, from its main stream.
  */
-import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
 import type { CameraInfo } from '../protocol/wire.js';
-import { CameraSocket } from './camera-socket.js';
-import { pageVideo } from './decoder-ladder.js';
-import { Formats } from './formats.js';
-import { HttpFallback } from './http-fallback.js';
-import { Tile } from './tile.js';
+import { Connection } from './connection.js';
+import { OnScreen } from './on-screen.js';
+import type { Tile } from './tile.js';
 import { Wall } from './wall.js';
 import { WallChoices } from './wall-choices.js';
 
-/** Failed connects in a row before visible tiles are fed over plain HTTP. */
-const FALLBACK_AFTER_FAILURES = 3;
 const STREAMING_KEY = 'camplex.streaming';
 
 const status = requireElement('#status');
@@ -26,87 +21,52 @@ const back = requireElement('#back') as HTMLButtonElement;
 const fullscreen = requireElement('#fullscreen') as HTMLButtonElement;
 
 const tiles = new Map<string, Tile>();
-/** Every camera as the server last described it (with its sub-stream). */
-const cameras = new Map<string, CameraInfo>();
-/** The stream each tile is showing, to notice when focus switches it. */
-const showing = new Map<string, string>();
-const onScreen = new Set<string>();
 let streaming = localStorage.getItem(STREAMING_KEY) === 'on';
-let connected = false;
-let failures = 0;
-const fallback = new HttpFallback(tiles);
-const formats = new Formats(await pageVideo(), (id) => {
-  tiles.get(id)?.close();
-  updateSubscriptions();
-});
+const connection = await Connection.for(location.origin);
+const cameras = connection.cameras;
 const wall = new Wall({ grid: requireElement('#grid'), pager: requireElement('#pager') }, () =>
   onWallChange(),
 );
 const choices = new WallChoices(requireElement('#groups'), requireElement('#arrange'), () =>
   layOut(),
 );
+const onScreen = new OnScreen(() => updateSubscriptions());
 
-const visibility = new IntersectionObserver((entries) => {
-  for (const entry of entries) {
-    const id = (entry.target as HTMLElement).dataset.camera;
-    if (id === undefined) continue;
-    if (entry.isIntersecting) onScreen.add(id);
-    else onScreen.delete(id);
+/** The camera list and groups last laid out (a state change alone needs no new layout). */
+let laidOut = '';
+
+/** The camera list, a camera's state or the connection changed. */
+function onChange(): void {
+  const list = JSON.stringify([[...cameras.keys()], connection.groups]);
+  // Not before a list came: the remembered group is checked against the config's groups.
+  if (connection.listed && list !== laidOut) {
+    laidOut = list;
+    showCameras();
   }
+  for (const id of tiles.keys()) refreshTile(id);
+  renderStatus();
   updateSubscriptions();
-});
+}
 
-const socket = new CameraSocket(CameraSocket.urlFor(location), {
-  onHello: (list, groups) => showCameras(list, groups),
-  onState: (info) => {
-    cameras.set(info.id, info);
-    refreshTile(info.id);
-    renderStatus();
-  },
-  onFrame: (stream, frame) => {
-    const id = cameraOfStream(stream);
-    if (showing.get(id) === stream) tiles.get(id)?.push(frame);
-  },
-  onConnection: (open, failedInARow) => {
-    connected = open;
-    failures = failedInARow;
-    renderStatus();
-    updateSubscriptions();
-  },
-  onError: (code, message) => {
-    status.textContent = `server: ${message} (${code})`;
-  },
-});
-
-function showCameras(list: CameraInfo[], groups?: Record<string, string[]>): void {
+/** Tiles for the cameras listed now; those no longer listed go away. */
+function showCameras(): void {
   // hello comes again after a config reload: cameras no longer there go away.
-  const listed = new Set(list.map((camera) => camera.id));
   for (const [id, tile] of tiles) {
-    if (listed.has(id)) continue;
+    if (cameras.has(id)) continue;
+    connection.unwatch(tile);
     tile.close();
     tile.element.remove();
-    visibility.unobserve(tile.element);
+    onScreen.unobserve(tile.element);
     tiles.delete(id);
-    cameras.delete(id);
-    showing.delete(id);
-    onScreen.delete(id);
   }
-  for (const camera of list) {
-    cameras.set(camera.id, camera);
-    if (!tiles.has(camera.id)) {
-      const tile = new Tile(shownInfo(camera), formats.decoder, (id, reason) => {
-        console.warn(`camplex: ${id}: video keeps failing to play (${reason}): using JPEG`);
-        formats.toJpeg(id);
-      });
-      formats.add(camera.id);
-      tiles.set(camera.id, tile);
-      visibility.observe(tile.element);
-    }
-    refreshTile(camera.id);
+  for (const id of cameras.keys()) {
+    if (tiles.has(id)) continue;
+    const tile = connection.tile(id);
+    tiles.set(id, tile);
+    onScreen.observe(tile.element);
   }
-  choices.setCameras(list, groups);
+  choices.setCameras([...cameras.values()], connection.groups);
   layOut();
-  renderStatus();
 }
 
 /** Puts the cameras chosen (group, order, hidden) on the wall. */
@@ -123,8 +83,7 @@ function layOut(): void {
 
 /** The stream a camera's tile shows: its sub-stream in the grid, its main stream focused. */
 function streamOf(id: string): string {
-  const info = cameras.get(id);
-  return info?.substream && wall.focused !== id ? id + SUBSTREAM_SUFFIX : id;
+  return wall.focused === id ? id : connection.gridStream(id);
 }
 
 /** What a camera's tile shows: the state and codec of the stream it shows, under its name. */
@@ -140,17 +99,11 @@ function aspectOf(id: string): number | undefined {
   return shown?.width && shown.height ? shown.width / shown.height : undefined;
 }
 
-/** Brings a tile up to date with its camera, and starts it afresh when its stream changed. */
+/** Brings a tile's caption up to date with its camera (watched or not). */
 function refreshTile(id: string): void {
   const info = cameras.get(id);
   const tile = tiles.get(id);
-  if (!info || !tile) return;
-  const stream = streamOf(id);
-  if (showing.has(id) && showing.get(id) !== stream) tile.close(); // another stream's decoder
-  showing.set(id, stream);
-  const shown = shownInfo(info);
-  tile.setState(shown);
-  formats.check(shown);
+  if (info && tile) tile.setState(shownInfo(info));
 }
 
 function onWallChange(): void {
@@ -160,17 +113,10 @@ function onWallChange(): void {
 }
 
 function updateSubscriptions(): void {
-  const wanted = streaming && !document.hidden ? [...onScreen] : [];
-  socket.want(
-    wanted.map((id) => streamOf(id)),
-    (stream) => formats.of(stream),
-  );
-  for (const [id, tile] of tiles) tile.setWanted(wanted.includes(id));
-  // While the socket is down for good, keep the visible tiles alive over HTTP; back to the
-  // socket as soon as it opens.
-  const overHttp = !connected && failures >= FALLBACK_AFTER_FAILURES;
-  fallback.show(overHttp ? wanted : []);
-  if (!overHttp) for (const tile of tiles.values()) tile.setTransport('socket');
+  for (const [id, tile] of tiles) {
+    if (streaming && onScreen.has(tile.element)) connection.watch(tile, streamOf(id));
+    else connection.unwatch(tile);
+  }
   streamAll.disabled = streaming;
   stopAll.disabled = !streaming;
 }
@@ -182,15 +128,20 @@ function setStreaming(on: boolean): void {
 }
 
 function renderStatus(): void {
-  if (!connected) {
+  if (!connection.connected) {
+    const { failures } = connection;
     status.textContent =
       failures > 0 ? `reconnecting (attempt ${failures + 1})...` : 'connecting...';
     status.dataset.connection = 'down';
     return;
   }
+  status.dataset.connection = 'up';
+  if (connection.lastError !== undefined) {
+    status.textContent = `server: ${connection.lastError}`;
+    return;
+  }
   const live = [...cameras.values()].filter((info) => shownInfo(info).state === 'live').length;
   status.textContent = `connected - ${cameras.size} cameras, ${live} live`;
-  status.dataset.connection = 'up';
 }
 
 function requireElement(selector: string): HTMLElement {
@@ -199,19 +150,18 @@ function requireElement(selector: string): HTMLElement {
   return element;
 }
 
+connection.onChange(onChange);
 streamAll.addEventListener('click', () => setStreaming(true));
 stopAll.addEventListener('click', () => setStreaming(false));
 back.addEventListener('click', () => wall.focus(undefined));
 fullscreen.addEventListener('click', () => wall.toggleFullscreen());
 fullscreen.hidden = !document.fullscreenEnabled;
 document.addEventListener('visibilitychange', updateSubscriptions);
-window.addEventListener('pagehide', () => socket.close());
-// Pictures per second and staleness, for every tile at once.
+// Pictures per second and staleness, for every tile at once (the connection ticks the watched).
 setInterval(() => {
-  for (const tile of tiles.values()) tile.tick();
+  for (const tile of tiles.values()) if (!connection.isWatching(tile)) tile.tick();
 }, 1000);
-updateSubscriptions();
-socket.connect();
+onChange();
 // Signed in with a password: offer to sign out.
 fetch('/api/session')
   .then((response) => (response.ok ? response.json() : undefined))
@@ -219,12 +169,5 @@ fetch('/api/session')
     if (session?.via !== 'session') return;
     requireElement('#user').textContent = `(${session.user})`;
     requireElement('#logout').hidden = false;
-  })
-  .catch(() => {});
-// The camera list also comes over plain HTTP, so the grid appears even when the socket cannot.
-fetch('/api/cameras')
-  .then((response) => (response.ok ? response.json() : undefined))
-  .then((body: { cameras: CameraInfo[]; groups?: Record<string, string[]> } | undefined) => {
-    if (body && tiles.size === 0) showCameras(body.cameras, body.groups);
   })
   .catch(() => {});

@@ -174,6 +174,45 @@ describe('the wall fits the screen (16 demo cameras)', () => {
     await page.close();
   });
 
+  it('keeps a tile that scrolled away subscribed for 3 s, then stops it', async () => {
+    const page = await chromium.context.newPage();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const unsubscribed: Array<{ at: number; cameras: string[] }> = [];
+    page.on('websocket', (ws) =>
+      ws.on('framesent', ({ payload }) => {
+        if (typeof payload !== 'string') return;
+        const message = JSON.parse(payload) as { cmd: string; cameras?: string[] };
+        if (message.cmd === 'unsubscribe' && message.cameras) {
+          unsubscribed.push({ at: Date.now(), cameras: message.cameras });
+        }
+      }),
+    );
+    await page.goto(camplex.url);
+    await page.waitForSelector('[data-camera="demo-16"]');
+    if (await page.isEnabled('#stream-all')) await page.click('#stream-all');
+    await allDrawing(page, ['demo-01']);
+    const scrolledAt = Date.now();
+    await page.locator('[data-camera="demo-16"]').scrollIntoViewIfNeeded();
+    await waitFor(async () => unsubscribed.some((u) => u.cameras.includes('demo-01')), {
+      timeoutMs: 10_000,
+      what: 'demo-01 unsubscribed once off screen',
+    });
+    const after = (unsubscribed.find((u) => u.cameras.includes('demo-01'))?.at ?? 0) - scrolledAt;
+    assert.ok(after >= 2500, `unsubscribed ${after} ms after scrolling away (grace 3 s)`);
+    // Back on screen within the grace, a tile is never unsubscribed at all.
+    const mark = unsubscribed.length;
+    await page.locator('[data-camera="demo-01"]').scrollIntoViewIfNeeded();
+    await allDrawing(page, ['demo-01']);
+    await page.locator('[data-camera="demo-08"]').scrollIntoViewIfNeeded();
+    await page.locator('[data-camera="demo-01"]').scrollIntoViewIfNeeded();
+    await allDrawing(page, ['demo-01']);
+    assert.ok(
+      unsubscribed.slice(mark).every((u) => !u.cameras.includes('demo-01')),
+      'a quick scroll away and back does not restart it',
+    );
+    await page.close();
+  });
+
   it('focuses a camera by click or Enter, moves with arrow keys, and returns with Esc or Back', async () => {
     const page = await chromium.context.newPage();
     await page.setViewportSize({ width: 1280, height: 720 });

@@ -50,7 +50,8 @@ const USAGE = `Usage: camplex [--config FILE] [--host HOST] [--port PORT] [--dem
 
 Signals: SIGINT or SIGTERM stop camplex (a second one kills every ffmpeg at once); SIGHUP
 reloads the config file (also done when the file is saved): cameras added, removed and changed,
-groups, users and tokens apply at once; server, limits, stream and cluster need a restart.
+groups, users and tokens apply at once (open connections too); server, limits, stream, ffmpeg
+and cluster need a restart.
 Docs: README.md, docs/ (CLUSTER.md, CLIENT.md, INTEGRATIONS.md, SECURITY.md, PROTOCOL.md).
 
 Environment: CAMPLEX_PASSWORD (and CAMPLEX_USER, default admin) or CAMPLEX_TOKEN set a

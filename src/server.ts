@@ -191,6 +191,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
     allowedOrigins: config.server.allowedOrigins,
     allowedHosts: config.server.allowedHosts,
     secure: tls !== undefined,
+    trust,
   };
   const connections = new ConnectionGuard({ caps: capsFor(config, log), trust, refusals, log });
   const app = await createHttpApp({
@@ -288,13 +289,12 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
     hub,
     killChildren: () => children.killAll(),
     async reload(next) {
-      const before = new Map(streamsOf(current.cameras).map((stream) => [stream.id, stream]));
-      const after = streamsOf(next.cameras);
-      const same = (a: CameraConfig | undefined, b: CameraConfig) =>
-        a !== undefined && JSON.stringify(a) === JSON.stringify(b);
-      const sources = after.map((stream) => {
+      // Against what runs, not against the last file: a reload that failed part-way left some
+      // streams on their old config, and the next one must mend them.
+      const sources = streamsOf(next.cameras).map((stream) => {
         const running = hub.camera(stream.id);
-        return running && same(before.get(stream.id), stream) ? running : source(stream, hub);
+        const same = running && JSON.stringify(running.config) === JSON.stringify(stream);
+        return same ? running : source(stream, hub);
       });
       const ids = (config: Config) => config.cameras.map((camera) => camera.id);
       const summary: ReloadChanges = {
@@ -311,7 +311,6 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
           (key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]),
         ),
       };
-      current = next;
       access.setCredentials(
         new Map(Object.entries(next.auth.users)),
         new Map(Object.entries(next.auth.tokens)),
@@ -320,6 +319,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
       // Before the cameras change: no connection may watch on under a credential now gone.
       holders.recheck(access);
       await hub.reconfigure(sources);
+      current = next;
       return summary;
     },
     close: () => lifecycle.close(),

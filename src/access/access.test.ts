@@ -2,11 +2,26 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
+import { createLog } from '../common/log.js';
 import { AccountThrottle } from '../guard/account-throttle.js';
+import { ProxyTrust } from '../guard/client-address.js';
 import { FailureLimiter } from '../guard/failure-limiter.js';
-import { Access, type AccessOptions, isDenial, type LoginOutcome } from './access.js';
+import {
+  Access,
+  type AccessOptions,
+  isDenial,
+  type LoginOutcome,
+  type Principal,
+} from './access.js';
+import { Holders } from './holders.js';
 import { LoginSessions } from './login-sessions.js';
-import { hostName, isAllowedOrigin, isTrustedHost, type OriginPolicy } from './origin.js';
+import {
+  hostName,
+  isAllowedOrigin,
+  isOwnOrigin,
+  isTrustedHost,
+  type OriginPolicy,
+} from './origin.js';
 import { hashPassword, isPasswordHash, PasswordChecker, verifyPassword } from './password.js';
 
 const TOKEN = 'tok_0123456789abcdefghijklmnopqrstuvwxyz';
@@ -181,6 +196,24 @@ describe('Access', () => {
     );
     // Only on the upgrade: a subprotocol header on a plain request authenticates nothing.
     assert.deepEqual(gate.authenticate(request({ 'sec-websocket-protocol': protocols }), KEY, {}), {
+      status: 401,
+    });
+  });
+
+  it('starts no session for a sign-in whose password changed or user went while it was checked', async () => {
+    for (const users of [
+      new Map([['alice', hashPassword('new horse')]]),
+      new Map<string, string>(),
+    ]) {
+      const { gate } = access();
+      const pending = gate.login('alice', 'correct horse', KEY, undefined);
+      gate.setCredentials(users, new Map([['nvr', TOKEN]]), new Map());
+      assert.equal((await pending).kind, 'wrong');
+    }
+    // A session the store still has (adopted from another node) counts only for a known user.
+    const { gate } = access();
+    const session = gate.logins.create('mallory');
+    assert.deepEqual(gate.authenticate(request({}), KEY, { camplex_session: session.token }), {
       status: 401,
     });
   });
@@ -399,6 +432,47 @@ describe('origin and host checks', () => {
     }
   });
 
+  it('takes a page behind a trusted proxy that ends TLS as camplex’s own, and no one else’s', () => {
+    const trust = new ProxyTrust(['10.0.0.2']);
+    const proxied = { ...policy, trust };
+    const via = (address: string, headers: Record<string, string>) =>
+      ({ headers, socket: { remoteAddress: address } }) as unknown as IncomingMessage;
+    const page = { origin: 'https://cams.example.org' };
+    assert.ok(isOwnOrigin(via('10.0.0.2', { ...page, host: 'cams.example.org' }), proxied));
+    assert.ok(
+      isOwnOrigin(
+        via('10.0.0.2', {
+          ...page,
+          host: '127.0.0.1:8080',
+          'x-forwarded-host': 'cams.example.org',
+        }),
+        proxied,
+      ),
+      'the proxy rewrote Host and named the original',
+    );
+    assert.ok(
+      !isOwnOrigin(via('10.0.0.9', { ...page, host: 'cams.example.org' }), proxied),
+      'not through the proxy',
+    );
+    assert.ok(
+      !isOwnOrigin(
+        via('10.0.0.9', {
+          ...page,
+          host: '127.0.0.1:8080',
+          'x-forwarded-host': 'cams.example.org',
+        }),
+        proxied,
+      ),
+      'X-Forwarded-Host from anyone else',
+    );
+    assert.ok(
+      !isOwnOrigin(
+        via('10.0.0.2', { origin: 'https://evil.example', host: 'cams.example.org' }),
+        proxied,
+      ),
+    );
+  });
+
   it('trusts IP literals, localhost and listed names as Host, not a rebinding name', () => {
     for (const host of [
       '127.0.0.1:8080',
@@ -429,5 +503,39 @@ describe('origin and host checks', () => {
     for (const bad of ['[::1]evil.com', 'a b', 'x:y:z', '[1.2.3.4]', '', undefined]) {
       assert.equal(hostName(bad), undefined, String(bad));
     }
+  });
+});
+
+describe('Holders', () => {
+  const KEY = '192.0.2.1';
+
+  it('closes a connection whose session expired at the next recheck (the heartbeat), narrows a narrowed one', async () => {
+    const { gate, clock } = access({ tokenCameras: new Map([['nvr', ['front', 'garage']]]) });
+    const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
+    const alice = gate.authenticate(request({}), KEY, { camplex_session: session.token });
+    const nvr = gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY, {});
+    assert.ok(!isDenial(alice) && !isDenial(nvr));
+    const holders = new Holders(createLog({ level: 'silent' }));
+    const events: string[] = [];
+    const held = (name: string, principal: Principal) =>
+      holders.hold(principal, {
+        revoke: (reason) => events.push(`${name} revoked: ${reason}`),
+        rescope: (now) => events.push(`${name} now ${[...(now.cameras ?? [])].join(',')}`),
+      });
+    held('alice', alice);
+    const nvrHeld = held('nvr', nvr);
+    holders.recheck(gate);
+    assert.deepEqual(events, [], 'nothing changed');
+    clock.now += 60_001; // past the session's ttl
+    gate.setCredentials(
+      new Map([['alice', ALICE]]),
+      new Map([['nvr', TOKEN]]),
+      new Map([['nvr', ['front']]]),
+    );
+    holders.recheck(gate);
+    assert.deepEqual(events, ['alice revoked: session ended', 'nvr now front']);
+    assert.equal(holders.size, 1, 'the revoked one is forgotten');
+    nvrHeld.release();
+    assert.equal(holders.size, 0);
   });
 });

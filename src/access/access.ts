@@ -180,7 +180,11 @@ export class Access {
       // Browsers send cookies on upgrades from any same-site page: only camplex's own count.
       const cookie = options.upgrade?.ownOrigin === false ? undefined : cookies[this.sessionCookie];
       const session = cookie === undefined ? undefined : this.logins.get(cookie);
-      if (session) return { user: session.user, via: 'session', login: session.token };
+      // A session of a user the config no longer has (adopted from a node that had not
+      // reloaded yet, say) is no session.
+      if (session && this.options.users.has(session.user)) {
+        return { user: session.user, via: 'session', login: session.token };
+      }
       return { status: 401 };
     }
     const retryAfterMs = this.options.failures.retryAfterMs(clientKey);
@@ -233,6 +237,8 @@ export class Access {
       return { kind: 'busy' };
     }
     if (!((await checking) && hash !== undefined)) return { kind: 'wrong' };
+    // A reload may have removed the user or changed the password while the check ran.
+    if (this.options.users.get(user) !== hash) return { kind: 'wrong' };
     failures.refund(clientKey);
     if (!trusted) accounts.succeeded(user);
     return { kind: 'ok', session: this.logins.create(user), device: this.issueDevice(user) };
@@ -241,14 +247,22 @@ export class Access {
   /** A trusted-device cookie value for `user`: `<user>.<expiry>.<signature>`, base64url parts. */
   private issueDevice(user: string): string {
     const body = `${Buffer.from(user).toString('base64url')}.${this.now() + DEVICE_MS}`;
-    return `${body}.${this.sign(body)}`;
+    return `${body}.${this.sign(`${body}.${this.passwordOf(user)}`)}`;
+  }
+
+  /**
+   * What a trusted-device cookie is signed with besides its body: the user's password hash now,
+   * so a password change or removal (or a new user of the same name) ends the exemption.
+   */
+  private passwordOf(user: string): string {
+    return this.options.users.get(user) ?? '';
   }
 
   private isTrustedDevice(cookie: string | undefined, user: string): boolean {
     const parts = cookie?.split('.');
     if (parts?.length !== 3) return false;
     const [name = '', expiry = '', signature = ''] = parts;
-    const want = Buffer.from(this.sign(`${name}.${expiry}`));
+    const want = Buffer.from(this.sign(`${name}.${expiry}.${this.passwordOf(user)}`));
     const got = Buffer.from(signature);
     return (
       got.length === want.length &&

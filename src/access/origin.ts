@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import type { ProxyTrust } from '../guard/client-address.js';
 
 export interface OriginPolicy {
   /** Extra exact origins allowed besides the server's own, e.g. https://cams.example.org */
@@ -13,6 +14,8 @@ export interface OriginPolicy {
   /** Extra Host names accepted when access is open, besides IP literals and localhost. */
   readonly allowedHosts: readonly string[];
   readonly secure: boolean;
+  /** Proxies whose X-Forwarded-Host names the Host a page asked for, and that may end TLS. */
+  readonly trust?: ProxyTrust;
 }
 
 /** True when the request comes from no browser page, or from an allowed origin. */
@@ -23,11 +26,34 @@ export function isAllowedOrigin(req: IncomingMessage, policy: OriginPolicy): boo
   );
 }
 
-/** True when the request comes from no browser page, or from a page camplex itself served. */
+/**
+ * True when the request comes from no browser page, or from a page camplex itself served: an
+ * Origin of camplex's scheme whose host and port are the Host asked for. Through a trusted proxy
+ * (`server.trustedProxies`) the page may be https where camplex speaks http (the proxy ends
+ * TLS), and its host may be the proxy's X-Forwarded-Host.
+ */
 export function isOwnOrigin(req: IncomingMessage, policy: OriginPolicy): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true; // not a browser: scripts must authenticate anyway
-  return origin === `${policy.secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+  const page = originParts(origin);
+  if (page === undefined) return false;
+  const proxied = policy.trust?.isTrusted(req.socket?.remoteAddress ?? '') === true;
+  if (!proxied && page.scheme !== (policy.secure ? 'https' : 'http')) return false;
+  const asked = [req.headers.host];
+  const forwarded = req.headers['x-forwarded-host'];
+  if (proxied && forwarded !== undefined) asked.push(String(forwarded).split(',')[0]?.trim());
+  return asked.some((name) => name !== undefined && name.toLowerCase() === page.host);
+}
+
+/** The scheme and `host[:port]` (lower case, a default port left out) of an http(s) origin. */
+function originParts(origin: string): { scheme: string; host: string } | undefined {
+  try {
+    const url = new URL(origin);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    return { scheme: url.protocol.slice(0, -1), host: url.host.toLowerCase() };
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when Host is an IP literal, localhost, or an allowed name (with any port). */

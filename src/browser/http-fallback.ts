@@ -52,7 +52,8 @@ export class HttpFallback {
     for (const id of mjpeg) if (!this.streams.has(id)) this.stream(id);
     this.polled = mjpeg.length > 0 ? [] : [...ids];
     for (const id of ids) this.tiles.get(id)?.setTransport(mjpeg.length > 0 ? 'mjpeg' : 'snapshot');
-    // One polling loop at most: a round in flight (slow snapshots) picks up the new list.
+    // One polling loop at most: while a round is out (slow snapshots), the new list waits for
+    // the next round instead of starting a loop of its own.
     if (this.polled.length > 0 && this.polling === undefined) this.poll();
     if (this.polled.length === 0) this.stopPolling();
   }

@@ -89,6 +89,32 @@ describe('Camera', () => {
     });
   });
 
+  describe('a launch that throws', () => {
+    it('is a failed start: retried with backoff, the reason free of the URL', () => {
+      let calls = 0;
+      const processes: FakeProcess[] = [];
+      const launcher = fakeLauncher(processes, 'front');
+      const { camera, clock, states } = setup({
+        launch: (handlers) => {
+          if (calls++ === 0) {
+            const error: NodeJS.ErrnoException = new Error(
+              'spawn E2BIG rtsp://admin:hunter2@10.0.0.5/x',
+            );
+            error.code = 'E2BIG';
+            throw error;
+          }
+          return launcher(handlers);
+        },
+      });
+      assert.doesNotThrow(() => camera.start());
+      assert.equal(camera.info().state, 'retrying');
+      assert.equal(camera.info().reason, 'ffmpeg could not be started (E2BIG)');
+      assert.ok(states.every((info) => !JSON.stringify(info).includes('hunter2')));
+      clock.advance(expectedDelay(1));
+      assert.equal(processes.length, 1, 'started again after the backoff');
+    });
+  });
+
   describe('start', () => {
     it('is idle until started and reports starting, then live on the first frame', () => {
       const { camera, processes, states, sendFrame } = setup();

@@ -217,7 +217,18 @@ export class Camera {
         else this.fail(this.withSilence(describeExit(exit)), exit.lastError);
       },
     };
-    this.process = this.options.launch(handlers, this.attempt);
+    try {
+      this.process = this.options.launch(handlers, this.attempt);
+    } catch (error) {
+      // spawn throws synchronously for arguments it cannot pass (E2BIG, a NUL): a failed
+      // start like any other, retried with backoff, never an exception out of a reload.
+      // Its message may quote the URL, credentials included: viewers get the code, the
+      // (redacted) log the message.
+      this.process = undefined;
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      this.fail(`ffmpeg could not be started (${code})`, (error as Error).message);
+      return;
+    }
     this.armWatchdog(this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
   }
 

@@ -38,6 +38,8 @@ const noControl = (text: string) => !CONTROL.test(text);
 const sourceUrl = z
   .string({ error: 'expected a camera URL (rtsp://, http(s)://, file:// or demo:N)' })
   .min(1, { error: 'expected a camera URL, got an empty string', abort: true })
+  // ffmpeg's whole command line must fit the kernel's limit for one argument (128 KiB).
+  .max(8192, { error: 'expected a URL of at most 8192 characters', abort: true })
   .refine(noControl, { error: CONTROL_ERROR, abort: true })
   .refine((url) => SOURCE_URL.test(url) || url.startsWith('/') || url.startsWith('.'), {
     error: 'expected a URL starting with rtsp://, rtsps://, http://, https://, file:// or demo:',

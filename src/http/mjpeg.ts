@@ -70,6 +70,8 @@ export function serveMjpeg(
       res.destroy();
     },
     sendState() {},
+    // A reload removed the camera: end the stream (it would stay open, silent, for good).
+    streamGone: () => end('camera removed'),
   };
   res.on('drain', () => {
     blockedSince = undefined;

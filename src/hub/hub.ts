@@ -27,6 +27,8 @@ export interface Viewer {
   sendState(info: CameraInfo): void;
   /** The camera list changed (a config reload): here it is, whole. */
   sendCameras?(cameras: CameraInfo[]): void;
+  /** A stream this viewer watched is gone (a reload removed it): it will get nothing more. */
+  streamGone?(id: string): void;
 }
 
 export interface HubOptions {
@@ -93,7 +95,10 @@ export class Hub implements CameraListener {
       const source = next.get(id);
       if (source === stream.source) continue;
       stopping.push(this.dropStream(stream));
-      if (!source) continue;
+      if (!source) {
+        for (const viewer of stream.viewers.keys()) viewer.streamGone?.(id);
+        continue;
+      }
       // Changed: the same viewers, on the new source.
       const fresh = this.addStream(source);
       for (const [viewer, formats] of stream.viewers) fresh.viewers.set(viewer, formats);

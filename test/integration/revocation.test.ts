@@ -27,6 +27,30 @@ interface Credentials {
   users: Record<string, string>;
   nvr?: boolean;
   panelCameras?: string[];
+  /** Leave the garage camera out of the file. */
+  noGarage?: boolean;
+}
+
+/** An endless MJPEG response of `path` with HTTP Basic `basic`: its bytes so far, and its end. */
+function mjpeg(port: number, path: string, basic: string) {
+  return new Promise<{ bytes: () => number; ended: Promise<void> }>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { authorization: `Basic ${basic}` } },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        const ended = new Promise<void>((done) => {
+          res.on('close', () => done());
+          res.on('error', () => done());
+        });
+        resolve({ bytes: () => bytes, ended });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('credentials that change under open connections', () => {
@@ -36,7 +60,12 @@ describe('credentials that change under open connections', () => {
   let port: number;
   const clients: Client[] = [];
 
-  const write = ({ users, nvr = true, panelCameras = ['front', 'garage'] }: Credentials) =>
+  const write = ({
+    users,
+    nvr = true,
+    panelCameras = ['front', 'garage'],
+    noGarage = false,
+  }: Credentials) =>
     writeFileSync(
       file,
       [
@@ -50,7 +79,7 @@ describe('credentials that change under open connections', () => {
         `    panel: { token: ${PANEL}, cameras: [${panelCameras.join(', ')}] }`,
         'cameras:',
         '  front: { url: "demo:1" }',
-        '  garage: { url: "demo:2" }',
+        ...(noGarage ? [] : ['  garage: { url: "demo:2" }']),
         '',
       ].join('\n'),
     );
@@ -149,31 +178,7 @@ describe('credentials that change under open connections', () => {
 
   it('ends a removed token’s MJPEG stream (Home Assistant’s access is cut without a restart)', async () => {
     const basic = Buffer.from(`home-assistant:${NVR}`).toString('base64');
-    const stream = await new Promise<{ bytes: () => number; ended: Promise<void> }>(
-      (resolve, reject) => {
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/mjpeg/front',
-            headers: { authorization: `Basic ${basic}` },
-          },
-          (res) => {
-            let bytes = 0;
-            res.on('data', (chunk: Buffer) => {
-              bytes += chunk.length;
-            });
-            const ended = new Promise<void>((done) => {
-              res.on('close', () => done());
-              res.on('error', () => done());
-            });
-            resolve({ bytes: () => bytes, ended });
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      },
-    );
+    const stream = await mjpeg(port, '/mjpeg/front', basic);
     await waitFor(async () => stream.bytes() > 10_000, { timeoutMs: 10_000, what: 'MJPEG bytes' });
     await reload({ users: { alice: ALICE, bob: BOB }, nvr: false });
     await stream.ended;
@@ -181,6 +186,15 @@ describe('credentials that change under open connections', () => {
       headers: { authorization: `Basic ${basic}` },
     });
     assert.equal(again.status, 401);
+    await reload({ users: { alice: ALICE, bob: BOB } });
+  });
+
+  it('ends the MJPEG stream of a camera a reload removed', async () => {
+    const basic = Buffer.from(`home-assistant:${NVR}`).toString('base64');
+    const stream = await mjpeg(port, '/mjpeg/garage', basic);
+    await waitFor(async () => stream.bytes() > 10_000, { timeoutMs: 10_000, what: 'MJPEG bytes' });
+    await reload({ users: { alice: ALICE, bob: BOB }, panelCameras: ['front'], noGarage: true });
+    await stream.ended;
     await reload({ users: { alice: ALICE, bob: BOB } });
   });
 

@@ -28,7 +28,7 @@ import type { Log } from '../common/log.js';
 import type { FfmpegProcess } from '../ffmpeg/process.js';
 import type { SourceHandlers } from '../ffmpeg/source.js';
 import type { Hub, Viewer } from '../hub/hub.js';
-import { Lease } from './lease.js';
+import { type Claim, Lease } from './lease.js';
 import { decodeName, encodeName } from './names.js';
 import { RelayedSequence } from './sequence.js';
 
@@ -72,6 +72,12 @@ const STATE_FORGET_MS = 3 * STATE_EVERY_MS;
 const INTEREST_EVERY_MS = 1000;
 const INTEREST_FORGET_MS = 3 * INTEREST_EVERY_MS;
 const CACHE_TIMEOUT_MS = 2000;
+/** What a cache reply's frame costs besides its bytes: `[u32 length][u8 key][u32 seq]`. */
+const FRAME_HEADER_BYTES = 9;
+/** Room kept in each NATS message for its headers and subject. */
+const HEADER_ROOM_BYTES = 1024;
+/** nats-server's default max_payload, when the server has not said. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** No unit from the owner for this long and a receiving node tries to take the camera. */
 const OWNER_QUIET_MS = 1000;
 /** Between attempts to reach NATS at start. */
@@ -207,7 +213,7 @@ export class Cluster {
   attach(hub: Hub): void {
     this.hub = hub;
     const interest = this.control.subscribe(`${INTEREST}.*.*`, {
-      callback: (_error, msg) => {
+      callback: this.guarded('interest', (msg) => {
         const [channel, name] = msg.subject.slice(INTEREST.length + 1).split('.');
         if ((channel !== 'native' && channel !== 'jpeg') || name === undefined) return;
         const id = decodeName(name);
@@ -216,18 +222,20 @@ export class Cluster {
         const known = this.interest.has(key);
         this.interest.set(key, this.clock.now());
         if (!known) hub.subscribe(this.relays[channel], [id], FORMATS[channel]);
-      },
+      }),
     });
     const cache = this.media.subscribe(`${CACHE}.*`, {
-      callback: (_error, msg) => {
+      callback: this.guarded('key-unit cache', (msg) => {
         const id = decodeName(msg.subject.slice(CACHE.length + 1));
         const camera = hub.camera(id);
         if (!camera || !this.leases.get(id)?.held) return; // someone else answers
-        respondWithFrames(msg, camera.sinceKey, this.publisher);
-      },
+        const maxPayload = this.media.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+        const sent = respondWithFrames(msg, camera.sinceKey, this.publisher, maxPayload);
+        this.log.debug({ camera: id, ...sent, maxPayload }, 'key-unit cache sent');
+      }),
     });
     const states = this.control.subscribe(`${STATE}.*`, {
-      callback: (_error, msg) => this.onRemoteState(msg),
+      callback: this.guarded('state', (msg) => this.onRemoteState(msg)),
     });
     this.subscriptions.push(interest, cache, states);
     let ticks = 0;
@@ -398,10 +406,10 @@ export class Cluster {
   receive(id: string, channel: Channel, onFrame: (frame: Relayed) => void) {
     const name = encodeName(id);
     const subscription = this.media.subscribe(`${MEDIA[channel]}.${name}`, {
-      callback: (_error, msg) => {
+      callback: this.guarded('relay', (msg) => {
         const frame = frameOf(msg);
         if (frame) onFrame(frame);
-      },
+      }),
     });
     const say = () => this.publishControl(`${INTEREST}.${channel}.${name}`);
     say();
@@ -412,16 +420,47 @@ export class Cluster {
     };
   }
 
-  /** The owner's frames of stream `id` since its last key frame (empty when it has none). */
+  /**
+   * The owner's frames of stream `id` since its last key frame (empty when it has none). They
+   * come as several replies, each under the connection's max_payload, in order, ended by an
+   * empty one: a 10 s GOP is far larger than one NATS message may be.
+   */
   async cached(id: string): Promise<Relayed[]> {
+    const frames: Relayed[] = [];
     try {
-      const reply = await this.media.request(`${CACHE}.${encodeName(id)}`, undefined, {
-        timeout: CACHE_TIMEOUT_MS,
+      const replies = await this.media.requestMany(`${CACHE}.${encodeName(id)}`, undefined, {
+        strategy: 'sentinel',
+        maxWait: CACHE_TIMEOUT_MS,
       });
-      return framesOf(reply);
+      for await (const reply of replies) {
+        if (reply.data.length === 0) break;
+        frames.push(...framesOf(reply));
+      }
     } catch {
-      return []; // no owner yet, or it is busy: the next key unit will do
+      // no owner yet, or it is busy: what came (a prefix from the key unit on) or the next key
     }
+    return frames;
+  }
+
+  /**
+   * A subscription callback that cannot throw: nats.js calls callbacks without a try/catch,
+   * and one that throws stops that connection's reading for good while keeping it open.
+   */
+  private guarded(what: string, handle: (msg: Msg) => void) {
+    return (error: Error | null, msg: Msg) => {
+      if (error) {
+        this.log.warn({ err: error.message, subscription: what }, 'NATS subscription error');
+        return;
+      }
+      try {
+        handle(msg);
+      } catch (thrown) {
+        this.log.error(
+          { err: thrown, subscription: what, subject: msg.subject },
+          'NATS message handling failed',
+        );
+      }
+    };
   }
 
   /** Stops relaying stream `id` on `channel` (both when none is given). */
@@ -506,6 +545,8 @@ class ClusterSource implements FfmpegProcess {
   private readonly handlers: SourceHandlers;
   private readonly startLocal: () => FfmpegProcess;
   private local: FfmpegProcess | undefined;
+  /** This source's claim on the camera (the native channel only). */
+  private claim: Claim | undefined;
   private stopReceiving: (() => void) | undefined;
   private unlisten: (() => void) | undefined;
   private stopped = false;
@@ -544,11 +585,12 @@ class ClusterSource implements FfmpegProcess {
           else this.end(why);
         },
       });
-      await lease.want(); // renews while held; keeps trying while another node holds it
+      // Renews while held; keeps trying while another node holds it.
+      this.claim = await lease.acquire();
       deciding = false;
     }
     if (this.stopped) return;
-    if (lease.held) {
+    if (this.claim ? this.claim.held : lease.held) {
       this.local = this.startLocal();
       return;
     }
@@ -560,8 +602,9 @@ class ClusterSource implements FfmpegProcess {
     this.unlisten?.();
     this.stopReceiving?.();
     await this.local?.stop();
-    // The camera is not wanted here any more: give the lease up, or stop trying to take it.
-    if (this.channel === 'native') await this.cluster.lease(this.id).release();
+    // The camera is not wanted here any more: give the lease up, or stop trying to take it,
+    // unless a newer source of it here has claimed it meanwhile.
+    await this.claim?.release();
   }
 
   private async receive(): Promise<void> {
@@ -637,25 +680,53 @@ function frameOf(msg: Msg) {
 }
 
 /**
- * The cache reply: `[u32 length][u8 key][u32 seq]` + unit, for each frame; codec and publisher
- * in headers.
+ * The cache reply: replies of whole frames, each `[u32 length][u8 key][u32 seq]` + unit per
+ * frame and under `maxPayload` (codec and publisher in headers), in order, then an empty reply
+ * that ends them. A frame that does not fit one message alone cannot go: then none go (the
+ * frames after it would not decode), and the asking node waits for the next key unit.
  */
-function respondWithFrames(msg: Msg, frames: readonly Frame[], publisher: string): void {
-  const size = frames.reduce((sum, frame) => sum + 9 + frame.data.length, 0);
-  const body = new Uint8Array(size);
-  const view = new DataView(body.buffer);
-  let at = 0;
-  for (const frame of frames) {
-    view.setUint32(at, frame.data.length);
-    view.setUint8(at + 4, frame.key ? 1 : 0);
-    view.setUint32(at + 5, frame.seq);
-    body.set(frame.data, at + 9);
-    at += 9 + frame.data.length;
+function respondWithFrames(
+  msg: Msg,
+  frames: readonly Frame[],
+  publisher: string,
+  maxPayload: number,
+): { messages: number; frames: number; bytes: number } {
+  const budget = maxPayload - HEADER_ROOM_BYTES;
+  const fits = frames.every((frame) => FRAME_HEADER_BYTES + frame.data.length <= budget);
+  let chunk: Frame[] = [];
+  let size = 0;
+  const sent = { messages: 0, frames: 0, bytes: 0 };
+  const send = () => {
+    if (chunk.length === 0) return;
+    sent.messages++;
+    sent.frames += chunk.length;
+    sent.bytes += size;
+    const body = new Uint8Array(size);
+    const view = new DataView(body.buffer);
+    let at = 0;
+    for (const frame of chunk) {
+      view.setUint32(at, frame.data.length);
+      view.setUint8(at + 4, frame.key ? 1 : 0);
+      view.setUint32(at + 5, frame.seq);
+      body.set(frame.data, at + FRAME_HEADER_BYTES);
+      at += FRAME_HEADER_BYTES + frame.data.length;
+    }
+    const h = headers();
+    h.set('codec', chunk[0]?.codec ?? 'jpeg');
+    h.set('from', publisher);
+    msg.respond(body, { headers: h });
+    chunk = [];
+    size = 0;
+  };
+  for (const frame of fits ? frames : []) {
+    const bytes = FRAME_HEADER_BYTES + frame.data.length;
+    if (size + bytes > budget) send();
+    chunk.push(frame);
+    size += bytes;
   }
-  const h = headers();
-  h.set('codec', frames[0]?.codec ?? 'jpeg');
-  h.set('from', publisher);
-  msg.respond(body, { headers: h });
+  send();
+  msg.respond(new Uint8Array(0)); // the end
+  return sent;
 }
 
 function framesOf(msg: Msg) {
@@ -665,17 +736,17 @@ function framesOf(msg: Msg) {
   if (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') return frames;
   const body = msg.data;
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  for (let at = 0; at + 9 <= body.length; ) {
+  for (let at = 0; at + FRAME_HEADER_BYTES <= body.length; ) {
     const length = view.getUint32(at);
-    if (at + 9 + length > body.length) break;
+    if (at + FRAME_HEADER_BYTES + length > body.length) break;
     frames.push({
-      data: body.subarray(at + 9, at + 9 + length),
+      data: body.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length),
       codec,
       key: view.getUint8(at + 4) === 1,
       seq: view.getUint32(at + 5),
       from,
     });
-    at += 9 + length;
+    at += FRAME_HEADER_BYTES + length;
   }
   return frames;
 }

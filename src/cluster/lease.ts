@@ -27,6 +27,19 @@ export interface LeaseEvents {
   onError?(error: unknown): void;
 }
 
+/**
+ * One source's wish to run the camera. A camera restarted on this node (a reload changed it,
+ * or a viewer came as the grace period ended) makes a new claim before the old source has
+ * stopped: only the claim in force may release the lease, so the old source's late release
+ * cannot take the lease from under the new one while its ffmpeg goes on.
+ */
+export interface Claim {
+  /** This node holds the lease, and this claim is the one in force. */
+  readonly held: boolean;
+  /** The source no longer wants the camera: gives the lease up, unless a newer claim has it. */
+  release(): Promise<void>;
+}
+
 export interface LeaseOptions {
   kv: KV;
   cameraId: string;
@@ -47,6 +60,8 @@ export class Lease {
   private busy = false;
   /** While another node holds the lease and its frames come, there is no point in asking. */
   private holderAlive = false;
+  /** The claim in force: the only one that may release the lease. */
+  private claim: Claim | undefined;
 
   constructor(options: LeaseOptions) {
     this.options = options;
@@ -59,13 +74,24 @@ export class Lease {
   }
 
   /**
-   * Wants the camera: takes the lease when free, and keeps trying while wanted (resolves after
-   * the first attempt, so `held` then tells whether this node runs the camera).
+   * A claim on the camera: takes the lease when free, and keeps trying while claimed (resolves
+   * after the first attempt, so the claim's `held` then tells whether this node runs the
+   * camera). A new claim replaces the one in force, which then holds nothing.
    */
-  async want(): Promise<void> {
-    if (this.wanted) return;
-    this.wanted = true;
-    await this.tick();
+  async acquire(): Promise<Claim> {
+    const lease = this;
+    const claim: Claim = {
+      get held() {
+        return lease.claim === claim && lease.held;
+      },
+      release: () => (this.claim === claim ? this.release() : Promise.resolve()),
+    };
+    this.claim = claim;
+    if (!this.wanted) {
+      this.wanted = true;
+      await this.tick();
+    }
+    return claim;
   }
 
   /**
@@ -79,8 +105,12 @@ export class Lease {
     if (!alive && this.wanted && this.revision === undefined && !this.busy) this.tickSoon();
   }
 
-  /** No longer wants the camera: stops trying, and gives the lease up (deleting the key) if held. */
+  /**
+   * No longer wants the camera, whatever claims it (the node leaves the cluster): stops trying,
+   * and gives the lease up (deleting the key) if held.
+   */
   async release(): Promise<void> {
+    this.claim = undefined;
     this.wanted = false;
     this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -155,9 +185,18 @@ export class Lease {
       this.armDeadline(sentAt);
     } catch (error) {
       const message = (error as Error).message ?? String(error);
-      // The revision moved: another node wrote the key, so it holds the lease now. Anything
-      // else (NATS unreachable or slow) keeps the camera until the deadline.
-      if (/wrong last sequence/i.test(message)) this.lose(`taken over by another node`);
+      // Anything but a moved revision (NATS unreachable or slow) keeps the camera until the
+      // deadline.
+      if (!/wrong last sequence/i.test(message)) return;
+      // The revision moved. Our own earlier renewal may have landed after it timed out here:
+      // if the key names this node, it is still ours, at its new revision.
+      const entry = await kv.get(this.key).catch(() => null);
+      if (entry?.operation === 'PUT' && entry.string() === node && this.revision === revision) {
+        this.revision = entry.revision;
+        this.armDeadline(sentAt);
+        return;
+      }
+      this.lose('taken over by another node');
     }
   }
 

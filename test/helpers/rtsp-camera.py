@@ -25,6 +25,8 @@ def parse_args():
     parser.add_argument('--width', type=int, default=640)
     parser.add_argument('--height', type=int, default=360)
     parser.add_argument('--fps', type=int, default=15)
+    parser.add_argument('--key-int', type=int, default=0, help='frames between key frames (default: fps)')
+    parser.add_argument('--bitrate', type=int, default=0, help='kbit/s (default: x264enc\'s)')
     args = parser.parse_args()
     args.paths = args.paths or ['/cam']
     for path in args.paths:
@@ -36,13 +38,15 @@ def parse_args():
 
 
 def launch_line(args):
-    # key-int-max equal to the frame rate gives a keyframe every second, so a new puller
-    # decodes its first frame quickly; config-interval=1 repeats SPS/PPS with each keyframe.
+    # key-int-max equal to the frame rate (the default) gives a keyframe every second, so a new
+    # puller decodes its first frame quickly; config-interval=1 repeats SPS/PPS with each
+    # keyframe.
     return (
         f'( videotestsrc is-live=true pattern={args.pattern} '
         f'! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 '
-        f'! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} '
-        '! video/x-h264,profile=baseline '
+        f'! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.key_int or args.fps} '
+        + (f'bitrate={args.bitrate} ' if args.bitrate else '')
+        + '! video/x-h264,profile=baseline '
         '! rtph264pay name=pay0 pt=96 config-interval=1 )'
     )
 

@@ -17,6 +17,10 @@ export interface RtspCameraOptions {
   width?: number;
   height?: number;
   fps?: number;
+  /** Frames between key frames (default: one a second). */
+  keyInterval?: number;
+  /** x264enc's bitrate in kbit/s. */
+  bitrate?: number;
 }
 
 export interface RtspCamera {
@@ -62,6 +66,8 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   if (options.width !== undefined) args.push('--width', String(options.width));
   if (options.height !== undefined) args.push('--height', String(options.height));
   if (options.fps !== undefined) args.push('--fps', String(options.fps));
+  if (options.keyInterval !== undefined) args.push('--key-int', String(options.keyInterval));
+  if (options.bitrate !== undefined) args.push('--bitrate', String(options.bitrate));
 
   const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const { pid } = child;

@@ -63,9 +63,9 @@ describe('camera leases in a NATS KV bucket', () => {
     const name = `owners${bucket++}`;
     const a = await node('a', '.x', name);
     const b = await node('b', '.x', name);
-    a.lease.want();
+    a.lease.acquire();
     await waitFor(async () => a.lease.held, { timeoutMs: 5000, what: 'a to take the lease' });
-    b.lease.want();
+    b.lease.acquire();
     await delay(TTL_MS * 1.5); // several renewals of a, several attempts of b
     assert.ok(a.lease.held && !b.lease.held, 'b waits while a renews');
     assert.equal(await Lease.holder(a.kv, '.x'), 'a');
@@ -83,9 +83,9 @@ describe('camera leases in a NATS KV bucket', () => {
     const name = `owners${bucket++}`;
     const a = await node('a', 'a..b', name);
     const b = await node('b', 'a..b', name);
-    a.lease.want();
+    a.lease.acquire();
     await waitFor(async () => a.lease.held, { timeoutMs: 5000, what: 'a to take the lease' });
-    b.lease.want();
+    b.lease.acquire();
     await delay(500);
     // a's process lives on but cannot reach NATS (its connection is gone).
     const cut = Date.now();
@@ -106,7 +106,7 @@ describe('camera leases in a NATS KV bucket', () => {
   it('a holder whose key someone else wrote learns it at its next renewal', async () => {
     const name = `owners${bucket++}`;
     const a = await node('a', 'front', name);
-    a.lease.want();
+    a.lease.acquire();
     await waitFor(async () => a.lease.held, { timeoutMs: 5000, what: 'a to take the lease' });
     await a.kv.put('front', 'intruder');
     await waitFor(async () => a.lost.length > 0, { timeoutMs: TTL_MS, what: 'a to notice' });

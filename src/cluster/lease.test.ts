@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { KV } from '@nats-io/kv';
+import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { Lease } from './lease.js';
+
+/** The KV calls a Lease makes, in memory, with JetStream's revision checks and its errors. */
+class MemoryKv {
+  private entry: { value: string; revision: number; operation: 'PUT' | 'DEL' } | undefined;
+  private revisions = 0;
+  /** A renewal that lands but whose answer is lost (the client timed out): it throws after. */
+  loseNextUpdateAnswer = false;
+
+  async create(_key: string, value: string): Promise<number> {
+    if (this.entry?.operation === 'PUT') throw new Error('wrong last sequence: 1');
+    return this.put(value);
+  }
+
+  async update(_key: string, value: string, revision: number): Promise<number> {
+    if (this.entry?.revision !== revision) {
+      throw new Error(`wrong last sequence: ${this.entry?.revision}`);
+    }
+    const next = this.put(value);
+    if (this.loseNextUpdateAnswer) {
+      this.loseNextUpdateAnswer = false;
+      throw new Error('TIMEOUT');
+    }
+    return next;
+  }
+
+  async delete(_key: string, options: { previousSeq: number }): Promise<void> {
+    if (this.entry?.revision !== options.previousSeq) throw new Error('wrong last sequence');
+    this.revisions++;
+    this.entry = { value: '', revision: this.revisions, operation: 'DEL' };
+  }
+
+  async get(_key: string) {
+    const entry = this.entry;
+    return entry && { ...entry, string: () => entry.value };
+  }
+
+  /** Another node writes the key. */
+  steal(node: string): void {
+    this.put(node);
+  }
+
+  holder(): string | undefined {
+    return this.entry?.operation === 'PUT' ? this.entry.value : undefined;
+  }
+
+  private put(value: string): number {
+    this.revisions++;
+    this.entry = { value, revision: this.revisions, operation: 'PUT' };
+    return this.revisions;
+  }
+}
+
+function setup() {
+  const kv = new MemoryKv();
+  const clock = new FakeClock();
+  const events: string[] = [];
+  const lease = new Lease({
+    kv: kv as unknown as KV,
+    cameraId: 'front',
+    node: 'n1',
+    ttlMs: 3000,
+    clock,
+    events: {
+      onAcquired: () => events.push('acquired'),
+      onLost: (reason) => events.push(`lost: ${reason}`),
+    },
+  });
+  return { kv, clock, events, lease };
+}
+
+/** Lets the lease's awaited KV calls settle. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('Lease', () => {
+  it('lets only the claim in force release: a restarted camera keeps its lease', async () => {
+    const { kv, lease } = setup();
+    const old = await lease.acquire();
+    assert.ok(old.held);
+    // The camera restarts on this node (a reload changed it): the new source claims first,
+    // the old one lets go after.
+    const fresh = await lease.acquire();
+    assert.ok(fresh.held, 'the new source runs the camera');
+    assert.ok(!old.held, 'the old claim holds nothing any more');
+    await old.release();
+    assert.equal(kv.holder(), 'n1', 'the late release of the old claim gave nothing up');
+    assert.ok(fresh.held);
+    await fresh.release();
+    assert.equal(kv.holder(), undefined, 'the claim in force releases');
+  });
+
+  it('keeps a lease whose renewal landed after it timed out, and loses one another node took', async () => {
+    const { kv, clock, events, lease } = setup();
+    const claim = await lease.acquire();
+    kv.loseNextUpdateAnswer = true;
+    clock.advance(1000); // the first renewal: it lands, but its answer is lost
+    await settle();
+    clock.advance(1000); // the next one: "wrong last sequence", yet the key names this node
+    await settle();
+    assert.ok(claim.held, 'still ours');
+    assert.deepEqual(events, ['acquired']);
+    clock.advance(1000);
+    await settle();
+    assert.ok(claim.held, 'renewing at the adopted revision');
+    kv.steal('n2');
+    clock.advance(1000);
+    await settle();
+    assert.ok(!claim.held);
+    assert.deepEqual(events, ['acquired', 'lost: taken over by another node']);
+  });
+});

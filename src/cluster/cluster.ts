@@ -13,9 +13,12 @@
  * cannot cost a node its lease renewals. A remote node that wins the lease (the owner died or
  * gave the camera up) restarts the camera and runs its ffmpeg itself.
  */
+
+import { readFileSync } from 'node:fs';
 import { type KV, Kvm } from '@nats-io/kv';
 import {
   connect,
+  credsAuthenticator,
   headers,
   type Msg,
   type NatsConnection,
@@ -50,6 +53,28 @@ export interface ClusterConfig {
   nats: string;
   node: string;
   leaseMs: number;
+  /** One way to sign in to NATS (the config checks there is at most one). */
+  user?: string;
+  password?: string;
+  token?: string;
+  credsFile?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/** How a node signs in to NATS and checks it: the client's options for `config`. */
+function signIn(config: ClusterConfig) {
+  return {
+    ...(config.user !== undefined ? { user: config.user, pass: config.password } : {}),
+    ...(config.token !== undefined ? { token: config.token } : {}),
+    ...(config.credsFile !== undefined
+      ? {
+          authenticator: credsAuthenticator(
+            () => new Uint8Array(readFileSync(config.credsFile ?? '')),
+          ),
+        }
+      : {}),
+    ...(config.tls ? { tls: config.tls } : {}),
+  };
 }
 
 const BUCKET = 'camplex_owners';
@@ -120,6 +145,7 @@ export class Cluster {
         try {
           return await connect({
             servers: config.nats,
+            ...signIn(config),
             name: `camplex ${config.node} ${purpose}`,
             maxReconnectAttempts: -1,
             reconnectTimeWait: 500,

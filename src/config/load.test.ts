@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hashPassword } from '../access/password.js';
 import { ErrorCodes } from '../common/errors.js';
 import { ConfigError, loadConfig, parseConfig } from './load.js';
+import { redactorFor } from './secrets.js';
 
 const ORIGIN = 'cameras.yaml';
 const ONE_CAMERA = 'cameras:\n  front:\n    url: rtsp://10.0.0.5/stream\n';
@@ -300,13 +301,24 @@ describe('parseConfig', () => {
     );
   });
 
-  it('reads a cluster section: NATS URL, node name (default: the host name), lease', () => {
+  it('reads a cluster section: NATS URL, node name (default: the host name), lease, sign-in', () => {
     const config = parseConfig(
-      `${ONE_CAMERA}cluster:\n  nats: nats://10.0.0.2:4222\n  node: n1\n  leaseSeconds: 4\n`,
+      `${ONE_CAMERA}cluster:\n  nats: nats://10.0.0.2:4222\n  node: n1\n  leaseSeconds: 4\n` +
+        '  user: camplex\n  password: "bus secret"\n  tls: { ca: ca.pem }\n',
       ORIGIN,
     );
-    assert.deepEqual(config.cluster, { nats: 'nats://10.0.0.2:4222', node: 'n1', leaseMs: 4000 });
-    const unnamed = parseConfig(`${ONE_CAMERA}cluster: { nats: "nats://h:4222" }\n`, ORIGIN);
+    assert.deepEqual(config.cluster, {
+      nats: 'nats://10.0.0.2:4222',
+      node: 'n1',
+      leaseMs: 4000,
+      user: 'camplex',
+      password: 'bus secret',
+      tls: { caFile: resolve('ca.pem') },
+    });
+    const unnamed = parseConfig(
+      `${ONE_CAMERA}cluster: { nats: "nats://127.0.0.1:4222" }\n`,
+      ORIGIN,
+    );
     assert.equal(unnamed.cluster?.node, hostname());
     assert.equal(unnamed.cluster?.leaseMs, 6000);
     assert.equal(
@@ -318,6 +330,36 @@ describe('parseConfig', () => {
       `${ONE_CAMERA}cluster: { nats: "http://h:4222" }\n`,
       `${ORIGIN}: cluster.nats: expected a NATS URL like nats://127.0.0.1:4222`,
     );
+  });
+
+  it('refuses a NATS on another machine without credentials, credentials in its URL, and two ways at once', () => {
+    assertConfigError(
+      `${ONE_CAMERA}cluster: { nats: "nats://10.0.0.2:4222" }\n`,
+      /cluster\.nats: refusing a NATS server on 10\.0\.0\.2 without credentials/,
+    );
+    assertConfigError(
+      `${ONE_CAMERA}cluster: { nats: "nats://u:p@127.0.0.1:4222" }\n`,
+      /cluster\.nats: credentials in the NATS URL are ignored by the client/,
+    );
+    assertConfigError(
+      `${ONE_CAMERA}cluster: { nats: "nats://10.0.0.2:4222", token: t, user: u, password: p }\n`,
+      /cluster: give one way to sign in to NATS/,
+    );
+    assertConfigError(
+      `${ONE_CAMERA}cluster: { nats: "nats://10.0.0.2:4222", user: u }\n`,
+      /cluster\.password: user and password go together/,
+    );
+    const insecure = parseConfig(
+      `${ONE_CAMERA}cluster: { nats: "nats://10.0.0.2:4222", insecure: true }\n`,
+      ORIGIN,
+    );
+    assert.equal(insecure.cluster?.nats, 'nats://10.0.0.2:4222', 'on purpose');
+    const token = parseConfig(
+      `${ONE_CAMERA}cluster: { nats: "tls://nats.lan:4222", token: "bus-token" }\n`,
+      ORIGIN,
+    );
+    assert.equal(token.cluster?.token, 'bus-token');
+    assert.equal(redactorFor(token, {}).redact('token bus-token refused'), 'token *** refused');
   });
 
   it('keeps camera groups as written, and none when there are none', () => {

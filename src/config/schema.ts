@@ -179,6 +179,24 @@ const fileSchema = z.strictObject({
         .optional(),
       /** How long a camera's owner may go without renewing before another node takes it. */
       leaseSeconds: z.number().min(1).max(300).default(6),
+      /**
+       * How this node signs in to NATS (one way): user and password, a token, or a `.creds`
+       * file (NATS decentralized auth). Whoever can publish on the bus is a node.
+       */
+      user: z.string().min(1).max(256).optional(),
+      password: z.string().min(1).max(1024).optional(),
+      token: z.string().min(1).max(1024).optional(),
+      credsFile: z.string().min(1).optional(),
+      /** TLS to NATS: the CA that signed the server's certificate, and this node's own. */
+      tls: z
+        .strictObject({
+          ca: z.string().min(1).optional(),
+          cert: z.string().min(1).optional(),
+          key: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** Accept a NATS server on another machine without credentials (not recommended). */
+      insecure: z.boolean().default(false),
     })
     .optional(),
   stream: z
@@ -280,6 +298,7 @@ function checkAcrossKeys(file: FileConfig, ctx: z.RefinementCtx): void {
         'CAMPLEX_TOKEN, or pass --no-auth to accept that anyone who can reach it sees every camera',
     );
   }
+  if (file.cluster) checkCluster(file.cluster, issue);
   if (file.server.redirectHttpPort !== undefined && !file.server.tls) {
     issue(['server', 'redirectHttpPort'], 'only makes sense with server.tls');
   }
@@ -347,6 +366,7 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
             nats: file.cluster.nats,
             node: file.cluster.node ?? hostname(),
             leaseMs: Math.round(file.cluster.leaseSeconds * 1000),
+            ...natsAuthOf(file.cluster, source),
           },
         }
       : {}),
@@ -403,4 +423,65 @@ function readPem(folder: string, file: string, path: PropertyKey[], ctx: z.Refin
 /** True for addresses only this machine can reach. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+type FileCluster = NonNullable<FileConfig['cluster']>;
+
+/** The bus is a trust boundary: credentials come whole, and a remote NATS needs them. */
+function checkCluster(
+  cluster: FileCluster,
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  const ways = [
+    cluster.user !== undefined || cluster.password !== undefined,
+    cluster.token !== undefined,
+    cluster.credsFile !== undefined,
+  ].filter(Boolean).length;
+  if (ways > 1) {
+    issue(['cluster'], 'give one way to sign in to NATS: user and password, token, or credsFile');
+  }
+  if ((cluster.user === undefined) !== (cluster.password === undefined)) {
+    issue(
+      ['cluster', cluster.user === undefined ? 'user' : 'password'],
+      'user and password go together',
+    );
+  }
+  const url = /^(?:nats|tls):\/\/([^/]*)$/.exec(cluster.nats)?.[1];
+  if (url === undefined) return; // the URL's own rule says what is wrong with it
+  if (url.includes('@')) {
+    issue(
+      ['cluster', 'nats'],
+      'credentials in the NATS URL are ignored by the client: put them in cluster.user and cluster.password (or token)',
+    );
+  }
+  const host = url.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  if (ways === 0 && !cluster.insecure && !isLoopback(host)) {
+    issue(
+      ['cluster', 'nats'],
+      `refusing a NATS server on ${host} without credentials: whoever can publish on the bus ` +
+        'acts as a node (watches every camera, signs anyone in); give cluster.user and ' +
+        'cluster.password, a token or a credsFile, or set cluster.insecure: true',
+    );
+  }
+}
+
+/** The NATS sign-in and TLS settings of a cluster section, files resolved against the config's folder. */
+function natsAuthOf(cluster: FileCluster, source: ConfigSource) {
+  const path = (file: string) => resolve(source.folder, file);
+  return {
+    ...(cluster.user !== undefined && cluster.password !== undefined
+      ? { user: cluster.user, password: cluster.password }
+      : {}),
+    ...(cluster.token !== undefined ? { token: cluster.token } : {}),
+    ...(cluster.credsFile !== undefined ? { credsFile: path(cluster.credsFile) } : {}),
+    ...(cluster.tls
+      ? {
+          tls: {
+            ...(cluster.tls.ca ? { caFile: path(cluster.tls.ca) } : {}),
+            ...(cluster.tls.cert ? { certFile: path(cluster.tls.cert) } : {}),
+            ...(cluster.tls.key ? { keyFile: path(cluster.tls.key) } : {}),
+          },
+        }
+      : {}),
+  };
 }

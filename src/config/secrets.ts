@@ -3,7 +3,8 @@ import { Redactor } from '../guard/redactor.js';
 import type { Config } from './schema.js';
 
 /**
- * A redactor that knows every secret of `config` (camera credentials, API tokens) and the
+ * A redactor that knows every secret of `config` (camera credentials, API tokens, the NATS
+ * password or token) and the
  * password in `env.CAMPLEX_PASSWORD`, which the config keeps only as a hash.
  */
 export function redactorFor(
@@ -18,6 +19,10 @@ export function redactorFor(
     if (camera.substream !== undefined) redactor.addUrl(camera.substream);
   }
   for (const token of Object.values(config.auth.tokens)) redactor.addSecret(token);
+  for (const secret of [config.cluster?.password, config.cluster?.token]) {
+    if (secret !== undefined) redactor.addSecret(secret);
+  }
+  redactor.addUrl(config.cluster?.nats ?? '');
   if (env.CAMPLEX_PASSWORD) redactor.addSecret(env.CAMPLEX_PASSWORD);
   return redactor;
 }

@@ -29,7 +29,12 @@ process.once('exit', () => {
 
 /** Debian's nats-server with JetStream on a free loopback port, its store in a temp folder. */
 export async function startNatsServer(
-  options: { maxPayload?: number; port?: number } = {},
+  options: {
+    maxPayload?: number;
+    port?: number;
+    /** Clients must sign in as this user (docs/CLUSTER.md's nats.conf does). */
+    authorization?: { user: string; password: string };
+  } = {},
 ): Promise<NatsServer> {
   requireTool(NATS_SERVER, 'apt-get install -y nats-server');
   const port = options.port ?? (await freePort());
@@ -42,6 +47,11 @@ export async function startNatsServer(
       `port: ${port}`,
       `max_payload: ${options.maxPayload ?? 1024 * 1024}`,
       `jetstream { store_dir: "${join(dir, 'js')}" }`,
+      ...(options.authorization
+        ? [
+            `authorization { user: "${options.authorization.user}", password: "${options.authorization.password}" }`,
+          ]
+        : []),
       '',
     ].join('\n'),
   );

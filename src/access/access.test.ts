@@ -126,6 +126,26 @@ describe('LoginSessions', () => {
     assert.equal(store.size, 2);
     assert.equal(store.get(first.token), undefined);
   });
+
+  it('adopts from the bus only what could be a session, for at most a session, never evicting one', () => {
+    const clock = { now: 1_000_000 };
+    const store = new LoginSessions({ ttlMs: 60_000, maxSessions: 2, now: () => clock.now });
+    const token = 'forged-token';
+    const digest = createHash('sha256').update(token).digest('hex');
+    const century = clock.now + 100 * 365 * 24 * 3600_000;
+    assert.equal(store.adopt({ digest: 'not-a-digest', user: 'admin', expiresAt: century }), false);
+    assert.equal(
+      store.adopt({ digest, user: 'admin', expiresAt: clock.now - 1 }),
+      false,
+      'expired',
+    );
+    assert.equal(store.adopt({ digest, user: 'admin', expiresAt: century }), true);
+    assert.equal(store.get(token)?.expiresAt, clock.now + 60_000, 'capped at a session from now');
+    const real = store.create('alice');
+    const flood = createHash('sha256').update('flood').digest('hex');
+    assert.equal(store.adopt({ digest: flood, user: 'x', expiresAt: century }), false, 'full');
+    assert.ok(store.get(real.token), 'the live sign-in stays');
+  });
 });
 
 describe('Access', () => {

@@ -43,7 +43,7 @@ export class LoginSessions {
   create(user: string): LoginSession {
     const token = randomBytes(32).toString('base64url');
     const stored = { digest: digestOf(token), user, expiresAt: this.now() + this.ttlMs };
-    this.adopt(stored);
+    this.keep(stored);
     this.shared?.started(stored);
     return { token, user, expiresAt: stored.expiresAt };
   }
@@ -74,8 +74,22 @@ export class LoginSessions {
     }
   }
 
-  /** Keeps a session started on another node. */
-  adopt(session: StoredSession): void {
+  /**
+   * Keeps a session started on another node, as the bus tells it: never longer than a session
+   * lasts from now, only with a digest's shape, and never at the cost of a live session (a full
+   * store takes no more from the bus, so a flood of writes cannot evict real sign-ins). False
+   * when it was not taken.
+   */
+  adopt(session: StoredSession): boolean {
+    if (!DIGEST.test(session.digest) || session.expiresAt <= this.now()) return false;
+    if (this.sessions.size >= this.maxSessions && !this.sessions.has(session.digest)) return false;
+    const expiresAt = Math.min(session.expiresAt, this.now() + this.ttlMs);
+    this.sessions.set(session.digest, { ...session, expiresAt });
+    return true;
+  }
+
+  /** Keeps a session started here; past the limit the oldest goes. */
+  private keep(session: StoredSession): void {
     if (this.sessions.size >= this.maxSessions && !this.sessions.has(session.digest)) {
       const oldest = this.sessions.keys().next().value;
       if (oldest !== undefined) this.sessions.delete(oldest);
@@ -92,6 +106,9 @@ export class LoginSessions {
     return this.sessions.size;
   }
 }
+
+/** What a session's digest looks like: SHA-256, hex. */
+const DIGEST = /^[0-9a-f]{64}$/;
 
 function digestOf(token: string): string {
   return createHash('sha256').update(token).digest('hex');

@@ -12,6 +12,11 @@
  * after the last one). Media goes over a connection of its own, so a slow-consumer disconnect
  * cannot cost a node its lease renewals. A remote node that wins the lease (the owner died or
  * gave the camera up) restarts the camera and runs its ffmpeg itself.
+ *
+ * This file is the node's part of the bus: connections, ownership (leases by claim, lease.ts),
+ * interest, state gossip and the key-unit cache's answers. What goes on the wire is in
+ * bus-format.ts, the owner's publishing viewer in relay.ts, a stream's start on a node in
+ * remote-source.ts, shared sign-in sessions in shared-sessions.ts.
  */
 
 import { readFileSync } from 'node:fs';
@@ -25,29 +30,17 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import type { LoginSessions } from '../access/login-sessions.js';
-import type { Camera, CameraInfo, CameraOptions, Codec, Frame } from '../camera/camera.js';
+import type { CameraInfo, CameraOptions, Codec } from '../camera/camera.js';
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';
-import type { FfmpegProcess } from '../ffmpeg/process.js';
 import type { SourceHandlers } from '../ffmpeg/source.js';
-import type { Hub, Viewer } from '../hub/hub.js';
-import { type Claim, Lease } from './lease.js';
+import type { Hub } from '../hub/hub.js';
+import { frameOf, framesOf, type Relayed, respondWithFrames } from './bus-format.js';
+import { Lease } from './lease.js';
 import { decodeName, encodeName } from './names.js';
-import { RelayedSequence } from './sequence.js';
-
-/** A frame as another node relayed it; `from` names the publisher (node and start). */
-interface Relayed {
-  data: Uint8Array;
-  codec: Codec;
-  key: boolean;
-  seq: number;
-  from: string;
-}
-
-interface StoredSessionValue {
-  user: unknown;
-  expiresAt: unknown;
-}
+import { RelayViewer } from './relay.js';
+import { type Channel, ClusterSource, type SourceBus } from './remote-source.js';
+import { shareSessions } from './shared-sessions.js';
 
 export interface ClusterConfig {
   nats: string;
@@ -78,17 +71,10 @@ function signIn(config: ClusterConfig) {
 }
 
 const BUCKET = 'camplex_owners';
-/**
- * What a node can take of a stream from its owner: the camera's own units (`native`), or the
- * JPEGs of the owner's transcoder (`jpeg`, for viewers that decode no video: transcoding runs
- * on the owner only).
- */
-type Channel = 'native' | 'jpeg';
 const MEDIA: Record<Channel, string> = { native: 'camplex.media', jpeg: 'camplex.jpeg' };
 const INTEREST = 'camplex.interest';
 const CACHE = 'camplex.cache';
 const STATE = 'camplex.state';
-const SESSIONS = 'camplex_sessions';
 /** The owner tells every node its cameras' states this often, and on every change. */
 const STATE_EVERY_MS = 2000;
 /** A state not heard again for this long is forgotten (its owner is gone). */
@@ -97,14 +83,8 @@ const STATE_FORGET_MS = 3 * STATE_EVERY_MS;
 const INTEREST_EVERY_MS = 1000;
 const INTEREST_FORGET_MS = 3 * INTEREST_EVERY_MS;
 const CACHE_TIMEOUT_MS = 2000;
-/** What a cache reply's frame costs besides its bytes: `[u32 length][u8 key][u32 seq]`. */
-const FRAME_HEADER_BYTES = 9;
-/** Room kept in each NATS message for its headers and subject. */
-const HEADER_ROOM_BYTES = 1024;
 /** nats-server's default max_payload, when the server has not said. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
-/** No unit from the owner for this long and a receiving node tries to take the camera. */
-const OWNER_QUIET_MS = 1000;
 /** Between attempts to reach NATS at start. */
 const CONNECT_RETRY_MS = 2000;
 /** Formats the owner's relay viewer asks the hub for: whatever the camera sends. */
@@ -113,7 +93,7 @@ const FORMATS: Record<Channel, readonly Codec[]> = {
   jpeg: ['jpeg'],
 };
 
-export class Cluster {
+export class Cluster implements SourceBus {
   readonly node: string;
   /**
    * This node's name and start time: sequence numbers are a node's own frame counters, so a
@@ -340,42 +320,11 @@ export class Cluster {
   }
 
   /**
-   * Shares sign-in sessions with the other nodes through a KV bucket (`camplex_sessions`, its
-   * ttl the session time), so a browser signed in on one node is signed in on every node. Only
-   * SHA-256 digests of the tokens travel: NATS never holds a usable cookie.
+   * Shares this node's sign-in sessions with the others, and takes in theirs
+   * (shared-sessions.ts).
    */
-  async shareSessions(logins: LoginSessions, ttlMs: number): Promise<void> {
-    const kv = await new Kvm(this.control).create(SESSIONS, { ttl: ttlMs, history: 1 });
-    const warn = (error: unknown) =>
-      this.log.warn({ err: (error as Error).message }, 'could not share a sign-in session');
-    logins.shared = {
-      started: (session) => {
-        const value = JSON.stringify({ user: session.user, expiresAt: session.expiresAt });
-        kv.put(session.digest, value).catch(warn);
-      },
-      ended: (digest) => {
-        kv.delete(digest).catch(warn);
-      },
-    };
-    const updates = await kv.watch();
-    (async () => {
-      for await (const entry of updates) {
-        if (entry.operation !== 'PUT') {
-          logins.forget(entry.key);
-          continue;
-        }
-        try {
-          const { user, expiresAt } = JSON.parse(entry.string()) as StoredSessionValue;
-          if (typeof user === 'string' && typeof expiresAt === 'number') {
-            logins.adopt({ digest: entry.key, user, expiresAt });
-          }
-        } catch {
-          // not one of ours
-        }
-      }
-    })().catch((error: unknown) => {
-      this.log.warn({ err: (error as Error).message }, 'stopped taking in shared sessions');
-    });
+  shareSessions(logins: LoginSessions, ttlMs: number): Promise<void> {
+    return shareSessions(this.control, logins, ttlMs, this.log);
   }
 
   /** The node holding stream `id`'s lease, if any. */
@@ -504,275 +453,4 @@ export class Cluster {
       this.stopRelaying(id.join(' '), channel as Channel);
     }
   }
-}
-
-/** The owner's viewer that publishes a stream's frames for the other nodes. */
-class RelayViewer implements Viewer {
-  private readonly nc: NatsConnection;
-  private readonly log: Log;
-  private readonly subject: string;
-  private readonly publisher: string;
-  private readonly subjects = new Map<string, string>();
-  private tooLarge = 0;
-
-  constructor(nc: NatsConnection, log: Log, subject: string, publisher: string) {
-    this.nc = nc;
-    this.log = log;
-    this.subject = subject;
-    this.publisher = publisher;
-  }
-
-  sendFrame(frame: Frame, camera: Camera): void {
-    const max = this.nc.info?.max_payload ?? 1024 * 1024;
-    if (frame.data.length + 256 > max) {
-      // Units are not split: nats-server's max_payload must exceed stream.maxFrameBytes.
-      if (this.tooLarge++ % 100 === 0) {
-        this.log.warn(
-          { camera: camera.id, bytes: frame.data.length, maxPayload: max },
-          'frame larger than NATS max_payload: not relayed (raise max_payload in nats-server.conf)',
-        );
-      }
-      return;
-    }
-    try {
-      this.nc.publish(this.subjectOf(camera.id), frame.data, {
-        headers: headersOf(frame, this.publisher),
-      });
-    } catch (error) {
-      // a closed connection (shutting down): a viewer must not throw into the frame path
-      this.log.debug({ err: (error as Error).message }, 'NATS publish failed');
-    }
-  }
-
-  /** The stream's subject, made once per stream rather than per frame. */
-  private subjectOf(id: string): string {
-    let subject = this.subjects.get(id);
-    if (subject === undefined) {
-      subject = `${this.subject}.${encodeName(id)}`;
-      this.subjects.set(id, subject);
-    }
-    return subject;
-  }
-
-  sendBurst(frames: readonly Frame[], camera: Camera): void {
-    for (const frame of frames) this.sendFrame(frame, camera);
-  }
-
-  sendState(): void {
-    // each node's camera has its own state, from the frames it gets
-  }
-}
-
-/** One stream's start on a node: the owner's ffmpeg, or the owner's frames over NATS. */
-class ClusterSource implements FfmpegProcess {
-  private readonly cluster: Cluster;
-  private readonly id: string;
-  private readonly channel: Channel;
-  private readonly handlers: SourceHandlers;
-  private readonly startLocal: () => FfmpegProcess;
-  private local: FfmpegProcess | undefined;
-  /** This source's claim on the camera (the native channel only). */
-  private claim: Claim | undefined;
-  private stopReceiving: (() => void) | undefined;
-  private unlisten: (() => void) | undefined;
-  private stopped = false;
-  private ended = false;
-
-  constructor(
-    cluster: Cluster,
-    id: string,
-    channel: Channel,
-    handlers: SourceHandlers,
-    startLocal: () => FfmpegProcess,
-  ) {
-    this.cluster = cluster;
-    this.id = id;
-    this.channel = channel;
-    this.handlers = handlers;
-    this.startLocal = startLocal;
-  }
-
-  get pid(): number | undefined {
-    return this.local?.pid;
-  }
-
-  async begin(): Promise<void> {
-    const lease = this.cluster.lease(this.id);
-    if (this.channel === 'native') {
-      // The camera itself: it takes the lease when free, and follows the lease's changes.
-      let deciding = true;
-      this.unlisten = this.cluster.onLeaseChange(this.id, {
-        // Won while taking frames from another owner: start again, as the owner.
-        acquired: () => {
-          if (!deciding && !this.local) this.end('this node took the camera over');
-        },
-        lost: (why) => {
-          if (this.local) void this.local.stop();
-          else this.end(why);
-        },
-      });
-      // Renews while held; keeps trying while another node holds it.
-      this.claim = await lease.acquire();
-      deciding = false;
-    }
-    if (this.stopped) return;
-    if (this.claim ? this.claim.held : lease.held) {
-      this.local = this.startLocal();
-      return;
-    }
-    await this.receive();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.unlisten?.();
-    this.stopReceiving?.();
-    await this.local?.stop();
-    // The camera is not wanted here any more: give the lease up, or stop trying to take it,
-    // unless a newer source of it here has claimed it meanwhile.
-    await this.claim?.release();
-  }
-
-  private async receive(): Promise<void> {
-    const order = new RelayedSequence();
-    let planned: Codec | undefined;
-    const take = (frame: Relayed) => {
-      if (this.stopped || this.ended || !order.accept(frame)) return;
-      if (planned !== frame.codec) {
-        planned = frame.codec;
-        this.handlers.onPlan({
-          output: frame.codec === 'jpeg' ? 'mpjpeg' : frame.codec,
-          copyJpeg: true,
-        });
-      }
-      this.handlers.onUnit(frame.data);
-    };
-    // The owner is alive while its units come: only when they stop does this node try to take
-    // the camera over (see Lease.setHolderAlive). Not for the JPEG channel: it never takes it.
-    let lastFrameAt = 0;
-    if (this.channel === 'native') {
-      const lease = this.cluster.lease(this.id);
-      const watch = setInterval(() => {
-        if (this.stopped || this.ended) {
-          clearInterval(watch);
-          lease.setHolderAlive(false);
-          return;
-        }
-        lease.setHolderAlive(Date.now() - lastFrameAt < OWNER_QUIET_MS);
-      }, OWNER_QUIET_MS / 4);
-    }
-    // Live units wait while the cache is asked for; older ones are dropped by sequence number.
-    const early: Relayed[] = [];
-    let caching = this.channel === 'native';
-    this.stopReceiving = this.cluster.receive(this.id, this.channel, (frame) => {
-      lastFrameAt = Date.now();
-      if (caching) early.push(frame);
-      else take(frame);
-    });
-    if (!caching) return;
-    const cached = await this.cluster.cached(this.id);
-    for (const frame of cached) take(frame);
-    caching = false;
-    for (const frame of early) take(frame);
-  }
-
-  /** Ends this start as a handover: the camera starts again at once (and decides anew). */
-  private end(why: string): void {
-    if (this.ended || this.stopped) return;
-    this.ended = true;
-    this.unlisten?.();
-    this.stopReceiving?.();
-    this.handlers.onExit({ code: null, signal: null, lastError: why, handover: true });
-  }
-}
-
-function headersOf(frame: Frame, publisher: string) {
-  const h = headers();
-  h.set('from', publisher);
-  h.set('codec', frame.codec);
-  h.set('key', frame.key ? '1' : '0');
-  h.set('seq', String(frame.seq));
-  return h;
-}
-
-function frameOf(msg: Msg) {
-  const h = msg.headers;
-  const codec = h?.get('codec') as Codec | undefined;
-  const seq = Number(h?.get('seq'));
-  if (!h || (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') || !Number.isInteger(seq)) {
-    return undefined;
-  }
-  return { data: msg.data, codec, key: h.get('key') === '1', seq, from: h.get('from') };
-}
-
-/**
- * The cache reply: replies of whole frames, each `[u32 length][u8 key][u32 seq]` + unit per
- * frame and under `maxPayload` (codec and publisher in headers), in order, then an empty reply
- * that ends them. A frame that does not fit one message alone cannot go: then none go (the
- * frames after it would not decode), and the asking node waits for the next key unit.
- */
-function respondWithFrames(
-  msg: Msg,
-  frames: readonly Frame[],
-  publisher: string,
-  maxPayload: number,
-): { messages: number; frames: number; bytes: number } {
-  const budget = maxPayload - HEADER_ROOM_BYTES;
-  const fits = frames.every((frame) => FRAME_HEADER_BYTES + frame.data.length <= budget);
-  let chunk: Frame[] = [];
-  let size = 0;
-  const sent = { messages: 0, frames: 0, bytes: 0 };
-  const send = () => {
-    if (chunk.length === 0) return;
-    sent.messages++;
-    sent.frames += chunk.length;
-    sent.bytes += size;
-    const body = new Uint8Array(size);
-    const view = new DataView(body.buffer);
-    let at = 0;
-    for (const frame of chunk) {
-      view.setUint32(at, frame.data.length);
-      view.setUint8(at + 4, frame.key ? 1 : 0);
-      view.setUint32(at + 5, frame.seq);
-      body.set(frame.data, at + FRAME_HEADER_BYTES);
-      at += FRAME_HEADER_BYTES + frame.data.length;
-    }
-    const h = headers();
-    h.set('codec', chunk[0]?.codec ?? 'jpeg');
-    h.set('from', publisher);
-    msg.respond(body, { headers: h });
-    chunk = [];
-    size = 0;
-  };
-  for (const frame of fits ? frames : []) {
-    const bytes = FRAME_HEADER_BYTES + frame.data.length;
-    if (size + bytes > budget) send();
-    chunk.push(frame);
-    size += bytes;
-  }
-  send();
-  msg.respond(new Uint8Array(0)); // the end
-  return sent;
-}
-
-function framesOf(msg: Msg) {
-  const codec = msg.headers?.get('codec') as Codec | undefined;
-  const from = msg.headers?.get('from') ?? '';
-  const frames: Relayed[] = [];
-  if (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') return frames;
-  const body = msg.data;
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  for (let at = 0; at + FRAME_HEADER_BYTES <= body.length; ) {
-    const length = view.getUint32(at);
-    if (at + FRAME_HEADER_BYTES + length > body.length) break;
-    frames.push({
-      data: body.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length),
-      codec,
-      key: view.getUint8(at + 4) === 1,
-      seq: view.getUint32(at + 5),
-      from,
-    });
-    at += FRAME_HEADER_BYTES + length;
-  }
-  return frames;
 }

@@ -1,0 +1,112 @@
+/**
+ * What camplex nodes send each other on NATS, as bytes: a relayed unit is its data with codec,
+ * key, sequence number and publisher in headers; the late-join cache is several replies of
+ * whole units under max_payload, ended by an empty one. Pure: no connection here.
+ */
+import { headers, type Msg } from '@nats-io/transport-node';
+import type { Codec, Frame } from '../camera/camera.js';
+
+/** A frame as another node relayed it; `from` names the publisher (node and start). */
+export interface Relayed {
+  data: Uint8Array;
+  codec: Codec;
+  key: boolean;
+  seq: number;
+  from: string;
+}
+
+/** What a cache reply's frame costs besides its bytes: `[u32 length][u8 key][u32 seq]`. */
+const FRAME_HEADER_BYTES = 9;
+/** Room kept in each NATS message for its headers and subject. */
+const HEADER_ROOM_BYTES = 1024;
+
+export function headersOf(frame: Frame, publisher: string) {
+  const h = headers();
+  h.set('from', publisher);
+  h.set('codec', frame.codec);
+  h.set('key', frame.key ? '1' : '0');
+  h.set('seq', String(frame.seq));
+  return h;
+}
+
+export function frameOf(msg: Msg) {
+  const h = msg.headers;
+  const codec = h?.get('codec') as Codec | undefined;
+  const seq = Number(h?.get('seq'));
+  if (!h || (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') || !Number.isInteger(seq)) {
+    return undefined;
+  }
+  return { data: msg.data, codec, key: h.get('key') === '1', seq, from: h.get('from') };
+}
+
+/**
+ * The cache reply: replies of whole frames, each `[u32 length][u8 key][u32 seq]` + unit per
+ * frame and under `maxPayload` (codec and publisher in headers), in order, then an empty reply
+ * that ends them. A frame that does not fit one message alone cannot go: then none go (the
+ * frames after it would not decode), and the asking node waits for the next key unit.
+ */
+export function respondWithFrames(
+  msg: Msg,
+  frames: readonly Frame[],
+  publisher: string,
+  maxPayload: number,
+): { messages: number; frames: number; bytes: number } {
+  const budget = maxPayload - HEADER_ROOM_BYTES;
+  const fits = frames.every((frame) => FRAME_HEADER_BYTES + frame.data.length <= budget);
+  let chunk: Frame[] = [];
+  let size = 0;
+  const sent = { messages: 0, frames: 0, bytes: 0 };
+  const send = () => {
+    if (chunk.length === 0) return;
+    sent.messages++;
+    sent.frames += chunk.length;
+    sent.bytes += size;
+    const body = new Uint8Array(size);
+    const view = new DataView(body.buffer);
+    let at = 0;
+    for (const frame of chunk) {
+      view.setUint32(at, frame.data.length);
+      view.setUint8(at + 4, frame.key ? 1 : 0);
+      view.setUint32(at + 5, frame.seq);
+      body.set(frame.data, at + FRAME_HEADER_BYTES);
+      at += FRAME_HEADER_BYTES + frame.data.length;
+    }
+    const h = headers();
+    h.set('codec', chunk[0]?.codec ?? 'jpeg');
+    h.set('from', publisher);
+    msg.respond(body, { headers: h });
+    chunk = [];
+    size = 0;
+  };
+  for (const frame of fits ? frames : []) {
+    const bytes = FRAME_HEADER_BYTES + frame.data.length;
+    if (size + bytes > budget) send();
+    chunk.push(frame);
+    size += bytes;
+  }
+  send();
+  msg.respond(new Uint8Array(0)); // the end
+  return sent;
+}
+
+export function framesOf(msg: Msg) {
+  const codec = msg.headers?.get('codec') as Codec | undefined;
+  const from = msg.headers?.get('from') ?? '';
+  const frames: Relayed[] = [];
+  if (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') return frames;
+  const body = msg.data;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  for (let at = 0; at + FRAME_HEADER_BYTES <= body.length; ) {
+    const length = view.getUint32(at);
+    if (at + FRAME_HEADER_BYTES + length > body.length) break;
+    frames.push({
+      data: body.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length),
+      codec,
+      key: view.getUint8(at + 4) === 1,
+      seq: view.getUint32(at + 5),
+      from,
+    });
+    at += FRAME_HEADER_BYTES + length;
+  }
+  return frames;
+}

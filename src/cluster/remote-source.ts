@@ -1,0 +1,158 @@
+/**
+ * One stream's start on a node of a cluster: it claims the camera's lease; holding it, it runs
+ * the camera's own ffmpeg, else it takes the owner's units from the bus (the cache since the
+ * last key unit first, in order against the live ones) and tells the lease whether the owner
+ * is visibly alive. A lease won or lost while it runs ends it as a handover: the camera starts
+ * again at once and decides anew.
+ */
+import type { Codec } from '../camera/camera.js';
+import type { FfmpegProcess } from '../ffmpeg/process.js';
+import type { SourceHandlers } from '../ffmpeg/source.js';
+import type { Relayed } from './bus-format.js';
+import type { Claim, Lease } from './lease.js';
+import { RelayedSequence } from './sequence.js';
+
+/**
+ * What a node can take of a stream from its owner: the camera's own units (`native`), or the
+ * JPEGs of the owner's transcoder (`jpeg`, for viewers that decode no video: transcoding runs
+ * on the owner only).
+ */
+export type Channel = 'native' | 'jpeg';
+
+/** No unit from the owner for this long and a receiving node tries to take the camera. */
+export const OWNER_QUIET_MS = 1000;
+
+/** What a cluster source needs of its node's cluster. */
+export interface SourceBus {
+  /** Stream `id`'s lease on this node. */
+  lease(id: string): Lease;
+  /** Told when this node wins or loses stream `id`'s lease; returns the undo. */
+  onLeaseChange(id: string, events: { acquired(): void; lost(why: string): void }): () => void;
+  /** Takes the owner's units of stream `id` on `channel` until the returned function is called. */
+  receive(id: string, channel: Channel, onFrame: (frame: Relayed) => void): () => void;
+  /** The owner's units of stream `id` since its last key unit. */
+  cached(id: string): Promise<Relayed[]>;
+}
+
+/** One stream's start on a node: the owner's ffmpeg, or the owner's frames over NATS. */
+export class ClusterSource implements FfmpegProcess {
+  private readonly cluster: SourceBus;
+  private readonly id: string;
+  private readonly channel: Channel;
+  private readonly handlers: SourceHandlers;
+  private readonly startLocal: () => FfmpegProcess;
+  private local: FfmpegProcess | undefined;
+  /** This source's claim on the camera (the native channel only). */
+  private claim: Claim | undefined;
+  private stopReceiving: (() => void) | undefined;
+  private unlisten: (() => void) | undefined;
+  private stopped = false;
+  private ended = false;
+
+  constructor(
+    cluster: SourceBus,
+    id: string,
+    channel: Channel,
+    handlers: SourceHandlers,
+    startLocal: () => FfmpegProcess,
+  ) {
+    this.cluster = cluster;
+    this.id = id;
+    this.channel = channel;
+    this.handlers = handlers;
+    this.startLocal = startLocal;
+  }
+
+  get pid(): number | undefined {
+    return this.local?.pid;
+  }
+
+  async begin(): Promise<void> {
+    const lease = this.cluster.lease(this.id);
+    if (this.channel === 'native') {
+      // The camera itself: it takes the lease when free, and follows the lease's changes.
+      let deciding = true;
+      this.unlisten = this.cluster.onLeaseChange(this.id, {
+        // Won while taking frames from another owner: start again, as the owner.
+        acquired: () => {
+          if (!deciding && !this.local) this.end('this node took the camera over');
+        },
+        lost: (why) => {
+          if (this.local) void this.local.stop();
+          else this.end(why);
+        },
+      });
+      // Renews while held; keeps trying while another node holds it.
+      this.claim = await lease.acquire();
+      deciding = false;
+    }
+    if (this.stopped) return;
+    if (this.claim ? this.claim.held : lease.held) {
+      this.local = this.startLocal();
+      return;
+    }
+    await this.receive();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unlisten?.();
+    this.stopReceiving?.();
+    await this.local?.stop();
+    // The camera is not wanted here any more: give the lease up, or stop trying to take it,
+    // unless a newer source of it here has claimed it meanwhile.
+    await this.claim?.release();
+  }
+
+  private async receive(): Promise<void> {
+    const order = new RelayedSequence();
+    let planned: Codec | undefined;
+    const take = (frame: Relayed) => {
+      if (this.stopped || this.ended || !order.accept(frame)) return;
+      if (planned !== frame.codec) {
+        planned = frame.codec;
+        this.handlers.onPlan({
+          output: frame.codec === 'jpeg' ? 'mpjpeg' : frame.codec,
+          copyJpeg: true,
+        });
+      }
+      this.handlers.onUnit(frame.data);
+    };
+    // The owner is alive while its units come: only when they stop does this node try to take
+    // the camera over (see Lease.setHolderAlive). Not for the JPEG channel: it never takes it.
+    let lastFrameAt = 0;
+    if (this.channel === 'native') {
+      const lease = this.cluster.lease(this.id);
+      const watch = setInterval(() => {
+        if (this.stopped || this.ended) {
+          clearInterval(watch);
+          lease.setHolderAlive(false);
+          return;
+        }
+        lease.setHolderAlive(Date.now() - lastFrameAt < OWNER_QUIET_MS);
+      }, OWNER_QUIET_MS / 4);
+    }
+    // Live units wait while the cache is asked for; older ones are dropped by sequence number.
+    const early: Relayed[] = [];
+    let caching = this.channel === 'native';
+    this.stopReceiving = this.cluster.receive(this.id, this.channel, (frame) => {
+      lastFrameAt = Date.now();
+      if (caching) early.push(frame);
+      else take(frame);
+    });
+    if (!caching) return;
+    const cached = await this.cluster.cached(this.id);
+    for (const frame of cached) take(frame);
+    caching = false;
+    for (const frame of early) take(frame);
+  }
+
+  /** Ends this start as a handover: the camera starts again at once (and decides anew). */
+  private end(why: string): void {
+    if (this.ended || this.stopped) return;
+    this.ended = true;
+    this.unlisten?.();
+    this.stopReceiving?.();
+    this.handlers.onExit({ code: null, signal: null, lastError: why, handover: true });
+  }
+}

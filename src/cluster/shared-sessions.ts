@@ -1,0 +1,58 @@
+/**
+ * Sign-in sessions shared by every node of a cluster through the KV bucket `camplex_sessions`
+ * (its ttl the session time), keyed by the SHA-256 of the session token, so NATS never holds a
+ * usable cookie. What comes from the bus is adopted on LoginSessions' terms (a digest's shape,
+ * at most a session from now, never at the cost of a live one), and counts only for a user the
+ * node's own config has (access.ts).
+ */
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { LoginSessions } from '../access/login-sessions.js';
+import type { Log } from '../common/log.js';
+
+const SESSIONS = 'camplex_sessions';
+
+interface StoredSessionValue {
+  user: unknown;
+  expiresAt: unknown;
+}
+
+/** Tells the other nodes of every session started or ended here, and takes theirs in. */
+export async function shareSessions(
+  control: NatsConnection,
+  logins: LoginSessions,
+  ttlMs: number,
+  log: Log,
+): Promise<void> {
+  const kv = await new Kvm(control).create(SESSIONS, { ttl: ttlMs, history: 1 });
+  const warn = (error: unknown) =>
+    log.warn({ err: (error as Error).message }, 'could not share a sign-in session');
+  logins.shared = {
+    started: (session) => {
+      const value = JSON.stringify({ user: session.user, expiresAt: session.expiresAt });
+      kv.put(session.digest, value).catch(warn);
+    },
+    ended: (digest) => {
+      kv.delete(digest).catch(warn);
+    },
+  };
+  const updates = await kv.watch();
+  (async () => {
+    for await (const entry of updates) {
+      if (entry.operation !== 'PUT') {
+        logins.forget(entry.key);
+        continue;
+      }
+      try {
+        const { user, expiresAt } = JSON.parse(entry.string()) as StoredSessionValue;
+        if (typeof user === 'string' && typeof expiresAt === 'number') {
+          logins.adopt({ digest: entry.key, user, expiresAt });
+        }
+      } catch {
+        // not one of ours
+      }
+    }
+  })().catch((error: unknown) => {
+    log.warn({ err: (error as Error).message }, 'stopped taking in shared sessions');
+  });
+}

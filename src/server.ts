@@ -218,6 +218,13 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
   });
   const sockets = new SocketRegistry();
   const holders = new Holders(log.child({ component: 'access' }));
+  // Signed out on another node of a cluster: that session's connections here close at once.
+  access.logins.onForgotten = (digest) =>
+    holders.revokeWhere(
+      (principal) =>
+        principal.login !== undefined && LoginSessions.isSession(principal.login, digest),
+      'logged out',
+    );
   registerLogin(app, {
     access,
     originPolicy,

@@ -32,6 +32,8 @@ export class LoginSessions {
   private readonly now: () => number;
   /** Set by a cluster: told of sessions started and ended here. */
   shared: SessionSharing | undefined;
+  /** Told of every session another node ended (see forget). */
+  onForgotten: ((digest: string) => void) | undefined;
 
   constructor(options: { ttlMs: number; maxSessions: number; now?: () => number }) {
     this.ttlMs = options.ttlMs;
@@ -97,9 +99,14 @@ export class LoginSessions {
     this.sessions.set(session.digest, session);
   }
 
-  /** Forgets a session ended on another node. */
+  /** Forgets a session ended on another node, and tells `onForgotten` (its sockets here close). */
   forget(digest: string): void {
-    this.sessions.delete(digest);
+    if (this.sessions.delete(digest)) this.onForgotten?.(digest);
+  }
+
+  /** Whether login token `token` is the session with `digest`. */
+  static isSession(token: string, digest: string): boolean {
+    return digestOf(token) === digest;
   }
 
   get size(): number {

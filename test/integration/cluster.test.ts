@@ -14,6 +14,7 @@ import { type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { descendantPids, freePort, waitFor } from '../helpers/processes.js';
 import { startRtspCamera } from '../helpers/rtsp.js';
 import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { connectClient } from '../security/clients.js';
 
 const CAMERAS = Array.from({ length: 12 }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);
 const LEASE_SECONDS = 3;
@@ -252,6 +253,8 @@ describe('signing in on one node of a cluster', () => {
         what: 'the session to work on the other node',
       });
       assert.equal((await fetch(`${two.url}api/cameras`)).status, 401, 'no cookie, no entry');
+      // A socket signed in on the node that did not sign out closes as soon as it hears of it.
+      const socket = await connectClient(one.wsUrl, { headers: { cookie } });
       const signOut = await fetch(`${two.url}logout`, {
         method: 'POST',
         headers: { cookie },
@@ -262,6 +265,7 @@ describe('signing in on one node of a cluster', () => {
         timeoutMs: 5000,
         what: 'the session to end on the node that started it',
       });
+      assert.deepEqual(await socket.closed, { code: 1008, reason: 'logged out' });
     } finally {
       await one.stop();
       await two.stop();

@@ -31,7 +31,7 @@ import {
 } from '@nats-io/transport-node';
 import type { LoginSessions } from '../access/login-sessions.js';
 import type { CameraInfo, CameraOptions, Codec } from '../camera/camera.js';
-import type { Clock } from '../common/clock.js';
+import { type Clock, every } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import type { SourceHandlers } from '../ffmpeg/source.js';
 import type { Hub } from '../hub/hub.js';
@@ -104,7 +104,7 @@ export class Cluster implements SourceBus {
   private readonly control: NatsConnection;
   private readonly media: NatsConnection;
   private readonly kv: KV;
-  private readonly clock: Clock;
+  readonly clock: Clock;
   private readonly log: Log;
   private readonly leases = new Map<string, Lease>();
   /** What happens when a lease changes hands here: set by the stream's launch. */
@@ -114,7 +114,7 @@ export class Cluster implements SourceBus {
   /** `<channel> <stream>` remote nodes want from this node, and when they last said so. */
   private readonly interest = new Map<string, number>();
   private readonly subscriptions: Subscription[] = [];
-  private sweep: ReturnType<typeof setInterval> | undefined;
+  private stopSweep: (() => void) | undefined;
   /** Streams other nodes run, as their owners last told (per stream, without sub-streams). */
   private readonly remote = new Map<string, { info: CameraInfo; owner: string; at: number }>();
 
@@ -135,6 +135,7 @@ export class Cluster implements SourceBus {
             { nats: config.nats, attempt },
             `cannot reach NATS at ${config.nats} (${(error as Error).message}): retrying in ${CONNECT_RETRY_MS / 1000} s`,
           );
+          // A timer that keeps the process alive (the clock's do not): nothing else runs yet.
           await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
         }
       }
@@ -245,7 +246,7 @@ export class Cluster implements SourceBus {
     });
     this.subscriptions.push(interest, cache, states);
     let ticks = 0;
-    this.sweep = setInterval(() => {
+    this.stopSweep = every(this.clock, INTEREST_EVERY_MS, () => {
       this.forgetQuietInterest();
       this.forgetQuietStates();
       if (++ticks % (STATE_EVERY_MS / INTEREST_EVERY_MS) !== 0) return;
@@ -253,7 +254,7 @@ export class Cluster implements SourceBus {
         const info = lease.held ? hub.camera(id)?.info() : undefined;
         if (info) this.publishState(info);
       }
-    }, INTEREST_EVERY_MS);
+    });
   }
 
   /**
@@ -333,7 +334,7 @@ export class Cluster implements SourceBus {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweep);
+    this.stopSweep?.();
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     await Promise.all([...this.leases.values()].map((lease) => lease.release()));
     await Promise.all([this.media.drain(), this.control.drain()].map((p) => p.catch(() => {})));
@@ -388,9 +389,9 @@ export class Cluster implements SourceBus {
     });
     const say = () => this.publishControl(`${INTEREST}.${channel}.${name}`);
     say();
-    const timer = setInterval(say, INTEREST_EVERY_MS);
+    const stopSaying = every(this.clock, INTEREST_EVERY_MS, say);
     return () => {
-      clearInterval(timer);
+      stopSaying();
       subscription.unsubscribe();
     };
   }

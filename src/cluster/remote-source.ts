@@ -6,6 +6,7 @@
  * again at once and decides anew.
  */
 import type { Codec } from '../camera/camera.js';
+import { type Clock, every } from '../common/clock.js';
 import type { FfmpegProcess } from '../ffmpeg/process.js';
 import type { SourceHandlers } from '../ffmpeg/source.js';
 import type { Relayed } from './bus-format.js';
@@ -24,6 +25,8 @@ export const OWNER_QUIET_MS = 1000;
 
 /** What a cluster source needs of its node's cluster. */
 export interface SourceBus {
+  /** The node's clock: every timer of a source runs on it. */
+  readonly clock: Clock;
   /** Stream `id`'s lease on this node. */
   lease(id: string): Lease;
   /** Told when this node wins or loses stream `id`'s lease; returns the undo. */
@@ -123,20 +126,21 @@ export class ClusterSource implements FfmpegProcess {
     let lastFrameAt = 0;
     if (this.channel === 'native') {
       const lease = this.cluster.lease(this.id);
-      const watch = setInterval(() => {
+      const { clock } = this.cluster;
+      const stopWatching = every(clock, OWNER_QUIET_MS / 4, () => {
         if (this.stopped || this.ended) {
-          clearInterval(watch);
+          stopWatching();
           lease.setHolderAlive(false);
           return;
         }
-        lease.setHolderAlive(Date.now() - lastFrameAt < OWNER_QUIET_MS);
-      }, OWNER_QUIET_MS / 4);
+        lease.setHolderAlive(clock.now() - lastFrameAt < OWNER_QUIET_MS);
+      });
     }
     // Live units wait while the cache is asked for; older ones are dropped by sequence number.
     const early: Relayed[] = [];
     let caching = this.channel === 'native';
     this.stopReceiving = this.cluster.receive(this.id, this.channel, (frame) => {
-      lastFrameAt = Date.now();
+      lastFrameAt = this.cluster.clock.now();
       if (caching) early.push(frame);
       else take(frame);
     });

@@ -19,3 +19,19 @@ export const systemClock: Clock = {
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** Runs `callback` every `ms` on `clock` until the returned function is called. */
+export function every(clock: Clock, ms: number, callback: () => void): () => void {
+  let handle: unknown;
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    handle = clock.setTimeout(tick, ms);
+    callback();
+  };
+  handle = clock.setTimeout(tick, ms);
+  return () => {
+    stopped = true;
+    clock.clearTimeout(handle);
+  };
+}

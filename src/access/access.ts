@@ -41,6 +41,9 @@ export interface AuthenticateOptions {
   upgrade?: { ownOrigin: boolean };
 }
 
+/** Who asks while access is open (no users, no tokens). */
+export const OPEN_PRINCIPAL: Principal = { user: 'anonymous', via: 'open' };
+
 /** What a principal is after a change (reload, sign-out): itself, narrowed, or gone and why. */
 export type Recheck = Principal | { readonly revoked: string };
 
@@ -132,7 +135,7 @@ export class Access {
         return this.required ? { revoked: 'sign-in is required now' } : principal;
       case 'session': {
         if (!this.options.users.has(principal.user)) return { revoked: 'user removed' };
-        const live = principal.login !== undefined && this.logins.get(principal.login);
+        const live = principal.login !== undefined && this.sessionOf(principal.login);
         return live ? principal : { revoked: 'session ended' };
       }
       case 'token': {
@@ -166,7 +169,7 @@ export class Access {
     cookies: Readonly<Record<string, string | undefined>>,
     options: AuthenticateOptions = {},
   ): Principal | Denial {
-    if (!this.required) return { user: 'anonymous', via: 'open' };
+    if (!this.required) return OPEN_PRINCIPAL;
     const bearer = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(
       req.headers.authorization ?? '',
     )?.[1];
@@ -179,13 +182,7 @@ export class Access {
     if (token === undefined) {
       // Browsers send cookies on upgrades from any same-site page: only camplex's own count.
       const cookie = options.upgrade?.ownOrigin === false ? undefined : cookies[this.sessionCookie];
-      const session = cookie === undefined ? undefined : this.logins.get(cookie);
-      // A session of a user the config no longer has (adopted from a node that had not
-      // reloaded yet, say) is no session.
-      if (session && this.options.users.has(session.user)) {
-        return { user: session.user, via: 'session', login: session.token };
-      }
-      return { status: 401 };
+      return (cookie !== undefined && this.sessionOf(cookie)) || { status: 401 };
     }
     const retryAfterMs = this.options.failures.retryAfterMs(clientKey);
     if (retryAfterMs > 0) return { status: 429, retryAfterMs };
@@ -196,6 +193,16 @@ export class Access {
       return { status: 401 };
     }
     return this.tokenPrincipal(name, digest);
+  }
+
+  /**
+   * The principal of login session `token`, if it is live and its user is one the config has
+   * (a session adopted from a node that had not reloaded yet is no session).
+   */
+  private sessionOf(token: string): Principal | undefined {
+    const session = this.logins.get(token);
+    if (!session || !this.options.users.has(session.user)) return undefined;
+    return { user: session.user, via: 'session', login: session.token };
   }
 
   private tokenPrincipal(name: string, digest: Buffer): Principal {

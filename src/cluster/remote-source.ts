@@ -81,7 +81,8 @@ export class ClusterSource implements FfmpegProcess {
           if (!deciding && !this.local) this.end('this node took the camera over');
         },
         lost: (why) => {
-          if (this.local) void this.local.stop();
+          // Its exit ends this source (onExit); a stop that fails has nothing left to undo.
+          if (this.local) this.local.stop().catch(() => {});
           else this.end(why);
         },
       });

@@ -4,7 +4,7 @@
  * Camera paths are matched on the raw path, so an encoded `/` never becomes part of an id.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../access/access.js';
+import { OPEN_PRINCIPAL } from '../access/access.js';
 import { mayWatch, visibleGroups } from '../access/scope.js';
 import type { Camera, Frame } from '../camera/camera.js';
 import { STREAM_NAME } from '../common/camera-id.js';
@@ -30,8 +30,6 @@ export interface RouteOptions {
   metrics: Metrics;
 }
 
-/** Who asked, where the access hook let a request through without naming anyone. */
-const OPEN: Principal = { user: 'anonymous', via: 'open' };
 const MJPEG_ROUTE = new RegExp(`^/mjpeg/(${STREAM_NAME})$`);
 /** Greedy, so `/snapshot/cam.jpg.jpg` is camera `cam.jpg`. */
 const SNAPSHOT_ROUTE = new RegExp(`^/snapshot/(${STREAM_NAME})\\.jpg$`);
@@ -78,7 +76,7 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     const camera = cameraOf(request, reply, MJPEG_ROUTE);
     if (!camera) return;
     reply.hijack();
-    serveMjpeg(options.mjpeg, camera, reply.raw, request.principal ?? OPEN);
+    serveMjpeg(options.mjpeg, camera, reply.raw, request.principal ?? OPEN_PRINCIPAL);
   });
   app.get('/snapshot/*', (request, reply) => {
     const camera = cameraOf(request, reply, SNAPSHOT_ROUTE);

@@ -50,10 +50,17 @@ export class Reloader<C> {
     this.options = options;
   }
 
-  /** Asks for a reload because of `cause` ('SIGHUP', 'file saved'); resolves with its report. */
+  /**
+   * Asks for a reload because of `cause` ('SIGHUP', 'file saved'); resolves with its report and
+   * never rejects, so a signal handler may drop it.
+   */
   request(cause: string): Promise<ReloadReport> {
     this.causes.add(cause);
-    this.pending ??= this.schedule();
+    this.pending ??= this.schedule().catch((error: unknown) => {
+      const reason = this.options.redact(messageOf(error));
+      this.options.log.error({ cause, err: reason }, 'config reload failed');
+      return { outcome: 'failed', reason } as const;
+    });
     return this.pending;
   }
 

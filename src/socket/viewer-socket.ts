@@ -199,16 +199,7 @@ export class ViewerSocket implements Viewer {
   rescope(mayWatch: (stream: string) => boolean): void {
     this.mayWatch = mayWatch;
     const gone = [...this.subscribed].filter((id) => !mayWatch(id));
-    if (gone.length > 0) {
-      const { hub } = this.options;
-      hub.unsubscribe(this, gone);
-      for (const id of gone) {
-        this.subscribed.delete(id);
-        this.slots.forget(id);
-        const camera = hub.camera(id);
-        if (camera) this.gaps.delete(camera);
-      }
-    }
+    if (gone.length > 0) this.stopStreams(gone);
     this.sendHello(this.options.hub.infos());
   }
 
@@ -352,15 +343,20 @@ export class ViewerSocket implements Viewer {
   }
 
   private unsubscribe(command: Unsubscribe): void {
+    this.acknowledge('unsubscribed', this.stopStreams(command.cameras));
+  }
+
+  /** Unsubscribes `ids` and forgets what this socket kept of them. */
+  private stopStreams(ids: string[]) {
     const { hub } = this.options;
-    const result = hub.unsubscribe(this, command.cameras);
+    const result = hub.unsubscribe(this, ids);
     for (const id of result.accepted) {
       this.subscribed.delete(id);
       this.slots.forget(id);
       const camera = hub.camera(id);
       if (camera) this.gaps.delete(camera);
     }
-    this.acknowledge('unsubscribed', result);
+    return result;
   }
 
   /** The ack of a (un)subscribe with the ids it took, then an error naming the unknown ones. */

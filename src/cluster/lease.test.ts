@@ -2,58 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KV } from '@nats-io/kv';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { MemoryKv } from '../../test/helpers/memory-kv.js';
 import { Lease } from './lease.js';
-
-/** The KV calls a Lease makes, in memory, with JetStream's revision checks and its errors. */
-class MemoryKv {
-  private entry: { value: string; revision: number; operation: 'PUT' | 'DEL' } | undefined;
-  private revisions = 0;
-  /** A renewal that lands but whose answer is lost (the client timed out): it throws after. */
-  loseNextUpdateAnswer = false;
-
-  async create(_key: string, value: string): Promise<number> {
-    if (this.entry?.operation === 'PUT') throw new Error('wrong last sequence: 1');
-    return this.put(value);
-  }
-
-  async update(_key: string, value: string, revision: number): Promise<number> {
-    if (this.entry?.revision !== revision) {
-      throw new Error(`wrong last sequence: ${this.entry?.revision}`);
-    }
-    const next = this.put(value);
-    if (this.loseNextUpdateAnswer) {
-      this.loseNextUpdateAnswer = false;
-      throw new Error('TIMEOUT');
-    }
-    return next;
-  }
-
-  async delete(_key: string, options: { previousSeq: number }): Promise<void> {
-    if (this.entry?.revision !== options.previousSeq) throw new Error('wrong last sequence');
-    this.revisions++;
-    this.entry = { value: '', revision: this.revisions, operation: 'DEL' };
-  }
-
-  async get(_key: string) {
-    const entry = this.entry;
-    return entry && { ...entry, string: () => entry.value };
-  }
-
-  /** Another node writes the key. */
-  steal(node: string): void {
-    this.put(node);
-  }
-
-  holder(): string | undefined {
-    return this.entry?.operation === 'PUT' ? this.entry.value : undefined;
-  }
-
-  private put(value: string): number {
-    this.revisions++;
-    this.entry = { value, revision: this.revisions, operation: 'PUT' };
-    return this.revisions;
-  }
-}
 
 function setup() {
   const kv = new MemoryKv();

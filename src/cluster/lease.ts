@@ -102,7 +102,13 @@ export class Lease {
   setHolderAlive(alive: boolean): void {
     if (alive === this.holderAlive) return;
     this.holderAlive = alive;
-    if (!alive && this.wanted && this.revision === undefined && !this.busy) this.tickSoon();
+    if (this.revision !== undefined) return; // ours: renewals go on whatever others see
+    if (alive) {
+      this.options.clock.clearTimeout(this.timer); // no attempt due while its frames come
+      this.timer = undefined;
+    } else if (this.wanted && !this.busy) {
+      this.tickSoon();
+    }
   }
 
   /**

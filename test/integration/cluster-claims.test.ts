@@ -89,3 +89,85 @@ describe('one ffmpeg per camera in a cluster when the owner restarts the camera'
     });
   });
 });
+
+/**
+ * The same promise when a viewer comes as the grace period ends: the last viewer leaves the
+ * owner, and a new one comes about one grace period later (the camera is stopping, or just
+ * stopped), while the other node gets a viewer of its own and wants the camera too.
+ */
+describe('one ffmpeg per camera in a cluster when a viewer comes as the grace period ends', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camplex-grace-'));
+  let nats: NatsServer;
+  const nodes: CamplexProcess[] = [];
+  const viewers: TestViewer[] = [];
+
+  before(async () => {
+    nats = await startNatsServer();
+    for (const node of ['n1', 'n2']) {
+      const file = join(dir, `${node}.yaml`);
+      writeFileSync(
+        file,
+        [
+          `cluster: { nats: "${nats.url}", node: ${node}, leaseSeconds: 3 }`,
+          'stream: { graceSeconds: 1 }',
+          'cameras:',
+          '  door: { url: "demo:1" }',
+          '',
+        ].join('\n'),
+      );
+      nodes.push(await startCamplexProcess({ args: ['--config', file] }));
+      viewers.push(await connectViewer(nodes[nodes.length - 1]?.wsUrl ?? ''));
+    }
+  });
+
+  after(async () => {
+    for (const viewer of viewers) viewer.ws.terminate();
+    await Promise.all(nodes.map((node) => node.stop()));
+    await nats?.stop({ forget: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never runs the camera on both nodes, whichever side of the grace end the viewer comes', async () => {
+    const [owner, other] = viewers;
+    assert.ok(owner && other);
+    const perNode = () => nodes.map((node) => countDescendants(node.pid, 'ffmpeg'));
+    const frames = async (viewer: TestViewer, what: string) => {
+      const before = viewer.framesOf('door');
+      await waitFor(async () => viewer.framesOf('door') > before + 5, {
+        timeoutMs: 20_000,
+        what,
+      });
+    };
+    owner.send({ cmd: 'subscribe', cameras: ['door'] });
+    await frames(owner, 'frames on n1');
+    assert.deepEqual(perNode(), [1, 0], 'n1 owns the camera');
+    const samples: number[][] = [];
+    // 3 x 10 samples 0.5 s apart: 15 s in all.
+    const [n1] = nodes;
+    assert.ok(n1);
+    // First the moment n1 says it stops the camera (its ffmpeg is going, not gone: the race),
+    // then a little before and after the grace end.
+    for (const when of ['as n1 stops the camera', 950, 1050] as const) {
+      const mark = n1.lines.length;
+      owner.send({ cmd: 'unsubscribe', cameras: ['door'] });
+      if (typeof when === 'number') await delay(when);
+      else {
+        await waitFor(
+          () => n1.lines.slice(mark).some((line) => line.includes('no viewers left: stopping')),
+          { timeoutMs: 5000, intervalMs: 1, what: "n1's grace end" },
+        );
+      }
+      owner.send({ cmd: 'subscribe', cameras: ['door'] });
+      other.send({ cmd: 'subscribe', cameras: ['door'] });
+      for (let i = 0; i < 10; i++) {
+        samples.push(perNode());
+        await delay(SAMPLE_MS);
+      }
+      await frames(owner, `frames on n1 after coming back ${when}`);
+      await frames(other, `frames on n2 after coming back ${when}`);
+      other.send({ cmd: 'unsubscribe', cameras: ['door'] });
+    }
+    const both = samples.filter(([a = 0, b = 0]) => a + b > 1);
+    assert.deepEqual(both, [], `ffmpeg per node every 0.5 s: ${JSON.stringify(samples)}`);
+  });
+});

@@ -1,7 +1,9 @@
 /**
  * The owner's viewer that publishes a stream's units for the other nodes: one hub viewer per
  * channel, subscribed while some node shows interest. Units too large for one NATS message are
- * not relayed (and said so); a publish never throws into the frame path.
+ * not relayed (and said so); a publish never throws into the frame path, and what the server
+ * has not yet confirmed is bounded (publish-window.ts): past it a camera's units are dropped up
+ * to its next key unit, as a receiver would drop them after the gap anyway.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Camera, Frame } from '../camera/camera.js';
@@ -9,18 +11,35 @@ import type { Log } from '../common/log.js';
 import type { Viewer } from '../hub/hub.js';
 import { headersOf } from './bus-format.js';
 import { encodeName } from './names.js';
+import type { PublishWindow } from './publish-window.js';
+
+/** A unit's share of a NATS message besides its bytes: subject and headers. */
+const MESSAGE_OVERHEAD_BYTES = 256;
+/** Warnings of one kind are logged once per this many. */
+const WARN_EVERY = 100;
 
 /** The owner's viewer that publishes a stream's frames for the other nodes. */
 export class RelayViewer implements Viewer {
-  private readonly nc: NatsConnection;
+  private readonly nc: Pick<NatsConnection, 'publish' | 'info'>;
+  private readonly window: PublishWindow;
   private readonly log: Log;
   private readonly subject: string;
   private readonly publisher: string;
   private readonly subjects = new Map<string, string>();
+  /** Cameras whose units were dropped: nothing goes until their next key unit. */
+  private readonly awaitingKey = new Set<string>();
   private tooLarge = 0;
+  private backedUp = 0;
 
-  constructor(nc: NatsConnection, log: Log, subject: string, publisher: string) {
+  constructor(
+    nc: Pick<NatsConnection, 'publish' | 'info'>,
+    window: PublishWindow,
+    log: Log,
+    subject: string,
+    publisher: string,
+  ) {
     this.nc = nc;
+    this.window = window;
     this.log = log;
     this.subject = subject;
     this.publisher = publisher;
@@ -28,16 +47,30 @@ export class RelayViewer implements Viewer {
 
   sendFrame(frame: Frame, camera: Camera): void {
     const max = this.nc.info?.max_payload ?? 1024 * 1024;
-    if (frame.data.length + 256 > max) {
+    const bytes = frame.data.length + MESSAGE_OVERHEAD_BYTES;
+    if (bytes > max) {
       // Units are not split: nats-server's max_payload must exceed stream.maxFrameBytes.
-      if (this.tooLarge++ % 100 === 0) {
+      if (this.tooLarge++ % WARN_EVERY === 0) {
         this.log.warn(
           { camera: camera.id, bytes: frame.data.length, maxPayload: max },
           'frame larger than NATS max_payload: not relayed (raise max_payload in nats-server.conf)',
         );
       }
+      this.awaitingKey.add(camera.id);
       return;
     }
+    if (this.awaitingKey.has(camera.id) && !frame.key) return;
+    if (!this.window.admit(bytes)) {
+      if (this.backedUp++ % WARN_EVERY === 0) {
+        this.log.warn(
+          { camera: camera.id, unconfirmed: this.window.unconfirmed },
+          'NATS is slower than the cameras: relayed units dropped up to the next key unit',
+        );
+      }
+      this.awaitingKey.add(camera.id);
+      return;
+    }
+    this.awaitingKey.delete(camera.id);
     try {
       this.nc.publish(this.subjectOf(camera.id), frame.data, {
         headers: headersOf(frame, this.publisher),

@@ -11,6 +11,14 @@ import type { LoginSessions } from '../access/login-sessions.js';
 import type { Log } from '../common/log.js';
 
 const SESSIONS = 'camplex_sessions';
+/**
+ * The bucket's bounds, made with it: a value is `{"user":..,"expiresAt":..}`; a full bucket
+ * refuses new writes (JetStream's discard-new, which the KV client sets), so a flood of writes
+ * fails instead of pushing real sessions out. About 20,000 sessions of ~200 bytes each, twice
+ * what a node keeps (server.ts). A bucket made by an older camplex keeps its own bounds.
+ */
+const MAX_VALUE_BYTES = 1024;
+const MAX_BUCKET_BYTES = 4 * 1024 * 1024;
 
 interface StoredSessionValue {
   user: unknown;
@@ -24,7 +32,12 @@ export async function shareSessions(
   ttlMs: number,
   log: Log,
 ): Promise<void> {
-  const kv = await new Kvm(control).create(SESSIONS, { ttl: ttlMs, history: 1 });
+  const kv = await new Kvm(control).create(SESSIONS, {
+    ttl: ttlMs,
+    history: 1,
+    maxValueSize: MAX_VALUE_BYTES,
+    max_bytes: MAX_BUCKET_BYTES,
+  });
   const warn = (error: unknown) =>
     log.warn({ err: (error as Error).message }, 'could not share a sign-in session');
   logins.shared = {

@@ -34,6 +34,8 @@ export async function startNatsServer(
     port?: number;
     /** Clients must sign in as this user (docs/CLUSTER.md's nats.conf does). */
     authorization?: { user: string; password: string };
+    /** Clients must speak TLS; the server shows this certificate. */
+    tls?: { certFile: string; keyFile: string };
   } = {},
 ): Promise<NatsServer> {
   requireTool(NATS_SERVER, 'apt-get install -y nats-server');
@@ -51,6 +53,9 @@ export async function startNatsServer(
         ? [
             `authorization { user: "${options.authorization.user}", password: "${options.authorization.password}" }`,
           ]
+        : []),
+      ...(options.tls
+        ? [`tls { cert_file: "${options.tls.certFile}", key_file: "${options.tls.keyFile}" }`]
         : []),
       '',
     ].join('\n'),

@@ -1,0 +1,62 @@
+/**
+ * How much a node may have published on a NATS connection that the server has not yet
+ * confirmed. nats.js queues every publish in memory without a bound (it writes to the socket
+ * and never looks at its backpressure), so a server or link slower than the cameras would let
+ * the owner's memory grow by the relayed bitrate, every second, until it runs out. A flush
+ * (PING, answered by PONG once the server has read everything before it) confirms what was
+ * sent; past `limitBytes` unconfirmed, publishes are refused until a flush answers.
+ */
+
+/** What the window needs of a connection: nats.js's `flush`. */
+export interface Flushable {
+  flush(): Promise<void>;
+}
+
+export class PublishWindow {
+  private readonly nc: Flushable;
+  private readonly limitBytes: number;
+  private sent = 0;
+  private confirmed = 0;
+  private flushing = false;
+
+  constructor(nc: Flushable, limitBytes: number) {
+    this.nc = nc;
+    this.limitBytes = limitBytes;
+  }
+
+  /** Bytes sent that the server has not confirmed yet. */
+  get unconfirmed(): number {
+    return this.sent - this.confirmed;
+  }
+
+  /** Whether `bytes` more may be published now; if so, they count as sent. */
+  admit(bytes: number): boolean {
+    if (this.unconfirmed + bytes > this.limitBytes) {
+      this.confirmSoon();
+      return false;
+    }
+    this.sent += bytes;
+    // One flush at a time, asked for once a quarter of the window is out: a PING per
+    // quarter window, not per message.
+    if (this.unconfirmed > this.limitBytes / 4) this.confirmSoon();
+    return true;
+  }
+
+  private confirmSoon(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    const mark = this.sent;
+    this.nc.flush().then(
+      () => {
+        this.confirmed = Math.max(this.confirmed, mark);
+        this.flushing = false;
+        if (this.unconfirmed > this.limitBytes / 4) this.confirmSoon();
+      },
+      () => {
+        // Closed or reconnecting: nothing is confirmed, and the next admit asks again (no
+        // retry from here, which would spin on a closed connection).
+        this.flushing = false;
+      },
+    );
+  }
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import type { Camera } from '../camera/camera.js';
+import { Frame } from '../camera/frame.js';
+import { createLog } from '../common/log.js';
+import { PublishWindow } from './publish-window.js';
+import { RelayViewer } from './relay.js';
+
+const WINDOW = 10_000;
+
+/** A media connection whose server confirms a flush only when the test says so. */
+function connection(maxPayload = 1024 * 1024) {
+  const published: Array<{ subject: string; seq: number }> = [];
+  const flushes: Array<{ confirm(): void; fail(): void }> = [];
+  let closed = false;
+  const nc = {
+    info: { max_payload: maxPayload },
+    publish(subject: string, _data: Uint8Array, options: { headers: { get(k: string): string } }) {
+      if (closed) throw new Error('CONNECTION_CLOSED');
+      published.push({ subject, seq: Number(options.headers.get('seq')) });
+    },
+    flush: () =>
+      new Promise<void>((confirm, fail) => {
+        flushes.push({ confirm, fail: () => fail(new Error('closed')) });
+      }),
+    close: () => {
+      closed = true;
+    },
+  };
+  return { nc, published, flushes };
+}
+
+function setup(maxPayload?: number) {
+  const { nc, published, flushes } = connection(maxPayload);
+  const lines: string[] = [];
+  const log = createLog({
+    destination: new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  });
+  const window = new PublishWindow(nc, WINDOW);
+  const relay = new RelayViewer(nc as never, window, log, 'camplex.media', 'n1 1');
+  const camera = { id: 'door' } as Camera;
+  let seq = 0;
+  /** The camera's next unit, `bytes` long; a key every `gop`. */
+  const unit = (bytes: number, key: boolean) =>
+    relay.sendFrame(new Frame(new Uint8Array(bytes), ++seq, 0, 'h264', key), camera);
+  return { nc, published, flushes, lines, window, unit };
+}
+
+/** Lets promise callbacks run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('RelayViewer', () => {
+  it('stops publishing once the server has not confirmed a window, and goes on from a key unit', async () => {
+    const { published, flushes, lines, window, unit } = setup();
+    unit(1000, true);
+    for (let i = 0; i < 30; i++) unit(1000, false);
+    // 10 000 bytes may be out unconfirmed, each unit costing its bytes and 256 more.
+    assert.equal(published.length, 7, 'about a window went out');
+    assert.ok(window.unconfirmed <= WINDOW);
+    assert.equal(flushes.length, 1, 'one flush at a time, asked for after a quarter window');
+    assert.equal(lines.filter((line) => line.includes('NATS is slower')).length, 1);
+
+    flushes[0]?.confirm();
+    await settle();
+    unit(1000, false);
+    unit(1000, false);
+    assert.equal(published.length, 7, 'no delta after the gap');
+    unit(1000, true);
+    unit(1000, false);
+    assert.deepEqual(
+      published.slice(7).map((p) => p.seq),
+      [34, 35],
+      'the next key unit and what follows it',
+    );
+  });
+
+  it('asks for no flush per unit on a fast link, and never throws into the frame path', async () => {
+    const { nc, published, flushes, unit } = setup();
+    let asked = 0;
+    for (let i = 0; i < 100; i++) {
+      unit(100, i % 10 === 0);
+      for (const flush of flushes.splice(0)) {
+        asked++;
+        flush.confirm();
+      }
+      await settle();
+    }
+    assert.equal(published.length, 100, 'every unit went out');
+    // A quarter window is 2500 bytes, 8 units of 356 bytes: one flush per 8 units, not 100.
+    assert.equal(asked, 12);
+    nc.close();
+    assert.doesNotThrow(() => unit(100, true));
+  });
+
+  it('keeps a failed flush from spinning, and asks again on the next unit', async () => {
+    const { flushes, unit } = setup();
+    for (let i = 0; i < 40; i++) unit(1000, i === 0);
+    assert.equal(flushes.length, 1);
+    flushes[0]?.fail();
+    await settle();
+    await settle();
+    assert.equal(flushes.length, 1, 'no flush after a failed one until a unit comes');
+    unit(1000, true);
+    assert.equal(flushes.length, 2);
+  });
+
+  it('relays no unit over max_payload, nor the deltas after it', () => {
+    const { published, lines, unit } = setup(2000);
+    unit(1000, true);
+    unit(1900, false); // with its headers, over 2000
+    unit(500, false);
+    unit(500, true);
+    assert.deepEqual(
+      published.map((p) => p.seq),
+      [1, 4],
+    );
+    assert.equal(lines.filter((line) => line.includes('larger than NATS max_payload')).length, 1);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * What a node takes from the sessions bucket: whoever can write to the bus acts as a node (the
+ * bus is a trust boundary, docs/SECURITY.md), yet a session written there counts only for a
+ * user the node's own config has, and only under a digest: a test client on the bus writes
+ * sessions the way a node does, for a configured user (the control: it signs in) and for one
+ * the config does not have (refused), and writes a raw token as a key (never a cookie).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { hashPassword } from '../../src/access/password.js';
+import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
+import { type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { waitFor } from '../helpers/processes.js';
+
+const CENTURY_MS = 100 * 365 * 24 * 3600_000;
+const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+
+describe('sign-in sessions a client on the bus writes', () => {
+  let nats: NatsServer;
+  let node: CamplexProcess;
+  let bus: NatsConnection;
+
+  before(async () => {
+    nats = await startNatsServer();
+    node = await startCamplexProcess({
+      config: [
+        `cluster: { nats: "${nats.url}", node: n1 }`,
+        'auth:',
+        '  users:',
+        `    alice: "${hashPassword('correct horse')}"`,
+        'cameras:',
+        '  cam: { url: "demo:1" }',
+      ].join('\n'),
+    });
+    bus = await connect({ servers: nats.url });
+  });
+
+  after(async () => {
+    await bus?.close();
+    await node?.stop();
+    await nats?.stop({ forget: true });
+  });
+
+  const status = (token: string) =>
+    fetch(`${node.url}api/cameras`, { headers: { cookie: `camplex_session=${token}` } }).then(
+      (response) => response.status,
+    );
+
+  it('counts only for a user the node has, and only by a digest', async () => {
+    // The node made the bucket when it joined; the test writes as another node would.
+    const kv = await new Kvm(bus).open('camplex_sessions');
+    const expiresAt = Date.now() + CENTURY_MS;
+    const write = (key: string, user: string) => kv.put(key, JSON.stringify({ user, expiresAt }));
+    await write(digest('forged-for-alice'), 'alice');
+    await write(digest('forged-for-mallory'), 'mallory');
+    await write('forged-as-key', 'alice');
+    // The control: a session of a configured user is taken in (the bus speaks for a node).
+    await waitFor(async () => (await status('forged-for-alice')) === 200, {
+      timeoutMs: 5000,
+      what: "the node to take in alice's session from the bus",
+    });
+    // Written before alice's, so heard before it: a refusal now is the node's answer.
+    assert.equal(await status('forged-for-mallory'), 401, 'a user the config does not have');
+    assert.equal(await status('forged-as-key'), 401, 'a key that is not a digest');
+    assert.equal(await status('forged-for-nobody'), 401, 'nothing written, nothing signed in');
+  });
+
+  it('refuses a value larger than a session could be', async () => {
+    const kv = await new Kvm(bus).open('camplex_sessions');
+    const huge = JSON.stringify({
+      user: 'alice',
+      expiresAt: Date.now() + 1000,
+      pad: 'x'.repeat(4096),
+    });
+    await assert.rejects(kv.put(digest('huge'), huge), /maximum|size|too large/i);
+  });
+});

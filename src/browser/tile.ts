@@ -1,8 +1,10 @@
 /**
- * One camera tile. A canvas draws the newest picture of its camera, a JPEG or a video frame
- * WebCodecs decoded: JPEGs decode off the main thread (createImageBitmap), at most one at a time
- * with only the newest waiting, a busy page skips pictures instead of queueing them, at most one
- * is drawn per animation frame, and every bitmap and VideoFrame is closed, drawn or not. Where
+ * One camera tile. A canvas shows the newest picture of its camera, a JPEG or a video frame
+ * WebCodecs decoded: each becomes an ImageBitmap off the main thread (createImageBitmap), at
+ * most one at a time with only the newest waiting, so a busy page skips pictures instead of
+ * queueing them; at most one is shown per animation frame, handed to the canvas whole
+ * (`bitmaprenderer`: no 2D drawing, which in WebKit cost so much that a 16-camera wall showed
+ * 3-6 pictures a second of 10-15), and every bitmap and VideoFrame is closed, shown or not. Where
  * the page plays video through Media Source Extensions instead, the tile shows that player's
  * <video> in place of the canvas. `data-decoder` names what drew the last picture, `data-frames`
  * counts pictures shown, and each one is announced with a `camplex-picture` event (PictureEvent).
@@ -33,15 +35,34 @@ const DECODER_NAMES: Record<Decoder, string> = {
   jpeg: 'JPEG',
 };
 
-type Picture =
-  | { kind: 'jpeg'; image: ImageBitmap; arrivedAt: number }
-  | { kind: 'h264' | 'h265'; image: VideoFrame };
+/** What waits to become a picture: a JPEG's bytes, or a decoded video frame. */
+type Source =
+  | { kind: 'jpeg'; jpeg: Uint8Array; arrivedAt: number }
+  | { kind: 'h264' | 'h265'; frame: VideoFrame };
+
+/** A picture ready to show, and what its showing tells. */
+interface Picture {
+  kind: 'jpeg' | 'h264' | 'h265';
+  image: ImageBitmap;
+  shown: PictureEvent;
+}
+
+/** Shows a bitmap on a canvas: handed over whole where the engine can, else drawn in 2D. */
+type Surface = (image: ImageBitmap) => void;
+
+function surfaceOf(canvas: HTMLCanvasElement): Surface {
+  const renderer = canvas.getContext('bitmaprenderer');
+  if (renderer) return (image) => renderer.transferFromImageBitmap(image);
+  const context = canvas.getContext('2d');
+  if (!context) throw new Error('canvas has neither a bitmaprenderer nor a 2d context');
+  return (image) => context.drawImage(image, 0, 0);
+}
 
 export class Tile {
   readonly element: HTMLElement;
   readonly id: string;
   private readonly canvas: HTMLCanvasElement;
-  private readonly context: CanvasRenderingContext2D;
+  private readonly surface: Surface;
   private readonly label: HTMLElement;
   private readonly detail: HTMLElement;
   private readonly nameLabel: HTMLElement;
@@ -53,7 +74,7 @@ export class Tile {
   /** Whether this tile is subscribed now (streaming on, on screen, tab visible). */
   private wanted = false;
   private state: CameraInfo['state'] = 'idle';
-  private waiting: { jpeg: Uint8Array; arrivedAt: number } | undefined;
+  private waiting: Source | undefined;
   private decoding = false;
   private ready: Picture | undefined;
   private drawScheduled = false;
@@ -89,9 +110,7 @@ export class Tile {
     this.canvas = document.createElement('canvas');
     this.canvas.width = 640;
     this.canvas.height = 360;
-    const context = this.canvas.getContext('2d');
-    if (!context) throw new Error('canvas 2d context unavailable');
-    this.context = context;
+    this.surface = surfaceOf(this.canvas);
     const caption = document.createElement('figcaption');
     const name = document.createElement('span');
     name.className = 'name';
@@ -137,8 +156,7 @@ export class Tile {
   /** Accepts a JPEG (only the newest one not yet decoded is kept) or a video access unit. */
   push(frame: Uint8Array | VideoUnit): void {
     if (frame instanceof Uint8Array) {
-      this.waiting = { jpeg: frame, arrivedAt: Date.now() };
-      if (!this.decoding) void this.decodeNext();
+      this.wait({ kind: 'jpeg', jpeg: frame, arrivedAt: Date.now() });
       return;
     }
     this.lastCodec = frame.codec;
@@ -194,15 +212,13 @@ export class Tile {
     this.player = undefined;
     this.ready?.image.close();
     this.ready = undefined;
+    this.dropWaiting();
   }
 
   private makePlayer(): WebCodecsPlayer | MsePlayer {
     const onFailure = (reason: string) => this.onVideoFailure(this.id, reason);
     if (this.videoDecoder === 'webcodecs') {
-      return new WebCodecsPlayer(
-        (frame) => this.show({ kind: this.lastCodec, image: frame }),
-        onFailure,
-      );
+      return new WebCodecsPlayer((frame) => this.wait({ kind: this.lastCodec, frame }), onFailure);
     }
     const player = new MsePlayer((timestamp) => {
       this.element.dataset.codec = 'h264';
@@ -221,7 +237,20 @@ export class Tile {
     this.element.dispatchEvent(new CustomEvent('camplex-picture', { detail: picture }));
   }
 
-  /** The newest picture to draw: one not yet drawn is closed, a newer one wins. */
+  /** The newest source to make a picture of: one still waiting is dropped (its frame closed). */
+  private wait(source: Source): void {
+    this.dropWaiting();
+    this.waiting = source;
+    if (!this.decoding) void this.decodeNext();
+  }
+
+  private dropWaiting(): void {
+    const waiting = this.waiting;
+    if (waiting && waiting.kind !== 'jpeg') waiting.frame.close();
+    this.waiting = undefined;
+  }
+
+  /** The newest picture to show: one not yet shown is closed, a newer one wins. */
   private show(picture: Picture): void {
     this.ready?.image.close();
     this.ready = picture;
@@ -229,17 +258,28 @@ export class Tile {
   }
 
   private async decodeNext(): Promise<void> {
-    const waiting = this.waiting;
-    if (!waiting) return;
+    const source = this.waiting;
+    if (!source) return;
     this.waiting = undefined;
     this.decoding = true;
     try {
-      const bitmap = await createImageBitmap(
-        new Blob([waiting.jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }),
-      );
-      this.show({ kind: 'jpeg', image: bitmap, arrivedAt: waiting.arrivedAt });
+      if (source.kind === 'jpeg') {
+        const image = await createImageBitmap(
+          new Blob([source.jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }),
+        );
+        this.show({ kind: 'jpeg', image, shown: { decoder: 'jpeg', arrivedAt: source.arrivedAt } });
+      } else {
+        const { frame } = source;
+        const cutAt = frame.timestamp / 1000;
+        try {
+          const image = await createImageBitmap(frame);
+          this.show({ kind: source.kind, image, shown: { decoder: 'webcodecs', cutAt } });
+        } finally {
+          frame.close();
+        }
+      }
     } catch {
-      // a frame the browser cannot decode is skipped; the next one replaces it
+      // a picture the browser cannot decode is skipped; the next one replaces it
     } finally {
       this.decoding = false;
       if (this.waiting) void this.decodeNext();
@@ -255,22 +295,16 @@ export class Tile {
       if (!picture) return;
       this.ready = undefined;
       const { image } = picture;
-      const [width, height] =
-        picture.kind === 'jpeg'
-          ? [picture.image.width, picture.image.height]
-          : [picture.image.displayWidth, picture.image.displayHeight];
-      if (this.canvas.width !== width || this.canvas.height !== height) {
-        this.canvas.width = width;
-        this.canvas.height = height;
+      // The canvas's size is the picture's (its aspect ratio for object-fit): set only when it
+      // changes, since setting it clears the canvas.
+      if (this.canvas.width !== image.width || this.canvas.height !== image.height) {
+        this.canvas.width = image.width;
+        this.canvas.height = image.height;
       }
-      this.context.drawImage(image, 0, 0);
-      const shown: PictureEvent =
-        picture.kind === 'jpeg'
-          ? { decoder: 'jpeg', arrivedAt: picture.arrivedAt }
-          : { decoder: 'webcodecs', cutAt: picture.image.timestamp / 1000 };
+      this.surface(image);
       image.close();
       this.element.dataset.codec = picture.kind;
-      this.shown(shown);
+      this.shown(picture.shown);
     });
   }
 }

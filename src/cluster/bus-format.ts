@@ -50,14 +50,21 @@ export function respondWithFrames(
   frames: readonly Frame[],
   publisher: string,
   maxPayload: number,
-): { messages: number; frames: number; bytes: number } {
+  /** Whether a reply of this many bytes may go now (the owner's publish window). */
+  admit: (bytes: number) => boolean = () => true,
+): { messages: number; frames: number; bytes: number; cut: boolean } {
   const budget = maxPayload - HEADER_ROOM_BYTES;
   const fits = frames.every((frame) => FRAME_HEADER_BYTES + frame.data.length <= budget);
   let chunk: Frame[] = [];
   let size = 0;
-  const sent = { messages: 0, frames: 0, bytes: 0 };
+  const sent = { messages: 0, frames: 0, bytes: 0, cut: false };
   const send = () => {
-    if (chunk.length === 0) return;
+    if (chunk.length === 0 || sent.cut) return;
+    // Refused: what went is a prefix from the key unit on, which the asker can play.
+    if (!admit(size)) {
+      sent.cut = true;
+      return;
+    }
     sent.messages++;
     sent.frames += chunk.length;
     sent.bytes += size;

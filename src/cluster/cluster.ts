@@ -87,8 +87,9 @@ const CACHE_TIMEOUT_MS = 2000;
 /** nats-server's default max_payload, when the server has not said. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /**
- * Relayed bytes the media connection may have out that nats-server has not confirmed: about
- * half a second of 32 cameras at 4 Mbit/s, and far more than a LAN's round trip needs.
+ * Bytes the media connection may have out that nats-server has not confirmed (relayed units and
+ * cache replies): about half a second of 32 cameras at 4 Mbit/s, far more than a LAN's round
+ * trip needs.
  */
 const RELAY_WINDOW_BYTES = 8 * 1024 * 1024;
 /** Between attempts to reach NATS at start. */
@@ -117,6 +118,8 @@ export class Cluster implements SourceBus {
   private readonly leaseEvents = new Map<string, { acquired(): void; lost(why: string): void }>();
   private hub: Hub | undefined;
   private readonly relays: Record<Channel, RelayViewer>;
+  /** What the media connection has out that nats-server has not confirmed (relay and cache). */
+  private readonly window: PublishWindow;
   /** `<channel> <stream>` remote nodes want from this node, and when they last said so. */
   private readonly interest = new Map<string, number>();
   private readonly subscriptions: Subscription[] = [];
@@ -169,11 +172,11 @@ export class Cluster implements SourceBus {
     this.kv = kv;
     this.clock = clock;
     this.log = log.child({ component: 'cluster', node: config.node });
-    // One window for both channels: they share the media connection.
-    const window = new PublishWindow(media, RELAY_WINDOW_BYTES);
+    // One window for both channels and the cache's replies: they share the media connection.
+    this.window = new PublishWindow(media, RELAY_WINDOW_BYTES);
     this.relays = {
-      native: new RelayViewer(media, window, this.log, MEDIA.native, this.publisher),
-      jpeg: new RelayViewer(media, window, this.log, MEDIA.jpeg, this.publisher),
+      native: new RelayViewer(media, this.window, this.log, MEDIA.native, this.publisher),
+      jpeg: new RelayViewer(media, this.window, this.log, MEDIA.jpeg, this.publisher),
     };
   }
 
@@ -245,7 +248,9 @@ export class Cluster implements SourceBus {
         const camera = hub.camera(id);
         if (!camera || !this.leases.get(id)?.held) return; // someone else answers
         const maxPayload = this.media.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
-        const sent = respondWithFrames(msg, camera.sinceKey, this.publisher, maxPayload);
+        const sent = respondWithFrames(msg, camera.sinceKey, this.publisher, maxPayload, (bytes) =>
+          this.window.admit(bytes, false),
+        );
         this.log.debug({ camera: id, ...sent, maxPayload }, 'key-unit cache sent');
       }),
     });

@@ -68,6 +68,12 @@ export class Lease {
     this.key = encodeName(options.cameraId);
   }
 
+  /**
+   * The node that held the lease when this node last tried to take it and could not (its
+   * frames are the ones that prove it alive); undefined before, or when the key was not read.
+   */
+  holder: string | undefined;
+
   /** Whether this node holds the lease now. */
   get held(): boolean {
     return this.revision !== undefined;
@@ -171,8 +177,12 @@ export class Lease {
     try {
       this.revision = await kv.create(this.key, node);
     } catch {
-      return; // held by another node (or NATS is down): try again later
+      // Held by another node (or NATS is down): try again later, knowing whose frames to await.
+      const entry = await kv.get(this.key).catch(() => null);
+      this.holder = entry?.operation === 'PUT' ? entry.string() : undefined;
+      return;
     }
+    this.holder = node;
     this.armDeadline(sentAt);
     if (!this.wanted) {
       await this.release();

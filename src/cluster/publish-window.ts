@@ -4,7 +4,12 @@
  * and never looks at its backpressure), so a server or link slower than the cameras would let
  * the owner's memory grow by the relayed bitrate, every second, until it runs out. A flush
  * (PING, answered by PONG once the server has read everything before it) confirms what was
- * sent; past `limitBytes` unconfirmed, publishes are refused until a flush answers.
+ * sent; past `limitBytes` unconfirmed, publishes are refused until a flush answers. Key units
+ * may use the whole window, anything else half of it: under a sustained overload the deltas
+ * and late-join caches give way first, so every camera's key units still find room (with one
+ * window for everything, a camera whose key units kept arriving when other cameras' deltas had
+ * just filled it was starved for good). Whatever the window, a unit goes out when nothing is
+ * unconfirmed, so a unit larger than the window is never refused on an idle link.
  */
 
 /** What the window needs of a connection: nats.js's `flush`. */
@@ -29,9 +34,10 @@ export class PublishWindow {
     return this.sent - this.confirmed;
   }
 
-  /** Whether `bytes` more may be published now; if so, they count as sent. */
-  admit(bytes: number): boolean {
-    if (this.unconfirmed + bytes > this.limitBytes) {
+  /** Whether `bytes` more may be published now (a key unit's or not); if so, they count as sent. */
+  admit(bytes: number, key: boolean): boolean {
+    const limit = key ? this.limitBytes : this.limitBytes / 2;
+    if (this.unconfirmed > 0 && this.unconfirmed + bytes > limit) {
       this.confirmSoon();
       return false;
     }

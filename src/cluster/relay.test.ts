@@ -60,23 +60,24 @@ describe('RelayViewer', () => {
     const { published, flushes, lines, window, unit } = setup();
     unit(1000, true);
     for (let i = 0; i < 30; i++) unit(1000, false);
-    // 10 000 bytes may be out unconfirmed, each unit costing its bytes and 256 more.
-    assert.equal(published.length, 7, 'about a window went out');
-    assert.ok(window.unconfirmed <= WINDOW);
+    // Deltas may fill half of the 10 000 bytes, each unit costing its bytes and 256 more.
+    assert.equal(published.length, 3, 'the key unit and two deltas went out');
+    assert.ok(window.unconfirmed <= WINDOW / 2);
     assert.equal(flushes.length, 1, 'one flush at a time, asked for after a quarter window');
     assert.equal(lines.filter((line) => line.includes('NATS is slower')).length, 1);
+    unit(1000, true);
+    assert.equal(published.length, 4, 'a key unit still finds room in the other half');
 
     flushes[0]?.confirm();
     await settle();
+    // The flush confirmed what was out when it was asked for (two units); two went after it.
+    assert.equal(window.unconfirmed, 2 * 1256);
+    assert.equal(flushes.length, 2, 'and the next flush is asked for at once');
     unit(1000, false);
-    unit(1000, false);
-    assert.equal(published.length, 7, 'no delta after the gap');
-    unit(1000, true);
-    unit(1000, false);
+    assert.equal(published.length, 5, 'the key unit went, so its deltas go');
     assert.deepEqual(
-      published.slice(7).map((p) => p.seq),
-      [34, 35],
-      'the next key unit and what follows it',
+      published.map((p) => p.seq),
+      [1, 2, 3, 32, 33],
     );
   });
 
@@ -108,6 +109,12 @@ describe('RelayViewer', () => {
     assert.equal(flushes.length, 1, 'no flush after a failed one until a unit comes');
     unit(1000, true);
     assert.equal(flushes.length, 2);
+  });
+
+  it('sends a unit larger than the window when nothing is out', () => {
+    const { published, unit } = setup(64 * 1024);
+    unit(WINDOW * 2, true);
+    assert.equal(published.length, 1);
   });
 
   it('relays no unit over max_payload, nor the deltas after it', () => {

@@ -60,7 +60,7 @@ export class RelayViewer implements Viewer {
       return;
     }
     if (this.awaitingKey.has(camera.id) && !frame.key) return;
-    if (!this.window.admit(bytes)) {
+    if (!this.window.admit(bytes, frame.key)) {
       if (this.backedUp++ % WARN_EVERY === 0) {
         this.log.warn(
           { camera: camera.id, unconfirmed: this.window.unconfirmed },

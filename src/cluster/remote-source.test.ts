@@ -265,4 +265,19 @@ describe('ClusterSource', () => {
     assert.equal(kv.holder(), 'n2');
     assert.equal(started.exits[0]?.lastError, 'this node took the camera over');
   });
+
+  it("takes only the holder's frames as proof that it lives, not a stray publisher's", async () => {
+    const { kv, clock, n2 } = cluster();
+    kv.steal('n1');
+    const started = n2.start();
+    await started.begun;
+    kv.expire(); // n1 died; another deployment on the same NATS account goes on publishing
+    for (let i = 0; i < 40 && started.exits.length === 0; i++) {
+      for (const each of n2.receivers) each(frame(i, i === 0, 'staging-n1 7'));
+      clock.advance(100);
+      await settle();
+    }
+    assert.equal(kv.holder(), 'n2', 'the camera moved to a live node');
+    assert.equal(started.exits[0]?.lastError, 'this node took the camera over');
+  });
 });

@@ -125,8 +125,8 @@ export class ClusterSource implements FfmpegProcess {
     // The owner is alive while its units come: only when they stop does this node try to take
     // the camera over (see Lease.setHolderAlive). Not for the JPEG channel: it never takes it.
     let lastFrameAt = 0;
+    const lease = this.cluster.lease(this.id);
     if (this.channel === 'native') {
-      const lease = this.cluster.lease(this.id);
       const { clock } = this.cluster;
       const stopWatching = every(clock, OWNER_QUIET_MS / 4, () => {
         if (this.stopped || this.ended) {
@@ -141,7 +141,12 @@ export class ClusterSource implements FfmpegProcess {
     const early: Relayed[] = [];
     let caching = this.channel === 'native';
     this.stopReceiving = this.cluster.receive(this.id, this.channel, (frame) => {
-      lastFrameAt = this.cluster.clock.now();
+      // Only the holder's frames prove it alive: a stray publisher on the same subject (a
+      // second deployment on one NATS account) must not keep a dead owner's camera from moving.
+      const holder = lease.holder;
+      if (holder === undefined || publisherNode(frame.from) === holder) {
+        lastFrameAt = this.cluster.clock.now();
+      }
       if (caching) early.push(frame);
       else take(frame);
     });
@@ -160,4 +165,10 @@ export class ClusterSource implements FfmpegProcess {
     this.stopReceiving?.();
     this.handlers.onExit({ code: null, signal: null, lastError: why, handover: true });
   }
+}
+
+/** The node of a publisher (`<node> <start>`, cluster.ts). */
+function publisherNode(from: string): string {
+  const space = from.lastIndexOf(' ');
+  return space < 0 ? from : from.slice(0, space);
 }

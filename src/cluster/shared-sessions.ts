@@ -15,7 +15,8 @@ const SESSIONS = 'camplex_sessions';
  * The bucket's bounds, made with it: a value is `{"user":..,"expiresAt":..}`; a full bucket
  * refuses new writes (JetStream's discard-new, which the KV client sets), so a flood of writes
  * fails instead of pushing real sessions out. About 20,000 sessions of ~200 bytes each, twice
- * what a node keeps (server.ts). A bucket made by an older camplex keeps its own bounds.
+ * what a node keeps (server.ts). A bucket made by an older camplex keeps its own bounds (and
+ * the log says so).
  */
 const MAX_VALUE_BYTES = 1024;
 const MAX_BUCKET_BYTES = 4 * 1024 * 1024;
@@ -38,6 +39,13 @@ export async function shareSessions(
     maxValueSize: MAX_VALUE_BYTES,
     max_bytes: MAX_BUCKET_BYTES,
   });
+  const { max_bytes } = await kv.status();
+  if (max_bytes < 0) {
+    log.warn(
+      { bucket: SESSIONS },
+      'the sessions bucket has no size bound (an older camplex made it): delete it once (nats kv del camplex_sessions) so the next node makes it bounded',
+    );
+  }
   const warn = (error: unknown) =>
     log.warn({ err: (error as Error).message }, 'could not share a sign-in session');
   logins.shared = {

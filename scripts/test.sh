@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: installs what the tests start for real
-# (ffmpeg, Chromium, GStreamer's RTSP server, nats-server, haproxy) when missing, then npm ci and npm test.
+# (ffmpeg, the three browser engines: Chromium, Firefox ESR and WebKitGTK's MiniBrowser with its
+# WebDriver and an Xvfb, PulseAudio for their sound, GStreamer's RTSP server, nats-server,
+# haproxy) when missing, then npm ci and npm test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+[ -x /usr/bin/Xvfb ] || missing+=(xvfb)
+[ -x /usr/bin/pulseaudio ] || missing+=(pulseaudio)
 [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if ! /usr/bin/python3 - <<'PY' >/dev/null 2>&1

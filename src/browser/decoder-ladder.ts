@@ -23,8 +23,21 @@ export interface PageVideo {
 /** Constrained baseline, level 3.0: what any H.264 decoder plays. */
 const BASELINE_H264 = 'avc1.42E01E';
 
-export async function pageVideo(): Promise<PageVideo | undefined> {
-  const webcodecs = await decodableVideo();
+/**
+ * The decoder a page's address asks for with `?decoder=mse` or `?decoder=jpeg`: that one even
+ * where a better one exists (to troubleshoot, or to see the Media Source path an iPhone takes
+ * in a browser that also has WebCodecs). Anything else is the ladder's own choice.
+ */
+export function askedDecoder(search: string): 'mse' | 'jpeg' | undefined {
+  const asked = new URLSearchParams(search).get('decoder');
+  return asked === 'mse' || asked === 'jpeg' ? asked : undefined;
+}
+
+export async function pageVideo(
+  asked = askedDecoder(globalThis.location?.search ?? ''),
+): Promise<PageVideo | undefined> {
+  if (asked === 'jpeg') return undefined;
+  const webcodecs = asked === 'mse' ? [] : await decodableVideo();
   if (webcodecs.length > 0) {
     return {
       decoder: 'webcodecs',

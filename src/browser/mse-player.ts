@@ -6,6 +6,12 @@
  * LIVE_LAG_S behind (a hidden tab, a slow append), and what was played is trimmed. It starts at
  * a key unit, drops what waits for the SourceBuffer when that backs up (resuming at the next
  * key unit), and rebuilds the MediaSource after an error; repeated errors send the tile to JPEG.
+ *
+ * Where the browser has ManagedMediaSource (Safari; on iPhone it is the only Media Source),
+ * its rules hold: the <video> has remote playback disabled (else nothing opens), the source is
+ * given as `srcObject`, appends stop on `endstreaming` (the browser asks for no more media
+ * now) and start again at the next key unit on `startstreaming`, and playback never changes
+ * `playbackRate` (Safari re-buffers on every change): it catches up by jumping only.
  */
 import type { VideoUnit } from '../protocol/wire.js';
 import { Fmp4Muxer, mimeOf } from './fmp4.js';
@@ -14,6 +20,8 @@ import { Fmp4Muxer, mimeOf } from './fmp4.js';
 const LIVE_LAG_S = 0.5;
 /** Where a jump lands, before the end of what is buffered (room for the next picture). */
 const LIVE_EDGE_S = 0.1;
+/** Behind by more than this under ManagedMediaSource, playback jumps (it never speeds up). */
+const MANAGED_LAG_S = 0.3;
 /**
  * More than this behind and playback runs CATCH_UP_RATE times faster until back within
  * LIVE_EDGE_S: a player starts, and drifts, a few pictures behind, which a jump would not fix
@@ -43,6 +51,12 @@ export function mediaSourceClass(): MediaSourceClass | undefined {
   return scope.ManagedMediaSource ?? scope.MediaSource;
 }
 
+/** Whether this browser's Media Source is ManagedMediaSource (and its rules hold). */
+export function isManaged(): boolean {
+  const scope = globalThis as { ManagedMediaSource?: unknown };
+  return scope.ManagedMediaSource !== undefined && mediaSourceClass() === scope.ManagedMediaSource;
+}
+
 /** Whether MSE plays exactly `codecString` here (H.264 only). */
 export function mseDecodes(codecString: string): boolean {
   if (!codecString.startsWith('avc1.')) return false;
@@ -67,6 +81,10 @@ export class MsePlayer {
   private appendedEnd = 0;
   private readonly onPicture: (timestamp: number | undefined) => void;
   private readonly onFailure: (reason: string) => void;
+  /** ManagedMediaSource's rules apply (see the top). */
+  private readonly managed = isManaged();
+  /** False between ManagedMediaSource's `endstreaming` and its next `startstreaming`. */
+  private streaming = true;
 
   /**
    * `onPicture` is told of each picture shown, with the camplex time of its unit when known;
@@ -94,6 +112,10 @@ export class MsePlayer {
   push(unit: VideoUnit, codecString: string | undefined): void {
     if (codecString === undefined || unit.codec !== 'h264') return;
     if (!this.source || this.codecString !== codecString) this.open(codecString);
+    if (!this.streaming) {
+      this.needKey = true; // the browser wants no media now: resume at a key unit
+      return;
+    }
     if (!unit.key && this.needKey) return;
     if (unit.key && this.needKey) {
       this.needKey = false;
@@ -144,6 +166,19 @@ export class MsePlayer {
     this.appendedEnd = 0;
     const source = new Source();
     this.source = source;
+    this.streaming = true;
+    if (this.managed) {
+      source.addEventListener('startstreaming', () => {
+        if (this.source !== source) return;
+        this.streaming = true;
+        this.element.play().catch(() => {});
+      });
+      source.addEventListener('endstreaming', () => {
+        if (this.source !== source) return;
+        this.streaming = false;
+        this.queue = [];
+      });
+    }
     source.addEventListener(
       'sourceopen',
       () => {
@@ -161,9 +196,7 @@ export class MsePlayer {
       },
       { once: true },
     );
-    if (
-      mediaSourceClass() === (globalThis as { ManagedMediaSource?: unknown }).ManagedMediaSource
-    ) {
+    if (this.managed) {
       this.element.srcObject = source as unknown as MediaProvider;
     } else {
       this.objectUrl = URL.createObjectURL(source);
@@ -197,9 +230,13 @@ export class MsePlayer {
     if (ranges.length > 0) {
       const end = ranges.end(ranges.length - 1);
       const behind = end - video.currentTime;
-      if (behind > LIVE_LAG_S) video.currentTime = Math.max(0, end - LIVE_EDGE_S);
-      if (behind > CATCH_UP_S && behind <= LIVE_LAG_S) video.playbackRate = CATCH_UP_RATE;
-      else if (behind <= LIVE_EDGE_S) video.playbackRate = 1;
+      if (this.managed) {
+        if (behind > MANAGED_LAG_S) video.currentTime = Math.max(0, end - LIVE_EDGE_S);
+      } else {
+        if (behind > LIVE_LAG_S) video.currentTime = Math.max(0, end - LIVE_EDGE_S);
+        if (behind > CATCH_UP_S && behind <= LIVE_LAG_S) video.playbackRate = CATCH_UP_RATE;
+        else if (behind <= LIVE_EDGE_S) video.playbackRate = 1;
+      }
       if (video.paused) video.play().catch(() => {});
       const start = ranges.start(0);
       if (this.queue.length === 0 && video.currentTime - start > 2 * KEEP_BEHIND_S) {

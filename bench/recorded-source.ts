@@ -1,7 +1,8 @@
 /**
  * A camera source for benchmarks: recorded JPEGs handed to camplex as ffmpeg's mpjpeg output
- * would be (pipe-sized reads), at a steady rate, instead of running ffmpeg. Used through
- * startCamplex's `launchSource` hook by bench/server.ts and bench/b9-node.ts.
+ * would be (pipe-sized reads), or recorded H.264 access units as ffmpeg's `-c copy -f h264`
+ * output would be, at a steady rate, instead of running ffmpeg. Used through startCamplex's
+ * `launchSource` hook by bench/server.ts, bench/b9-node.ts and bench/b10-engines.ts.
  */
 import type { CameraConfig } from '../src/config/schema.js';
 import type { FfmpegBinary } from '../src/ffmpeg/locate.js';
@@ -51,14 +52,19 @@ export function startTicker(periodMs: number, offsetMs: number, tick: () => void
 
 /**
  * A `launchSource` that plays each camera's mpjpeg parts (`parts`, by camera id) in a loop at
- * `fps`; `launches()` counts the sources started.
+ * `fps`; `launches()` counts the sources started. With `output: 'h264'` the parts are Annex B
+ * access units (from a key unit on, bench/h264-frames.ts).
  */
-export function recordedSources(parts: ReadonlyMap<string, readonly Buffer[]>, fps: number) {
+export function recordedSources(
+  parts: ReadonlyMap<string, readonly Buffer[]>,
+  fps: number,
+  output: 'mpjpeg' | 'h264' = 'mpjpeg',
+) {
   const periodMs = 1000 / fps;
   const cameras = Math.max(1, parts.size);
   let launches = 0;
   const launch = (camera: CameraConfig, handlers: SourceHandlers): FfmpegProcess => {
-    handlers.onPlan({ output: 'mpjpeg', copyJpeg: true });
+    handlers.onPlan({ output, copyJpeg: output === 'mpjpeg' });
     const frames = parts.get(camera.id) ?? [];
     let next = 0;
     // Cameras are not in step with each other: spread their ticks over one period.

@@ -1,5 +1,5 @@
 /**
- * Runs the benchmarks B1..B9 and prints one table of figures against their baselines and
+ * Runs the benchmarks B1..B10 and prints one table of figures against their baselines and
  * targets (docs/ARCHITECTURE.md), then writes them as JSON and as an SVG bar chart.
  *
  *   npm run bench -- [--only B1,B3] [--seconds 10] [--quick] [--json FILE] [--chart FILE]
@@ -29,6 +29,7 @@ const BENCHES: readonly Bench[] = [
   { id: 'B7', load: () => import('./b7-passthrough.js') },
   { id: 'B8', load: () => import('./b8-wall.js') },
   { id: 'B9', load: () => import('./b9-cluster.js') },
+  { id: 'B10', load: () => import('./b10-engines.js') },
 ];
 /** Characters of a target that fit one line of the chart's right-hand column. */
 const TARGET_LINE_CHARS = 50;

@@ -17,7 +17,7 @@ export interface BenchFigure {
 }
 
 export interface BenchResult {
-  /** "B1".."B9" */
+  /** "B1".."B10" */
   id: string;
   title: string;
   figures: BenchFigure[];

@@ -146,6 +146,8 @@ function pulseServer(): Promise<string> {
       { stdio: 'ignore', env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir } },
     );
     stopAtExit(child);
+    // It lives as long as the test process, and must not keep that process from ending.
+    child.unref();
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`pulseaudio exited (${child.exitCode})`);

@@ -36,7 +36,7 @@ function cacheFile(id: string, args: readonly string[]): string {
 function recordingArgs(n: number): { id: string; args: string[] } {
   const camera = demoCameras(RECORDED_CAMERAS)[n];
   if (!camera) throw new RangeError(`no demo camera ${n}`);
-  const args = ffmpegArgs(camera, 'mpjpeg', false);
+  const args = ffmpegArgs(camera, { output: 'mpjpeg', copyJpeg: false });
   // -frames:v goes right before the output, which is the last argument (pipe:1).
   const output = args.length - 1;
   return {

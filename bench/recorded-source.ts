@@ -4,10 +4,10 @@
  * output would be, at a steady rate, instead of running ffmpeg. Used through startCamplex's
  * `launchSource` hook by bench/server.ts, bench/b9-node.ts and bench/b10-engines.ts.
  */
+
+import type { RunningSource, SourceHandlers } from '../src/camera/source.js';
 import type { CameraConfig } from '../src/config/schema.js';
 import type { FfmpegBinary } from '../src/ffmpeg/locate.js';
-import type { FfmpegProcess } from '../src/ffmpeg/process.js';
-import type { SourceHandlers } from '../src/ffmpeg/source.js';
 
 /** What startCamplex is told of ffmpeg when recordedSources stand in for every camera. */
 export const UNUSED_FFMPEG: FfmpegBinary = {
@@ -63,7 +63,7 @@ export function recordedSources(
   const periodMs = 1000 / fps;
   const cameras = Math.max(1, parts.size);
   let launches = 0;
-  const launch = (camera: CameraConfig, handlers: SourceHandlers): FfmpegProcess => {
+  const launch = (camera: CameraConfig, handlers: SourceHandlers): RunningSource => {
     handlers.onPlan({ output, copyJpeg: output === 'mpjpeg' });
     const frames = parts.get(camera.id) ?? [];
     let next = 0;

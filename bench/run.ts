@@ -1,5 +1,5 @@
 /**
- * Runs the benchmarks B1..B10 and prints one table of figures against their baselines and
+ * Runs the benchmarks B1..B13 and prints one table of figures against their baselines and
  * targets (docs/ARCHITECTURE.md), then writes them as JSON and as an SVG bar chart.
  *
  *   npm run bench -- [--only B1,B3] [--seconds 10] [--quick] [--json FILE] [--chart FILE]
@@ -30,6 +30,8 @@ const BENCHES: readonly Bench[] = [
   { id: 'B8', load: () => import('./b8-wall.js') },
   { id: 'B9', load: () => import('./b9-cluster.js') },
   { id: 'B10', load: () => import('./b10-engines.js') },
+  { id: 'B12', load: () => import('./b12-containers.js') },
+  { id: 'B13', load: () => import('./b13-timing.js') },
 ];
 /** Characters of a target that fit one line of the chart's right-hand column. */
 const TARGET_LINE_CHARS = 50;

@@ -21,7 +21,10 @@ gi.require_version('Gst', '1.0')
 gi.require_version('GstRtspServer', '1.0')
 from gi.repository import Gst, GstRtspServer
 Gst.init(None)
-for name in ('videotestsrc', 'x264enc', 'rtph264pay'):
+# The test cameras: pictures (with B-frames too) and the sound cameras send.
+for name in ('videotestsrc', 'x264enc', 'rtph264pay', 'audiotestsrc', 'audioconvert',
+             'audioresample', 'valve', 'avenc_aac', 'rtpmp4gpay', 'opusenc', 'rtpopuspay',
+             'alawenc', 'rtppcmapay', 'mulawenc', 'rtppcmupay'):
     assert Gst.ElementFactory.find(name), name
 PY
 then

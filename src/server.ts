@@ -17,6 +17,7 @@ import {
   type CameraListener,
   type CameraOptions,
 } from './camera/camera.js';
+import type { RunningSource, SourceHandlers } from './camera/source.js';
 import { Cluster } from './cluster/cluster.js';
 import { type Clock, systemClock } from './common/clock.js';
 import { Lifecycle } from './common/lifecycle.js';
@@ -26,13 +27,8 @@ import { redactorFor } from './config/secrets.js';
 import { streamsOf } from './config/streams.js';
 import { MPJPEG_BOUNDARY } from './ffmpeg/args.js';
 import type { FfmpegBinary } from './ffmpeg/locate.js';
-import {
-  ChildRegistry,
-  type FfmpegHandlers,
-  type FfmpegProcess,
-  startFfmpeg,
-} from './ffmpeg/process.js';
-import { type SourceHandlers, SourceLauncher, type StartFfmpeg } from './ffmpeg/source.js';
+import { ChildRegistry, type FfmpegHandlers, startFfmpeg } from './ffmpeg/process.js';
+import { SourceLauncher, type StartFfmpeg } from './ffmpeg/source.js';
 import { transcoderLauncher } from './ffmpeg/transcoder.js';
 import { AccountThrottle } from './guard/account-throttle.js';
 import { addressKey, clientAddress, ProxyTrust } from './guard/client-address.js';
@@ -68,7 +64,7 @@ export interface CamplexOptions {
    * Starts the source of one camera. Default: ffmpeg with the camera's arguments. Benchmarks
    * inject recorded frames here so ffmpeg is not what they measure.
    */
-  launchSource?: (camera: CameraConfig, handlers: SourceHandlers) => FfmpegProcess;
+  launchSource?: (camera: CameraConfig, handlers: SourceHandlers) => RunningSource;
   /** Hides configured secrets in ffmpeg's messages (default: one made from the config). */
   redactor?: Redactor;
 }

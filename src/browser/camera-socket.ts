@@ -9,12 +9,12 @@ import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/bac
 import {
   type CameraInfo,
   decodeFrame,
+  decodePayload,
   decodeServerMessage,
-  decodeVideo,
   encodeClientCommand,
   type MediaFormat,
+  type Payload,
   SUBPROTOCOL,
-  type VideoUnit,
   WS_PATH,
 } from '../protocol/wire.js';
 
@@ -34,8 +34,8 @@ export interface CameraSocketHandlers {
   /** The cameras this socket may watch, and the config's camera groups (name -> ids). */
   onHello(cameras: CameraInfo[], groups: Record<string, string[]>): void;
   onState(info: CameraInfo): void;
-  /** A JPEG, or a video access unit, of stream `camera`. */
-  onFrame(camera: string, frame: Uint8Array | VideoUnit): void;
+  /** A JPEG, a video access unit or a sound frame of stream `camera`. */
+  onFrame(camera: string, frame: Payload): void;
   /** Connection changes; `failures` counts failed connects in a row. */
   onConnection(open: boolean, failures: number): void;
   onError(code: string, message: string): void;
@@ -128,7 +128,8 @@ export class CameraSocket {
     const remove = [...this.subscribed.keys()].filter((id) => !this.wanted.has(id));
     for (const [formats, cameras] of adds) {
       const list = formats.split(',') as MediaFormat[];
-      ws.send(encodeClientCommand({ cmd: 'subscribe', cameras, formats: list }));
+      // Decode times: a camera with B-frames plays through Media Source Extensions too.
+      ws.send(encodeClientCommand({ cmd: 'subscribe', cameras, formats: list, decodeTimes: true }));
     }
     if (remove.length > 0) ws.send(encodeClientCommand({ cmd: 'unsubscribe', cameras: remove }));
     this.subscribed = new Map(this.wanted);
@@ -160,7 +161,7 @@ export class CameraSocket {
       }
       const { camera, payload } = decodeFrame(new Uint8Array(data));
       try {
-        this.handlers.onFrame(camera, decodeVideo(payload) ?? payload);
+        this.handlers.onFrame(camera, decodePayload(payload));
       } catch (error) {
         this.reportOnce(camera, error);
       }

@@ -4,8 +4,8 @@
  * registers those on screen (`watch`) with the stream each shows; the connection subscribes the
  * union in the formats this page plays, routes each frame to every tile of its stream, keeps the
  * camera list (from hello, or over plain HTTP while the socket cannot connect), moves a camera to
- * JPEG when its video will not play, and feeds the watched tiles over HTTP while the socket is
- * down for good.
+ * JPEG when its video will not play, feeds the watched tiles over HTTP while the socket is down
+ * for good, and plays the sound of the one camera unmuted (asked for only for that camera).
  */
 import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
 import type { CameraInfo } from '../protocol/wire.js';
@@ -53,6 +53,8 @@ export class Connection {
   private readonly shownStream = new WeakMap<Tile, string>();
   private readonly listeners = new Set<() => void>();
   private readonly headers: Record<string, string>;
+  /** The stream whose sound plays, through the page's AudioContext, and its tile. */
+  private sounding: { stream: string; context: AudioContext } | undefined;
 
   private constructor(
     server: string,
@@ -60,10 +62,17 @@ export class Connection {
     video: Awaited<ReturnType<typeof pageVideo>>,
   ) {
     this.headers = token === undefined ? {} : { Authorization: `Bearer ${token}` };
-    this.formats = new Formats(video, (id) => {
-      for (const tile of this.tilesOf(id)) tile.close();
-      this.update();
-    });
+    this.formats = new Formats(
+      video,
+      (id) => {
+        for (const tile of this.tilesOf(id)) tile.close();
+        this.update();
+      },
+      () => {
+        this.update();
+        this.changed();
+      },
+    );
     this.fallback = new HttpFallback(this.fallbackTiles, { server, token });
     this.socket = new CameraSocket(
       CameraSocket.urlFor(server),
@@ -129,6 +138,7 @@ export class Connection {
     if (before !== undefined && before !== stream) tile.close();
     this.shownStream.set(tile, stream);
     this.watching.set(tile, stream);
+    this.applySound(tile, stream);
     const info = this.cameras.get(cameraOfStream(stream));
     if (info) this.refresh(info);
     this.update();
@@ -139,10 +149,53 @@ export class Connection {
     return this.watching.has(tile);
   }
 
+  /** Whether this page plays the sound of stream `stream` (its camera has sound it decodes). */
+  hasSound(stream: string): boolean {
+    const sound = this.cameras.get(cameraOfStream(stream))?.audio;
+    return sound !== undefined && this.formats.playsSound(stream, sound);
+  }
+
+  /** The stream whose sound plays now, if one does. */
+  get soundStream(): string | undefined {
+    return this.sounding?.stream;
+  }
+
+  /**
+   * Plays the sound of `stream` (one at a time: any other stops) through `context`, which the
+   * page made or resumed in a user's gesture; undefined: silence.
+   */
+  setSound(stream: string | undefined, context?: AudioContext): void {
+    const before = this.sounding?.stream;
+    this.sounding = stream !== undefined && context ? { stream, context } : undefined;
+    this.formats.setSounding(this.sounding?.stream);
+    for (const [tile, shown] of this.watching) {
+      if (shown === before || shown === stream) this.applySound(tile, shown);
+    }
+    this.update();
+    this.changed();
+  }
+
+  private applySound(tile: Tile, stream: string): void {
+    const sound = this.cameras.get(cameraOfStream(stream))?.audio;
+    const on = this.sounding?.stream === stream && sound !== undefined;
+    tile.setSound(on ? sound : undefined, this.sounding?.context);
+  }
+
   /** `tile` is off screen or gone. */
   unwatch(tile: Tile): void {
+    const stream = this.watching.get(tile);
     if (!this.watching.delete(tile)) return;
     tile.setWanted(false);
+    tile.setSound(undefined);
+    const sounding = this.sounding?.stream;
+    if (
+      sounding !== undefined &&
+      stream === sounding &&
+      ![...this.watching.values()].includes(sounding)
+    ) {
+      this.setSound(undefined); // nothing shows it any more: silence
+      return;
+    }
     this.update();
   }
 
@@ -187,7 +240,9 @@ export class Connection {
 
   private update(): void {
     const streams = new Set(this.watching.values());
-    this.socket.want(streams, (stream) => this.formats.of(stream));
+    this.socket.want(streams, (stream) =>
+      this.formats.of(stream, this.cameras.get(cameraOfStream(stream))?.audio),
+    );
     for (const tile of this.watching.keys()) tile.setWanted(true);
     const overHttp = !this.connected && this.failures >= FALLBACK_AFTER_FAILURES;
     this.fallbackTiles.clear();

@@ -2,9 +2,8 @@
  * Which decoder a page plays video with, found by feature detection, best first: WebCodecs
  * (secure contexts only), else Media Source Extensions (also on plain-http LAN pages, H.264
  * only), else none, and each stream is then asked for as JPEG. A stream whose exact codec string
- * the chosen decoder does not play gets JPEG too, and so does a stream with B-frames under MSE:
- * camplex stamps units with their arrival time, in decode order, so fragments carry no
- * composition offsets and reordered pictures would be shown out of time.
+ * the chosen decoder does not play gets JPEG too. Cameras with B-frames play on both: units carry
+ * the camera's presentation and decode times, which become MSE fragments' composition offsets.
  */
 import type { MediaFormat } from '../protocol/wire.js';
 import { mseDecodes } from './mse-player.js';
@@ -17,7 +16,7 @@ export interface PageVideo {
   /** The video formats to ask for, besides JPEG. */
   formats: readonly MediaFormat[];
   /** Whether this decoder plays a stream of exactly `codecString` (its profile and level). */
-  plays(stream: { codecString: string; bframes?: boolean }): Promise<boolean>;
+  plays(stream: { codecString: string }): Promise<boolean>;
 }
 
 /** Constrained baseline, level 3.0: what any H.264 decoder plays. */
@@ -49,7 +48,7 @@ export async function pageVideo(
     return {
       decoder: 'mse',
       formats: ['h264'],
-      plays: async (stream) => !stream.bframes && mseDecodes(stream.codecString),
+      plays: async (stream) => mseDecodes(stream.codecString),
     };
   }
   return undefined;

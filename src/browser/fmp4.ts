@@ -1,21 +1,24 @@
 /**
- * Fragmented MP4 for Media Source Extensions, made from the same Annex B access units the
- * WebCodecs path decodes: an init segment from a key unit's SPS and PPS, then one fragment
- * (moof + mdat) per unit with its NAL units length-prefixed. mux.js writes the boxes; this
- * module turns camplex's units into its track and samples. H.264 only (no browser here plays
- * H.265 through MSE). Pure: bytes in, bytes out.
- *
- * Units are timed by arrival, with no composition offsets: a fragment lasts as long as the
- * gap before the previous unit, which keeps the timeline continuous in `sequence` mode. A
- * camera with B-frames plays, with pictures shown in decode order (a visible stutter).
+ * Fragmented MP4 for Media Source Extensions, made from the same units the WebCodecs path
+ * decodes: an init segment from a key unit's SPS and PPS, then one fragment (moof + mdat) per
+ * access unit with its NAL units length-prefixed, at the camera's decode time and with its
+ * composition offset (so B-frames play in presentation order); and an AAC track's init segment
+ * and fragments for a second SourceBuffer. Times are the units' own, from `origin` on (MSE
+ * timelines start near 0). mux.js writes the boxes; this module turns camplex's units into its
+ * tracks and samples. H.264 only (no browser here plays H.265 through MSE). Pure: bytes in,
+ * bytes out.
  */
-import generator, { type SampleFlags, type VideoTrack } from 'mux.js/lib/mp4/mp4-generator.js';
-import { concat, equal } from '../common/bytes.js';
+import generator, {
+  type AudioTrack,
+  type SampleFlags,
+  type VideoTrack,
+} from 'mux.js/lib/mp4/mp4-generator.js';
+import { concat, equal, fromHex } from '../common/bytes.js';
 import { readSps } from '../frames/parameter-sets.js';
 
-/** Ticks per second of the MP4 timeline (mux.js writes 90 kHz). */
+/** Ticks per second of the video timeline (mux.js writes 90 kHz). */
 export const TIMESCALE = 90_000;
-/** A frame's assumed length until two units have arrived, and the bounds of any estimate. */
+/** A picture's length until the next one tells it, and the bounds of any estimate. */
 const DEFAULT_DURATION_US = 66_667;
 const MIN_DURATION_US = 1_000;
 const MAX_DURATION_US = 1_000_000;
@@ -39,20 +42,22 @@ export interface Fmp4Unit {
   /** One access unit in Annex B. */
   data: Uint8Array;
   key: boolean;
-  /** Microseconds, arrival time. */
-  timestamp: number;
-  /** Decoded to reach the current picture, not shown: it gets the shortest duration. */
-  decodeOnly?: boolean;
+  /** Presentation and decode time, microseconds (camplex's clock; only differences matter). */
+  pts: number;
+  dts: number;
 }
 
 export class Fmp4Muxer {
   private sps: Uint8Array | undefined;
   private sequence = 0;
-  private decodeTime = 0;
-  private lastTimestamp: number | undefined;
+  private lastDts: number | undefined;
   private lastDuration = DEFAULT_DURATION_US;
-  /** Seconds the last fragment lasts (0 when `push` made none). */
-  lastFragmentSeconds = 0;
+  /** The time (us) that is 0 on the media timeline. */
+  readonly origin: number;
+
+  constructor(origin: number) {
+    this.origin = origin;
+  }
 
   /**
    * The segments to append for `unit`: an init segment first when it is a key unit with new
@@ -61,7 +66,6 @@ export class Fmp4Muxer {
   push(unit: Fmp4Unit): Uint8Array[] {
     const nals = nalUnits(unit.data);
     const segments: Uint8Array[] = [];
-    this.lastFragmentSeconds = 0;
     if (unit.key) {
       const sps = nals.find((nal) => typeOf(nal) === NAL_SPS);
       const pps = nals.find((nal) => typeOf(nal) === NAL_PPS);
@@ -79,40 +83,89 @@ export class Fmp4Muxer {
       return type !== NAL_AUD && type !== NAL_SPS && type !== NAL_PPS;
     });
     const data = lengthPrefixed(pictures);
-    const duration = this.durationOf(unit);
     const track = trackOf(this.sps, undefined, {
-      baseMediaDecodeTime: this.decodeTime,
+      baseMediaDecodeTime: ticks(unit.dts - this.origin),
       samples: [
         {
-          duration,
+          duration: ticks(this.durationOf(unit)),
           size: data.length,
           flags: unit.key ? KEY_FLAGS : DELTA_FLAGS,
-          compositionTimeOffset: 0,
+          compositionTimeOffset: Math.max(0, ticks(unit.pts - unit.dts)),
         },
       ],
     });
-    this.sequence++;
-    this.decodeTime += duration;
-    this.lastFragmentSeconds = duration / TIMESCALE;
-    segments.push(concat([generator.moof(this.sequence, [track]), generator.mdat(data)]));
+    segments.push(concat([generator.moof(++this.sequence, [track]), generator.mdat(data)]));
     return segments;
   }
 
-  /** This unit's length in ticks: the last gap between units (decode-only: one tick). */
+  /** This unit's length: the last gap between decode times (the next is not known yet). */
   private durationOf(unit: Fmp4Unit): number {
-    if (this.lastTimestamp !== undefined) {
-      const gap = unit.timestamp - this.lastTimestamp;
+    if (this.lastDts !== undefined) {
+      const gap = unit.dts - this.lastDts;
       if (gap >= MIN_DURATION_US && gap <= MAX_DURATION_US) this.lastDuration = gap;
     }
-    this.lastTimestamp = unit.timestamp;
-    if (unit.decodeOnly) return 1;
-    return Math.round((this.lastDuration * TIMESCALE) / 1_000_000);
+    this.lastDts = unit.dts;
+    return this.lastDuration;
+  }
+}
+
+/** AAC frames for a Media Source's second SourceBuffer, on the same timeline as the video. */
+export class AacMuxer {
+  private readonly track: AudioTrack;
+  private sequence = 0;
+  readonly origin: number;
+
+  /** For a stream of `rate` Hz and `channels`, its AudioSpecificConfig in `config` (hex). */
+  constructor(origin: number, rate: number, channels: number, config?: string) {
+    this.origin = origin;
+    const asc = config ? fromHex(config) : new Uint8Array(0);
+    const objectType = asc.length >= 2 ? (asc[0] as number) >> 3 : 2;
+    const rates = [
+      96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000,
+    ];
+    this.track = {
+      id: 2,
+      type: 'audio',
+      duration: 0,
+      samplerate: rate,
+      channelcount: channels,
+      samplesize: 16,
+      audioobjecttype: objectType,
+      samplingfrequencyindex: Math.max(0, rates.indexOf(rate)),
+      baseMediaDecodeTime: 0,
+      samples: [],
+    };
+  }
+
+  /** The MIME type of the SourceBuffer. */
+  get mime(): string {
+    return `audio/mp4; codecs="mp4a.40.${this.track.audioobjecttype}"`;
+  }
+
+  initSegment(): Uint8Array {
+    return generator.initSegment([this.track]);
+  }
+
+  /** One AAC frame (1024 samples) heard at `pts` (us). */
+  fragment(frame: Uint8Array, pts: number): Uint8Array {
+    const rate = this.track.samplerate;
+    const track = {
+      ...this.track,
+      baseMediaDecodeTime: Math.max(0, Math.round(((pts - this.origin) * rate) / 1_000_000)),
+      samples: [{ duration: 1024, size: frame.length }],
+    };
+    return concat([generator.moof(++this.sequence, [track]), generator.mdat(frame)]);
   }
 }
 
 /** The MIME type and codecs a SourceBuffer is created with for `codecString`. */
 export function mimeOf(codecString: string): string {
   return `video/mp4; codecs="${codecString}"`;
+}
+
+/** Microseconds as 90 kHz ticks. */
+function ticks(micros: number): number {
+  return Math.round((micros * TIMESCALE) / 1_000_000);
 }
 
 function initSegment(sps: Uint8Array, pps: Uint8Array): Uint8Array | undefined {

@@ -71,7 +71,7 @@ export class HttpFallback {
       const splitter = new MpjpegSplitter({
         boundary: MJPEG_BOUNDARY,
         maxFrameBytes: MAX_FRAME_BYTES,
-        onFrame: (jpeg) => this.tiles.get(id)?.push(jpeg),
+        onFrame: (jpeg) => this.tiles.get(id)?.push({ kind: 'jpeg', data: jpeg }),
       });
       const reader = response.body.getReader();
       for (let read = await reader.read(); !read.done; read = await reader.read()) {
@@ -100,7 +100,10 @@ export class HttpFallback {
             cache: 'no-store',
             headers: this.headers,
           });
-          if (response.ok) this.tiles.get(id)?.push(new Uint8Array(await response.arrayBuffer()));
+          if (response.ok) {
+            const data = new Uint8Array(await response.arrayBuffer());
+            this.tiles.get(id)?.push({ kind: 'jpeg', data });
+          }
         } catch {
           if (controller.signal.aborted) return;
         }

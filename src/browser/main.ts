@@ -4,6 +4,8 @@
  * streaming is on, the tile is on screen (this page of the wall, or the one camera focused) and
  * the tab is visible; everything else costs nothing. In the grid a camera with a sub-stream is
  * shown from it (`<id>@sub`), which is what sub-streams are for; focused, from its main stream.
+ * Tiles are silent: the focused camera offers Unmute (M) when it has sound this page plays, one
+ * camera sounds at a time, and leaving it (Esc, Back, another camera) mutes it.
  */
 import type { CameraInfo } from '../protocol/wire.js';
 import { Connection } from './connection.js';
@@ -18,6 +20,7 @@ const status = requireElement('#status');
 const streamAll = requireElement('#stream-all') as HTMLButtonElement;
 const stopAll = requireElement('#stop-all') as HTMLButtonElement;
 const back = requireElement('#back') as HTMLButtonElement;
+const soundButton = requireElement('#sound') as HTMLButtonElement;
 const fullscreen = requireElement('#fullscreen') as HTMLButtonElement;
 
 const tiles = new Map<string, Tile>();
@@ -45,6 +48,7 @@ function onChange(): void {
   }
   for (const id of tiles.keys()) refreshTile(id);
   renderStatus();
+  renderSound();
   updateSubscriptions();
 }
 
@@ -109,7 +113,37 @@ function refreshTile(id: string): void {
 function onWallChange(): void {
   for (const id of tiles.keys()) refreshTile(id);
   back.hidden = wall.focused === undefined;
+  // Sound follows the focused camera: leaving it mutes it.
+  if (connection.soundStream !== undefined && connection.soundStream !== wall.focused) {
+    connection.setSound(undefined);
+  }
+  renderSound();
   updateSubscriptions();
+}
+
+/** The page's one AudioContext, made (or woken) in a user's gesture. */
+let audioContext: AudioContext | undefined;
+
+/** Unmutes the focused camera, or mutes it; called from a click or a key (a user's gesture). */
+function toggleSound(): void {
+  const focused = wall.focused;
+  if (focused === undefined || !connection.hasSound(focused)) return;
+  if (connection.soundStream === focused) {
+    connection.setSound(undefined);
+  } else {
+    audioContext ??= new AudioContext({ latencyHint: 'interactive' });
+    void audioContext.resume().catch(() => {});
+    connection.setSound(focused, audioContext);
+  }
+  renderSound();
+}
+
+function renderSound(): void {
+  const focused = wall.focused;
+  soundButton.hidden = focused === undefined || !connection.hasSound(focused);
+  const on = focused !== undefined && connection.soundStream === focused;
+  soundButton.textContent = on ? 'Mute' : 'Unmute';
+  soundButton.setAttribute('aria-pressed', String(on));
 }
 
 function updateSubscriptions(): void {
@@ -154,6 +188,18 @@ connection.onChange(onChange);
 streamAll.addEventListener('click', () => setStreaming(true));
 stopAll.addEventListener('click', () => setStreaming(false));
 back.addEventListener('click', () => wall.focus(undefined));
+soundButton.addEventListener('click', toggleSound);
+document.addEventListener('keydown', (event) => {
+  if (
+    (event.key === 'm' || event.key === 'M') &&
+    !event.ctrlKey &&
+    !event.metaKey &&
+    !event.altKey
+  ) {
+    if ((event.target as HTMLElement | null)?.closest?.('input, textarea, select, dialog')) return;
+    toggleSound();
+  }
+});
 fullscreen.addEventListener('click', () => wall.toggleFullscreen());
 fullscreen.hidden = !document.fullscreenEnabled;
 document.addEventListener('visibilitychange', updateSubscriptions);

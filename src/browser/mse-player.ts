@@ -1,38 +1,43 @@
 /**
- * Plays one camera's H.264 through Media Source Extensions, for pages where WebCodecs is not
- * there (plain-http LAN pages are not secure contexts; MSE does not need one). The access units
- * become fragmented MP4 (fmp4.ts) appended to a SourceBuffer in `sequence` mode behind a muted
- * inline <video>, which is kept at the live edge: it jumps to the newest picture when more than
- * LIVE_LAG_S behind (a hidden tab, a slow append), and what was played is trimmed. It starts at
- * a key unit, drops what waits for the SourceBuffer when that backs up (resuming at the next
+ * Plays one camera's H.264 (and, while unmuted, its AAC sound) through Media Source Extensions,
+ * for pages where WebCodecs is not there (plain-http LAN pages are not secure contexts; MSE does
+ * not need one). The access units become fragmented MP4 (fmp4.ts) at the camera's own decode
+ * and presentation times, appended in `segments` mode behind a muted inline <video>, so
+ * B-frames play in order and sound stays in step with pictures. It is kept at the live edge by
+ * jumping only (more than LIVE_LAG_S behind: to the newest picture; a late joiner's catch-up
+ * burst is appended whole, and the jump decodes it up to the current picture); playing faster to
+ * catch up would move the sound and makes Safari re-buffer. What was played is trimmed. It starts
+ * at a key unit, drops what waits for the SourceBuffer when that backs up (resuming at the next
  * key unit), and rebuilds the MediaSource after an error; repeated errors send the tile to JPEG.
+ *
+ * The units since the last key unit are kept, so the MediaSource can be built again at once,
+ * without waiting a GOP: when sound is turned on or off (a second SourceBuffer is only added
+ * while unmuted: with one, what plays is what both buffers hold, so a pause in the sound would
+ * freeze the pictures), and when the camera's sound stops while its pictures go on.
  *
  * Where the browser has ManagedMediaSource (Safari; on iPhone it is the only Media Source),
  * its rules hold: the <video> has remote playback disabled (else nothing opens), the source is
  * given as `srcObject`, appends stop on `endstreaming` (the browser asks for no more media
  * now) and start again at the next key unit on `startstreaming`, and playback never changes
- * `playbackRate` (Safari re-buffers on every change): it catches up by jumping only.
+ * `playbackRate`.
  */
-import type { VideoUnit } from '../protocol/wire.js';
-import { Fmp4Muxer, mimeOf } from './fmp4.js';
+import type { AudioInfo, AudioUnit, VideoUnit } from '../protocol/wire.js';
+import { AacMuxer, Fmp4Muxer, mimeOf } from './fmp4.js';
 
 /** More than this behind the newest picture and playback jumps to it. */
 const LIVE_LAG_S = 0.5;
 /** Where a jump lands, before the end of what is buffered (room for the next picture). */
 const LIVE_EDGE_S = 0.1;
-/** Behind by more than this under ManagedMediaSource, playback jumps (it never speeds up). */
+/** Behind by more than this under ManagedMediaSource, playback jumps. */
 const MANAGED_LAG_S = 0.3;
-/**
- * More than this behind and playback runs CATCH_UP_RATE times faster until back within
- * LIVE_EDGE_S: a player starts, and drifts, a few pictures behind, which a jump would not fix
- * without a visible skip.
- */
-const CATCH_UP_S = 0.2;
-const CATCH_UP_RATE = 1.25;
 /** Played media kept behind the playhead; older is removed. */
 const KEEP_BEHIND_S = 3;
-/** Segments waiting for the SourceBuffer before the wait is dropped and the next key awaited. */
+/** Live units waiting for the SourceBuffer before the wait is dropped and the next key awaited. */
 const MAX_QUEUED = 30;
+/** Units kept since the last key unit, to build the MediaSource again (a bound, in bytes). */
+const MAX_KEPT_BYTES = 16 * 1024 * 1024;
+/** Sound this far behind the pictures means it stopped: it is taken out so they go on. */
+const SOUND_GAP_S = 1;
 /** This many errors within ERROR_WINDOW_MS and the stream goes to JPEG. */
 const MAX_ERRORS = 3;
 const ERROR_WINDOW_MS = 60_000;
@@ -63,32 +68,56 @@ export function mseDecodes(codecString: string): boolean {
   return mediaSourceClass()?.isTypeSupported(mimeOf(codecString)) === true;
 }
 
+/** Whether MSE plays AAC here (its sound goes through the player's own MediaSource). */
+export function msePlaysAac(): boolean {
+  return mediaSourceClass()?.isTypeSupported('audio/mp4; codecs="mp4a.40.2"') === true;
+}
+
+/** One SourceBuffer (once the source is open) and what waits for it. */
+interface Lane {
+  buffer: SourceBuffer | undefined;
+  queue: Uint8Array[];
+}
+
 export class MsePlayer {
   /** The <video> the tile shows while this player plays. */
   readonly element: HTMLVideoElement;
   private source: MediaSource | undefined;
-  private buffer: SourceBuffer | undefined;
-  private muxer = new Fmp4Muxer();
+  private video: Lane | undefined;
+  private audio: Lane | undefined;
+  private muxer: Fmp4Muxer | undefined;
+  private aac: AacMuxer | undefined;
   private codecString: string | undefined;
-  /** Segments waiting for the SourceBuffer: how long each lasts, and its unit's camplex time. */
-  private queue: Array<{ bytes: Uint8Array; seconds: number; timestamp?: number }> = [];
+  /** Units since the last key unit (and their bytes), to build the source again. */
+  private kept: VideoUnit[] = [];
+  private keptBytes = 0;
+  /** Live units queued for the video SourceBuffer. */
+  private liveQueued = 0;
   private needKey = true;
   private errors: number[] = [];
+  /** A picture was shown since the last error (an error then is passing, not repeated). */
+  private shownSinceError = false;
   private objectUrl: string | undefined;
-  /** Media time (s) at which each recent unit starts, and when camplex cut it (us). */
-  private readonly times: Array<[mediaTime: number, timestamp: number]> = [];
-  /** Where the next appended fragment starts on the media timeline (`sequence` mode). */
-  private appendedEnd = 0;
   private readonly onPicture: (timestamp: number | undefined) => void;
   private readonly onFailure: (reason: string) => void;
   /** ManagedMediaSource's rules apply (see the top). */
   private readonly managed = isManaged();
   /** False between ManagedMediaSource's `endstreaming` and its next `startstreaming`. */
   private streaming = true;
+  /** The sound wanted through this player (AAC while unmuted), and whether it flows now. */
+  private sound: AudioInfo | undefined;
+  private soundStopped = false;
+  /** The newest picture's presentation time (us) and the newest sound frame's. */
+  private newestPicture = 0;
+  private newestSound = 0;
+  /** Sound frames appended, with their presentation times, until they are played. */
+  private soundPending: number[] = [];
+  /** Sound frames whose time the playhead passed (played) since the player was made. */
+  soundFramesPlayed = 0;
 
   /**
-   * `onPicture` is told of each picture shown, with the camplex time of its unit when known;
-   * `onFailure` when playback keeps failing.
+   * `onPicture` is told of each picture shown, with the presentation time of its unit when
+   * known; `onFailure` when playback keeps failing.
    */
   constructor(
     onPicture: (timestamp: number | undefined) => void,
@@ -109,37 +138,69 @@ export class MsePlayer {
     this.countPictures();
   }
 
+  /** The presentation time (us) of what the <video> shows now, when it plays. */
+  get playhead(): number | undefined {
+    const origin = this.muxer?.origin;
+    if (origin === undefined || this.element.readyState < 2) return undefined;
+    return origin + this.element.currentTime * 1_000_000;
+  }
+
   push(unit: VideoUnit, codecString: string | undefined): void {
     if (codecString === undefined || unit.codec !== 'h264') return;
-    if (!this.source || this.codecString !== codecString) this.open(codecString);
-    if (!this.streaming) {
-      this.needKey = true; // the browser wants no media now: resume at a key unit
+    if (unit.key) {
+      this.kept = [];
+      this.keptBytes = 0;
+    }
+    if (this.kept.length > 0 || unit.key) {
+      this.kept.push(unit);
+      this.keptBytes += unit.data.length;
+      if (this.keptBytes > MAX_KEPT_BYTES) {
+        this.kept = [];
+        this.keptBytes = 0;
+      }
+    }
+    this.newestPicture = unit.timestamp;
+    if (!this.source || this.codecString !== codecString) {
+      if (!unit.key) return; // the next key unit opens it
+      this.open(codecString);
+    }
+    this.append(unit);
+    this.checkSound();
+  }
+
+  /**
+   * Plays `info`'s sound through this player (AAC only: the caller plays other codecs itself),
+   * or none: the MediaSource is built again from the units kept, with or without its sound.
+   */
+  setSound(info: AudioInfo | undefined): void {
+    const wanted = info?.codec === 'aac' ? info : undefined;
+    if (wanted?.config === this.sound?.config && !!wanted === !!this.sound) return;
+    this.sound = wanted;
+    this.soundStopped = false;
+    this.rebuild();
+  }
+
+  /** A sound frame of the camera (AAC), while its sound plays through this player. */
+  pushAudio(unit: AudioUnit): void {
+    if (!this.sound || unit.codec !== 'aac') return;
+    this.newestSound = unit.timestamp;
+    if (this.soundStopped) {
+      // It is back: build the source again with it.
+      this.soundStopped = false;
+      this.rebuild();
       return;
     }
-    if (!unit.key && this.needKey) return;
-    if (unit.key && this.needKey) {
-      this.needKey = false;
-      this.queue = [];
-    }
-    const segments = this.muxer.push(unit);
-    const seconds = this.muxer.lastFragmentSeconds;
-    segments.forEach((bytes, i) => {
-      const last = i === segments.length - 1 && seconds > 0;
-      this.queue.push(last ? { bytes, seconds, timestamp: unit.timestamp } : { bytes, seconds: 0 });
-    });
-    if (this.queue.length > MAX_QUEUED) {
-      // The SourceBuffer is not keeping up: drop what waits and start again at a key unit.
-      this.queue = [];
-      this.needKey = true;
-      this.muxer = new Fmp4Muxer(); // the next key unit brings its init segment again
-      return;
-    }
-    this.appendNext();
+    const lane = this.audio;
+    if (!lane || !this.aac) return;
+    lane.queue.push(this.aac.fragment(unit.data, unit.timestamp));
+    this.soundPending.push(unit.timestamp);
+    if (this.soundPending.length > 500) this.soundPending.splice(0, 100);
+    this.flush(lane);
   }
 
   close(): void {
-    this.queue = [];
-    this.buffer = undefined;
+    this.video = undefined;
+    this.audio = undefined;
     if (this.source?.readyState === 'open') {
       try {
         this.source.endOfStream();
@@ -155,18 +216,39 @@ export class MsePlayer {
     this.element.load();
   }
 
+  /** Builds the MediaSource again from the units kept since the last key unit. */
+  private rebuild(): void {
+    const codecString = this.codecString;
+    const kept = this.kept;
+    if (!codecString || kept.length === 0) return;
+    this.open(codecString);
+    for (const unit of kept) this.append(unit);
+  }
+
   private open(codecString: string): void {
     this.close();
     const Source = mediaSourceClass();
-    if (!Source) return;
+    const first = this.kept[0];
+    if (!Source || !first) return;
     this.codecString = codecString;
     this.needKey = true;
-    this.muxer = new Fmp4Muxer();
-    this.times.length = 0;
-    this.appendedEnd = 0;
+    this.liveQueued = 0;
+    // The timeline starts a little before the first unit, so no time is ever negative.
+    const origin = first.decodeTimestamp;
+    this.muxer = new Fmp4Muxer(origin);
+    const sound = this.sound && !this.soundStopped ? this.sound : undefined;
+    this.aac = sound ? new AacMuxer(origin, sound.rate, sound.channels, sound.config) : undefined;
+    this.soundPending = [];
     const source = new Source();
     this.source = source;
     this.streaming = true;
+    // Until the source opens, segments wait in the lanes' queues.
+    const video: Lane = { buffer: undefined, queue: [] };
+    const audio: Lane | undefined = this.aac
+      ? { buffer: undefined, queue: [this.aac.initSegment()] }
+      : undefined;
+    this.video = video;
+    this.audio = audio;
     if (this.managed) {
       source.addEventListener('startstreaming', () => {
         if (this.source !== source) return;
@@ -176,7 +258,6 @@ export class MsePlayer {
       source.addEventListener('endstreaming', () => {
         if (this.source !== source) return;
         this.streaming = false;
-        this.queue = [];
       });
     }
     source.addEventListener(
@@ -184,12 +265,10 @@ export class MsePlayer {
       () => {
         if (this.source !== source) return;
         try {
-          const buffer = source.addSourceBuffer(mimeOf(codecString));
-          buffer.mode = 'sequence';
-          buffer.addEventListener('updateend', () => this.afterAppend(buffer));
-          buffer.addEventListener('error', () => this.failed('SourceBuffer error'));
-          this.buffer = buffer;
-          this.appendNext();
+          this.attach(source, video, mimeOf(codecString));
+          if (audio && this.aac) this.attach(source, audio, this.aac.mime);
+          this.flush(video);
+          if (audio) this.flush(audio);
         } catch (error) {
           this.failed((error as Error).message);
         }
@@ -202,82 +281,145 @@ export class MsePlayer {
       this.objectUrl = URL.createObjectURL(source);
       this.element.src = this.objectUrl;
     }
-    this.element.play().catch(() => {}); // muted autoplay; a refusal only delays the first picture
+    this.element.muted = !sound;
+    this.element.play().catch(() => {}); // a refusal only delays the first picture
   }
 
-  private appendNext(): void {
-    const buffer = this.buffer;
-    if (!buffer || buffer.updating) return;
-    const segment = this.queue.shift();
-    if (!segment) return;
+  /** Gives `lane` its SourceBuffer of `mime`. */
+  private attach(source: MediaSource, lane: Lane, mime: string): void {
+    const buffer = source.addSourceBuffer(mime);
+    if ((globalThis as { __seq?: boolean }).__seq) buffer.mode = 'sequence';
+    lane.buffer = buffer;
+    buffer.addEventListener('updateend', () => this.afterAppend(lane));
+    buffer.addEventListener('error', () => this.failed('SourceBuffer error'));
+  }
+
+  private append(unit: VideoUnit): void {
+    const lane = this.video;
+    const muxer = this.muxer;
+    if (!lane || !muxer) return;
+    if (!this.streaming) {
+      this.needKey = true; // the browser wants no media now: resume at a key unit
+      return;
+    }
+    if (!unit.key && this.needKey) return;
+    if (unit.key) this.needKey = false;
+    if (unit.decodeTimestamp < muxer.origin) return; // from before this timeline: stale
+    lane.queue.push(
+      ...muxer.push({
+        data: unit.data,
+        key: unit.key,
+        pts: unit.timestamp,
+        dts: unit.decodeTimestamp,
+      }),
+    );
+    if (!unit.decodeOnly && ++this.liveQueued > MAX_QUEUED) {
+      // The SourceBuffer is not keeping up: drop what waits and start again at a key unit.
+      lane.queue = [];
+      this.liveQueued = 0;
+      this.needKey = true;
+      return;
+    }
+    this.flush(lane);
+  }
+
+  /**
+   * Appends the next segment `lane` holds. One at a time: WebKitGTK's Media Source fails to push
+   * ("Failed to push buffer") when a busy page hands it several fragments in one append.
+   */
+  private flush(lane: Lane): void {
+    const { buffer } = lane;
+    if (!buffer || buffer.updating || lane.queue.length === 0) return;
+    const bytes = lane.queue.shift();
+    if (lane === this.video && lane.queue.length === 0) this.liveQueued = 0;
     try {
-      buffer.appendBuffer(segment.bytes as Uint8Array<ArrayBuffer>);
-      if (segment.timestamp !== undefined) {
-        this.times.push([this.appendedEnd, segment.timestamp]);
-        if (this.times.length > 300) this.times.splice(0, 100);
-      }
-      this.appendedEnd += segment.seconds;
+      buffer.appendBuffer(bytes as Uint8Array<ArrayBuffer>);
     } catch (error) {
       this.failed((error as Error).name);
     }
   }
 
   /** After each append: keep to the live edge, trim what was played, append what waits. */
-  private afterAppend(buffer: SourceBuffer): void {
-    if (buffer !== this.buffer) return;
+  private afterAppend(lane: Lane): void {
+    if (lane !== this.video && lane !== this.audio) return;
     const video = this.element;
-    const ranges = buffer.buffered;
-    if (ranges.length > 0) {
+    const ranges = video.buffered;
+    if (ranges.length > 0 && lane === this.video) {
       const end = ranges.end(ranges.length - 1);
       const behind = end - video.currentTime;
-      if (this.managed) {
-        if (behind > MANAGED_LAG_S) video.currentTime = Math.max(0, end - LIVE_EDGE_S);
-      } else {
-        if (behind > LIVE_LAG_S) video.currentTime = Math.max(0, end - LIVE_EDGE_S);
-        if (behind > CATCH_UP_S && behind <= LIVE_LAG_S) video.playbackRate = CATCH_UP_RATE;
-        else if (behind <= LIVE_EDGE_S) video.playbackRate = 1;
+      if (behind > (this.managed ? MANAGED_LAG_S : LIVE_LAG_S)) {
+        video.currentTime = Math.max(ranges.start(ranges.length - 1), end - LIVE_EDGE_S);
       }
       if (video.paused) video.play().catch(() => {});
-      const start = ranges.start(0);
-      if (this.queue.length === 0 && video.currentTime - start > 2 * KEEP_BEHIND_S) {
-        buffer.remove(start, video.currentTime - KEEP_BEHIND_S);
+      const own = lane.buffer?.buffered;
+      const start = own && own.length > 0 ? own.start(0) : end;
+      if (lane.queue.length === 0 && video.currentTime - start > 2 * KEEP_BEHIND_S) {
+        lane.buffer?.remove(start, video.currentTime - KEEP_BEHIND_S);
         return; // the removal ends with another updateend
       }
     }
-    this.appendNext();
+    this.flush(lane);
   }
 
-  /** Counts shown pictures with requestVideoFrameCallback, and finds their camplex time. */
+  /** Sound that stopped while pictures go on is taken out (else the pictures freeze). */
+  private checkSound(): void {
+    if (!this.audio || this.soundStopped) return;
+    if (this.newestPicture - this.newestSound < SOUND_GAP_S * 1_000_000) return;
+    this.soundStopped = true;
+    this.rebuild();
+  }
+
+  /** Counts shown pictures and played sound with requestVideoFrameCallback. */
   private countPictures(): void {
     const video = this.element;
     const onFrame = (_now: number, metadata: VideoFrameCallbackMetadata) => {
-      this.onPicture(this.timestampAt(metadata.mediaTime));
+      const origin = this.muxer?.origin;
+      const pts = origin === undefined ? undefined : origin + metadata.mediaTime * 1_000_000;
+      this.shownSinceError = true;
+      if (pts !== undefined) {
+        let played = 0;
+        while (played < this.soundPending.length && (this.soundPending[played] ?? 0) <= pts)
+          played++;
+        if (played > 0) {
+          this.soundPending.splice(0, played);
+          if (!video.muted) this.soundFramesPlayed += played;
+        }
+      }
+      this.onPicture(pts);
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
   }
 
-  /** The camplex time of the unit shown at `mediaTime` (the last one starting at or before it). */
-  private timestampAt(mediaTime: number): number | undefined {
-    for (let i = this.times.length - 1; i >= 0; i--) {
-      const [start, timestamp] = this.times[i] as [number, number];
-      if (start <= mediaTime + 0.001) return timestamp;
-    }
-    return undefined;
-  }
-
-  /** A playback error: start again at the next key unit; give up after repeated ones. */
+  /**
+   * A playback error: the MediaSource is built again from the units kept (at once: no wait for
+   * the next key unit). Errors with no picture shown between them are repeated failures: after
+   * MAX_ERRORS of them within ERROR_WINDOW_MS the player gives up (the tile goes to JPEG); one
+   * after pictures were shown is passing (a busy WebKit fails a push now and then) and starts
+   * the count again.
+   */
   private failed(reason: string): void {
-    console.warn(`camplex: MSE playback error (${reason}), waiting for the next key frame`);
+    console.warn(`camplex: MSE playback error (${reason}), building the player again`);
     const codecString = this.codecString;
     this.close();
-    this.source = undefined;
-    if (codecString) this.codecString = undefined; // reopened by the next unit
+    this.codecString = undefined;
     const now = Date.now();
+    if (this.shownSinceError) this.errors = [];
+    this.shownSinceError = false;
     this.errors = [...this.errors.filter((at) => now - at < ERROR_WINDOW_MS), now];
     if (this.errors.length >= MAX_ERRORS) {
       this.errors = [];
+      this.kept = [];
+      this.keptBytes = 0;
       this.onFailure(`MSE: ${reason}`);
+      return;
     }
+    // Out of the failing event's handler first; then from the kept units, if the stream is the same.
+    setTimeout(() => {
+      if (this.source === undefined && codecString !== undefined && this.kept.length > 0) {
+        this.codecString = codecString;
+        this.rebuild();
+      }
+    }, 0);
   }
 }

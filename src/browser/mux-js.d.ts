@@ -29,9 +29,24 @@ declare module 'mux.js/lib/mp4/mp4-generator.js' {
     baseMediaDecodeTime: number;
     samples: Sample[];
   }
+  /** An AAC track (mux.js writes `mp4a` with an AudioSpecificConfig from these fields). */
+  export interface AudioTrack {
+    id: number;
+    type: 'audio';
+    duration: number;
+    /** Also the track's timescale. */
+    samplerate: number;
+    channelcount: number;
+    samplesize: number;
+    audioobjecttype: number;
+    samplingfrequencyindex: number;
+    baseMediaDecodeTime: number;
+    samples: Array<{ duration: number; size: number }>;
+  }
+  export type Track = VideoTrack | AudioTrack;
   const generator: {
-    initSegment(tracks: VideoTrack[]): Uint8Array;
-    moof(sequenceNumber: number, tracks: VideoTrack[]): Uint8Array;
+    initSegment(tracks: Track[]): Uint8Array;
+    moof(sequenceNumber: number, tracks: Track[]): Uint8Array;
     mdat(data: Uint8Array): Uint8Array;
   };
   export default generator;

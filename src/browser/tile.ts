@@ -8,13 +8,18 @@
  * the page plays video through Media Source Extensions instead, the tile shows that player's
  * <video> in place of the canvas. `data-decoder` names what drew the last picture, `data-frames`
  * counts pictures shown, and each one is announced with a `camplex-picture` event (PictureEvent).
+ * While its camera is unmuted it plays the camera's sound in step with the pictures
+ * (sound-player.ts, or the Media Source player's own sound track): `data-audio` names the
+ * camera's sound codec (absent without sound), `data-audio-frames` counts sound frames played while
+ * unmuted, `data-av-offset` is how far (ms) the last second's sound landed from its pictures.
  * The caption tells the truth about the tile: name, state (with the retry countdown and
  * reason), pictures per second and what draws them, and a warning when a tile that should be
  * moving has shown nothing new for STALE_AFTER_MS (`data-stale`).
  */
-import type { CameraInfo, VideoUnit } from '../protocol/wire.js';
+import type { AudioInfo, AudioUnit, CameraInfo, Payload } from '../protocol/wire.js';
 import type { Decoder } from './decoder-ladder.js';
 import { MsePlayer } from './mse-player.js';
+import { audioDecoderUsable, SoundPlayer, VideoClock } from './sound-player.js';
 import { WebCodecsPlayer } from './webcodecs-player.js';
 
 /** The detail of the `camplex-picture` event a tile's element fires for each picture shown. */
@@ -29,11 +34,21 @@ export interface PictureEvent {
 /** A wanted, live tile whose newest picture is older than this is marked stale. */
 export const STALE_AFTER_MS = 3000;
 
+const SOUND_NAMES: Record<AudioInfo['codec'], string> = {
+  aac: 'AAC',
+  opus: 'Opus',
+  pcma: 'G.711',
+  pcmu: 'G.711',
+};
+
 const DECODER_NAMES: Record<Decoder, string> = {
   webcodecs: 'WebCodecs',
   mse: 'MSE',
   jpeg: 'JPEG',
 };
+
+/** Where a tile's sound goes: the page's AudioContext, or its Media Source player's own track. */
+type SoundOut = { kind: 'context'; player: SoundPlayer } | { kind: 'mse' };
 
 /** What waits to become a picture: a JPEG's bytes, or a decoded video frame. */
 type Source =
@@ -88,6 +103,13 @@ export class Tile {
   private readonly onVideoFailure: (id: string, reason: string) => void;
   /** The player threw: no more video to it until the page gives this tile JPEG. */
   private failed = false;
+  /** Where this tile's pictures are shown, by presentation time: what its sound follows. */
+  private readonly clock = new VideoClock();
+  /** The camera's sound while it is unmuted here. */
+  private sound: { info: AudioInfo; context: AudioContext; out?: SoundOut } | undefined;
+  private soundFrames = 0;
+  /** How far each sound frame of the last second landed from its picture (ms). */
+  private offsets: number[] = [];
 
   /**
    * Video units are played with `videoDecoder`; `onVideoFailure` is told when this tile's video
@@ -99,7 +121,11 @@ export class Tile {
     onVideoFailure: (id: string, reason: string) => void = () => {},
   ) {
     this.videoDecoder = videoDecoder;
-    this.onVideoFailure = onVideoFailure;
+    // Why a tile's video went to JPEG shows on it too (`data-video-failure`), for whoever looks.
+    this.onVideoFailure = (id, reason) => {
+      this.element.dataset.videoFailure = reason.slice(0, 200);
+      onVideoFailure(id, reason);
+    };
     this.id = info.id;
     this.element = document.createElement('figure');
     this.element.className = 'tile';
@@ -135,6 +161,8 @@ export class Tile {
     this.element.dataset.state = info.state;
     this.state = info.state;
     if (info.codecString !== undefined) this.codecString = info.codecString;
+    if (info.audio) this.element.dataset.audio = info.audio.codec;
+    else delete this.element.dataset.audio;
     clearInterval(this.countdown);
     this.countdown = undefined;
     const failing = info.state === 'retrying' || info.state === 'offline';
@@ -153,12 +181,21 @@ export class Tile {
     }
   }
 
-  /** Accepts a JPEG (only the newest one not yet decoded is kept) or a video access unit. */
-  push(frame: Uint8Array | VideoUnit): void {
-    if (frame instanceof Uint8Array) {
-      this.wait({ kind: 'jpeg', jpeg: frame, arrivedAt: Date.now() });
+  /**
+   * Accepts a JPEG (only the newest one not yet decoded is kept), a video access unit, or a
+   * frame of the camera's sound (played while unmuted).
+   */
+  push(payload: Payload): void {
+    if (payload.kind === 'jpeg') {
+      this.wait({ kind: 'jpeg', jpeg: payload.data, arrivedAt: Date.now() });
       return;
     }
+    if (payload.kind === 'audio') {
+      this.pushSound(payload);
+      return;
+    }
+    const frame = payload;
+    if (frame.key && frame.decodeOnly) this.clock.reset(); // a new start: times may be new
     this.lastCodec = frame.codec;
     if (this.failed) return; // JPEG is on its way (onVideoFailure told the page)
     try {
@@ -200,13 +237,67 @@ export class Tile {
       this.detail.textContent = `no new picture for ${Math.floor(staleFor / 1000)} s`;
     } else {
       delete this.element.dataset.stale;
-      this.detail.textContent = this.wanted && via ? `${fps} fps · ${via}${over}` : '';
+      const sound = this.sound ? ` · sound ${SOUND_NAMES[this.sound.info.codec]}` : '';
+      this.detail.textContent = this.wanted && via ? `${fps} fps · ${via}${over}${sound}` : '';
     }
     this.element.dataset.fps = String(fps);
+    if (this.player instanceof MsePlayer && this.sound?.out?.kind === 'mse') {
+      this.soundFrames = Math.max(this.soundFrames, this.player.soundFramesPlayed);
+    }
+    if (this.sound || this.soundFrames > 0)
+      this.element.dataset.audioFrames = String(this.soundFrames);
+    const offsets = this.offsets.splice(0);
+    if (offsets.length > 0) {
+      const mean = offsets.reduce((sum, offset) => sum + offset, 0) / offsets.length;
+      this.element.dataset.avOffset = String(Math.round(mean));
+    }
+  }
+
+  /**
+   * Plays the camera's sound (`info`) here through `context`, or stops it (undefined). Needs a
+   * user's gesture on the page first (browsers start no sound without one).
+   */
+  setSound(info: AudioInfo | undefined, context?: AudioContext): void {
+    this.stopSound();
+    if (info && context) this.sound = { info, context };
+    if (this.sound) this.element.dataset.sound = 'on';
+    else delete this.element.dataset.sound;
+  }
+
+  private pushSound(unit: AudioUnit): void {
+    const sound = this.sound;
+    if (!sound || unit.codec !== sound.info.codec) return;
+    if (!sound.out) {
+      // AAC without WebCodecs (a plain-http page): through the Media Source with the pictures.
+      const mse = this.player instanceof MsePlayer ? this.player : undefined;
+      if (mse && unit.codec === 'aac' && !audioDecoderUsable()) {
+        mse.setSound(sound.info);
+        sound.out = { kind: 'mse' };
+      } else {
+        const player = new SoundPlayer(sound.info, sound.context, this.clock, (offset) => {
+          this.soundFrames++;
+          this.offsets.push(offset);
+        });
+        sound.out = { kind: 'context', player };
+      }
+    }
+    if (sound.out.kind === 'context') sound.out.player.push(unit);
+    else if (this.player instanceof MsePlayer) this.player.pushAudio(unit);
+  }
+
+  private stopSound(): void {
+    const out = this.sound?.out;
+    if (out?.kind === 'context') out.player.close();
+    if (out?.kind === 'mse' && this.player instanceof MsePlayer) this.player.setSound(undefined);
+    this.sound = undefined;
   }
 
   /** Frees the player and any picture not yet drawn (the tile goes away or goes to JPEG). */
   close(): void {
+    // The sound stays wanted; it starts again with the next player.
+    const sound = this.sound;
+    this.stopSound();
+    if (sound) this.sound = { info: sound.info, context: sound.context };
     this.player?.close();
     if (this.player instanceof MsePlayer) this.player.element.remove();
     this.player = undefined;
@@ -222,6 +313,7 @@ export class Tile {
     }
     const player = new MsePlayer((timestamp) => {
       this.element.dataset.codec = 'h264';
+      if (timestamp !== undefined) this.clock.note(timestamp, performance.now());
       this.shown({ decoder: 'mse', cutAt: timestamp === undefined ? undefined : timestamp / 1000 });
     }, onFailure);
     this.canvas.after(player.element);
@@ -303,6 +395,8 @@ export class Tile {
       }
       this.surface(image);
       image.close();
+      if (picture.shown.cutAt !== undefined)
+        this.clock.note(picture.shown.cutAt * 1000, performance.now());
       this.element.dataset.codec = picture.kind;
       this.shown(picture.shown);
     });

@@ -1,9 +1,12 @@
 /**
  * Decodes one camera's H.264 / H.265 access units with WebCodecs' VideoDecoder and hands on the
- * pictures to show. It starts at a key unit (after configure, and after any error), drops
- * deltas until the next key unit when its queue backs up (a delta after a gap decodes to
- * garbage), closes the pictures of decode-only units (a late joiner's catch-up) unseen, and
- * recreates the decoder after an error. Repeated errors make it give up: the tile asks for JPEG.
+ * pictures to show, each with its presentation time (B-frames come out reordered, as timed). It
+ * starts at a key unit (after configure, and after any error), closes the pictures of
+ * decode-only units (a late joiner's catch-up, however long its GOP) unseen, and recreates the
+ * decoder after an error. A catch-up is decoded as fast as the decoder takes it and never
+ * dropped; only live units count against the queue bound, past which deltas are dropped until the
+ * next key unit (a delta after a gap decodes to garbage). Repeated errors make it give up: the
+ * tile asks for JPEG.
  */
 import type { VideoUnit } from '../protocol/wire.js';
 
@@ -22,6 +25,7 @@ export class WebCodecsPlayer {
   private decoder: VideoDecoder | undefined;
   private codecString: string | undefined;
   private needKey = true;
+  /** Presentation times of decode-only units not yet out of the decoder. */
   private readonly decodeOnly = new Set<number>();
   private errors: number[] = [];
   private readonly onPicture: (frame: VideoFrame) => void;
@@ -39,7 +43,8 @@ export class WebCodecsPlayer {
     if (!this.decoder || this.codecString !== codecString) this.configure(codecString);
     const decoder = this.decoder;
     if (!decoder) return;
-    if (!unit.key && (this.needKey || decoder.decodeQueueSize > MAX_DECODE_QUEUE)) {
+    const live = decoder.decodeQueueSize - this.decodeOnly.size;
+    if (!unit.key && (this.needKey || (!unit.decodeOnly && live > MAX_DECODE_QUEUE))) {
       this.needKey = true;
       return;
     }

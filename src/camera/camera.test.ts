@@ -1,19 +1,22 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { FakeClock, randomSequence } from '../../test/helpers/fake-clock.js';
 import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
+import { Fmp4Stream } from '../../test/helpers/fmp4-stream.js';
 import { createLog } from '../common/log.js';
 import type { CameraConfig } from '../config/schema.js';
-import type { FfmpegExit } from '../ffmpeg/process.js';
+import { children } from '../frames/mp4-demuxer.js';
 import type { CameraInfo } from '../protocol/wire.js';
 import { Camera, type CameraOptions, type Frame, OFFLINE_AFTER_ATTEMPTS } from './camera.js';
+import type { SourceExit } from './source.js';
 import { type CameraState, TRANSITIONS } from './states.js';
 
 const BOUNDARY = 'camplex';
 const START_TIMEOUT_MS = 20_000;
 const STALL_MS = 5000;
 const MIN_UPTIME_MS = 10_000;
-const CLOSED: FfmpegExit = { code: 0, signal: null, lastError: '' };
+const CLOSED: SourceExit = { code: 0, signal: null, lastError: '' };
 
 function fakeJpeg(seed: number, size = 32): Buffer {
   const body = Buffer.alloc(size, seed & 0xff);
@@ -662,3 +665,172 @@ describe('camera states', () => {
     );
   });
 });
+
+describe('a video camera with sound', () => {
+  /** About 1 s of H.264 main with B-frames at 10 fps and AAC, as ffmpeg writes it. */
+  const RECORDED = new Uint8Array(
+    readFileSync(new URL('../../test/fixtures/h264-bframes-aac.mp4', import.meta.url)),
+  );
+
+  function videoCamera(options: Partial<CameraOptions> = {}) {
+    const clock = new FakeClock(1_000_000);
+    const processes: FakeProcess[] = [];
+    const frames: Frame[] = [];
+    const camera = new Camera(
+      { id: 'door', name: 'Door', url: 'rtsp://door/x' },
+      {
+        launch: fakeLauncher(processes, 'door', { output: 'h264', copyJpeg: false, audio: 'aac' }),
+        listener: { onFrame: (_camera, frame) => frames.push(frame), onState: () => {} },
+        clock,
+        log: createLog({ level: 'silent' }),
+        boundary: BOUNDARY,
+        maxFrameBytes: 1 << 20,
+        random: () => 0.5,
+        stallMs: 60_000,
+        ...options,
+      },
+    );
+    return { camera, clock, processes, frames };
+  }
+
+  it('hands on pictures and sound on one clock, keeping the camera’s reordering', () => {
+    const { camera, clock, processes, frames } = videoCamera();
+    camera.start();
+    const ffmpeg = processes[0];
+    assert.ok(ffmpeg);
+    // Each fragment at its own time, as a camera sends them (with a little jitter).
+    const start = clock.now();
+    // (ffmpeg writes the pictures to stdout and the sound to a second output: each takes its own.)
+    for (const [due, bytes] of paced(RECORDED)) {
+      clock.advance(Math.max(0, start + due + ((bytes.length * 7) % 13) - clock.now()));
+      ffmpeg.handlers.onStdout(Buffer.from(bytes));
+      ffmpeg.handlers.onSound?.(Buffer.from(bytes));
+    }
+    const pictures = frames.filter((frame) => !frame.audio);
+    const sound = frames.filter((frame) => frame.audio);
+    assert.equal(pictures.length, 12);
+    assert.ok(sound.length > 40, 'sound from the first picture on');
+    assert.ok(sound.every((frame) => frame.codec === 'aac' && frame.key));
+    assert.ok(
+      pictures.some((frame) => frame.pts > frame.dts),
+      'B-frames: shown after decoding',
+    );
+    // The camera's spacing, not the arrival's: 100 ms between decode times.
+    const dts = pictures.slice(1).map((frame) => frame.dts);
+    assert.ok(dts.slice(1).every((time, i) => Math.abs(time - (dts[i] ?? 0) - 100_000) < 1));
+    assert.deepEqual(camera.info().audio, {
+      codec: 'aac',
+      rate: 44100,
+      channels: 1,
+      codecString: 'mp4a.40.2',
+      config: '120856e500',
+    });
+    assert.equal(camera.info().bframes, true);
+    assert.equal(camera.info().codecString, 'avc1.4D400C');
+    assert.ok(
+      camera.sinceKey.every((frame) => !frame.audio),
+      'sound is never cached',
+    );
+    assert.equal(camera.counters.audioFrames, sound.length);
+  });
+
+  it('keeps a whole 10 s GOP at 30 fps for late joiners (no cap on the number of units)', () => {
+    const { camera, processes } = videoCamera();
+    camera.start();
+    const ffmpeg = processes[0];
+    assert.ok(ffmpeg);
+    const stream = new Fmp4Stream();
+    const unit = (key: boolean) => h264Unit(key, 2000);
+    ffmpeg.handlers.onStdout(Buffer.from(stream.unit(unit(true), true, 3000)));
+    for (let i = 1; i < 300; i++)
+      ffmpeg.handlers.onStdout(Buffer.from(stream.unit(unit(false), false, 3000)));
+    assert.equal(camera.sinceKey.length, 300);
+    assert.ok(camera.cachedByteCount >= 300 * 1900, 'every byte counted');
+  });
+
+  it('empties its cache past its bytes or its time, and starts again at the next key unit', () => {
+    const { camera, processes, clock } = videoCamera({ maxCacheBytes: 50_000, maxCacheMs: 10_000 });
+    camera.start();
+    const ffmpeg = processes[0];
+    assert.ok(ffmpeg);
+    const stream = new Fmp4Stream();
+    // Each unit comes when the one before it ends (its length in 90 kHz ticks).
+    let last = 6000;
+    const play = (key: boolean, bytes: number, ticks = 6000) => {
+      clock.advance(last / 90);
+      last = ticks;
+      ffmpeg.handlers.onStdout(Buffer.from(stream.unit(h264Unit(key, bytes), key, ticks)));
+    };
+    play(true, 1000);
+    for (let i = 0; i < 40; i++) play(false, 1000);
+    assert.equal(camera.sinceKey.length, 41);
+    play(false, 20_000); // past 50 KB
+    assert.equal(camera.sinceKey.length, 0, 'never trimmed off the key: emptied');
+    play(false, 1000);
+    assert.equal(camera.sinceKey.length, 0, 'until the next key unit');
+    play(true, 1000);
+    // A GOP longer than 10 s (a frame every 2 s here) is not kept.
+    for (let i = 0; i < 5; i++) play(false, 100, 180_000);
+    assert.equal(camera.sinceKey.length, 6);
+    play(false, 100, 180_000);
+    assert.equal(camera.sinceKey.length, 0);
+  });
+});
+
+/**
+ * A fragmented MP4 recording cut into what ffmpeg writes at once (header; moof and mdat), each
+ * with the time in ms its sample is due (its decode time; the first fragment of each track at 0).
+ */
+function paced(recording: Uint8Array): Array<[number, Uint8Array]> {
+  const timescales = new Map<number, number>([
+    [1, 90_000],
+    [2, 44_100],
+  ]);
+  const out: Array<[number, Uint8Array]> = [];
+  const view = new DataView(recording.buffer, recording.byteOffset, recording.byteLength);
+  let pending = 0;
+  let due = 0;
+  for (let at = 0; at + 8 <= recording.length; ) {
+    const size = view.getUint32(at);
+    const type = String.fromCharCode(...recording.subarray(at + 4, at + 8));
+    if (type === 'moof') {
+      const traf = children(recording.subarray(at + 8, at + size)).find(
+        (box) => box.type === 'traf',
+      );
+      const inner = children(traf?.body ?? new Uint8Array(0));
+      const tfhd = inner.find((box) => box.type === 'tfhd')?.body;
+      const tfdt = inner.find((box) => box.type === 'tfdt')?.body;
+      if (tfhd && tfdt) {
+        const track = new DataView(tfhd.buffer, tfhd.byteOffset).getUint32(4);
+        const time =
+          tfdt[0] === 1
+            ? Number(new DataView(tfdt.buffer, tfdt.byteOffset).getBigUint64(4))
+            : new DataView(tfdt.buffer, tfdt.byteOffset).getUint32(4);
+        due = (time / (timescales.get(track) ?? 1000)) * 1000;
+      }
+    }
+    if (type !== 'mdat' && type !== 'moof') {
+      at += size;
+      continue;
+    }
+    if (type === 'moof') pending = at;
+    at += size;
+    if (type === 'mdat') out.push([due, recording.subarray(out.length === 0 ? 0 : pending, at)]);
+  }
+  return out;
+}
+
+/** A stand-in H.264 access unit of about `bytes` bytes: AUD, (SPS, PPS,) one slice. */
+function h264Unit(key: boolean, bytes: number): Uint8Array {
+  const slice = Buffer.alloc(Math.max(4, bytes - 30), 0x5a);
+  slice[0] = key ? 0x65 : 0x41;
+  const parts = [Buffer.from([0, 0, 0, 1, 0x09, 0xf0])];
+  if (key) {
+    parts.push(
+      Buffer.from([0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0x84]),
+    );
+    parts.push(Buffer.from([0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]));
+  }
+  parts.push(Buffer.from([0, 0, 0, 1]), slice);
+  return new Uint8Array(Buffer.concat(parts));
+}

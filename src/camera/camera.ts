@@ -1,28 +1,52 @@
 /**
  * One camera: its ffmpeg supervised through the states of states.ts, with restarts on exit or
- * stall (exponential backoff, fresh jitter, forever), and its latest frame cached so a new viewer
- * paints at once. It hands out frames and knows nothing of viewers or the wire: the hub starts
- * and stops it.
+ * stall (exponential backoff, fresh jitter, forever), and its pictures since the last key frame
+ * cached so a new viewer paints at once. It hands out frames (pictures, and sound frames when
+ * the camera has sound), each on camplex's clock with the camera's own timing, and knows nothing
+ * of viewers or the wire: the hub starts and stops it.
  */
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/backoff.js';
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import type { CameraConfig } from '../config/schema.js';
-import type { FfmpegProcess } from '../ffmpeg/process.js';
-import type { SourceHandlers } from '../ffmpeg/source.js';
-import { AnnexBSplitter } from '../frames/annexb-splitter.js';
-import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
-import { type Codec, Frame } from './frame.js';
-import { viewerReason } from './redact.js';
-import { type CameraInfo, type CameraState, isFailing, isRunning, TRANSITIONS } from './states.js';
 
-export type { CameraInfo, CameraState, Codec };
-export { Frame };
+import { AccessUnitReader } from '../frames/access-units.js';
+import type { VideoCodec } from '../frames/codecs.js';
+import { type MediaUnit, MediaUnits } from '../frames/media-units.js';
+import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
+import type { SequenceInfo } from '../frames/parameter-sets.js';
+import { Timeline } from '../frames/timeline.js';
+import { type AudioCodec, type Codec, Frame, isAudio, type PictureCodec } from './frame.js';
+import { viewerReason } from './redact.js';
+import type { CutUnit, RunningSource, SourceHandlers, SourcePlan } from './source.js';
+import {
+  type AudioInfo,
+  type CameraInfo,
+  type CameraState,
+  isFailing,
+  isRunning,
+  TRANSITIONS,
+} from './states.js';
+
+export type { AudioCodec, AudioInfo, CameraInfo, CameraState, Codec, PictureCodec };
+export { Frame, isAudio };
+
+/** A unit with its times on the container's clock (microseconds), before the timeline. */
+type Timed = Omit<MediaUnit, 'kind' | 'codec'> & { codec: Codec };
+
+/** Where a stream's output goes in: bytes from ffmpeg, or units another node already cut. */
+interface Input {
+  push(chunk: Uint8Array): void;
+  /** Bytes of ffmpeg's second output: the camera's sound. */
+  pushSound(chunk: Uint8Array): void;
+  pushUnit(unit: CutUnit): void;
+}
 
 export interface CameraListener {
+  /** A picture or a sound frame. */
   onFrame(camera: Camera, frame: Frame): void;
   onState(camera: Camera): void;
-  /** What ffmpeg writes is known, or changed (before its first frame). */
+  /** What ffmpeg writes (the video codec, the sound) is known, or changed (before its frames). */
   onCodec?(camera: Camera): void;
 }
 
@@ -31,16 +55,16 @@ export interface CameraOptions {
    * Starts this camera's ffmpeg (`attempt` 0 the first time, then failures in a row); the
    * camera owns the returned process. It says which format it writes before writing.
    */
-  launch: (handlers: SourceHandlers, attempt: number) => FfmpegProcess;
+  launch: (handlers: SourceHandlers, attempt: number) => RunningSource;
   listener: CameraListener;
   clock: Clock;
   log: Log;
   boundary: string;
   maxFrameBytes: number;
-  /** The frames kept for a new viewer (since the last key frame): at most this many bytes. */
+  /** The pictures kept for a new viewer (since the last key frame): at most this many bytes... */
   maxCacheBytes?: number;
-  /** ... and at most this many frames. */
-  maxCacheFrames?: number;
+  /** ... spanning at most this long (a key frame this far back is too old to start from). */
+  maxCacheMs?: number;
   random?: () => number;
   backoff?: BackoffPolicy;
   /** No first frame within this long after spawning counts as a failure. */
@@ -52,7 +76,8 @@ export interface CameraOptions {
 }
 
 const DEFAULT_START_TIMEOUT_MS = 20_000;
-const DEFAULT_CACHE_FRAMES = 300;
+/** A GOP longer than this is not kept for late joiners (they wait for the next key frame). */
+export const DEFAULT_CACHE_MS = 30_000;
 const DEFAULT_MIN_UPTIME_MS = 10_000;
 /** After this many failures in a row a camera is shown `offline` (it still retries forever). */
 export const OFFLINE_AFTER_ATTEMPTS = 5;
@@ -61,8 +86,10 @@ const SILENCE_WORTH_NOTING_MS = 2000;
 
 /** Running totals of one camera, read by /metrics; plain numbers, cheap on the frame path. */
 export interface CameraCounters {
-  /** Frames out of the splitter. */
+  /** Pictures out of the splitter. */
   frames: number;
+  /** Sound frames out of the splitter. */
+  audioFrames: number;
   /** ffmpeg exits and stalls that led to a restart. */
   failures: number;
 }
@@ -76,7 +103,7 @@ export class Camera {
    * reaches them all.
    */
   readonly config: CameraConfig;
-  readonly counters: CameraCounters = { frames: 0, failures: 0 };
+  readonly counters: CameraCounters = { frames: 0, audioFrames: 0, failures: 0 };
   private readonly options: CameraOptions;
   private readonly stallMs: number;
   private state: CameraState = 'idle';
@@ -85,19 +112,22 @@ export class Camera {
   private retryInMs: number | undefined;
   /** Bumped whenever a process is replaced, so a late event of an old one is ignored. */
   private generation = 0;
-  private process: FfmpegProcess | undefined;
+  private source: RunningSource | undefined;
   private retryTimer: unknown;
   private watchdogTimer: unknown;
   private spawnedAt = 0;
   private lastFrameAt: number | undefined;
   private liveSince: number | undefined;
   private seq = 0;
+  private soundSeq = 0;
   /** What ffmpeg writes now: known once it started. */
-  private codec: Codec | undefined;
+  private codec: PictureCodec | undefined;
+  /** The camera's sound, passed on: known once its tracks are. */
+  private sound: AudioInfo | undefined;
   /** From the stream's parameter sets: what a decoder is asked for, and the picture size. */
   private sequence: { codecString: string; width: number; height: number } | undefined;
   private bidirectional = false;
-  /** The frames since the last key frame (for JPEG: the latest), for a new viewer. */
+  /** The pictures since the last key frame (for JPEG: the latest), for a new viewer. */
   private cached: Frame[] = [];
   private cachedBytes = 0;
   /**
@@ -105,7 +135,7 @@ export class Camera {
    * first key frame on (a delta before it would continue the old process's pictures).
    */
   private awaitingKey = true;
-  /** Side listeners of every frame (the JPEG transcoder's input). */
+  /** Side listeners of every picture (the JPEG transcoder's input). */
   private readonly taps = new Set<(frame: Frame) => void>();
 
   constructor(config: CameraConfig, options: CameraOptions) {
@@ -117,33 +147,44 @@ export class Camera {
     this.stallMs = options.stallMs ?? Math.max(5000, 10 * frameInterval);
   }
 
-  /** The newest frame, while the camera is live. */
+  /** The newest picture, while the camera is live. */
   get latest(): Frame | undefined {
     return this.cached.at(-1);
   }
 
   /**
-   * The frames a new viewer needs to show the current picture: from the last key frame on
-   * (for JPEG the latest frame alone); empty while there is none or the cache overflowed.
+   * The pictures a new viewer needs to show the current one: from the last key frame on (for
+   * JPEG the latest frame alone); empty while there is none or the cache overflowed. Sound is
+   * never cached: a new viewer's starts at the live edge.
    */
   get sinceKey(): readonly Frame[] {
     return this.cached;
   }
 
-  /** Calls `listener` with every frame from now on, until the returned function is called. */
+  /** Bytes of the pictures kept for new viewers now. */
+  get cachedByteCount(): number {
+    return this.cachedBytes;
+  }
+
+  /** Calls `listener` with every picture from now on, until the returned function is called. */
   tap(listener: (frame: Frame) => void): () => void {
     this.taps.add(listener);
     return () => this.taps.delete(listener);
   }
 
-  /** What the camera's ffmpeg writes, once it started. */
-  get currentCodec(): Codec | undefined {
+  /** What the camera's ffmpeg writes (its pictures), once it started. */
+  get currentCodec(): PictureCodec | undefined {
     return this.codec;
+  }
+
+  /** The camera's sound, once known, when it has sound camplex passes on. */
+  get currentAudio(): AudioCodec | undefined {
+    return this.sound?.codec;
   }
 
   /** The running ffmpeg's process id (for its CPU in /metrics). */
   get pid(): number | undefined {
-    return this.process?.pid;
+    return this.source?.pid;
   }
 
   /** True while ffmpeg runs or a restart is pending. */
@@ -156,6 +197,7 @@ export class Camera {
     if (this.codec) info.codec = this.codec;
     if (this.sequence) Object.assign(info, this.sequence);
     if (this.bidirectional) info.bframes = true;
+    if (this.sound) info.audio = this.sound;
     if (isFailing(this.state)) {
       info.reason = this.reason ?? 'unknown error';
       info.attempt = this.attempt;
@@ -184,8 +226,8 @@ export class Camera {
   private halt(state: 'idle' | 'stopped'): Promise<void> {
     this.generation++;
     this.clearTimers();
-    const exiting = this.process?.stop() ?? Promise.resolve();
-    this.process = undefined;
+    const exiting = this.source?.stop() ?? Promise.resolve();
+    this.source = undefined;
     this.forgetFrames();
     this.liveSince = undefined;
     if (this.state !== 'stopped') this.setState(state);
@@ -198,33 +240,36 @@ export class Camera {
     this.lastFrameAt = undefined;
     this.awaitingKey = true;
     this.setState('starting');
-    let splitter: { push(chunk: Uint8Array): void; pushUnit(unit: Uint8Array): void } | undefined;
+    let splitter: Input | undefined;
     const handlers: SourceHandlers = {
       onPlan: (plan) => {
         if (generation !== this.generation) return;
-        splitter = this.splitterFor(plan.output, generation);
+        splitter = this.inputFor(plan, generation);
       },
       onStdout: (chunk) => {
         if (generation === this.generation) splitter?.push(chunk);
+      },
+      onSound: (chunk) => {
+        if (generation === this.generation) splitter?.pushSound(chunk);
       },
       onUnit: (unit) => {
         if (generation === this.generation) splitter?.pushUnit(unit);
       },
       onExit: (exit) => {
         if (generation !== this.generation) return;
-        this.process = undefined;
+        this.source = undefined;
         if (exit.handover) this.startAgain(exit.lastError);
         else this.fail(this.withSilence(describeExit(exit)), exit.lastError);
       },
     };
     try {
-      this.process = this.options.launch(handlers, this.attempt);
+      this.source = this.options.launch(handlers, this.attempt);
     } catch (error) {
       // spawn throws synchronously for arguments it cannot pass (E2BIG, a NUL): a failed
       // start like any other, retried with backoff, never an exception out of a reload.
       // Its message may quote the URL, credentials included: viewers get the code, the
       // (redacted) log the message.
-      this.process = undefined;
+      this.source = undefined;
       const code = (error as NodeJS.ErrnoException).code ?? 'error';
       this.fail(`ffmpeg could not be started (${code})`, (error as Error).message);
       return;
@@ -232,50 +277,121 @@ export class Camera {
     this.armWatchdog(this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
   }
 
-  /** The splitter for what ffmpeg writes; its frames count only while `generation` runs. */
-  private splitterFor(output: 'mpjpeg' | 'h264' | 'h265', generation: number) {
+  /**
+   * The splitter for what ffmpeg writes (or what another node relays), with a timeline that puts
+   * its units on camplex's clock; its frames count only while `generation` runs.
+   */
+  private inputFor(plan: SourcePlan, generation: number): Input {
     const { maxFrameBytes } = this.options;
     const current = () => generation === this.generation;
-    const codec: Codec = output === 'mpjpeg' ? 'jpeg' : output;
-    if (codec !== this.codec) {
+    const codec: PictureCodec = plan.output === 'mpjpeg' ? 'jpeg' : plan.output;
+    const sound = plan.audio;
+    if (codec !== this.codec || sound !== this.sound?.codec) {
       this.codec = codec;
+      if (sound !== this.sound?.codec) this.sound = undefined; // its details come with its track
       this.options.listener.onCodec?.(this);
     }
-    if (output === 'mpjpeg') {
-      const onFrame = (jpeg: Uint8Array) => {
-        if (current()) this.acceptFrame(jpeg, 'jpeg', true);
+    if (plan.output === 'mpjpeg') {
+      const jpegs = new MpjpegSplitter({
+        boundary: this.options.boundary,
+        maxFrameBytes,
+        onFrame: (jpeg) => {
+          if (current()) this.acceptPicture(jpeg, 'jpeg', true);
+        },
+      });
+      return {
+        push: (chunk) => jpegs.push(chunk),
+        pushSound: () => {},
+        pushUnit: (unit) => jpegs.pushUnit(unit.data),
       };
-      return new MpjpegSplitter({ boundary: this.options.boundary, maxFrameBytes, onFrame });
     }
-    return new AnnexBSplitter({
-      codec: output,
+    const video: VideoCodec = plan.output;
+    const timeline = new Timeline();
+    const accept = (unit: Timed, hasVideo: boolean) => {
+      if (!current()) return;
+      const now = this.options.clock.now();
+      const picture = !isAudio(unit.codec);
+      const offset = timeline.place(unit.dts, now * 1000, picture || !hasVideo);
+      const pts = unit.pts + offset;
+      const dts = unit.dts + offset;
+      if (picture) {
+        if (unit.bidirectional) this.noteBidirectional();
+        this.acceptPicture(unit.data, unit.codec as PictureCodec, unit.key, pts, dts);
+      } else {
+        this.acceptSound(unit.data, unit.codec as AudioCodec, pts, dts);
+      }
+    };
+    const onSequence = (sequence: SequenceInfo) => {
+      if (!current()) return;
+      this.sequence = sequence;
+      this.options.listener.onState(this); // viewers learn the codec string and size
+    };
+    // Pictures on stdout, the sound (when there is one) on a second output: one timeline.
+    const units = new MediaUnits({
       maxUnitBytes: maxFrameBytes,
-      onUnit: (unit) => {
-        if (!current()) return;
-        if (unit.bidirectional && !this.bidirectional) {
-          this.bidirectional = true;
-          this.options.log.warn(
-            'camera sends B-frames: browsers decode them with a delay of the reordering ' +
-              'depth (pictures are timed by arrival); turn B-frames off on the camera, or use its sub-stream',
-          );
-          this.options.listener.onState(this);
-        }
-        this.acceptFrame(unit.data, output, unit.key);
-      },
-      onSequence: (sequence) => {
-        if (!current()) return;
-        this.sequence = sequence;
-        this.options.listener.onState(this); // viewers learn the codec string and size
+      only: 'video',
+      onUnit: (unit) => accept(unit, true),
+      onSequence,
+    });
+    const sounds = new MediaUnits({
+      maxUnitBytes: maxFrameBytes,
+      only: 'audio',
+      onUnit: (unit) => accept(unit, true),
+      onTracks: (_video, audio) => {
+        if (current()) this.learnSound(audio);
       },
     });
+    // Units another node cut: pictures are read again here (key units, their codec string).
+    const reader = new AccessUnitReader({ codec: video, maxUnitBytes: maxFrameBytes, onSequence });
+    return {
+      push: (chunk) => units.push(chunk),
+      pushSound: (chunk) => sounds.push(chunk),
+      pushUnit: (unit) => {
+        if (unit.audio) this.learnSound(unit.audio);
+        if (isAudio(unit.codec)) {
+          if (this.sound?.codec === unit.codec) accept(unit, true);
+          return;
+        }
+        const read = reader.read(unit.data);
+        if (read)
+          accept(
+            { ...unit, data: read.data, key: read.key, bidirectional: read.bidirectional },
+            true,
+          );
+      },
+    };
   }
 
-  private acceptFrame(data: Uint8Array, codec: Codec, key: boolean): void {
+  /** The sound's details (codec, rate, channels, decoder configuration), told to viewers. */
+  private learnSound(audio: AudioInfo | undefined): void {
+    const known = this.sound;
+    if (JSON.stringify(known) === JSON.stringify(audio)) return;
+    this.sound = audio;
+    if (known?.codec !== audio?.codec) this.options.listener.onCodec?.(this);
+    this.options.listener.onState(this);
+  }
+
+  private noteBidirectional(): void {
+    if (this.bidirectional) return;
+    this.bidirectional = true;
+    this.options.log.info(
+      'camera sends B-frames: browsers show each picture a frame or two after it is decoded',
+    );
+    this.options.listener.onState(this);
+  }
+
+  private acceptPicture(
+    data: Uint8Array,
+    codec: PictureCodec,
+    key: boolean,
+    pts?: number,
+    dts?: number,
+  ): void {
     if (this.awaitingKey && !key) return;
     this.awaitingKey = false;
     const now = this.options.clock.now();
     this.lastFrameAt = now;
-    const frame = new Frame(data, ++this.seq, now, codec, key);
+    const frame = new Frame(data, ++this.seq, now, codec, key, pts, dts);
     this.counters.frames++;
     this.cache(frame);
     if (this.state !== 'live') {
@@ -288,9 +404,19 @@ export class Camera {
     this.options.listener.onFrame(this, frame);
   }
 
+  /** A sound frame goes out while the pictures do (it alone does not keep a camera live). */
+  private acceptSound(data: Uint8Array, codec: AudioCodec, pts: number, dts: number): void {
+    if (this.awaitingKey || this.state !== 'live') return;
+    const now = this.options.clock.now();
+    const frame = new Frame(data, ++this.soundSeq, now, codec, true, pts, dts);
+    this.counters.audioFrames++;
+    this.options.listener.onFrame(this, frame);
+  }
+
   /**
    * Keeps `frame` for new viewers: a key frame starts the cache afresh; a frame that would
-   * take it past its bounds empties it (never trims off the key) until the next key frame.
+   * take it past its bounds (bytes, or time since the key frame) empties it (never trims off the
+   * key) until the next key frame.
    */
   private cache(frame: Frame): void {
     if (frame.key) {
@@ -298,10 +424,12 @@ export class Camera {
       this.cachedBytes = frame.data.length;
       return;
     }
-    if (this.cached.length === 0) return; // waiting for a key frame
+    const first = this.cached[0];
+    if (first === undefined) return; // waiting for a key frame
     const maxBytes = this.options.maxCacheBytes ?? 4 * this.options.maxFrameBytes;
-    const maxFrames = this.options.maxCacheFrames ?? DEFAULT_CACHE_FRAMES;
-    if (this.cachedBytes + frame.data.length > maxBytes || this.cached.length >= maxFrames) {
+    const maxMs = this.options.maxCacheMs ?? DEFAULT_CACHE_MS;
+    const spanMs = (frame.dts - first.dts) / 1000;
+    if (this.cachedBytes + frame.data.length > maxBytes || spanMs > maxMs) {
       this.cached = [];
       this.cachedBytes = 0;
       return;
@@ -337,8 +465,8 @@ export class Camera {
       ? `no first frame within ${seconds} s`
       : `no frame for ${seconds} s (stalled)`;
     this.generation++; // the killed process's exit must not count as a second failure
-    void this.process?.stop();
-    this.process = undefined;
+    void this.source?.stop();
+    this.source = undefined;
     this.fail(reason, reason);
   }
 

@@ -1,35 +1,56 @@
 /**
- * One frame of one camera as it left the splitter: a JPEG, or an H.264 / H.265 access unit
- * (Annex B, one picture), with whether a decoder can start at it, numbered and timed.
+ * One unit of one camera as it left the splitter: a picture (a JPEG, or an H.264 / H.265 access
+ * unit in Annex B) or a frame of its sound (AAC, Opus, G.711), with whether a decoder can start
+ * at it, numbered and timed: when camplex received it, and where the camera put it on its own
+ * clock (presentation and decode time, moved onto camplex's clock by one offset per stream, so
+ * the camera's reordering and the place of its sound against its pictures are kept).
  */
-export type Codec = 'jpeg' | 'h264' | 'h265';
+import { type AudioCodec, type Codec, isAudio, type PictureCodec } from '../frames/codecs.js';
+
+export type { AudioCodec, Codec, PictureCodec };
+export { isAudio };
 
 export class Frame {
-  /** The encoded picture (a view into ffmpeg's output; nothing writes to it). */
+  /** The encoded unit (a view into ffmpeg's output; nothing writes to it). */
   readonly data: Uint8Array;
-  /** Per-camera frame counter since camplex started. */
+  /** Per-stream counter since camplex started, of pictures (sound frames have their own). */
   readonly seq: number;
-  /** Clock time (ms since epoch, sub-millisecond) the frame left the splitter. */
+  /** Clock time (ms since epoch, sub-millisecond) the unit left the splitter. */
   readonly at: number;
   readonly codec: Codec;
-  /** A decoder can start here: every JPEG; an IDR (H.264) or IRAP (H.265) access unit. */
+  /** A decoder can start here: every JPEG and sound frame; an IDR (H.264) or IRAP (H.265) unit. */
   readonly key: boolean;
+  /** When it is shown (heard), microseconds on camplex's clock: the camera's timing kept. */
+  readonly pts: number;
+  /** When it is decoded, microseconds: pictures come in this order (differs with B-frames). */
+  readonly dts: number;
   /**
    * Where a consumer keeps what it built from this frame to share with every viewer (the
    * socket layer's wire message). The camera never reads it.
    */
   encoded: unknown = undefined;
 
-  constructor(data: Uint8Array, seq: number, at: number, codec: Codec = 'jpeg', key = true) {
+  /** Without times of its own (a JPEG), a unit is presented and decoded when it arrived. */
+  constructor(
+    data: Uint8Array,
+    seq: number,
+    at: number,
+    codec: Codec = 'jpeg',
+    key = true,
+    pts = Math.round(at * 1000),
+    dts = pts,
+  ) {
     this.data = data;
     this.seq = seq;
     this.at = at;
     this.codec = codec;
     this.key = key;
+    this.pts = pts;
+    this.dts = dts;
   }
 
-  /** `at` in whole microseconds, as the wire and decoders count time. */
-  get timestamp(): number {
-    return Math.round(this.at * 1000);
+  /** A frame of the camera's sound. */
+  get audio(): boolean {
+    return isAudio(this.codec);
   }
 }

@@ -5,6 +5,10 @@
  */
 export type CameraState = 'idle' | 'starting' | 'live' | 'retrying' | 'offline' | 'stopped';
 
+import type { AudioInfo } from '../frames/codecs.js';
+
+export type { AudioInfo };
+
 /** What a viewer may know of a camera: never its URL. */
 export interface CameraInfo {
   id: string;
@@ -24,6 +28,8 @@ export interface CameraInfo {
   height?: number;
   /** The camera sends B-frames (decoded with a delay of the reordering depth). */
   bframes?: true;
+  /** The camera's sound, once known, when camplex passes it on. */
+  audio?: AudioInfo;
   /** The camera's second stream (`<id>@sub`), when it has one. */
   substream?: CameraInfo;
   /** In a cluster: the node running the camera now. */

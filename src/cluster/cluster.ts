@@ -31,9 +31,10 @@ import {
 } from '@nats-io/transport-node';
 import type { LoginSessions } from '../access/login-sessions.js';
 import type { CameraInfo, CameraOptions, Codec } from '../camera/camera.js';
+import type { SourceHandlers } from '../camera/source.js';
 import { type Clock, every } from '../common/clock.js';
 import type { Log } from '../common/log.js';
-import type { SourceHandlers } from '../ffmpeg/source.js';
+import { AUDIO_CODECS } from '../frames/codecs.js';
 import type { Hub } from '../hub/hub.js';
 import { frameOf, framesOf, type Relayed, respondWithFrames } from './bus-format.js';
 import { Lease } from './lease.js';
@@ -96,7 +97,7 @@ const RELAY_WINDOW_BYTES = 8 * 1024 * 1024;
 const CONNECT_RETRY_MS = 2000;
 /** Formats the owner's relay viewer asks the hub for: whatever the camera sends. */
 const FORMATS: Record<Channel, readonly Codec[]> = {
-  native: ['h264', 'h265', 'jpeg'],
+  native: ['h264', 'h265', 'jpeg', ...AUDIO_CODECS],
   jpeg: ['jpeg'],
 };
 

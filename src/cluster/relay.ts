@@ -28,6 +28,8 @@ export class RelayViewer implements Viewer {
   private readonly subjects = new Map<string, string>();
   /** Cameras whose units were dropped: nothing goes until their next key unit. */
   private readonly awaitingKey = new Set<string>();
+  /** Cameras whose sound details go with their next sound frame (after each key unit). */
+  private readonly tellSound = new Set<string>();
   private tooLarge = 0;
   private backedUp = 0;
 
@@ -60,6 +62,7 @@ export class RelayViewer implements Viewer {
       return;
     }
     if (this.awaitingKey.has(camera.id) && !frame.key) return;
+    if (frame.key && !frame.audio) this.tellSound.add(camera.id);
     if (!this.window.admit(bytes, frame.key)) {
       if (this.backedUp++ % WARN_EVERY === 0) {
         this.log.warn(
@@ -71,9 +74,11 @@ export class RelayViewer implements Viewer {
       return;
     }
     this.awaitingKey.delete(camera.id);
+    // A node that starts taking the camera learns its sound within a GOP.
+    const sound = frame.audio && this.tellSound.delete(camera.id) ? camera.info().audio : undefined;
     try {
       this.nc.publish(this.subjectOf(camera.id), frame.data, {
-        headers: headersOf(frame, this.publisher),
+        headers: headersOf(frame, this.publisher, sound),
       });
     } catch (error) {
       // a closed connection (shutting down): a viewer must not throw into the frame path

@@ -9,8 +9,7 @@ import { describe, it } from 'node:test';
 import type { KV } from '@nats-io/kv';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { MemoryKv } from '../../test/helpers/memory-kv.js';
-import type { FfmpegExit, FfmpegProcess } from '../ffmpeg/process.js';
-import type { SourceHandlers } from '../ffmpeg/source.js';
+import type { RunningSource, SourceExit, SourceHandlers } from '../camera/source.js';
 import type { Relayed } from './bus-format.js';
 import { Lease } from './lease.js';
 import { type Channel, ClusterSource, type SourceBus } from './remote-source.js';
@@ -19,7 +18,7 @@ const CAMERA = 'door';
 const TTL_MS = 3000;
 
 /** A camera's own ffmpeg on a node: running until stopped, and its exit told when it exits. */
-class FakeFfmpeg implements FfmpegProcess {
+class FakeFfmpeg implements RunningSource {
   readonly pid = 1;
   stopping = false;
   exited = false;
@@ -102,13 +101,14 @@ class FakeNode implements SourceBus {
 
   /** The camera's start on this node, as the camera makes it (cluster.ts's launcher). */
   start() {
-    const exits: FfmpegExit[] = [];
+    const exits: SourceExit[] = [];
     const units: Uint8Array[] = [];
+
     const handlers: SourceHandlers = {
       onStdout: () => {},
       onExit: (exit) => exits.push(exit),
       onPlan: () => {},
-      onUnit: (unit) => units.push(unit),
+      onUnit: (unit) => units.push(unit.data),
     };
     const source = new ClusterSource(this, CAMERA, 'native', handlers, () => {
       const ffmpeg = new FakeFfmpeg(handlers, this.slowExit);
@@ -154,6 +154,8 @@ const frame = (seq: number, key = false, from = 'n1 1'): Relayed => ({
   codec: 'h264',
   key,
   seq,
+  pts: seq * 66_667,
+  dts: seq * 66_667,
   from,
 });
 

@@ -5,10 +5,10 @@
  * is visibly alive. A lease won or lost while it runs ends it as a handover: the camera starts
  * again at once and decides anew.
  */
-import type { Codec } from '../camera/camera.js';
+import type { AudioCodec, Codec } from '../camera/camera.js';
+import type { RunningSource, SourceHandlers } from '../camera/source.js';
 import { type Clock, every } from '../common/clock.js';
-import type { FfmpegProcess } from '../ffmpeg/process.js';
-import type { SourceHandlers } from '../ffmpeg/source.js';
+import { isAudio } from '../frames/codecs.js';
 import type { Relayed } from './bus-format.js';
 import type { Claim, Lease } from './lease.js';
 import { RelayedSequence } from './sequence.js';
@@ -38,13 +38,13 @@ export interface SourceBus {
 }
 
 /** One stream's start on a node: the owner's ffmpeg, or the owner's frames over NATS. */
-export class ClusterSource implements FfmpegProcess {
+export class ClusterSource implements RunningSource {
   private readonly cluster: SourceBus;
   private readonly id: string;
   private readonly channel: Channel;
   private readonly handlers: SourceHandlers;
-  private readonly startLocal: () => FfmpegProcess;
-  private local: FfmpegProcess | undefined;
+  private readonly startLocal: () => RunningSource;
+  private local: RunningSource | undefined;
   /** This source's claim on the camera (the native channel only). */
   private claim: Claim | undefined;
   private stopReceiving: (() => void) | undefined;
@@ -57,7 +57,7 @@ export class ClusterSource implements FfmpegProcess {
     id: string,
     channel: Channel,
     handlers: SourceHandlers,
-    startLocal: () => FfmpegProcess,
+    startLocal: () => RunningSource,
   ) {
     this.cluster = cluster;
     this.id = id;
@@ -110,17 +110,23 @@ export class ClusterSource implements FfmpegProcess {
 
   private async receive(): Promise<void> {
     const order = new RelayedSequence();
-    let planned: Codec | undefined;
+    let pictures: Codec | undefined;
+    let sound: AudioCodec | undefined;
     const take = (frame: Relayed) => {
       if (this.stopped || this.ended || !order.accept(frame)) return;
-      if (planned !== frame.codec) {
-        planned = frame.codec;
+      const audio = isAudio(frame.codec);
+      if (audio ? sound !== frame.codec && frame.audio : pictures !== frame.codec) {
+        if (audio) sound = frame.codec as AudioCodec;
+        else pictures = frame.codec;
+        if (pictures === undefined) return; // the plan is made with the first picture
         this.handlers.onPlan({
-          output: frame.codec === 'jpeg' ? 'mpjpeg' : frame.codec,
+          output: pictures === 'jpeg' ? 'mpjpeg' : (pictures as 'h264' | 'h265'),
           copyJpeg: true,
+          ...(sound ? { audio: sound } : {}),
         });
       }
-      this.handlers.onUnit(frame.data);
+      if (pictures === undefined) return;
+      this.handlers.onUnit(frame);
     };
     // The owner is alive while its units come: only when they stop does this node try to take
     // the camera over (see Lease.setHolderAlive). Not for the JPEG channel: it never takes it.

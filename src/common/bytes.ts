@@ -13,3 +13,21 @@ export function concat(pieces: readonly Uint8Array[]): Uint8Array {
 export function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
+
+/** `bytes` as lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** The bytes a hex string spells (pairs of hex digits; anything else ends it). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const byte = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    if (Number.isNaN(byte)) return out.subarray(0, i);
+    out[i] = byte;
+  }
+  return out;
+}

@@ -54,6 +54,17 @@ const cameraSchema = z.strictObject({
    * them; jpeg always goes as JPEG. Unset: a short probe before the first start finds out.
    */
   codec: z.enum(['h264', 'h265', 'jpeg'], { error: 'expected h264, h265 or jpeg' }).optional(),
+  /**
+   * The camera's sound, passed on beside its copied video (never transcoded): aac, opus, pcma
+   * (G.711 A-law) or pcmu (mu-law); none (or false) leaves it out. Unset: the probe finds out, so
+   * with `codec` set too no probe runs.
+   */
+  audio: z
+    .union([z.literal(false), z.enum(['aac', 'opus', 'pcma', 'pcmu', 'none'])], {
+      error: 'expected aac, opus, pcma, pcmu or none',
+    })
+    .transform((audio) => (audio === false ? 'none' : audio))
+    .optional(),
   /** Credentials kept apart from the URL, so they need no URL-encoding and redact exactly. */
   user: z.string().min(1).max(256).optional(),
   password: z.string().min(1).max(1024).optional(),

@@ -6,7 +6,8 @@ export function streamsOf(cameras: readonly CameraConfig[]): CameraConfig[] {
   return cameras.flatMap((camera) => {
     const { substream, ...main } = camera;
     if (substream === undefined) return [main];
-    const { codec: _codec, ...rest } = main;
+    // The sub-stream is a stream of its own: what it sends is probed, not the main one's.
+    const { codec: _codec, audio: _audio, ...rest } = main;
     return [main, { ...rest, id: camera.id + SUBSTREAM_SUFFIX, url: substream }];
   });
 }

@@ -46,6 +46,8 @@ export interface StreamReport {
   fps?: number;
   keyIntervalSeconds?: number;
   bframes?: boolean;
+  /** The camera's sound camplex passes on, and how many of its frames came per second. */
+  audio?: { codec: string; rate: number; channels: number; framesPerSecond?: number };
   /** What browsers get, and what it costs the server. */
   path?: string;
   advice: string[];
@@ -57,15 +59,19 @@ export interface DoctorReport {
   streams: StreamReport[];
 }
 
-const NEEDED: Array<[kind: 'muxers' | 'encoders' | 'bsfs', name: string]> = [
+const NEEDED: Array<[kind: 'muxers' | 'encoders', name: string]> = [
   ['muxers', 'mpjpeg'],
+  ['muxers', 'mp4'],
+  ['muxers', 'mov'],
   ['encoders', 'mjpeg'],
-  ['bsfs', 'h264_mp4toannexb'],
-  ['bsfs', 'hevc_mp4toannexb'],
-  ['bsfs', 'dump_extra'],
-  ['bsfs', 'h264_metadata'],
-  ['bsfs', 'hevc_metadata'],
 ];
+
+const SOUND_NAMES: Readonly<Record<string, string>> = {
+  aac: 'AAC',
+  opus: 'Opus',
+  pcma: 'G.711 A-law',
+  pcmu: 'G.711 mu-law',
+};
 
 /** What this ffmpeg is and what it lacks of what camplex uses. */
 export function checkFfmpeg(ffmpeg: FfmpegBinary): FfmpegReport {
@@ -104,6 +110,7 @@ export async function probeStream(
     redact,
   });
   const frames: Array<{ at: number; key: boolean }> = [];
+  let soundFrames = 0;
   let failure: string | undefined;
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
@@ -111,6 +118,10 @@ export async function probeStream(
   });
   const listener: CameraListener = {
     onFrame: (_camera: Camera, frame: Frame) => {
+      if (frame.audio) {
+        soundFrames++;
+        return;
+      }
       frames.push({ at: frame.at, key: frame.key });
       const keys = frames.filter((f) => f.key).length;
       const watched = (frames.at(-1)?.at ?? 0) - (frames[0]?.at ?? 0);
@@ -163,6 +174,15 @@ export async function probeStream(
   report.bframes = info.bframes === true;
   const span = ((frames.at(-1)?.at ?? 0) - (frames[0]?.at ?? 0)) / 1000;
   if (span > 0) report.fps = Math.round(((frames.length - 1) / span) * 10) / 10;
+  if (info.audio) {
+    const { codec: sound, rate, channels } = info.audio;
+    report.audio = {
+      codec: sound,
+      rate,
+      channels,
+      ...(span > 0 ? { framesPerSecond: Math.round((soundFrames / span) * 10) / 10 } : {}),
+    };
+  }
   const keys = frames.filter((f) => f.key).map((f) => f.at);
   if (codec !== 'jpeg' && keys.length >= 2) {
     const gaps = keys.slice(1).map((at, i) => at - (keys[i] ?? at));
@@ -179,6 +199,7 @@ function describePath(report: StreamReport, stream: CameraConfig, config: Config
   if (codec === 'h264' || codec === 'h265') {
     report.path =
       `passthrough: browsers get the camera's own ${codec === 'h264' ? 'H.264' : 'H.265'} ` +
+      `${report.audio ? `and sound (${SOUND_NAMES[report.audio.codec] ?? report.audio.codec}) ` : ''}` +
       '(WebCodecs; on plain http Media Source Extensions for H.264); about 1.5% of a core per ' +
       '1080p camera here. JPEG (other viewers, /mjpeg, snapshots) is transcoded only while asked for.';
   } else if (/^demo:/i.test(stream.url)) {
@@ -198,14 +219,14 @@ function describePath(report: StreamReport, stream: CameraConfig, config: Config
   }
   if (bframes) {
     report.advice.push(
-      'the camera sends B-frames: pictures show a few frames late and plain-http pages get JPEG; ' +
-        'turn B-frames off in the camera (or use its sub-stream)',
+      'the camera sends B-frames: they play on every path, each picture shown a frame or two ' +
+        'after it is decoded; turn them off in the camera for the least delay',
     );
   }
   if (keyIntervalSeconds !== undefined && keyIntervalSeconds > 4) {
     report.advice.push(
-      `a key frame every ${keyIntervalSeconds} s: a viewer may wait that long for a first picture ` +
-        "after a hiccup; set the camera's I-frame interval to 1-2 s",
+      `a key frame every ${keyIntervalSeconds} s: a page opened later gets every unit since the ` +
+        "last one at once (up to that much video), and a viewer too slow to take the units it missed waits that long; set the camera's I-frame interval to 1-2 s for lighter catch-ups",
     );
   }
   if (codec === 'h265') {
@@ -267,7 +288,12 @@ export function formatReport(report: DoctorReport): string {
       const keys =
         s.keyIntervalSeconds !== undefined ? `, a key frame every ${s.keyIntervalSeconds} s` : '';
       const b = s.bframes ? ', B-frames' : '';
-      lines.push(`✓ ${s.id} (${s.name}): ${s.codecString ?? s.codec}${size}${rate}${keys}${b}`);
+      const sound = s.audio
+        ? `; sound ${SOUND_NAMES[s.audio.codec] ?? s.audio.codec} ${s.audio.rate} Hz, ${s.audio.channels === 1 ? 'mono' : `${s.audio.channels} channels`}`
+        : '';
+      lines.push(
+        `✓ ${s.id} (${s.name}): ${s.codecString ?? s.codec}${size}${rate}${keys}${b}${sound}`,
+      );
       if (s.path) lines.push(`  ${s.path}`);
     }
     for (const advice of s.advice) lines.push(`  -> ${advice}`);

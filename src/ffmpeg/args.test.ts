@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ffmpegArgs, MPJPEG_BOUNDARY, transcoderArgs } from './args.js';
+import { ffmpegArgs, MPJPEG_BOUNDARY, SOUND_OUTPUT, transcoderArgs } from './args.js';
 
 const camera = (url: string, extra: object = {}) => ({ id: 'cam', name: 'cam', url, ...extra });
 
@@ -24,13 +24,17 @@ describe('ffmpegArgs', () => {
     const args = ffmpegArgs(camera('rtsp://user:pw@cam.local/stream'));
     assert.equal(valueAfter(args, '-rtsp_transport'), 'tcp');
     assert.equal(valueAfter(args, '-timeout'), '5000000');
-    assert.equal(valueAfter(args, '-fflags'), 'nobuffer');
+    assert.equal(valueAfter(args, '-fflags'), 'nobuffer+genpts');
     assert.equal(valueAfter(args, '-i'), 'rtsp://user:pw@cam.local/stream');
     assert.equal(valueAfter(args, '-c:v'), 'mjpeg');
   });
 
   it('uses -stimeout for ffmpeg builds that predate -timeout as socket timeout', () => {
-    const args = ffmpegArgs(camera('rtsp://cam.local/stream'), 'mpjpeg', false, '-stimeout');
+    const args = ffmpegArgs(
+      camera('rtsp://cam.local/stream'),
+      { output: 'mpjpeg', copyJpeg: false },
+      '-stimeout',
+    );
     assert.equal(valueAfter(args, '-stimeout'), '5000000');
     assert.equal(args.indexOf('-timeout'), -1);
   });
@@ -64,25 +68,59 @@ describe('ffmpegArgs', () => {
 });
 
 describe('ffmpegArgs for video', () => {
-  it('copies H.264 to Annex B with parameter sets at every key frame and a delimiter first', () => {
-    const args = ffmpegArgs(camera('rtsp://cam.local/stream'), 'h264', false);
-    assert.equal(valueAfter(args, '-c:v'), 'copy');
-    assert.equal(
-      valueAfter(args, '-bsf:v'),
-      'h264_mp4toannexb,dump_extra=freq=keyframe,h264_metadata=aud=insert',
-    );
-    assert.equal(valueAfter(args, '-f'), 'h264');
+  it('copies H.264 into fragmented MP4 on stdout and its sound into another on fd 3', () => {
+    const args = ffmpegArgs(camera('rtsp://cam.local/stream'), {
+      output: 'h264',
+      copyJpeg: false,
+      audio: 'aac',
+    });
+    // Two outputs, each: what it maps, then how it is written, then where.
+    const outputs = [args.indexOf('pipe:1'), args.indexOf(SOUND_OUTPUT)];
+    assert.ok(outputs[0] !== undefined && outputs[0] > 0 && (outputs[1] ?? 0) > outputs[0]);
+    const video = args.slice(args.indexOf('-map'), outputs[0]);
+    const sound = args.slice((outputs[0] ?? 0) + 1, outputs[1]);
+    assert.deepEqual(video, [
+      '-map',
+      '0:v:0',
+      '-c',
+      'copy',
+      '-movflags',
+      'delay_moov+default_base_moof',
+      '-frag_duration',
+      '1',
+      '-f',
+      'mp4',
+    ]);
+    assert.deepEqual(sound, [
+      '-map',
+      '0:a:0',
+      '-c',
+      'copy',
+      '-movflags',
+      'delay_moov+default_base_moof',
+      '-frag_duration',
+      '1',
+      '-f',
+      'mp4',
+    ]);
+    assert.equal(args.indexOf('-an'), -1);
     assert.equal(args.indexOf('-vf'), -1, 'fps and width do not apply to copied video');
   });
 
-  it('copies H.265 with the hevc filters and muxer', () => {
-    const args = ffmpegArgs(camera('rtsp://cam.local/stream', { fps: 5 }), 'h265', false);
-    assert.equal(
-      valueAfter(args, '-bsf:v'),
-      'hevc_mp4toannexb,dump_extra=freq=keyframe,hevc_metadata=aud=insert',
-    );
-    assert.equal(valueAfter(args, '-f'), 'hevc');
-    assert.equal(args.indexOf('-vf'), -1);
+  it('writes QuickTime for G.711 (MP4 refuses it), and no second output without sound', () => {
+    const pcma = ffmpegArgs(camera('rtsp://cam.local/stream', { fps: 5 }), {
+      output: 'h265',
+      copyJpeg: false,
+      audio: 'pcma',
+    });
+    assert.equal(pcma[pcma.indexOf(SOUND_OUTPUT) - 1], 'mov');
+    const silent = ffmpegArgs(camera('rtsp://cam.local/stream'), {
+      output: 'h264',
+      copyJpeg: false,
+    });
+    assert.equal(silent.indexOf(SOUND_OUTPUT), -1);
+    assert.equal(silent.filter((arg) => arg === '-map').length, 1);
+    assert.equal(valueAfter(silent, '-f'), 'mp4');
   });
 
   it('transcodes stdin to JPEG with small probing, shaped by fps, width and quality', () => {

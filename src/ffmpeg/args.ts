@@ -1,17 +1,21 @@
 /**
- * Builds ffmpeg's argument lists: for a camera (copy its H.264 / H.265 to Annex B, copy an MJPEG
- * camera's JPEGs, or transcode to JPEG), for a probe of what a camera sends, and for the JPEG
- * transcoder fed a copied stream on stdin. Only config values ever reach these arguments (never
- * client input), and ffmpeg is spawned without a shell.
+ * Builds ffmpeg's argument lists: for a camera (copy its H.264 / H.265 and its sound into
+ * fragmented MP4 with their timestamps, copy an MJPEG camera's JPEGs, or transcode to JPEG), for
+ * a probe of what a camera sends, and for the JPEG transcoder fed a copied stream on stdin. Only
+ * config values ever reach these arguments (never client input), and ffmpeg is spawned without a
+ * shell.
  */
 import { fileURLToPath } from 'node:url';
+import type { OutputFormat, SourcePlan } from '../camera/source.js';
 import type { CameraConfig } from '../config/schema.js';
+
+/** Where ffmpeg writes a camera's sound: a pipe of its own beside stdout's pictures. */
+export const SOUND_OUTPUT = 'pipe:3';
 
 /** The multipart boundary ffmpeg writes between JPEGs; the splitter expects the same. */
 export const MPJPEG_BOUNDARY = 'camplexframe';
 
-/** What ffmpeg writes on stdout, and so which splitter cuts it. */
-export type OutputFormat = 'mpjpeg' | 'h264' | 'h265';
+export type { OutputFormat, SourcePlan };
 
 /** Socket timeout for network sources: a frozen camera makes ffmpeg exit instead of hang. */
 const IO_TIMEOUT_US = 5_000_000;
@@ -19,47 +23,40 @@ const DEFAULT_QUALITY = 7;
 const DEMO_WIDTH = 480;
 const DEMO_FPS = 10;
 /**
- * Bitstream filters per codec, in this order: dump_extra repeats the parameter sets before each
- * key picture (a camera may send them only in its SDP), then the delimiter goes in front of
- * them (inserted first, they would land at the end of the previous access unit).
+ * Copied video goes out as fragmented MP4, a fragment per unit, so every unit keeps the camera's
+ * decode time and composition offset; the sound goes to a second output (fd 3) of its own, also
+ * fragmented MP4 (G.711 needs QuickTime's flavour: `-f mp4` refuses pcm_alaw; Opus MP4's: `-f mov`
+ * refuses it). Two outputs, not two tracks of one, because one file is interleaved by decode
+ * time: a camera whose sound stops holds its pictures back for `-max_interleave_delta` (10 s by
+ * default), and a small delta makes ffmpeg 5.1 drop B-frames' composition offsets. `delay_moov`
+ * writes each track's start in its edit list, which puts both outputs on one timeline.
+ * `-frag_duration 1` cuts a fragment before each packet (`frag_every_frame` also does, but writes
+ * a sound sample that follows another track's packet with a wrong time).
  */
-const ANNEXB_FILTERS: Record<'h264' | 'h265', string> = {
-  h264: 'h264_mp4toannexb,dump_extra=freq=keyframe,h264_metadata=aud=insert',
-  h265: 'hevc_mp4toannexb,dump_extra=freq=keyframe,hevc_metadata=aud=insert',
-};
+const FRAGMENTED = ['-movflags', 'delay_moov+default_base_moof', '-frag_duration', '1'];
 
 const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
 
 /**
- * Arguments for `camera` writing `output`; `copyJpeg` when its JPEGs may go out as they came
- * in (an MJPEG camera, and no fps, width or quality set); `rtspTimeoutFlag` comes from the
- * located binary.
+ * Arguments for `camera` run as `plan` says (by default: JPEG, copied as it came from an HTTP
+ * camera without fps, width or quality set); `rtspTimeoutFlag` comes from the located binary.
  */
 export function ffmpegArgs(
   camera: CameraConfig,
-  output: OutputFormat = 'mpjpeg',
-  copyJpeg = /^https?:/i.test(camera.url),
+  plan: SourcePlan = { output: 'mpjpeg', copyJpeg: /^https?:/i.test(camera.url) },
   rtspTimeoutFlag: '-timeout' | '-stimeout' = '-timeout',
 ): string[] {
   const input = inputArgs(camera, rtspTimeoutFlag);
-  if (output !== 'mpjpeg') {
-    // The video goes out as the camera sent it: no decoding, no encoding.
-    const filters = ANNEXB_FILTERS[output];
-    return [
-      ...COMMON,
-      ...input,
-      '-an',
-      '-c:v',
-      'copy',
-      '-bsf:v',
-      filters,
-      '-f',
-      output === 'h264' ? 'h264' : 'hevc',
-      'pipe:1',
-    ];
+  if (plan.output !== 'mpjpeg') {
+    // Video and sound go out as the camera sent them: no decoding, no encoding.
+    const video = ['-map', '0:v:0', '-c', 'copy', ...FRAGMENTED, '-f', 'mp4', 'pipe:1'];
+    if (!plan.audio) return [...COMMON, ...input, ...video];
+    const container = plan.audio === 'pcma' || plan.audio === 'pcmu' ? 'mov' : 'mp4';
+    const sound = ['-map', '0:a:0', '-c', 'copy', ...FRAGMENTED, '-f', container, SOUND_OUTPUT];
+    return [...COMMON, ...input, ...video, ...sound];
   }
   const codec =
-    copyJpeg && !shapesJpeg(camera)
+    plan.copyJpeg && !shapesJpeg(camera)
       ? ['-c:v', 'copy']
       : [...filterArgs(camera), '-c:v', 'mjpeg', '-q:v', String(camera.quality ?? DEFAULT_QUALITY)];
   return [...COMMON, ...input, '-an', ...codec, ...mpjpegOutput()];
@@ -126,8 +123,10 @@ function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string, realTime = tru
       'tcp',
       rtspTimeoutFlag,
       String(IO_TIMEOUT_US),
+      // genpts: a camera with B-frames sends units without a presentation time, which the
+      // MP4 muxer refuses (one -fflags: a second would replace the first).
       '-fflags',
-      'nobuffer',
+      'nobuffer+genpts',
       '-flags',
       'low_delay',
       '-analyzeduration',

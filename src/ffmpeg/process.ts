@@ -4,27 +4,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import type { RunningSource, SourceHandlers } from '../camera/source.js';
+import { SOUND_OUTPUT } from './args.js';
 
 /** How much of ffmpeg's stderr is kept to explain a failure. */
 const STDERR_TAIL_BYTES = 4096;
 
-export interface FfmpegHandlers {
-  onStdout: (chunk: Buffer) => void;
-  /** Called once when the process has exited (or failed to spawn). */
-  onExit: (exit: FfmpegExit) => void;
-}
-
-export interface FfmpegExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** Last stderr line (redacted), or the spawn error, for the user-facing reason. */
-  lastError: string;
-  /**
-   * Not a failure: the source moved (in a cluster, this node took the camera over): start
-   * again at once, with no backoff and nothing counted as failed.
-   */
-  handover?: boolean;
-}
+/** What a child tells: its outputs (stdout, and fd 3 when the arguments name it) and its exit. */
+export type FfmpegHandlers = Pick<SourceHandlers, 'onStdout' | 'onSound' | 'onExit'>;
 
 /**
  * The ffmpeg processes camplex started and has not yet seen exit, so that an abrupt exit of
@@ -54,12 +41,10 @@ export class ChildRegistry {
   }
 }
 
-export interface FfmpegProcess {
-  readonly pid: number | undefined;
+/** One ffmpeg child: a source (stopped by SIGTERM to its group, SIGKILL after the delay). */
+export interface FfmpegChild extends RunningSource {
   /** Where to write its input, when it was started to read stdin. */
   readonly stdin?: Writable;
-  /** SIGTERM to the group, SIGKILL after `killAfterMs`; resolves once the process exited. */
-  stop(killAfterMs?: number): Promise<void>;
 }
 
 export interface FfmpegStartOptions {
@@ -73,11 +58,17 @@ export interface FfmpegStartOptions {
 }
 
 /** Starts ffmpeg with `args`; the returned handle is the only way to stop it. */
-export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandlers): FfmpegProcess {
+export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandlers): FfmpegChild {
   const { binary, args, registry } = options;
   const child = spawn(binary, args, {
     detached: true, // own process group, so the group can be killed with everything it spawned
-    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    // A second output (a camera's sound) is read from fd 3 when the arguments name it.
+    stdio: [
+      options.stdin ? 'pipe' : 'ignore',
+      'pipe',
+      'pipe',
+      ...(args.includes(SOUND_OUTPUT) ? (['pipe'] as const) : []),
+    ],
     windowsHide: true,
   });
   const pid = child.pid;
@@ -88,6 +79,8 @@ export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandler
   const exitWaiters: Array<() => void> = [];
 
   child.stdout?.on('data', handlers.onStdout);
+  const sound = child.stdio[3] as NodeJS.ReadableStream | null | undefined;
+  if (sound) sound.on('data', (chunk: Buffer) => handlers.onSound?.(chunk));
   // ffmpeg exiting while we write (EPIPE) is reported by its exit, not as a stream error.
   child.stdin?.on('error', () => {});
   child.stderr?.setEncoding('utf8');

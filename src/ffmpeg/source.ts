@@ -1,35 +1,22 @@
 /**
  * Starts one camera stream's ffmpeg with the output that fits what the camera sends: H.264 or
- * H.265 copied as Annex B, an MJPEG camera's JPEGs copied, anything else transcoded to JPEG.
- * What the camera sends comes from the config's `codec`, else from a short probe before the
- * first start, remembered, and probed again after a failure (a camera may change its codec
- * when it reboots). The probe and the stream never overlap: one connection to the camera at a
- * time, and the probe counts against the same start timeout.
+ * H.265 copied with its sound (AAC, Opus, G.711) into fragmented MP4, an MJPEG camera's JPEGs
+ * copied, anything else transcoded to JPEG. What the camera sends comes from the config's
+ * `codec` and `audio`, else from a short probe before the first start, remembered, and probed
+ * again after a failure (a camera may change its codecs when it reboots). The probe and the
+ * stream never overlap: one connection to the camera at a time, and the probe counts against the
+ * same start timeout.
  */
 import { spawn } from 'node:child_process';
+import type { RunningSource, SourceHandlers, SourcePlan } from '../camera/source.js';
 import type { CameraConfig } from '../config/schema.js';
-import { ffmpegArgs, mayCarryVideo, type OutputFormat, probeArgs } from './args.js';
+import type { AudioCodec } from '../frames/codecs.js';
+import { ffmpegArgs, mayCarryVideo, probeArgs } from './args.js';
 import type { FfmpegBinary } from './locate.js';
-import type { FfmpegHandlers, FfmpegProcess } from './process.js';
-
-export interface SourcePlan {
-  output: OutputFormat;
-  /** The camera's JPEGs go out as they came in (no fps, width or quality to apply). */
-  copyJpeg: boolean;
-}
-
-export interface SourceHandlers extends FfmpegHandlers {
-  /** Called before any output: which format stdout will carry. */
-  onPlan(plan: SourcePlan): void;
-  /**
-   * A whole frame (a JPEG, or an Annex B access unit from its delimiter) from a source that
-   * cuts its own: another node of a cluster. Instead of stdout, after onPlan.
-   */
-  onUnit(unit: Uint8Array): void;
-}
+import type { FfmpegChild, FfmpegHandlers } from './process.js';
 
 /** Starts ffmpeg with `args`, reporting to `handlers`. */
-export type StartFfmpeg = (args: string[], handlers: FfmpegHandlers) => FfmpegProcess;
+export type StartFfmpeg = (args: string[], handlers: FfmpegHandlers) => FfmpegChild;
 
 /** How long the probe's stderr tail may grow. */
 const PROBE_OUTPUT_BYTES = 16 * 1024;
@@ -55,10 +42,10 @@ export class SourceLauncher {
   }
 
   /** Starts the stream (probing first when needed); `attempt` 0 is a first start. */
-  launch(handlers: SourceHandlers, attempt: number): FfmpegProcess {
+  launch(handlers: SourceHandlers, attempt: number): RunningSource {
     const known = this.plan;
     if (known && (attempt === 0 || !needsProbe(this.camera))) return this.run(known, handlers);
-    let current: FfmpegProcess | undefined;
+    let current: RunningSource | undefined;
     let stopped = false;
     const probing = this.probe();
     void probing.result.then((outcome) => {
@@ -80,9 +67,9 @@ export class SourceLauncher {
     };
   }
 
-  private run(plan: SourcePlan, handlers: SourceHandlers): FfmpegProcess {
+  private run(plan: SourcePlan, handlers: SourceHandlers): RunningSource {
     handlers.onPlan(plan);
-    const args = ffmpegArgs(this.camera, plan.output, plan.copyJpeg, this.ffmpeg.rtspTimeoutFlag);
+    const args = ffmpegArgs(this.camera, plan, this.ffmpeg.rtspTimeoutFlag);
     return this.start(args, handlers);
   }
 
@@ -101,7 +88,8 @@ export class SourceLauncher {
       child.on('close', () => {
         const codec = /Stream #\d+:\d+[^:]*: Video: (\w+)/.exec(stderr)?.[1];
         if (codec) {
-          resolve({ plan: planFromProbe(codec) });
+          const audio = /Stream #\d+:\d+[^:]*: Audio: (\w+)/.exec(stderr)?.[1];
+          resolve({ plan: planFromProbe(this.camera, codec, audio) });
           return;
         }
         // ffmpeg's last line says why it could not open the camera (redacted: it names the URL).
@@ -123,8 +111,13 @@ function planFromConfig(camera: CameraConfig): SourcePlan | undefined {
     // Demo cameras and files are encoded; `codec: jpeg` copies an HTTP camera's JPEGs.
     return { output: 'mpjpeg', copyJpeg: /^https?:/i.test(camera.url) && camera.codec === 'jpeg' };
   }
-  if (camera.codec === 'h264' || camera.codec === 'h265')
-    return { output: camera.codec, copyJpeg: false };
+  if ((camera.codec === 'h264' || camera.codec === 'h265') && camera.audio !== undefined) {
+    return {
+      output: camera.codec,
+      copyJpeg: false,
+      ...(camera.audio === 'none' ? {} : { audio: camera.audio }),
+    };
+  }
   return undefined;
 }
 
@@ -132,9 +125,24 @@ function needsProbe(camera: CameraConfig): boolean {
   return planFromConfig(camera) === undefined;
 }
 
-/** The plan for the codec ffmpeg named (`h264`, `hevc`, `mjpeg`, ...). */
-function planFromProbe(codec: string): SourcePlan {
-  if (codec === 'h264') return { output: 'h264', copyJpeg: false };
-  if (codec === 'hevc') return { output: 'h265', copyJpeg: false };
-  return { output: 'mpjpeg', copyJpeg: codec === 'mjpeg' };
+/** The codecs ffmpeg names that camplex passes on as sound. */
+const PASSED_AUDIO: Readonly<Record<string, AudioCodec>> = {
+  aac: 'aac',
+  opus: 'opus',
+  pcm_alaw: 'pcma',
+  pcm_mulaw: 'pcmu',
+};
+
+/**
+ * The plan for the codecs ffmpeg named (video `h264`, `hevc`, `mjpeg`, ...; sound `aac`,
+ * `pcm_alaw`, ...); the config's `codec` and `audio` win where they are set.
+ */
+function planFromProbe(camera: CameraConfig, video: string, audio?: string): SourcePlan {
+  const output =
+    camera.codec ?? (video === 'hevc' ? 'h265' : video === 'h264' ? 'h264' : undefined);
+  if (output !== 'h264' && output !== 'h265') {
+    return { output: 'mpjpeg', copyJpeg: video === 'mjpeg' && camera.codec !== 'jpeg' };
+  }
+  const sound = camera.audio ?? (audio === undefined ? undefined : PASSED_AUDIO[audio]);
+  return { output, copyJpeg: false, ...(sound && sound !== 'none' ? { audio: sound } : {}) };
 }

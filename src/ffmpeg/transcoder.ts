@@ -5,10 +5,11 @@
  * last key frame, then takes every new one; if it cannot keep up, it skips to the next key frame
  * rather than let its input queue grow.
  */
+
+import type { RunningSource, SourceHandlers } from '../camera/source.js';
 import type { CameraConfig } from '../config/schema.js';
 import { transcoderArgs } from './args.js';
-import type { FfmpegHandlers, FfmpegProcess } from './process.js';
-import type { SourceHandlers } from './source.js';
+import type { FfmpegChild, FfmpegHandlers } from './process.js';
 
 /** What the transcoder needs to know of a frame of the stream it reads. */
 export interface EncodedFrame {
@@ -25,7 +26,7 @@ export interface TranscoderInput {
   /** Calls `listener` with each new frame until the returned function is called. */
   tap: (listener: (frame: EncodedFrame) => void) => () => void;
   /** Starts ffmpeg with `args` reading stdin. */
-  start: (args: string[], handlers: FfmpegHandlers) => FfmpegProcess;
+  start: (args: string[], handlers: FfmpegHandlers) => FfmpegChild;
 }
 
 /** Input bytes queued for ffmpeg before the transcoder skips to the next key frame. */
@@ -33,7 +34,7 @@ const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 /** A `launch` for a Camera that runs the transcoder of the stream `input` describes. */
 export function transcoderLauncher(input: TranscoderInput) {
-  return (handlers: SourceHandlers): FfmpegProcess => {
+  return (handlers: SourceHandlers): RunningSource => {
     const codec = input.codec() ?? 'h264';
     handlers.onPlan({ output: 'mpjpeg', copyJpeg: false });
     let untap = () => {};

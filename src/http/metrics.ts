@@ -57,8 +57,13 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
   };
   counter(
     'camplex_frames_total',
-    'Frames cut from ffmpeg output, per camera.',
+    'Pictures cut from ffmpeg output, per camera.',
     (camera) => camera.counters.frames,
+  );
+  counter(
+    'camplex_audio_frames_total',
+    'Sound frames cut from ffmpeg output, per camera.',
+    (camera) => camera.counters.audioFrames,
   );
   counter(
     'camplex_frames_sent_total',
@@ -82,6 +87,15 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
     registers: [registry],
     collect() {
       for (const info of hub.infos()) this.set({ camera: info.id }, info.state === 'live' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'camplex_cache_bytes',
+    help: 'Bytes of the pictures since the last key frame kept for late joiners, per stream.',
+    labelNames: ['camera'],
+    registers: [registry],
+    collect() {
+      for (const camera of hub.cameras()) this.set({ camera: camera.id }, camera.cachedByteCount);
     },
   });
   new Gauge({

@@ -5,8 +5,9 @@
  * restart it. A viewer names the codecs it decodes; one that does not decode what the camera
  * sends gets JPEG from the stream's transcoder, which runs only while such a viewer exists
  * (plus the grace period) and is fed the copied stream, never a second connection. A new viewer
- * gets the frames since the last key frame, so it paints at once. Delivery totals per stream are
- * kept here, and every kind of viewer adds to them through latest-wins.ts.
+ * gets the frames since the last key frame, so it paints at once. A viewer that names the
+ * camera's sound codec also gets its sound frames, from the live edge on. Delivery totals per
+ * stream are kept here, and every kind of viewer adds to them through latest-wins.ts.
  */
 import type { Camera, CameraInfo, CameraListener, Codec, Frame } from '../camera/camera.js';
 import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
@@ -64,6 +65,8 @@ interface Stream {
   /** Viewers fed the source's own frames; the rest get JPEG from the transcoder. */
   readonly native: Set<Viewer>;
   readonly jpeg: Set<Viewer>;
+  /** Viewers that take the camera's sound too (whichever pictures they get). */
+  readonly audio: Set<Viewer>;
   stopTimer: unknown;
   transcoderStopTimer: unknown;
   readonly delivered: DeliveryCounts;
@@ -124,6 +127,7 @@ export class Hub implements CameraListener {
       viewers: new Map(),
       native: new Set(),
       jpeg: new Set(),
+      audio: new Set(),
       stopTimer: undefined,
       transcoderStopTimer: undefined,
       delivered: { sent: 0, dropped: 0 },
@@ -246,6 +250,7 @@ export class Hub implements CameraListener {
       if (!stream.viewers.delete(viewer)) continue;
       stream.native.delete(viewer);
       stream.jpeg.delete(viewer);
+      stream.audio.delete(viewer);
       this.updateTranscoder(stream);
       if (stream.viewers.size === 0) this.scheduleStop(stream);
     }
@@ -255,7 +260,11 @@ export class Hub implements CameraListener {
   onFrame(camera: Camera, frame: Frame): void {
     const feed = this.feeds.get(camera);
     if (!feed) return;
-    const viewers = feed.jpeg ? feed.stream.jpeg : feed.stream.native;
+    const viewers = feed.jpeg
+      ? feed.stream.jpeg
+      : frame.audio
+        ? feed.stream.audio
+        : feed.stream.native;
     for (const viewer of viewers) viewer.sendFrame(frame, camera);
   }
 
@@ -308,12 +317,18 @@ export class Hub implements CameraListener {
     return 'none';
   }
 
-  /** Files `viewer` by what it decodes and what the source sends; returns where it went. */
+  /**
+   * Files `viewer` by what it decodes and what the source sends; returns where its pictures go
+   * (its sound, when it decodes the camera's, goes to it whichever way they do).
+   */
   private route(stream: Stream, viewer: Viewer): 'native' | 'jpeg' | 'none' {
     const codec = stream.source.currentCodec;
+    const sound = stream.source.currentAudio;
     const formats = stream.viewers.get(viewer) ?? JPEG_ONLY;
     stream.native.delete(viewer);
     stream.jpeg.delete(viewer);
+    if (sound !== undefined && formats.includes(sound)) stream.audio.add(viewer);
+    else stream.audio.delete(viewer);
     if (codec === undefined) return 'none'; // not started yet: no frames to route
     const native = codec === 'jpeg' || formats.includes(codec);
     (native ? stream.native : stream.jpeg).add(viewer);

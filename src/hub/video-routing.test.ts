@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
+import { Fmp4Stream } from '../../test/helpers/fmp4-stream.js';
 import { Camera, type CameraListener, type Frame } from '../camera/camera.js';
 import { createLog } from '../common/log.js';
 import type { OutputFormat } from '../ffmpeg/args.js';
@@ -71,13 +72,23 @@ function setup() {
     clock,
     log,
   });
-  /** Feeds the next `count` access units to the running source of `id`. */
+  /** Feeds the next `count` access units to the running source of `id`, as ffmpeg's MP4. */
   let next = 0;
+  const streams = new Map<string, Fmp4Stream>();
   const feed = (count: number, id = 'door') => {
     const source = processes.find((p) => p.camera === id);
     assert.ok(source, `a source for ${id}`);
-    for (let i = 0; i < count; i++)
-      source.handlers.onStdout(Buffer.from(UNITS[next++ % UNITS.length] ?? []));
+    let stream = streams.get(id);
+    if (!stream) {
+      stream = new Fmp4Stream();
+      streams.set(id, stream);
+    }
+    for (let i = 0; i < count; i++) {
+      const index = next++ % UNITS.length;
+      source.handlers.onStdout(
+        Buffer.from(stream.unit(UNITS[index] ?? new Uint8Array(0), index % 10 === 0)),
+      );
+    }
   };
   return { hub, clock, processes, feed };
 }
@@ -96,7 +107,7 @@ describe('Hub with a video camera', () => {
     const { hub, processes, feed } = setup();
     const viewer = new RecordingViewer();
     hub.subscribe(viewer, ['door'], ['h264', 'jpeg']);
-    feed(12); // the 12th unit's delimiter completes the 11th
+    feed(11); // fragments carry lengths: each unit is whole as it comes
     assert.equal(processes.length, 1, 'the source only');
     assert.equal(viewer.frames.length, 11);
     assert.ok(viewer.frames.every((frame) => frame.codec === 'h264'));
@@ -133,7 +144,7 @@ describe('Hub with a video camera', () => {
   it('starts a late joiner with the units since the last key unit', () => {
     const { hub, feed } = setup();
     hub.subscribe(new RecordingViewer(), ['door'], ['h264']);
-    feed(15); // units 0-13 complete: the last key unit is 10
+    feed(14); // units 0-13: the last key unit is 10
     const late = new RecordingViewer();
     hub.subscribe(late, ['door'], ['h264']);
     assert.equal(late.bursts.length, 1);
@@ -156,5 +167,50 @@ describe('Hub with a video camera', () => {
       ['door@sub'],
       'only the sub-stream connects',
     );
+  });
+
+  it('sends a viewer that names the camera’s sound its sound frames too, from the live edge on', () => {
+    const { hub, processes, clock } = setup();
+    const listening = new RecordingViewer();
+    const silent = new RecordingViewer();
+    hub.subscribe(listening, ['door'], ['h264', 'aac']);
+    hub.subscribe(silent, ['door'], ['h264', 'opus']);
+    const source = processes[0];
+    assert.ok(source);
+    const stream = new Fmp4Stream({ audio: { rate: 48000, channels: 1 } });
+    // As a camera sends them: a picture every 66.7 ms, a sound frame every 21.3 ms.
+    const play = (afterMs: number, bytes: Uint8Array) => {
+      clock.advance(afterMs);
+      source.handlers.onStdout(Buffer.from(bytes));
+    };
+    const hear = (afterMs: number, bytes: Uint8Array) => {
+      clock.advance(afterMs);
+      source.handlers.onSound?.(Buffer.from(bytes));
+    };
+    play(0, stream.unit(UNITS[0] as Uint8Array, true));
+    hear(1, stream.sound(new Uint8Array([0x21, 0x10, 0x04])));
+    hear(21, stream.sound(new Uint8Array([0x21, 0x10, 0x05])));
+    play(45, stream.unit(UNITS[1] as Uint8Array, false));
+    assert.deepEqual(
+      listening.frames.map((frame) => frame.codec),
+      ['h264', 'aac', 'aac', 'h264'],
+    );
+    assert.deepEqual(
+      silent.frames.map((frame) => frame.codec),
+      ['h264', 'h264'],
+      'it decodes Opus, not AAC',
+    );
+    // The sound keeps its place against the pictures (the camera's times, not arrival times).
+    const [first, sound, next, second] = listening.frames;
+    assert.equal(first?.pts, sound?.pts);
+    assert.equal(Math.round((next?.pts ?? 0) - (sound?.pts ?? 0)), Math.round(1024 / 0.048));
+    assert.equal(Math.round((second?.pts ?? 0) - (first?.pts ?? 0)), Math.round(6000 / 0.09));
+    const late = new RecordingViewer();
+    hub.subscribe(late, ['door'], ['h264', 'aac']);
+    assert.ok(
+      (late.bursts[0] ?? []).every((frame) => frame.codec === 'h264'),
+      'no cached sound',
+    );
+    assert.equal(hub.camera('door')?.info().audio?.codec, 'aac');
   });
 });

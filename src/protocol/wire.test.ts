@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  audioFrameVectors,
   clientCommandVectors,
   extendedFrameVectors,
   frameVectors,
@@ -10,15 +11,19 @@ import {
   invalidVideoVectors,
   LONGEST_CAMERA_ID,
   serverMessageVectors,
+  timedVideoFrameVectors,
   toHex,
   videoFrameVectors,
 } from '../../test/fixtures/protocol-vectors.js';
 import { CamplexError, ErrorCodes } from '../common/errors.js';
 import {
+  AUDIO_HEADER_BYTES,
+  audioHeader,
   CAMERA_ID_PATTERN,
   decodeClientCommand,
   decodeExtendedFrame,
   decodeFrame,
+  decodePayload,
   decodeServerMessage,
   decodeVideo,
   encodeClientCommand,
@@ -27,6 +32,7 @@ import {
   encodeServerMessage,
   framePrefix,
   MAX_CAMERAS_PER_COMMAND,
+  TIMED_VIDEO_HEADER_BYTES,
   VIDEO_HEADER_BYTES,
   videoHeader,
 } from './wire.js';
@@ -188,10 +194,11 @@ describe('extended frame layout', () => {
 });
 
 describe('video frames', () => {
-  for (const vector of videoFrameVectors) {
+  for (const vector of [...videoFrameVectors, ...timedVideoFrameVectors]) {
     it(`encodes ${vector.name} to the exact bytes`, () => {
       const header = videoHeader(vector);
-      assert.equal(header.length, VIDEO_HEADER_BYTES);
+      const timed = vector.decodeTimestamp !== undefined;
+      assert.equal(header.length, timed ? TIMED_VIDEO_HEADER_BYTES : VIDEO_HEADER_BYTES);
       const payload = new Uint8Array([...header, ...vector.unit]);
       assert.equal(toHex(encodeFrame(framePrefix(vector.stream), payload)), vector.hex);
     });
@@ -205,8 +212,27 @@ describe('video frames', () => {
         key,
         decodeOnly,
         timestamp,
+        decodeTimestamp: vector.decodeTimestamp ?? timestamp,
         data: Uint8Array.from(unit),
       });
+    });
+  }
+
+  for (const vector of audioFrameVectors) {
+    it(`encodes and decodes ${vector.name}`, () => {
+      const header = audioHeader(vector);
+      assert.equal(header.length, AUDIO_HEADER_BYTES);
+      const payload = new Uint8Array([...header, ...vector.frame]);
+      assert.equal(toHex(encodeFrame(framePrefix(vector.stream), payload)), vector.hex);
+      const decoded = decodeFrame(fromHex(vector.hex));
+      assert.equal(decoded.camera, vector.stream);
+      assert.deepEqual(decodePayload(decoded.payload), {
+        kind: 'audio',
+        codec: vector.codec,
+        timestamp: vector.timestamp,
+        data: Uint8Array.from(vector.frame),
+      });
+      assert.throws(() => decodeVideo(decoded.payload), { code: 'CAMPLEX_ERR_BAD_MESSAGE' });
     });
   }
 
@@ -246,7 +272,13 @@ describe('video frames', () => {
       cmd: 'subscribe',
       cameras: ['a'],
     });
-    for (const formats of ['[]', '["vp9"]', '"h264"', '[1]']) {
+    assert.deepEqual(
+      decodeClientCommand(
+        '{"cmd":"subscribe","cameras":["a"],"formats":["h264","opus","pcmu"],"decodeTimes":false}',
+      ),
+      { cmd: 'subscribe', cameras: ['a'], formats: ['h264', 'opus', 'pcmu'] },
+    );
+    for (const formats of ['[]', '["vp9"]', '"h264"', '[1]', '["g726"]']) {
       assertCamplexError(
         () => decodeClientCommand(`{"cmd":"subscribe","cameras":["a"],"formats":${formats}}`),
         ErrorCodes.BAD_MESSAGE,

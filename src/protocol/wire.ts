@@ -3,12 +3,13 @@
  * strings, no I/O. docs/PROTOCOL.md describes it; test/fixtures/protocol-vectors.ts holds the bytes both sides
  * are tested against.
  */
-import type { CameraInfo, CameraState } from '../camera/states.js';
+import type { AudioInfo, CameraInfo, CameraState } from '../camera/states.js';
 import { CAMERA_ID_PATTERN, STREAM_NAME_PATTERN } from '../common/camera-id.js';
 import { CamplexError, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: sound, and video timed by the camera (see docs/PROTOCOL.md); version 1 clients see no change. */
+export const PROTOCOL_VERSION = 2;
 export const WS_PATH = '/ws/cameras';
 /** The multipart boundary of camplex's own /mjpeg/<id> responses (the browser's fallback reads them). */
 export const MJPEG_BOUNDARY = 'camplexmjpeg';
@@ -25,7 +26,7 @@ export const CLIPPED_CHARS = 64;
 /** A subscribe or unsubscribe naming more cameras than this is refused as a whole. */
 export const MAX_CAMERAS_PER_COMMAND = 1024;
 
-export type { CameraInfo, CameraState };
+export type { AudioInfo, CameraInfo, CameraState };
 
 export type ServerMessage =
   | {
@@ -40,12 +41,21 @@ export type ServerMessage =
   | { type: 'unsubscribed'; cameras: string[] }
   | { type: 'error'; code: ErrorCode; message: string; cameras?: string[] };
 
-/** What a frame carries: a JPEG, or an H.264 / H.265 access unit. */
-export type MediaFormat = 'jpeg' | 'h264' | 'h265';
-export const MEDIA_FORMATS: readonly MediaFormat[] = ['jpeg', 'h264', 'h265'];
+/** The sound a frame may carry: AAC, Opus, G.711 A-law (`pcma`) or mu-law (`pcmu`). */
+export type AudioFormat = 'aac' | 'opus' | 'pcma' | 'pcmu';
+export const AUDIO_FORMATS: readonly AudioFormat[] = ['aac', 'opus', 'pcma', 'pcmu'];
+/** What a frame carries: a JPEG, an H.264 / H.265 access unit, or a frame of sound. */
+export type MediaFormat = 'jpeg' | 'h264' | 'h265' | AudioFormat;
+export const MEDIA_FORMATS: readonly MediaFormat[] = ['jpeg', 'h264', 'h265', ...AUDIO_FORMATS];
 
 export type ClientCommand =
-  | { cmd: 'subscribe'; cameras: string[]; formats?: MediaFormat[] }
+  | {
+      cmd: 'subscribe';
+      cameras: string[];
+      formats?: MediaFormat[];
+      /** Video payloads carry the decode time beside the presentation time (types 3 and 4). */
+      decodeTimes?: boolean;
+    }
   | { cmd: 'unsubscribe'; cameras: string[] }
   /** Flow control: bytes of binary frame messages received on this socket so far. */
   | { cmd: 'ack'; bytes: number };
@@ -84,12 +94,36 @@ export function encodeFrame(
 }
 
 /**
- * A video frame's payload starts with this header (a JPEG starts FF D8, and no type byte is
- * FF): `[u8 type: 1 = H.264, 2 = H.265][u8 flags: 1 key, 2 decode-only][f64 BE timestamp, us]`,
- * then the access unit in Annex B.
+ * A frame's payload: a JPEG (`FF D8`), or a header whose first byte names what follows (never
+ * `FF`) and whose second holds flags, then one or two times (f64, big-endian, microseconds on
+ * camplex's clock, which keeps the camera's own timing), then the unit:
+ * - `1` H.264, `2` H.265: `[type][flags][f64 pts]`, an Annex B access unit;
+ * - `3` H.264, `4` H.265, for subscriptions that ask for decode times: `[type][flags][f64 pts]
+ *   [f64 dts]`, an Annex B access unit;
+ * - `16` AAC (raw, no ADTS), `17` Opus, `18` G.711 A-law, `19` mu-law: `[type][flags][f64 pts]`,
+ *   one frame of the codec.
+ * Flags: 1 key (every sound frame), 2 decode-only (a late joiner's catch-up: decode, do not show).
  */
 export const VIDEO_HEADER_BYTES = 10;
+export const TIMED_VIDEO_HEADER_BYTES = 18;
+export const AUDIO_HEADER_BYTES = 10;
 const VIDEO_TYPES: Record<'h264' | 'h265', number> = { h264: 1, h265: 2 };
+const TIMED_VIDEO_TYPES: Record<'h264' | 'h265', number> = { h264: 3, h265: 4 };
+const AUDIO_TYPES: Record<AudioFormat, number> = { aac: 16, opus: 17, pcma: 18, pcmu: 19 };
+type PayloadType =
+  | { kind: 'video'; codec: 'h264' | 'h265'; timed: boolean }
+  | { kind: 'audio'; codec: AudioFormat };
+/** What each type byte announces. */
+const TYPES = new Map<number, PayloadType>([
+  [1, { kind: 'video', codec: 'h264', timed: false }],
+  [2, { kind: 'video', codec: 'h265', timed: false }],
+  [3, { kind: 'video', codec: 'h264', timed: true }],
+  [4, { kind: 'video', codec: 'h265', timed: true }],
+  ...AUDIO_FORMATS.map((codec): [number, PayloadType] => [
+    AUDIO_TYPES[codec],
+    { kind: 'audio', codec },
+  ]),
+]);
 export const VideoFlags = { KEY: 1, DECODE_ONLY: 2 } as const;
 
 export interface VideoUnit {
@@ -97,42 +131,93 @@ export interface VideoUnit {
   key: boolean;
   /** Sent to reach the current picture: decode it, do not show it. */
   decodeOnly: boolean;
-  /** Microseconds; only differences matter (camplex uses its clock when the unit arrived). */
+  /** When the picture is shown: microseconds (the camera's timing on camplex's clock). */
   timestamp: number;
+  /** When it is decoded (types 3 and 4; else equal to `timestamp`): differs with B-frames. */
+  decodeTimestamp: number;
   /** The access unit in Annex B (a view, not a copy). */
   data: Uint8Array;
 }
 
-/** The header of a video payload, to go in front of the access unit. */
-export function videoHeader(unit: Omit<VideoUnit, 'data'>): Uint8Array {
-  const header = new Uint8Array(VIDEO_HEADER_BYTES);
+export interface AudioUnit {
+  codec: AudioFormat;
+  /** When it is heard: microseconds, on the same clock as its camera's pictures. */
+  timestamp: number;
+  /** One frame of the codec (a view, not a copy). */
+  data: Uint8Array;
+}
+
+/** What a frame payload holds. */
+export type Payload =
+  | { kind: 'jpeg'; data: Uint8Array }
+  | ({ kind: 'video' } & VideoUnit)
+  | ({ kind: 'audio' } & AudioUnit);
+
+/**
+ * The header of a video payload, to go in front of the access unit: with `decodeTimestamp`
+ * given, the timed layout (types 3 and 4), else the plain one (types 1 and 2).
+ */
+export function videoHeader(
+  unit: Omit<VideoUnit, 'data' | 'decodeTimestamp'> & { decodeTimestamp?: number },
+): Uint8Array {
+  const timed = unit.decodeTimestamp !== undefined;
+  const header = new Uint8Array(timed ? TIMED_VIDEO_HEADER_BYTES : VIDEO_HEADER_BYTES);
   const view = new DataView(header.buffer);
-  view.setUint8(0, VIDEO_TYPES[unit.codec]);
+  view.setUint8(0, (timed ? TIMED_VIDEO_TYPES : VIDEO_TYPES)[unit.codec]);
   view.setUint8(
     1,
     (unit.key ? VideoFlags.KEY : 0) | (unit.decodeOnly ? VideoFlags.DECODE_ONLY : 0),
   );
   view.setFloat64(2, unit.timestamp);
+  if (unit.decodeTimestamp !== undefined) view.setFloat64(10, unit.decodeTimestamp);
   return header;
 }
 
-/** A frame payload read as video, or undefined when it is a JPEG. */
-export function decodeVideo(payload: Uint8Array): VideoUnit | undefined {
+/** The header of a sound payload, to go in front of the frame. */
+export function audioHeader(unit: Omit<AudioUnit, 'data'>): Uint8Array {
+  const header = new Uint8Array(AUDIO_HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  view.setUint8(0, AUDIO_TYPES[unit.codec]);
+  view.setUint8(1, VideoFlags.KEY);
+  view.setFloat64(2, unit.timestamp);
+  return header;
+}
+
+/** Reads a frame payload: a JPEG, video or sound; an unknown type or short header throws. */
+export function decodePayload(payload: Uint8Array): Payload {
   const type = payload[0];
-  if (type === 0xff) return undefined; // FF D8: a JPEG
-  const codec = type === 1 ? 'h264' : type === 2 ? 'h265' : undefined;
-  if (codec === undefined || payload.length < VIDEO_HEADER_BYTES) {
+  if (type === 0xff) return { kind: 'jpeg', data: payload }; // FF D8: a JPEG
+  const known = type === undefined ? undefined : TYPES.get(type);
+  const headerBytes =
+    known?.kind === 'video' && known.timed ? TIMED_VIDEO_HEADER_BYTES : VIDEO_HEADER_BYTES;
+  if (known === undefined || payload.length < headerBytes) {
     throw new CamplexError(ErrorCodes.BAD_MESSAGE, `unknown or short frame payload (type ${type})`);
   }
-  const view = new DataView(payload.buffer, payload.byteOffset, VIDEO_HEADER_BYTES);
+  const view = new DataView(payload.buffer, payload.byteOffset, headerBytes);
+  const timestamp = view.getFloat64(2);
+  const data = payload.subarray(headerBytes);
+  if (known.kind === 'audio') return { kind: 'audio', codec: known.codec, timestamp, data };
   const flags = view.getUint8(1);
   return {
-    codec,
+    kind: 'video',
+    codec: known.codec,
     key: (flags & VideoFlags.KEY) !== 0,
     decodeOnly: (flags & VideoFlags.DECODE_ONLY) !== 0,
-    timestamp: view.getFloat64(2),
-    data: payload.subarray(VIDEO_HEADER_BYTES),
+    timestamp,
+    decodeTimestamp: known.timed ? view.getFloat64(10) : timestamp,
+    data,
   };
+}
+
+/** A frame payload read as video, or undefined when it is a JPEG (sound throws). */
+export function decodeVideo(payload: Uint8Array): VideoUnit | undefined {
+  const read = decodePayload(payload);
+  if (read.kind === 'jpeg') return undefined;
+  if (read.kind === 'audio') {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, `not a video payload (type ${payload[0]})`);
+  }
+  const { kind: _kind, ...unit } = read;
+  return unit;
 }
 
 /**
@@ -267,8 +352,13 @@ export function decodeClientCommand(
     );
   }
   const unique = [...new Set(cameras as string[])];
-  if (cmd === 'unsubscribe' || value.formats === undefined) return { cmd, cameras: unique };
-  const { formats } = value;
+  if (cmd === 'unsubscribe') return { cmd, cameras: unique };
+  const { formats, decodeTimes } = value;
+  if (decodeTimes !== undefined && typeof decodeTimes !== 'boolean') {
+    throw new CamplexError(ErrorCodes.BAD_MESSAGE, '"decodeTimes" must be true or false');
+  }
+  const times = decodeTimes === true ? { decodeTimes } : {};
+  if (formats === undefined) return { cmd, cameras: unique, ...times };
   if (
     !Array.isArray(formats) ||
     formats.length === 0 ||
@@ -280,7 +370,7 @@ export function decodeClientCommand(
       `"formats" must list what the client decodes, of ${MEDIA_FORMATS.map((f) => `"${f}"`).join(', ')}`,
     );
   }
-  return { cmd, cameras: unique, formats: [...new Set(formats as MediaFormat[])] };
+  return { cmd, cameras: unique, formats: [...new Set(formats as MediaFormat[])], ...times };
 }
 
 /** Encodes a client control message. */

@@ -3,19 +3,22 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { Fmp4Stream } from '../../test/helpers/fmp4-stream.js';
 import { Camera } from '../camera/camera.js';
 import { Frame } from '../camera/frame.js';
+import type { SourceHandlers } from '../camera/source.js';
 import { createLog } from '../common/log.js';
 import { Refusals } from '../guard/refusals.js';
 import { Hub } from '../hub/hub.js';
 import {
   decodeExtendedFrame,
   decodeFrame,
+  decodePayload,
   decodeVideo,
   SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
 import { FrameMessages } from './frame-messages.js';
-import { ViewerSocket } from './viewer-socket.js';
+import { MAX_WAITING_SOUND, ViewerSocket } from './viewer-socket.js';
 
 /** Bytes a socket may buffer before frames wait: three test frame messages (7 bytes each). */
 const MAX_BUFFERED = 21;
@@ -182,7 +185,7 @@ function setup(protocol = '', messages = new FrameMessages()) {
     return made;
   };
   /** The message the viewer sends for `made` (built once, shared by every viewer). */
-  const messageOf = (made: Frame) => messages.messageOf(cameraOf.get(made) ?? 'a', made, false);
+  const messageOf = (made: Frame) => messages.messageOf(cameraOf.get(made) ?? 'a', made);
   const send = (command: Record<string, unknown>) =>
     socket.emit('message', Buffer.from(JSON.stringify(command)), false);
   return { hub, socket, viewer, camera, frame, clock, send, cameraOf, messageOf };
@@ -456,13 +459,13 @@ describe('ViewerSocket with video', () => {
     const keys = sent.map((u) => u.key);
     const afterGap = keys.lastIndexOf(true);
     assert.ok(afterGap > 0, 'the next key unit went');
-    assert.equal(sent[afterGap]?.timestamp, key.timestamp);
+    assert.equal(sent[afterGap]?.timestamp, key.pts);
     assert.ok(viewer.countOf('a').dropped >= 3, 'every unit skipped is counted');
     // Between the first units and the key unit, nothing but what was contiguous went.
     const beforeKey = sent.slice(0, afterGap).map((u) => u.timestamp);
     assert.deepEqual(
       beforeKey,
-      units.slice(0, beforeKey.length).map((u) => u.timestamp),
+      units.slice(0, beforeKey.length).map((u) => u.pts),
     );
   });
 
@@ -500,7 +503,195 @@ describe('ViewerSocket with video', () => {
       sentUnits(socket)
         .slice(-1)
         .map((u) => [u.key, u.timestamp]),
-      [[true, key.timestamp]],
+      [[true, key.pts]],
     );
+  });
+});
+
+describe('ViewerSocket with a camera’s timed video and sound', () => {
+  /** A Camera fed as ffmpeg feeds it (fragmented MP4), a viewer of it, and its socket. */
+  function cameraSetup(bounds: { buffered: number; unacked: number }) {
+    const clock = new FakeClock(1_000_000);
+    const log = createLog({ level: 'silent' });
+    let handlers: SourceHandlers | undefined;
+    const hub = new Hub({
+      createCameras: (listener) => [
+        new Camera(
+          { id: 'v', name: 'v', url: 'rtsp://v/x' },
+          {
+            launch: (given) => {
+              handlers = given;
+              given.onPlan({ output: 'h264', copyJpeg: false, audio: 'aac' });
+              return { pid: 1, stop: () => Promise.resolve() };
+            },
+            listener,
+            clock,
+            log,
+            boundary: 'x',
+            maxFrameBytes: 1 << 20,
+          },
+        ),
+      ],
+      graceMs: 10_000,
+      clock,
+      log,
+    });
+    const socket = new FakeSocket();
+    const viewer = new ViewerSocket(
+      socket as unknown as WebSocket,
+      {
+        hub,
+        log,
+        maxBufferedBytes: bounds.buffered,
+        maxUnackedBytes: bounds.unacked,
+        maxMessagesPerSecond: 1000,
+        maxCamerasPerCommand: 1024,
+        maxCamerasPerSocket: 1024,
+        refusals: new Refusals(log),
+        messages: new FrameMessages(),
+        maxBlockedMs: MAX_BLOCKED_MS,
+        now: () => clock.now(),
+      },
+      'test',
+    );
+    const send = (command: Record<string, unknown>) =>
+      socket.emit('message', Buffer.from(JSON.stringify(command)), false);
+    const stream = new Fmp4Stream({ audio: { rate: 48000, channels: 1 } });
+    let n = 0;
+    /** The next picture (a key one every 30), 66.7 ms after the one before. */
+    const picture = (bytes = 200) => {
+      const key = n++ % 30 === 0;
+      clock.advance(67);
+      handlers?.onStdout(Buffer.from(stream.unit(unit(key, bytes), key)));
+    };
+    const sound = () =>
+      handlers?.onSound?.(Buffer.from(stream.sound(new Uint8Array(40).fill(0x21))));
+    /** What the peer received, read. */
+    const received = () =>
+      socket.sent
+        .filter((m) => typeof m !== 'string')
+        .map((m) => decodePayload(decodeFrame(m as Uint8Array).payload));
+    /** Acknowledges every byte received so far. */
+    const ackAll = () => {
+      const bytes = socket.sent
+        .filter((m) => typeof m !== 'string')
+        .reduce((sum, m) => sum + (m as Uint8Array).length, 0);
+      send({ cmd: 'ack', bytes });
+    };
+    return { hub, socket, viewer, send, picture, sound, received, ackAll, clock };
+  }
+
+  /** A stand-in H.264 unit of `bytes` bytes: delimiter, parameter sets on key units, a slice. */
+  function unit(key: boolean, bytes: number): Uint8Array {
+    const parts = [Buffer.from([0, 0, 0, 1, 0x09, 0xf0])];
+    if (key) {
+      parts.push(
+        Buffer.from([0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0x84]),
+      );
+      parts.push(Buffer.from([0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]));
+    }
+    const slice = Buffer.alloc(bytes, 0x5a);
+    slice[0] = key ? 0x65 : 0x41;
+    parts.push(Buffer.from([0, 0, 0, 1]), slice);
+    return new Uint8Array(Buffer.concat(parts));
+  }
+
+  it('gives decode times to a subscription that asks for them, and to no other', () => {
+    const plain = cameraSetup({ buffered: 1 << 20, unacked: 1 << 20 });
+    plain.send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264'] });
+    const timed = cameraSetup({ buffered: 1 << 20, unacked: 1 << 20 });
+    timed.send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264'], decodeTimes: true });
+    for (const each of [plain, timed]) for (let i = 0; i < 3; i++) each.picture();
+    const types = (each: typeof plain) =>
+      each.socket.sent
+        .filter((m) => typeof m !== 'string')
+        .map((m) => decodeFrame(m as Uint8Array).payload[0]);
+    assert.deepEqual(types(plain), [1, 1, 1]);
+    assert.deepEqual(types(timed), [3, 3, 3]);
+    const [first, second] = timed.received();
+    assert.ok(first?.kind === 'video' && second?.kind === 'video');
+    assert.equal(Math.round(second.decodeTimestamp - first.decodeTimestamp), 66_667);
+  });
+
+  it('sends the camera’s sound only to a viewer that names its codec, and never from the cache', () => {
+    const { send, picture, sound, received } = cameraSetup({ buffered: 1 << 20, unacked: 1 << 20 });
+    send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264', 'opus'] });
+    picture();
+    sound();
+    picture();
+    assert.deepEqual(
+      received().map((payload) => payload.kind),
+      ['video', 'video'],
+    );
+    send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264', 'aac'] });
+    sound();
+    picture();
+    assert.deepEqual(
+      received().map((payload) => payload.kind),
+      ['video', 'video', 'audio', 'video'],
+    );
+    const heard = received()[2];
+    assert.ok(heard?.kind === 'audio' && heard.codec === 'aac');
+  });
+
+  it('sends sound ahead of waiting pictures, counts it in the window, and keeps a bounded queue', () => {
+    const { viewer, send, picture, sound, received, ackAll } = cameraSetup({
+      buffered: 1 << 20,
+      unacked: 2000,
+    });
+    send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264', 'aac'] });
+    send({ cmd: 'ack', bytes: 0 });
+    for (let i = 0; i < 12; i++) picture(); // the window fills: pictures wait, the newest wins
+    const before = received().length;
+    for (let i = 0; i < MAX_WAITING_SOUND + 10; i++) sound();
+    assert.equal(received().length, before, 'nothing goes while the window is full');
+    // Sound counts in the window: it goes as acks open it, a window's worth at a time.
+    for (let i = 0; i < 10; i++) ackAll();
+    picture(); // the pictures go on (from the units this viewer missed)
+    const after = received().slice(before);
+    // The sound that waited went first (the oldest 10 were dropped), then pictures.
+    assert.deepEqual(
+      after.slice(0, MAX_WAITING_SOUND).map((payload) => payload.kind),
+      Array(MAX_WAITING_SOUND).fill('audio'),
+    );
+    assert.ok(
+      after.slice(MAX_WAITING_SOUND).some((payload) => payload.kind === 'video'),
+      'then pictures',
+    );
+    assert.ok(viewer.countOf('v').dropped >= 10);
+  });
+
+  it('starts a viewer again from the units it missed once its window takes them, not at the next key', () => {
+    const { send, picture, received, ackAll } = cameraSetup({ buffered: 1 << 20, unacked: 1500 });
+    send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264'] });
+    send({ cmd: 'ack', bytes: 0 });
+    for (let i = 0; i < 3; i++) picture();
+    ackAll();
+    // The viewer stops acking: past the window, a picture waits; a newer one makes a gap.
+    for (let i = 0; i < 10; i++) picture();
+    const sentBefore = received().length;
+    ackAll(); // it catches up
+    picture(); // the next delta: the units since the last one sent go, decode-only but it
+    const resumed = received().slice(sentBefore);
+    const video = resumed.filter((payload) => payload.kind === 'video');
+    assert.ok(video.length >= 2, 'the missed units and the newest');
+    assert.ok(
+      video.every((payload) => payload.kind === 'video' && !payload.key),
+      'no key unit needed',
+    );
+    assert.deepEqual(
+      video.map((payload) => payload.kind === 'video' && payload.decodeOnly),
+      [...Array(video.length - 1).fill(true), false],
+    );
+  });
+
+  it('lets a viewer whose window cannot take the missed units wait for the next key unit', () => {
+    const { send, picture, received } = cameraSetup({ buffered: 1 << 20, unacked: 900 });
+    send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264'] });
+    send({ cmd: 'ack', bytes: 0 });
+    for (let i = 0; i < 20; i++) picture(); // never acks: the window stays full
+    const stuck = received().length;
+    for (let i = 0; i < 5; i++) picture();
+    assert.equal(received().length, stuck, 'no burst into a full window');
   });
 });

@@ -1,10 +1,14 @@
 /**
- * One browser tab's WebSocket: control messages in, states and frames out. Frames go through
+ * One browser tab's WebSocket: control messages in, states and frames out. Pictures go through
  * the viewer's latest-wins slot (hub/latest-wins.ts) and are sent only while the socket's
  * buffered bytes are under a bound and, for a viewer that acknowledges frames, while its
- * unacknowledged bytes are under another, so a slow viewer gets fewer frames, never stale
- * ones, and costs bounded memory. A viewer that takes nothing at all for `maxBlockedMs` while
- * frames wait is closed with 1008.
+ * unacknowledged bytes are under another, so a slow viewer gets fewer pictures, never stale
+ * ones, and costs bounded memory. Sound frames (small, and a gap in them is heard) count in the
+ * same bounds but go first and wait in a short queue instead of replacing one another; only a
+ * viewer that takes nothing for longer than that queue holds loses some. A viewer whose video
+ * had a gap is started again from the camera's cached units when its window can take them,
+ * instead of waiting for the next key frame. A viewer that takes nothing at all for
+ * `maxBlockedMs` while frames wait is closed with 1008.
  */
 
 import type { WebSocket } from 'ws';
@@ -60,6 +64,8 @@ const WS_LIMIT_ERRORS: Readonly<Record<string, RefusalKind>> = {
 };
 
 const BINARY = { binary: true } as const;
+/** Sound frames that wait for a viewer that takes nothing: about 2 s of 20 ms frames. */
+export const MAX_WAITING_SOUND = 100;
 /** Per-camera counts in a viewer's disconnect log line, at most for this many cameras. */
 const MAX_CAMERAS_LOGGED = 32;
 /** Most bytes ws adds in front of a server message (2 + 8 byte length, no mask). */
@@ -79,6 +85,12 @@ export class ViewerSocket implements Viewer {
    * the next key frame (a delta after a gap would decode to garbage).
    */
   private readonly gaps = new Set<Camera>();
+  /** Per video stream, the sequence number of the last unit sent (where a recovery resumes). */
+  private readonly lastSent = new Map<Camera, number>();
+  /** Sound frames waiting, oldest first, across cameras (bounded by MAX_WAITING_SOUND). */
+  private sound: Array<{ camera: Camera; frame: Frame }> = [];
+  /** Streams whose video this viewer wants with decode times (timed headers). */
+  private readonly decodeTimes = new Set<string>();
   private readonly extended: boolean;
   private mayWatch: (stream: string) => boolean;
   /** Ids this socket is subscribed to (for the per-socket limit). */
@@ -99,8 +111,10 @@ export class ViewerSocket implements Viewer {
     if (!error) this.flush();
   };
   private readonly takesMore = () => !this.closed && this.canSend(this.ws.bufferedAmount);
-  private readonly sendWaiting = (camera: Camera, frame: Frame) =>
+  private readonly sendWaiting = (camera: Camera, frame: Frame) => {
     this.send(frame, camera, this.ws.bufferedAmount);
+    if (frame.codec !== 'jpeg') this.lastSent.set(camera, frame.seq);
+  };
 
   constructor(ws: WebSocket, options: ViewerSocketOptions, remote: string) {
     this.ws = ws;
@@ -132,18 +146,23 @@ export class ViewerSocket implements Viewer {
 
   sendFrame(frame: Frame, camera: Camera): void {
     if (this.closed) return;
+    if (frame.audio) {
+      this.sendSound(frame, camera);
+      return;
+    }
     const video = frame.codec !== 'jpeg';
     if (video && this.gaps.size > 0 && this.gaps.has(camera)) {
       if (!frame.key) {
-        this.slots.discard(camera, 1);
+        if (!this.recover(camera)) this.slots.discard(camera, 1);
         return;
       }
       this.gaps.delete(camera);
     }
     const buffered = this.ws.bufferedAmount;
-    if (this.slots.size === 0 && this.canSend(buffered)) {
+    if (this.slots.size === 0 && this.sound.length === 0 && this.canSend(buffered)) {
       this.send(frame, camera, buffered);
       this.slots.sent(camera);
+      if (video) this.lastSent.set(camera, frame.seq);
       return;
     }
     if (video && !frame.key && this.slots.isWaiting(camera)) {
@@ -154,7 +173,7 @@ export class ViewerSocket implements Viewer {
       this.slots.hold(camera, frame);
     }
     this.flush();
-    if (this.slots.size > 0) this.checkBlocked();
+    if (this.slots.size > 0 || this.sound.length > 0) this.checkBlocked();
   }
 
   /**
@@ -172,11 +191,70 @@ export class ViewerSocket implements Viewer {
       return;
     }
     this.gaps.delete(camera);
+    this.sendCatchUp(frames, camera);
+  }
+
+  /** `frames` in order, all but the last decode-only (video), each counted as sent. */
+  private sendCatchUp(frames: readonly Frame[], camera: Camera): void {
     frames.forEach((frame, i) => {
       const decodeOnly = i < frames.length - 1 && frame.codec !== 'jpeg';
       this.send(frame, camera, this.ws.bufferedAmount, decodeOnly);
       this.slots.sent(camera);
     });
+    const last = frames.at(-1);
+    if (last && last.codec !== 'jpeg') this.lastSent.set(camera, last.seq);
+  }
+
+  /**
+   * After a gap in `camera`'s video, the units it missed since the last one it was sent (or
+   * since the cached key unit, when it missed that too), decode-only but the newest, so it
+   * goes on without waiting for the next key unit: only when its window takes them all now,
+   * so a viewer that fell behind for being slow waits for the key unit as before (a GOP burst
+   * again and again would only make it slower). True when it was sent.
+   */
+  private recover(camera: Camera): boolean {
+    const cached = camera.sinceKey;
+    const key = cached[0];
+    const newest = cached.at(-1);
+    if (!key || !newest || newest.key) return false;
+    const last = this.lastSent.get(camera) ?? 0;
+    const from = last >= key.seq ? cached.findIndex((frame) => frame.seq > last) : 0;
+    if (from < 0) return false;
+    const missed = cached.slice(from);
+    let bytes = 0;
+    for (const frame of missed) bytes += frame.data.length + WS_FRAME_HEADER_BYTES + 32;
+    const buffered = this.ws.bufferedAmount;
+    const unacked = this.ackedBytes === undefined ? 0 : this.bytesSent - this.ackedBytes;
+    if (
+      buffered + bytes > this.options.maxBufferedBytes ||
+      (this.ackedBytes !== undefined && unacked + bytes > this.options.maxUnackedBytes) ||
+      this.slots.isWaiting(camera)
+    ) {
+      return false;
+    }
+    this.gaps.delete(camera);
+    this.sendCatchUp(missed, camera);
+    return true;
+  }
+
+  /**
+   * A sound frame: sent at once while the viewer takes more (before any waiting picture), else
+   * queued behind the others; past the queue's bound the oldest is dropped.
+   */
+  private sendSound(frame: Frame, camera: Camera): void {
+    const buffered = this.ws.bufferedAmount;
+    if (this.sound.length === 0 && this.canSend(buffered)) {
+      this.send(frame, camera, buffered);
+      this.slots.sent(camera);
+      return;
+    }
+    this.sound.push({ camera, frame });
+    if (this.sound.length > MAX_WAITING_SOUND) {
+      const dropped = this.sound.shift();
+      if (dropped) this.slots.discard(dropped.camera, 1);
+    }
+    this.flush();
+    if (this.sound.length > 0) this.checkBlocked();
   }
 
   /** The camera list changed (a config reload): hello again, and streams gone are forgotten. */
@@ -187,7 +265,7 @@ export class ViewerSocket implements Viewer {
     for (const id of [...this.subscribed]) {
       if (streams.has(id)) continue;
       this.subscribed.delete(id);
-      this.slots.forget(id);
+      this.forget(id);
     }
     this.sendHello(cameras);
   }
@@ -226,7 +304,12 @@ export class ViewerSocket implements Viewer {
 
   /** Hands `frame` to the socket, which buffered `buffered` bytes just before. */
   private send(frame: Frame, camera: Camera, buffered: number, decodeOnly = false): void {
-    const message = this.options.messages.messageOf(camera.id, frame, this.extended, decodeOnly);
+    const { messages } = this.options;
+    const decodeTimes = this.decodeTimes.size > 0 && this.decodeTimes.has(camera.id);
+    const message =
+      this.extended || decodeOnly || decodeTimes
+        ? messages.variantOf(camera.id, frame, { extended: this.extended, decodeOnly, decodeTimes })
+        : messages.messageOf(camera.id, frame);
     // A write callback costs a closure and a tick per message, so one is asked for only when
     // this write may be what keeps the socket over its bound: when bytes are already waiting,
     // or when this message alone fills the bound. Whenever frames wait, the newest buffered
@@ -250,7 +333,19 @@ export class ViewerSocket implements Viewer {
   }
 
   private flush(): void {
-    this.slots.flush(this.takesMore, this.sendWaiting);
+    while (this.sound.length > 0 && this.takesMore()) {
+      const next = this.sound.shift() as { camera: Camera; frame: Frame };
+      this.send(next.frame, next.camera, this.ws.bufferedAmount);
+      this.slots.sent(next.camera);
+    }
+    if (this.sound.length === 0) this.slots.flush(this.takesMore, this.sendWaiting);
+  }
+
+  /** Forgets what waits of stream `id` (unsubscribed or gone: not a drop). */
+  private forget(id: string): void {
+    this.slots.forget(id);
+    if (this.sound.length > 0) this.sound = this.sound.filter(({ camera }) => camera.id !== id);
+    this.decodeTimes.delete(id);
   }
 
   private checkBlocked(): void {
@@ -267,6 +362,7 @@ export class ViewerSocket implements Viewer {
       },
     );
     this.slots.dropAll();
+    this.sound = [];
     this.closed = true; // no more frames or states for it
     // The close frame itself may never get through a socket that does not drain: ws cuts the
     // connection when the closing handshake does not finish in time (closeTimeout).
@@ -336,9 +432,18 @@ export class ViewerSocket implements Viewer {
     }
     // Streams this viewer may not watch are answered as unknown: it learns nothing of them.
     const allowed = command.cameras.filter(this.mayWatch);
+    // Before the hub is asked: a late joiner's burst goes out while it subscribes.
+    for (const id of allowed) {
+      if (command.decodeTimes) this.decodeTimes.add(id);
+      else if (!this.subscribed.has(id)) this.decodeTimes.delete(id);
+    }
     const result = this.options.hub.subscribe(this, allowed, command.formats);
     result.unknown.push(...command.cameras.filter((id) => !this.mayWatch(id)));
-    for (const id of result.accepted) this.subscribed.add(id);
+    for (const id of result.unknown) if (!this.subscribed.has(id)) this.decodeTimes.delete(id);
+    for (const id of result.accepted) {
+      this.subscribed.add(id);
+      if (!command.decodeTimes) this.decodeTimes.delete(id);
+    }
     this.acknowledge('subscribed', result);
   }
 
@@ -352,9 +457,12 @@ export class ViewerSocket implements Viewer {
     const result = hub.unsubscribe(this, ids);
     for (const id of result.accepted) {
       this.subscribed.delete(id);
-      this.slots.forget(id);
+      this.forget(id);
       const camera = hub.camera(id);
-      if (camera) this.gaps.delete(camera);
+      if (camera) {
+        this.gaps.delete(camera);
+        this.lastSent.delete(camera);
+      }
     }
     return result;
   }
@@ -441,6 +549,8 @@ export class ViewerSocket implements Viewer {
   private onClose(code: number): void {
     this.closed = true;
     this.slots.dropAll();
+    for (const { camera } of this.sound) this.slots.discard(camera, 1);
+    this.sound = [];
     this.options.hub.removeViewer(this);
     let sent = 0;
     let dropped = 0;

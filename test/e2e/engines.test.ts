@@ -65,9 +65,10 @@ async function drawing(page: EnginePage, ids: readonly string[], pictures = 10):
 }
 
 /** The decoder each tile of `ids` drew its last picture with. */
+/** What draws each tile, with why its video failed when it went to JPEG for that. */
 const decodersOf = (page: EnginePage, ids: readonly string[]) =>
   page.evaluate<string[]>(
-    `${JSON.stringify(ids)}.map((id) => document.querySelector('[data-camera="' + id + '"]')?.dataset.decoder ?? '')`,
+    `${JSON.stringify(ids)}.map((id) => { const tile = document.querySelector('[data-camera="' + id + '"]'); const why = tile?.dataset.videoFailure; return (tile?.dataset.decoder ?? '') + (why ? ' (' + why + ')' : ''); })`,
   );
 
 /** Streams every tile (the first visit has streaming off). */

@@ -4,8 +4,10 @@
  */
 import { CamplexError } from '../../src/common/errors.js';
 import {
+  audioHeader,
   decodeExtendedFrame,
   decodeFrame,
+  decodePayload,
   decodeServerMessage,
   decodeVideo,
   encodeClientCommand,
@@ -14,12 +16,14 @@ import {
   videoHeader,
 } from '../../src/protocol/wire.js';
 import {
+  audioFrameVectors,
   clientCommandVectors,
   extendedFrameVectors,
   frameVectors,
   fromHex,
   invalidFrameVectors,
   serverMessageVectors,
+  timedVideoFrameVectors,
   toHex,
   videoFrameVectors,
 } from '../fixtures/protocol-vectors.js';
@@ -45,7 +49,7 @@ function run(): string[] {
       toHex(decoded.payload) === toHex(vector.payload);
     check(same, `decodeExtendedFrame: ${vector.name}`);
   }
-  for (const vector of videoFrameVectors) {
+  for (const vector of [...videoFrameVectors, ...timedVideoFrameVectors]) {
     const { camera, payload } = decodeFrame(fromHex(vector.hex));
     const unit = decodeVideo(payload);
     const same =
@@ -54,6 +58,7 @@ function run(): string[] {
       unit.key === vector.key &&
       unit.decodeOnly === vector.decodeOnly &&
       unit.timestamp === vector.timestamp &&
+      unit.decodeTimestamp === (vector.decodeTimestamp ?? vector.timestamp) &&
       toHex(unit.data) === toHex(vector.unit);
     check(same, `decodeVideo: ${vector.name}`);
     const encoded = encodeFrame(
@@ -61,6 +66,22 @@ function run(): string[] {
       new Uint8Array([...videoHeader(vector), ...vector.unit]),
     );
     check(toHex(encoded) === vector.hex, `video frame encoding: ${vector.name}`);
+  }
+  for (const vector of audioFrameVectors) {
+    const { camera, payload } = decodeFrame(fromHex(vector.hex));
+    const read = decodePayload(payload);
+    const same =
+      camera === vector.stream &&
+      read.kind === 'audio' &&
+      read.codec === vector.codec &&
+      read.timestamp === vector.timestamp &&
+      toHex(read.data) === toHex(vector.frame);
+    check(same, `decodePayload: ${vector.name}`);
+    const encoded = encodeFrame(
+      framePrefix(vector.stream),
+      new Uint8Array([...audioHeader(vector), ...vector.frame]),
+    );
+    check(toHex(encoded) === vector.hex, `sound frame encoding: ${vector.name}`);
   }
   for (const vector of invalidFrameVectors) {
     try {

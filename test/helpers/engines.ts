@@ -94,11 +94,13 @@ async function openChromium(
   viewport: { width: number; height: number },
 ): Promise<EnginePage> {
   const names = options.loopbackNames ?? [];
-  const browser = await launchChromium(
-    names.length > 0
+  const browser = await launchChromium([
+    // Headless Chromium starts sound without a gesture otherwise: Unmute's click must.
+    '--autoplay-policy=document-user-activation-required',
+    ...(names.length > 0
       ? [`--host-resolver-rules=${names.map((name) => `MAP ${name} 127.0.0.1`).join(', ')}`]
-      : [],
-  );
+      : []),
+  ]);
   let page: PlaywrightPage;
   try {
     page = await browser.context.newPage();
@@ -202,7 +204,8 @@ async function openFirefox(
               options.colorScheme === 'dark' ? 0 : 1,
           }
         : {}),
-      'media.autoplay.default': 0,
+      // 1: audible media waits for a user's gesture, as in a user's Firefox (muted video plays).
+      'media.autoplay.default': 1,
     },
   });
   const close = async () => {

@@ -2,11 +2,14 @@
  * Stand-ins for ffmpeg children in unit tests: a launcher that records every process it
  * "starts", so a test can feed its stdout, make it exit, and count the stops it was asked for.
  */
-import type { OutputFormat } from '../../src/ffmpeg/args.js';
-import type { FfmpegProcess } from '../../src/ffmpeg/process.js';
-import type { SourceHandlers } from '../../src/ffmpeg/source.js';
+import type {
+  OutputFormat,
+  RunningSource,
+  SourceHandlers,
+  SourcePlan,
+} from '../../src/camera/source.js';
 
-export interface FakeProcess extends FfmpegProcess {
+export interface FakeProcess extends RunningSource {
   /** The camera it was launched for. */
   readonly camera: string;
   /** What the camera listens on: call onStdout / onExit to play ffmpeg. */
@@ -14,14 +17,18 @@ export interface FakeProcess extends FfmpegProcess {
   stopCalls: number;
 }
 
-/** A `launch` for `camera` that appends each process it starts to `processes`. */
+/**
+ * A `launch` for `camera` that appends each process it starts to `processes`; it writes `plan`
+ * (or JPEG, or copied video without sound when given only what it writes).
+ */
 export function fakeLauncher(
   processes: FakeProcess[],
   camera: string,
-  output: OutputFormat = 'mpjpeg',
+  plan: OutputFormat | SourcePlan = 'mpjpeg',
 ): (handlers: SourceHandlers) => FakeProcess {
+  const planned = typeof plan === 'string' ? { output: plan, copyJpeg: plan === 'mpjpeg' } : plan;
   return (handlers) => {
-    handlers.onPlan({ output, copyJpeg: output === 'mpjpeg' });
+    handlers.onPlan(planned);
     const process: FakeProcess = {
       pid: 1000 + processes.length,
       camera,

@@ -21,6 +21,12 @@ export interface RtspCameraOptions {
   keyInterval?: number;
   /** x264enc's bitrate in kbit/s. */
   bitrate?: number;
+  /** B-frames between reference pictures (main profile): a camera that reorders. */
+  bframes?: number;
+  /** Sound beside the pictures, as cameras send it. */
+  audio?: 'aac' | 'opus' | 'pcma' | 'pcmu';
+  /** Seconds after a client starts playing at which the sound stops (the video goes on). */
+  audioStopsAfter?: number;
 }
 
 export interface RtspCamera {
@@ -38,6 +44,8 @@ export interface RtspCamera {
   sessions(): number;
   /** The most RTSP clients connected at once since the last call (then it starts again). */
   takeMaxSessions(): number;
+  /** Resolves when the camera's sound stopped (`audioStopsAfter`). */
+  readonly audioStopped: Promise<void>;
 }
 
 // Cameras a test forgot to stop must not outlive the test process.
@@ -68,6 +76,11 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
   if (options.fps !== undefined) args.push('--fps', String(options.fps));
   if (options.keyInterval !== undefined) args.push('--key-int', String(options.keyInterval));
   if (options.bitrate !== undefined) args.push('--bitrate', String(options.bitrate));
+  if (options.bframes !== undefined) args.push('--bframes', String(options.bframes));
+  if (options.audio !== undefined) args.push('--audio', options.audio);
+  if (options.audioStopsAfter !== undefined) {
+    args.push('--audio-stops-after', String(options.audioStopsAfter));
+  }
 
   const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const { pid } = child;
@@ -124,17 +137,22 @@ export async function startRtspCamera(options: RtspCameraOptions = {}): Promise<
     // Keep reading stdout: session counts, and a chatty script never blocks on a full pipe.
     const sessions = { now: 0, max: 0 };
     let partial = '';
+    let soundStopped = () => {};
+    const audioStopped = new Promise<void>((resolve) => {
+      soundStopped = resolve;
+    });
     child.stdout.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = (lines.pop() ?? '').slice(-STDOUT_LINE_LIMIT);
       for (const line of lines) {
+        if (line.trim() === 'AUDIO STOPPED') soundStopped();
         const count = /^SESSIONS (\d+)$/.exec(line.trim())?.[1];
         if (count === undefined) continue;
         sessions.now = Number(count);
         sessions.max = Math.max(sessions.max, sessions.now);
       }
     });
-    return makeCamera(child.kill.bind(child), pid, port, exited, sessions);
+    return makeCamera(child.kill.bind(child), pid, port, exited, sessions, audioStopped);
   } catch (error) {
     if (pid !== undefined) {
       kill();
@@ -152,6 +170,7 @@ function makeCamera(
   port: number,
   exited: Promise<number | null>,
   sessions: { now: number; max: number },
+  audioStopped: Promise<void>,
 ): RtspCamera {
   let done = false;
   void exited.then(() => {
@@ -161,6 +180,7 @@ function makeCamera(
     port,
     pid,
     exited,
+    audioStopped,
     sessions: () => sessions.now,
     takeMaxSessions: () => {
       const max = sessions.max;

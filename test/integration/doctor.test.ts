@@ -1,5 +1,5 @@
 /**
- * `camplex doctor` against a real GStreamer RTSP camera, a camera that refuses connections (with
+ * `camplex doctor` against a real GStreamer RTSP camera (with sound), a camera that refuses connections (with
  * a password in the config) and a demo camera: what each sends, what browsers get, advice, the
  * failure and why, exit code 1, progress on stderr, and the password nowhere.
  */
@@ -23,7 +23,7 @@ describe('camplex doctor', () => {
   const config = join(dir, 'camplex.yaml');
 
   before(async () => {
-    camera = await startRtspCamera({ width: 1920, height: 1080, fps: 10 });
+    camera = await startRtspCamera({ width: 1920, height: 1080, fps: 10, audio: 'aac' });
     const closed = await freePort();
     writeFileSync(
       config,
@@ -55,7 +55,20 @@ describe('camplex doctor', () => {
     assert.equal(front.codec, 'h264');
     assert.match(front.codecString ?? '', /^avc1\./);
     assert.deepEqual([front.width, front.height], [1920, 1080]);
-    assert.ok(Math.abs((front.fps ?? 0) - 10) <= 1.5, `fps ${front.fps}`);
+    assert.ok(
+      Math.abs((front.fps ?? 0) - 10) <= 1.5,
+      `fps ${front.fps} (pictures, not sound frames)`,
+    );
+    assert.deepEqual(
+      { ...front.audio, framesPerSecond: undefined },
+      { codec: 'aac', rate: 44_100, channels: 1, framesPerSecond: undefined },
+    );
+    // AAC frames are 1024 samples: 43 a second at 44.1 kHz.
+    assert.ok(
+      Math.abs((front.audio?.framesPerSecond ?? 0) - 43) <= 5,
+      `${front.audio?.framesPerSecond}`,
+    );
+    assert.match(front.path ?? '', /and sound \(AAC\)/);
     assert.ok((front.keyIntervalSeconds ?? 0) > 0, 'key-frame interval measured');
     assert.equal(front.bframes, false);
     assert.match(front.path ?? '', /passthrough/);

@@ -1,6 +1,7 @@
 /**
  * The fragmented MP4 the browser's MSE path builds, read back by ffprobe: the same pictures,
- * size and codec as the Annex B units it was made from.
+ * size and codec as the units camplex cut from a camera's MP4, at the same presentation and
+ * decode times (B-frames in their order), and its AAC track too.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -8,59 +9,99 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Fmp4Muxer } from '../../src/browser/fmp4.js';
-import { AnnexBSplitter } from '../../src/frames/annexb-splitter.js';
+import { AacMuxer, Fmp4Muxer } from '../../src/browser/fmp4.js';
+import { type MediaUnit, MediaUnits } from '../../src/frames/media-units.js';
 import { requireTool } from '../helpers/rtsp.js';
 
 const FFPROBE = '/usr/bin/ffprobe';
 
+/** The units of the B-frame camera's recording (H.264 main with B-frames, AAC). */
+function recordedUnits(): MediaUnit[] {
+  const units: MediaUnit[] = [];
+  const reader = new MediaUnits({ maxUnitBytes: 1 << 20, onUnit: (unit) => units.push(unit) });
+  reader.push(
+    new Uint8Array(readFileSync(new URL('../fixtures/h264-bframes-aac.mp4', import.meta.url))),
+  );
+  return units;
+}
+
+function probe(file: string, stream: 'v' | 'a') {
+  return JSON.parse(
+    execFileSync(FFPROBE, [
+      '-v',
+      'error',
+      '-select_streams',
+      stream,
+      '-show_entries',
+      'stream=codec_name,width,height,sample_rate,channels:packet=pts,dts',
+      '-of',
+      'json',
+      file,
+    ]).toString(),
+  ) as {
+    streams: Array<Record<string, string | number>>;
+    packets: Array<{ pts: number; dts: number }>;
+  };
+}
+
 describe('fragmented MP4 for MSE', () => {
-  it('is read by ffprobe as the same H.264 pictures', () => {
+  it('is read by ffprobe as the same H.264 pictures, at the camera’s times, B-frames and all', () => {
     requireTool(FFPROBE, 'apt-get install -y ffmpeg');
-    const stream = readFileSync(new URL('../fixtures/h264-baseline.h264', import.meta.url));
-    const muxer = new Fmp4Muxer();
-    const segments: Uint8Array[] = [];
-    let n = 0;
-    const splitter = new AnnexBSplitter({
-      codec: 'h264',
-      maxUnitBytes: 1 << 20,
-      onUnit: (unit) =>
-        segments.push(...muxer.push({ data: unit.data, key: unit.key, timestamp: n++ * 100_000 })),
-    });
-    splitter.push(new Uint8Array(stream));
+    const video = recordedUnits().filter((unit) => unit.kind === 'video');
+    const origin = (video[0]?.dts ?? 0) - 1_000_000;
+    const muxer = new Fmp4Muxer(origin);
+    const segments = video.flatMap((unit) => muxer.push(unit));
     const dir = mkdtempSync(join(tmpdir(), 'camplex-fmp4-'));
     try {
-      const file = join(dir, 'out.mp4');
+      const file = join(dir, 'video.mp4');
       writeFileSync(file, Buffer.concat(segments));
-      const probe = JSON.parse(
-        execFileSync(FFPROBE, [
-          '-v',
-          'error',
-          '-count_frames',
-          '-select_streams',
-          'v',
-          '-show_entries',
-          'stream=codec_name,width,height,nb_read_frames,avg_frame_rate',
-          '-of',
-          'json',
-          file,
-        ]).toString(),
-      ) as { streams: Array<Record<string, string | number>> };
-      const [video] = probe.streams;
+      const { streams, packets } = probe(file, 'v');
+      assert.deepEqual(
+        { codec: streams[0]?.codec_name, width: streams[0]?.width, height: streams[0]?.height },
+        { codec: 'h264', width: 320, height: 180 },
+      );
+      assert.equal(packets.length, video.length, 'every picture');
+      const ticks = (micros: number) => Math.round(((micros - origin) * 90_000) / 1_000_000);
+      assert.deepEqual(
+        packets.map((packet) => [packet.pts, packet.dts]),
+        video.map((unit) => [ticks(unit.pts), ticks(unit.dts)]),
+      );
+      assert.ok(
+        packets.some((packet, i) => i > 0 && packet.pts < (packets[i - 1]?.pts ?? 0)),
+        'shown out of decode order: B-frames',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('carries the AAC sound as a track of its own that ffprobe reads at its times', () => {
+    requireTool(FFPROBE, 'apt-get install -y ffmpeg');
+    const sound = recordedUnits().filter((unit) => unit.kind === 'audio');
+    const origin = (sound[0]?.pts ?? 0) - 1_000_000;
+    const muxer = new AacMuxer(origin, 44_100, 1, '120856e500');
+    const bytes = [
+      muxer.initSegment(),
+      ...sound.map((unit) => muxer.fragment(unit.data, unit.pts)),
+    ];
+    const dir = mkdtempSync(join(tmpdir(), 'camplex-fmp4-'));
+    try {
+      const file = join(dir, 'sound.mp4');
+      writeFileSync(file, Buffer.concat(bytes));
+      const { streams, packets } = probe(file, 'a');
       assert.deepEqual(
         {
-          codec: video?.codec_name,
-          width: video?.width,
-          height: video?.height,
-          frames: Number(video?.nb_read_frames),
+          codec: streams[0]?.codec_name,
+          rate: streams[0]?.sample_rate,
+          channels: streams[0]?.channels,
         },
-        // The splitter hands on a unit when the next one starts: 19 of the fixture's 20.
-        { codec: 'h264', width: 320, height: 180, frames: 19 },
+        { codec: 'aac', rate: '44100', channels: 1 },
       );
-      // Timed by the 100 ms between units (the first unit's length is a guess of 1/15 s).
-      const [num, den] = String(video?.avg_frame_rate).split('/').map(Number);
-      const fps = (num ?? 0) / (den ?? 1);
-      assert.ok(fps > 9.9 && fps < 10.3, `${fps} frames/s`);
+      assert.equal(packets.length, sound.length);
+      assert.deepEqual(
+        packets.map((packet) => packet.pts),
+        sound.map((unit) => Math.round(((unit.pts - origin) * 44_100) / 1_000_000)),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -166,23 +166,25 @@ describe('three camplex nodes sharing cameras over NATS', () => {
   });
 
   it('comes back by itself after nats-server restarts', async () => {
+    const restartedAt = Date.now();
     await nats.restart();
-    const viewer = viewers[0];
-    assert.ok(viewer);
+    // Every viewer, not only the first: a camera whose lease lapsed while NATS was down
+    // may start again on another node, so the viewers of one node can draw a camera a
+    // moment before those of another.
+    let last: Array<[string, number]>[] = [];
     await waitFor(
       async () => {
-        const count = await framesDuring(viewer, 1500);
-        return CAMERAS.every((id) => (count.get(id) ?? 0) >= 5);
+        const counts = await Promise.all(viewers.map((viewer) => framesDuring(viewer, 1500)));
+        last = counts.map((count) => [...count]);
+        return counts.every((count) => CAMERAS.every((id) => (count.get(id) ?? 0) >= 5));
       },
-      { timeoutMs: 40_000, what: 'every camera drawing again after the NATS restart' },
+      { timeoutMs: 40_000, what: 'every camera drawing again on every viewer' },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; frames in the last 1.5 s: ${JSON.stringify(last)}`);
+    });
+    console.log(
+      `# every camera on every viewer again ${Date.now() - restartedAt} ms after the restart`,
     );
-    for (const other of viewers) {
-      const count = await framesDuring(other, 1500);
-      assert.ok(
-        CAMERAS.every((id) => (count.get(id) ?? 0) >= 5),
-        JSON.stringify([...count]),
-      );
-    }
     await waitFor(
       async () => nodes.flatMap(camerasRunBy).sort().join() === [...CAMERAS].sort().join(),
       { timeoutMs: 15_000, what: 'each camera once again' },

@@ -24,6 +24,8 @@ export class Frame {
   readonly pts: number;
   /** When it is decoded, microseconds: pictures come in this order (differs with B-frames). */
   readonly dts: number;
+  /** A frame of the camera's sound (read per viewer per frame: a field, not a lookup). */
+  readonly audio: boolean;
   /**
    * Where a consumer keeps what it built from this frame to share with every viewer (the
    * socket layer's wire message). The camera never reads it.
@@ -47,10 +49,6 @@ export class Frame {
     this.key = key;
     this.pts = pts;
     this.dts = dts;
-  }
-
-  /** A frame of the camera's sound. */
-  get audio(): boolean {
-    return isAudio(this.codec);
+    this.audio = isAudio(codec);
   }
 }

@@ -4,19 +4,30 @@
  * starts at a key unit (after configure, and after any error), closes the pictures of
  * decode-only units (a late joiner's catch-up, however long its GOP) unseen, and recreates the
  * decoder after an error. A catch-up is decoded as fast as the decoder takes it and never
- * dropped; only live units count against the queue bound, past which deltas are dropped until the
- * next key unit (a delta after a gap decodes to garbage). Repeated errors make it give up: the
- * tile asks for JPEG.
+ * dropped. Live units past a bound are decoded but not shown (the page is behind: a main
+ * thread that stalled delivers seconds of units at once, and showing them would only replay the
+ * past); when the queue stays past it for longer than a stall's burst takes to decode, deltas
+ * are dropped until the next key unit (a decoder that cannot keep up; a delta after a gap
+ * decodes to garbage). Repeated errors make it give up: the tile asks for JPEG.
  */
 import type { VideoUnit } from '../protocol/wire.js';
 
 /**
- * Units waiting in the decoder before deltas are dropped until the next key unit: about a
- * second at 15 fps. A page decoding 16 cameras in software queues 8-12 units at busy moments;
- * with a bound of 8 each such moment cost up to a whole GOP (B10: WebKit showed 11.9 and
- * Firefox 12.0 pictures a second of 15, against 14.8 and 14.5 with 16).
+ * Live units waiting in the decoder past which the next ones are decoded unseen: about a
+ * second at 15 fps. A page decoding 16 cameras in software queues 8-12 units at busy moments
+ * (B10: with a bound of 8, dropping there, WebKit showed 11.9 and Firefox 12.0 pictures a
+ * second of 15, against 14.8 and 14.5 with 16).
  */
-const MAX_DECODE_QUEUE = 16;
+const MAX_SHOWN_QUEUE = 16;
+/**
+ * How long live units may stay queued past MAX_SHOWN_QUEUE before deltas are dropped until the
+ * next key unit. Count alone cannot tell the two apart: a page whose main thread stalled 6 s
+ * gets 90 units at once and decodes them in a few hundred ms, while a decoder that cannot keep
+ * up stays behind (B13 measures the first picture after a stall).
+ */
+const MAX_BEHIND_MS = 1500;
+/** Live units queued past which deltas are dropped at once, however recent (memory). */
+const MAX_DECODE_QUEUE = 600;
 /** This many decoder errors within ERROR_WINDOW_MS and the stream goes to JPEG. */
 const MAX_ERRORS = 3;
 const ERROR_WINDOW_MS = 60_000;
@@ -25,16 +36,26 @@ export class WebCodecsPlayer {
   private decoder: VideoDecoder | undefined;
   private codecString: string | undefined;
   private needKey = true;
-  /** Presentation times of decode-only units not yet out of the decoder. */
-  private readonly decodeOnly = new Set<number>();
+  /** Presentation times of the server's decode-only units (a catch-up) not yet decoded. */
+  private readonly catchUp = new Set<number>();
+  /** Presentation times of live units decoded unseen (the page was behind), not yet decoded. */
+  private readonly unseen = new Set<number>();
+  /** Since when live units have been queued past MAX_SHOWN_QUEUE; undefined while they are not. */
+  private behindSince: number | undefined;
   private errors: number[] = [];
+  private readonly now: () => number;
   private readonly onPicture: (frame: VideoFrame) => void;
   private readonly onFailure: (reason: string) => void;
 
   /** `onPicture` owns every frame it is given (it must close it). */
-  constructor(onPicture: (frame: VideoFrame) => void, onFailure: (reason: string) => void) {
+  constructor(
+    onPicture: (frame: VideoFrame) => void,
+    onFailure: (reason: string) => void,
+    now: () => number = () => performance.now(),
+  ) {
     this.onPicture = onPicture;
     this.onFailure = onFailure;
+    this.now = now;
   }
 
   /** Decodes `unit` of a stream whose decoder is configured with `codecString`. */
@@ -43,13 +64,22 @@ export class WebCodecsPlayer {
     if (!this.decoder || this.codecString !== codecString) this.configure(codecString);
     const decoder = this.decoder;
     if (!decoder) return;
-    const live = decoder.decodeQueueSize - this.decodeOnly.size;
-    if (!unit.key && (this.needKey || (!unit.decodeOnly && live > MAX_DECODE_QUEUE))) {
+    const live = decoder.decodeQueueSize - this.catchUp.size;
+    let behind = false;
+    if (!unit.decodeOnly) {
+      behind = live > MAX_SHOWN_QUEUE;
+      if (!behind) this.behindSince = undefined;
+      else this.behindSince ??= this.now();
+    }
+    const fallenBehind =
+      behind && (live > MAX_DECODE_QUEUE || this.now() - (this.behindSince ?? 0) > MAX_BEHIND_MS);
+    if (!unit.key && (this.needKey || fallenBehind)) {
       this.needKey = true;
       return;
     }
     this.needKey = false;
-    if (unit.decodeOnly) this.decodeOnly.add(unit.timestamp);
+    if (unit.decodeOnly) this.catchUp.add(unit.timestamp);
+    else if (behind) this.unseen.add(unit.timestamp);
     try {
       decoder.decode(
         new EncodedVideoChunk({
@@ -66,7 +96,9 @@ export class WebCodecsPlayer {
   close(): void {
     if (this.decoder && this.decoder.state !== 'closed') this.decoder.close();
     this.decoder = undefined;
-    this.decodeOnly.clear();
+    this.catchUp.clear();
+    this.unseen.clear();
+    this.behindSince = undefined;
   }
 
   private configure(codecString: string): void {
@@ -75,8 +107,9 @@ export class WebCodecsPlayer {
     this.needKey = true;
     const decoder = new VideoDecoder({
       output: (frame) => {
-        if (this.decodeOnly.delete(frame.timestamp)) frame.close();
-        else this.onPicture(frame);
+        if (this.catchUp.delete(frame.timestamp) || this.unseen.delete(frame.timestamp)) {
+          frame.close();
+        } else this.onPicture(frame);
       },
       error: (error) => this.failed(error),
     });

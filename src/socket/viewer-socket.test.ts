@@ -685,6 +685,46 @@ describe('ViewerSocket with a camera’s timed video and sound', () => {
     );
   });
 
+  it('starts a viewer that caught up from the units it missed past its window, once per GOP', () => {
+    const { send, picture, received, ackAll } = cameraSetup({ buffered: 1 << 20, unacked: 900 });
+    send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264'] });
+    send({ cmd: 'ack', bytes: 0 });
+    for (let i = 0; i < 3; i++) picture(400);
+    ackAll();
+    // A page that stalls: no acks while 10 pictures (4000 bytes, over the 900-byte window) come.
+    for (let i = 0; i < 10; i++) picture(400);
+    let before = received().length;
+    ackAll(); // it caught up with everything it was sent
+    picture(400);
+    const burst = received()
+      .slice(before)
+      .filter((payload) => payload.kind === 'video');
+    // 400-byte pictures: three are more than the 900-byte window.
+    assert.ok(
+      burst.length >= 3,
+      `the missed units and the newest, past the window: ${burst.length}`,
+    );
+    assert.deepEqual(
+      burst.map((payload) => payload.kind === 'video' && !payload.key && payload.decodeOnly),
+      [...Array(burst.length - 1).fill(true), false],
+      'no key unit needed; decode-only but the newest',
+    );
+    // It stalls again in the same GOP: this time it waits for the key unit.
+    for (let i = 0; i < 5; i++) picture(400);
+    ackAll();
+    before = received().length;
+    picture(400);
+    assert.equal(received().length, before, 'one burst past the window per GOP');
+    let key = false;
+    for (let i = 0; i < 30 && !key; i++) {
+      picture(400);
+      key = received()
+        .slice(before)
+        .some((payload) => payload.kind === 'video' && payload.key);
+    }
+    assert.ok(key, 'the next key unit goes');
+  });
+
   it('lets a viewer whose window cannot take the missed units wait for the next key unit', () => {
     const { send, picture, received } = cameraSetup({ buffered: 1 << 20, unacked: 900 });
     send({ cmd: 'subscribe', cameras: ['v'], formats: ['h264'] });

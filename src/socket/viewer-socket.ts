@@ -87,6 +87,8 @@ export class ViewerSocket implements Viewer {
   private readonly gaps = new Set<Camera>();
   /** Per video stream, the sequence number of the last unit sent (where a recovery resumes). */
   private readonly lastSent = new Map<Camera, number>();
+  /** Per video stream, the key unit of the GOP whose recovery went past the ack window. */
+  private readonly recoveredPastWindow = new Map<Camera, number>();
   /** Sound frames waiting, oldest first, across cameras (bounded by MAX_WAITING_SOUND). */
   private sound: Array<{ camera: Camera; frame: Frame }> = [];
   /** Streams whose video this viewer wants with decode times (timed headers). */
@@ -208,29 +210,35 @@ export class ViewerSocket implements Viewer {
   /**
    * After a gap in `camera`'s video, the units it missed since the last one it was sent (or
    * since the cached key unit, when it missed that too), decode-only but the newest, so it
-   * goes on without waiting for the next key unit: only when its window takes them all now,
-   * so a viewer that fell behind for being slow waits for the key unit as before (a GOP burst
-   * again and again would only make it slower). True when it was sent.
+   * goes on without waiting for the next key unit. They go when its windows take them all
+   * now, or, once per GOP, past the ack window (as a late join's burst does) when the viewer
+   * has caught up with everything else: a page that stalled a moment (a busy main thread, a
+   * tab in the background) goes on at once even on a long GOP, while a viewer too slow for
+   * the camera gets at most one such burst per GOP and otherwise waits for the key unit (a
+   * GOP burst again and again would only make it slower). True when they were sent.
    */
   private recover(camera: Camera): boolean {
     const cached = camera.sinceKey;
     const key = cached[0];
     const newest = cached.at(-1);
-    if (!key || !newest || newest.key) return false;
+    if (!key || !newest || newest.key || this.slots.isWaiting(camera)) return false;
     const last = this.lastSent.get(camera) ?? 0;
     const from = last >= key.seq ? cached.findIndex((frame) => frame.seq > last) : 0;
     if (from < 0) return false;
     const missed = cached.slice(from);
     let bytes = 0;
     for (const frame of missed) bytes += frame.data.length + WS_FRAME_HEADER_BYTES + 32;
+    const { maxBufferedBytes, maxUnackedBytes } = this.options;
     const buffered = this.ws.bufferedAmount;
-    const unacked = this.ackedBytes === undefined ? 0 : this.bytesSent - this.ackedBytes;
-    if (
-      buffered + bytes > this.options.maxBufferedBytes ||
-      (this.ackedBytes !== undefined && unacked + bytes > this.options.maxUnackedBytes) ||
-      this.slots.isWaiting(camera)
-    ) {
-      return false;
+    const acking = this.ackedBytes !== undefined;
+    const unacked = acking ? this.bytesSent - (this.ackedBytes ?? 0) : 0;
+    const fits =
+      buffered + bytes <= maxBufferedBytes && (!acking || unacked + bytes <= maxUnackedBytes);
+    if (!fits) {
+      const caughtUp =
+        buffered < maxBufferedBytes / 4 && (!acking || unacked <= maxUnackedBytes / 4);
+      if (!caughtUp || this.recoveredPastWindow.get(camera) === key.seq) return false;
+      this.recoveredPastWindow.set(camera, key.seq);
     }
     this.gaps.delete(camera);
     this.sendCatchUp(missed, camera);
@@ -462,6 +470,7 @@ export class ViewerSocket implements Viewer {
       if (camera) {
         this.gaps.delete(camera);
         this.lastSent.delete(camera);
+        this.recoveredPastWindow.delete(camera);
       }
     }
     return result;

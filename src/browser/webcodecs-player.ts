@@ -4,11 +4,11 @@
  * starts at a key unit (after configure, and after any error), closes the pictures of
  * decode-only units (a late joiner's catch-up, however long its GOP) unseen, and recreates the
  * decoder after an error. A catch-up is decoded as fast as the decoder takes it and never
- * dropped. Live units past a bound are decoded but not shown (the page is behind: a main
- * thread that stalled delivers seconds of units at once, and showing them would only replay the
- * past); when the queue stays past it for longer than a stall's burst takes to decode, deltas
- * are dropped until the next key unit (a decoder that cannot keep up; a delta after a gap
- * decodes to garbage). Repeated errors make it give up: the tile asks for JPEG.
+ * dropped. Live units past a bound are dropped until the next key unit (a decoder that cannot
+ * keep up gets a GOP's rest off; a delta after a gap decodes to garbage), except right after a
+ * stall: a page whose main thread was held gets the units of those seconds at once, and those
+ * are decoded unseen (showing them would only replay the past) so the picture goes on without
+ * waiting for a key unit. Repeated errors make it give up: the tile asks for JPEG.
  */
 import type { VideoUnit } from '../protocol/wire.js';
 
@@ -20,13 +20,16 @@ import type { VideoUnit } from '../protocol/wire.js';
  */
 const MAX_SHOWN_QUEUE = 16;
 /**
- * How long live units may stay queued past MAX_SHOWN_QUEUE before deltas are dropped until the
- * next key unit. Count alone cannot tell the two apart: a page whose main thread stalled 6 s
- * gets 90 units at once and decodes them in a few hundred ms, while a decoder that cannot keep
- * up stays behind (B13 measures the first picture after a stall).
+ * A live unit this long after the one before means the page was stalled (a busy main thread,
+ * a tab back from the background): for CATCH_UP_MS the units past MAX_SHOWN_QUEUE are decoded
+ * unseen instead of dropped. Count alone cannot tell a stall's burst from a decoder that cannot
+ * keep up, and the two want opposite answers: B13 measures the first picture after a 2 s stall
+ * (4.1 s on a 10 s GOP when the burst was dropped), B10 a 16-camera wall that WebKit decodes
+ * slower than the cameras send (6.4 of 15 pictures a second when such a queue was decoded).
  */
-const MAX_BEHIND_MS = 1500;
-/** Live units queued past which deltas are dropped at once, however recent (memory). */
+const STALL_MS = 500;
+const CATCH_UP_MS = 1000;
+/** Live units queued past which deltas are dropped even while catching up (memory). */
 const MAX_DECODE_QUEUE = 600;
 /** This many decoder errors within ERROR_WINDOW_MS and the stream goes to JPEG. */
 const MAX_ERRORS = 3;
@@ -40,8 +43,9 @@ export class WebCodecsPlayer {
   private readonly catchUp = new Set<number>();
   /** Presentation times of live units decoded unseen (the page was behind), not yet decoded. */
   private readonly unseen = new Set<number>();
-  /** Since when live units have been queued past MAX_SHOWN_QUEUE; undefined while they are not. */
-  private behindSince: number | undefined;
+  /** When the last live unit came, and until when units past the bound are decoded unseen. */
+  private lastLiveAt = Number.NEGATIVE_INFINITY;
+  private catchUpUntil = Number.NEGATIVE_INFINITY;
   private errors: number[] = [];
   private readonly now: () => number;
   private readonly onPicture: (frame: VideoFrame) => void;
@@ -65,21 +69,21 @@ export class WebCodecsPlayer {
     const decoder = this.decoder;
     if (!decoder) return;
     const live = decoder.decodeQueueSize - this.catchUp.size;
-    let behind = false;
+    const now = this.now();
     if (!unit.decodeOnly) {
-      behind = live > MAX_SHOWN_QUEUE;
-      if (!behind) this.behindSince = undefined;
-      else this.behindSince ??= this.now();
+      if (now - this.lastLiveAt > STALL_MS) this.catchUpUntil = now + CATCH_UP_MS;
+      this.lastLiveAt = now;
     }
-    const fallenBehind =
-      behind && (live > MAX_DECODE_QUEUE || this.now() - (this.behindSince ?? 0) > MAX_BEHIND_MS);
+    const behind = !unit.decodeOnly && live > MAX_SHOWN_QUEUE;
+    const catchingUp = now < this.catchUpUntil && live <= MAX_DECODE_QUEUE;
+    const fallenBehind = behind && !catchingUp;
     if (!unit.key && (this.needKey || fallenBehind)) {
       this.needKey = true;
       return;
     }
     this.needKey = false;
     if (unit.decodeOnly) this.catchUp.add(unit.timestamp);
-    else if (behind) this.unseen.add(unit.timestamp);
+    else if (behind && catchingUp) this.unseen.add(unit.timestamp);
     try {
       decoder.decode(
         new EncodedVideoChunk({
@@ -98,7 +102,6 @@ export class WebCodecsPlayer {
     this.decoder = undefined;
     this.catchUp.clear();
     this.unseen.clear();
-    this.behindSince = undefined;
   }
 
   private configure(codecString: string): void {

@@ -25,10 +25,10 @@ import { parseConfig } from '../src/config/load.js';
 import { startCamplex } from '../src/server.js';
 import { ENGINES, type EngineName, type EnginePage, openPage } from '../test/helpers/engines.js';
 import { descendantPids } from '../test/helpers/processes.js';
-import { recordedFrames, toMpjpeg } from './frames.js';
-import { H264_FPS, recordedH264 } from './h264-frames.js';
-import { recordedSources, UNUSED_FFMPEG } from './recorded-source.js';
-import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
+import { recordedFrames, toMpjpeg } from './lib/frames.js';
+import { H264_FPS, recordedH264 } from './lib/h264-frames.js';
+import { recordedSources, UNUSED_FFMPEG } from './lib/recorded-source.js';
+import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const CAMERAS = 16;
 const JPEG_FPS = 10;

@@ -19,7 +19,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { AnnexBSplitter } from '../src/frames/annexb-splitter.js';
 import { MediaUnits } from '../src/frames/media-units.js';
 import { type RtspCamera, type RtspCameraOptions, startRtspCamera } from '../test/helpers/rtsp.js';
-import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
+import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const FPS = 15;
 const FRAME_MS = 1000 / FPS;

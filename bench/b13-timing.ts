@@ -17,7 +17,7 @@ import type { Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../test/helpers/camplex.js';
 import { type RtspCamera, startRtspCamera } from '../test/helpers/rtsp.js';
-import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
+import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const INSECURE_HOST = 'camplex-bench.test';
 const PAINT_TARGET_MS = 1000;

@@ -4,17 +4,11 @@
  * gives `receive time - sentAt`. The bare baseline stamps its frames at the same point (just
  * before building the message), so camplex minus bare is the hub's and session's share.
  */
-import {
-  alternate,
-  CAMERAS,
-  compare,
-  FPS,
-  median,
-  otherLoadNote,
-  type RunResult,
-} from './b1-fanout.js';
-import { recordedFrames } from './frames.js';
-import type { BenchOptions, BenchResult } from './types.js';
+
+import { recordedFrames } from './lib/frames.js';
+import { alternate, CAMERAS, compare, FPS, otherLoadNote, type RunResult } from './lib/rig.js';
+import { median } from './lib/stats.js';
+import type { BenchOptions, BenchResult } from './lib/types.js';
 
 export const LATENCY_TARGET_MS = 2;
 

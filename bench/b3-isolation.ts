@@ -7,17 +7,10 @@
  * does): how old its frames are with and without acks.
  */
 import { parseConfig } from '../src/config/load.js';
-import {
-  alternate,
-  CAMERAS,
-  compare,
-  FPS,
-  median,
-  otherLoadNote,
-  type RunResult,
-} from './b1-fanout.js';
-import { recordedFrames } from './frames.js';
-import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
+import { recordedFrames } from './lib/frames.js';
+import { alternate, CAMERAS, compare, FPS, otherLoadNote, type RunResult } from './lib/rig.js';
+import { median } from './lib/stats.js';
+import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const SLOW_RATE = 1_000_000;
 const P99_RISE_TARGET_MS = 1;

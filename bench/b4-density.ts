@@ -18,7 +18,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { BenchOptions, BenchResult } from './types.js';
+import { round } from './lib/stats.js';
+import type { BenchOptions, BenchResult } from './lib/types.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -408,11 +409,6 @@ function pidOf(child: ChildProcess): number {
 
 function mib(kib: number): number {
   return round(kib / 1024, 1);
-}
-
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }
 
 // ---- roles: the client and the bare server, each in its own process ----

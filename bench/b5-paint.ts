@@ -9,7 +9,8 @@ import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
 import { type CamplexProcess, startCamplexProcess } from '../test/helpers/camplex.js';
-import type { BenchOptions, BenchResult } from './types.js';
+import { percentile, round } from './lib/stats.js';
+import type { BenchOptions, BenchResult } from './lib/types.js';
 
 const CAMERAS = 16;
 const TARGET_MS = 300;
@@ -66,8 +67,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     }
 
     const sorted = [...times].sort((a, b) => a - b);
-    const median = round(percentile(sorted, 0.5));
-    const max = round(sorted[sorted.length - 1] ?? Number.NaN);
+    const median = round(percentile(sorted, 0.5), 1);
+    const max = round(sorted[sorted.length - 1] ?? Number.NaN, 1);
     const timedOut = times.filter((ms) => ms >= PAINT_TIMEOUT_MS).length;
     return {
       id: 'B5',
@@ -92,14 +93,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           value: socketTiles,
           unit: `of ${CAMERAS}`,
           baseline: mjpeg.drawing,
-          ratio: mjpeg.drawing > 0 ? round(socketTiles / mjpeg.drawing) : undefined,
+          ratio: mjpeg.drawing > 0 ? round(socketTiles / mjpeg.drawing, 1) : undefined,
           target: `${CAMERAS} over the WebSocket; MJPEG never past 6 (HTTP/1.1)`,
           met: socketTiles === CAMERAS && mjpeg.drawing <= 6,
         },
       ],
       notes: [
-        `Paint times (ms, in order): ${times.map((ms) => round(ms)).join(', ')}; the first ` +
-          `page of the freshly launched browser, not counted: ${round(coldBrowserMs)} ms. ` +
+        `Paint times (ms, in order): ${times.map((ms) => round(ms, 1)).join(', ')}; the first ` +
+          `page of the freshly launched browser, not counted: ${round(coldBrowserMs, 1)} ms. ` +
           'Measured in the page: performance.now() before a script click on #stream-all ' +
           'until the first ' +
           'animation frame in which every [data-camera] has data-frames > 0, so the figure ' +
@@ -111,7 +112,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           '(480x270 JPEGs) and the next animation frame, on a 2-core machine that also runs ' +
           `16 ffmpeg encoders (load average before the run: ${loadBefore}).`,
         `MJPEG page: ${mjpeg.drawing} of ${CAMERAS} <img src="/mjpeg/<id>"> drawing after ` +
-          `${mjpegSeconds} s (the last one started drawing at ${round(mjpeg.lastNewMs)} ms); ` +
+          `${mjpegSeconds} s (the last one started drawing at ${round(mjpeg.lastNewMs, 1)} ms); ` +
           'each response holds one of the ~6 HTTP/1.1 connections per origin for good.',
         ...(timedOut > 0
           ? [`${timedOut} click(s) did not draw every tile within ${PAINT_TIMEOUT_MS} ms.`]
@@ -250,16 +251,4 @@ function loadAverage(): string {
   } catch {
     return 'unknown';
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const at = (sorted.length - 1) * p;
-  const low = Math.floor(at);
-  const high = Math.ceil(at);
-  return (sorted[low] ?? 0) + ((sorted[high] ?? 0) - (sorted[low] ?? 0)) * (at - low);
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
 }

@@ -1,65 +1,24 @@
-/**
- * B6 end to end: 8 real RTSP cameras (one GStreamer RTSP server process with 8 mount points,
- * H.264 640x360 at 15 fps) to one Chromium tab. camplex (the real CLI: one ffmpeg per camera to
- * MJPEG, one WebSocket for the tab, the dashboard's "Stream All") against rtsp-relay (what a user
- * would otherwise pick: one ffmpeg per camera to MPEG1, one WebSocket per camera, JSMpeg in the
- * page), one after the other against the same cameras and the same browser. Over the same
- * window each side gets: server CPU (the server process and its ffmpeg children, from /proc),
- * frames drawn per second in the tab, and the whole browser's CPU.
- */
-import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
 import { startCamplexProcess } from '../test/helpers/camplex.js';
 import { type RtspCamera, startRtspCamera } from '../test/helpers/rtsp.js';
+import { relaySide } from './b6/relay.js';
+import { childrenMatching, descendantsRunning } from './lib/cpu.js';
 import {
-  childrenMatching,
-  descendantsRunning,
-  ownCpuSeconds,
-  treeCpuSeconds,
-  writtenBytes,
-} from './b6/cpu.js';
-import { startRelay } from './b6/relay.js';
-import type { BenchOptions, BenchResult } from './types.js';
+  clickStreamAll,
+  loadAverage,
+  measureWindow,
+  openDashboard,
+  type Side,
+} from './lib/dashboard.js';
+import { round, sum } from './lib/stats.js';
+import type { BenchOptions, BenchResult } from './lib/types.js';
 
 const CAMERAS = 8;
 const CAMERA_FPS = 15;
 /** rtsp-relay's ffmpeg arguments always say `-r 30`. */
 const RELAY_FPS = 30;
 const FFMPEG = '/usr/bin/ffmpeg';
-const FIRST_FRAMES_TIMEOUT_MS = 30_000;
-const PAGE_READY_TIMEOUT_MS = 15_000;
-
-export interface Side {
-  /** Server process and its ffmpeg children: CPU seconds over the window. */
-  serverCpu: number;
-  /** The server's own process (node) alone. */
-  nodeCpu: number;
-  /** Bytes the server process wrote (to its sockets, essentially) over the window. */
-  sentBytes: number;
-  /** The whole Chromium (browser, renderer, GPU and utility processes). */
-  browserCpu: number;
-  /** The GStreamer RTSP server, for context: it is the same for both sides. */
-  cameraCpu: number;
-  wallSeconds: number;
-  /** Frames drawn per camera over the window. */
-  drawn: number[];
-  /** Animation frames the tab ran over the window: how free its main thread was. */
-  animationFrames: number;
-  /** ms from the start (click or page load) until every camera drew a frame. */
-  firstAllMs: number;
-  ffmpegs: number;
-  detail: string;
-}
-
-export interface Probes {
-  serverPid: number;
-  browserPid: number;
-  cameraPid: number;
-  page: Page;
-  readDrawn: () => Promise<number[]>;
-}
 
 /** Runs B6: camplex and rtsp-relay, 8 RTSP cameras each into one Chromium tab. */
 export async function run(options: BenchOptions): Promise<BenchResult> {
@@ -131,132 +90,6 @@ async function camplexSide(
     await page.close();
     await camplex.stop();
   }
-}
-
-export async function relaySide(
-  chromium: LaunchedChromium,
-  urls: string[],
-  ids: { browserPid: number; cameraPid: number },
-  seconds: number,
-  warmupMs: number,
-): Promise<Side> {
-  const relay = await startRelay(urls);
-  const page = await chromium.context.newPage();
-  try {
-    await page.setViewportSize({ width: 1600, height: 1000 });
-    await page.goto(relay.url);
-    // performance.now() counts from the navigation: the page opening every stream by itself.
-    const firstAll = await page.waitForFunction(
-      () => {
-        const decoded = (window as unknown as { decoded?: number[] }).decoded;
-        return decoded?.every((n) => n > 0) ? performance.now() : 0;
-      },
-      undefined,
-      { timeout: FIRST_FRAMES_TIMEOUT_MS, polling: 'raf' },
-    );
-    const firstAllMs = Number(await firstAll.jsonValue());
-    await delay(warmupMs);
-    const readDrawn = () =>
-      page.evaluate(() => [...((window as unknown as { decoded: number[] }).decoded ?? [])]);
-    const measured = await measureWindow(
-      { ...ids, serverPid: relay.pid, page, readDrawn },
-      seconds,
-    );
-    const ffmpegs = relay.ffmpegs().length;
-    const renderers = await page.evaluate(() =>
-      [...new Set((window as unknown as { renderers: string[] }).renderers)].join('/'),
-    );
-    return {
-      ...measured,
-      firstAllMs,
-      ffmpegs,
-      detail:
-        `rtsp-relay: ffmpeg H.264 -> MPEG1 in MPEG-TS at -r ${RELAY_FPS}, one WebSocket ` +
-        `per camera, JSMpeg (WASM decoder, ${renderers} renderer) counting onVideoDecode. ` +
-        "JSMpeg decodes on the tab's main thread, at most one frame per camera per animation " +
-        "frame, so a busy main thread caps every camera at the tab's animation-frame rate",
-    };
-  } finally {
-    await page.close();
-    await relay.stop();
-  }
-}
-
-/** Opens camplex's dashboard with every one of `count` tiles on screen and the socket up. */
-export async function openDashboard(page: Page, url: string, count: number): Promise<void> {
-  await page.setViewportSize({ width: 1600, height: 1000 });
-  await page.goto(url);
-  await page.waitForFunction(
-    (tiles) =>
-      document.querySelectorAll('[data-camera]').length === tiles &&
-      document.querySelector<HTMLElement>('#status')?.dataset.connection === 'up',
-    count,
-    { timeout: PAGE_READY_TIMEOUT_MS },
-  );
-}
-
-/** Clicks "Stream All" from page script; ms (performance.now()) until every tile drew. */
-export async function clickStreamAll(page: Page): Promise<number> {
-  return page.evaluate(
-    (timeoutMs) =>
-      new Promise<number>((resolve, reject) => {
-        const tiles = [...document.querySelectorAll<HTMLElement>('[data-camera]')];
-        const clickedAt = performance.now();
-        document.querySelector<HTMLButtonElement>('#stream-all')?.click();
-        const check = () => {
-          const elapsed = performance.now() - clickedAt;
-          if (tiles.every((tile) => Number(tile.dataset.frames) > 0)) resolve(elapsed);
-          else if (elapsed > timeoutMs) reject(new Error(`not every tile drew in ${timeoutMs} ms`));
-          else requestAnimationFrame(check);
-        };
-        requestAnimationFrame(check);
-      }),
-    FIRST_FRAMES_TIMEOUT_MS,
-  );
-}
-
-/** Frames drawn and CPU of each process tree over `seconds`, read at both ends of one window. */
-export async function measureWindow(
-  probes: Probes,
-  seconds: number,
-): Promise<Omit<Side, 'firstAllMs' | 'ffmpegs' | 'detail'>> {
-  const read = async () => ({
-    drawn: await probes.readDrawn(),
-    server: treeCpuSeconds(probes.serverPid),
-    node: ownCpuSeconds(probes.serverPid),
-    sent: writtenBytes(probes.serverPid),
-    browser: treeCpuSeconds(probes.browserPid),
-    camera: treeCpuSeconds(probes.cameraPid),
-    at: performance.now(),
-  });
-  await probes.page.evaluate(() => {
-    const counter = globalThis as unknown as { animationFrames: number };
-    counter.animationFrames = 0;
-    const tick = () => {
-      counter.animationFrames++;
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
-  const animationFrames = () =>
-    probes.page.evaluate(
-      () => (globalThis as unknown as { animationFrames: number }).animationFrames,
-    );
-  const frames0 = await animationFrames();
-  const start = await read();
-  await delay(seconds * 1000);
-  const end = await read();
-  const frames1 = await animationFrames();
-  return {
-    serverCpu: end.server - start.server,
-    nodeCpu: end.node - start.node,
-    sentBytes: end.sent - start.sent,
-    browserCpu: end.browser - start.browser,
-    cameraCpu: end.camera - start.camera,
-    wallSeconds: (end.at - start.at) / 1000,
-    drawn: end.drawn.map((n, i) => n - (start.drawn[i] ?? 0)),
-    animationFrames: frames1 - frames0,
-  };
 }
 
 function report(ours: Side, theirs: Side, seconds: number, loadBefore: string): BenchResult {
@@ -346,21 +179,4 @@ function report(ours: Side, theirs: Side, seconds: number, loadBefore: string): 
         `browser: figures are limited by CPU contention; load average before: ${loadBefore}.`,
     ],
   };
-}
-
-export function loadAverage(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'unknown';
-  }
-}
-
-export function sum(values: number[]): number {
-  return values.reduce((total, value) => total + value, 0);
-}
-
-export function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }

@@ -17,18 +17,17 @@ import type { Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
 import { startCamplexProcess } from '../test/helpers/camplex.js';
 import { type RtspCamera, startRtspCamera } from '../test/helpers/rtsp.js';
-import { childrenMatching, descendantsRunning } from './b6/cpu.js';
+import { relaySide } from './b6/relay.js';
+import { childrenMatching, descendantsRunning } from './lib/cpu.js';
 import {
   clickStreamAll,
   loadAverage,
   measureWindow,
   openDashboard,
-  relaySide,
-  round,
   type Side,
-  sum,
-} from './b6-end-to-end.js';
-import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
+} from './lib/dashboard.js';
+import { percentile, round, sum } from './lib/stats.js';
+import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const FPS = 15;
 /**
@@ -372,19 +371,19 @@ function report(sides: Sides): BenchResult {
     {
       name: `camplex to shown picture, median, MSE vs WebCodecs, ${size(small)}`,
       unit: 'ms',
-      value: round(quantile(mseSmall.latencies, 0.5), 1),
-      baseline: round(quantile(copySmall.latencies, 0.5), 1),
-      ratio: round(quantile(mseSmall.latencies, 0.5) / quantile(copySmall.latencies, 0.5), 2),
+      value: round(percentile(mseSmall.latencies, 0.5), 1),
+      baseline: round(percentile(copySmall.latencies, 0.5), 1),
+      ratio: round(percentile(mseSmall.latencies, 0.5) / percentile(copySmall.latencies, 0.5), 2),
       target: '<= WebCodecs + 300 ms',
-      met: quantile(mseSmall.latencies, 0.5) <= quantile(copySmall.latencies, 0.5) + 300,
+      met: percentile(mseSmall.latencies, 0.5) <= percentile(copySmall.latencies, 0.5) + 300,
     },
     {
       name: `camplex to shown picture, p99, MSE, ${size(small)}`,
       unit: 'ms',
-      value: round(quantile(mseSmall.latencies, 0.99), 1),
-      baseline: round(quantile(copySmall.latencies, 0.99), 1),
+      value: round(percentile(mseSmall.latencies, 0.99), 1),
+      baseline: round(percentile(copySmall.latencies, 0.99), 1),
       target: '< 1000 ms',
-      met: quantile(mseSmall.latencies, 0.99) < 1000,
+      met: percentile(mseSmall.latencies, 0.99) < 1000,
     },
     {
       name: `server CPU per frame sent, MSE vs WebCodecs page, ${size(small)}`,
@@ -438,10 +437,10 @@ function report(sides: Sides): BenchResult {
         `${round(pct(relay.serverCpu, relay), 1)}. The RTSP cameras used ` +
         `${round(pct(copy.cameraCpu, copy), 0)}% of a core (not counted).`,
       `Latency camplex -> drawn at ${size(small)}: median ` +
-        `${round(quantile(copySmall.latencies, 0.5), 1)} ms, p95 ` +
-        `${round(quantile(copySmall.latencies, 0.95), 1)} ms over ${copySmall.latencies.length} ` +
-        `pictures; at ${size(big)}: median ${round(quantile(copy.latencies, 0.5), 1)} ms, p95 ` +
-        `${round(quantile(copy.latencies, 0.95), 1)} ms. Headless Chromium decodes H.264 in ` +
+        `${round(percentile(copySmall.latencies, 0.5), 1)} ms, p95 ` +
+        `${round(percentile(copySmall.latencies, 0.95), 1)} ms over ${copySmall.latencies.length} ` +
+        `pictures; at ${size(big)}: median ${round(percentile(copy.latencies, 0.5), 1)} ms, p95 ` +
+        `${round(percentile(copy.latencies, 0.95), 1)} ms. Headless Chromium decodes H.264 in ` +
         'software here (no GPU).',
       `Decoders at ${size(small)} (ms, median / p95 / p99): camplex -> shown, WebCodecs ` +
         `${percentiles(copySmall.latencies)}, MSE ${percentiles(mseSmall.latencies)}; JPEG (camplex ` +
@@ -460,11 +459,6 @@ function report(sides: Sides): BenchResult {
 
 /** `median / p95 / p99 (n)` of sorted milliseconds. */
 function percentiles(sorted: readonly number[]): string {
-  const at = (q: number) => round(quantile(sorted, q), 1);
+  const at = (q: number) => round(percentile(sorted, q), 1);
   return `${at(0.5)} / ${at(0.95)} / ${at(0.99)} (${sorted.length})`;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }

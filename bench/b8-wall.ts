@@ -1,6 +1,6 @@
 /**
  * B8 wall: 32 cameras at 15 fps (JPEG) in one Chromium tab at 1280x720, a wall of two pages of
- * 16, for 5 minutes (1 with --quick). camplex runs as bench/server.ts does it: the real server
+ * 16, for 5 minutes (1 with --quick). camplex runs as bench/lib/server.ts does it: the real server
  * with each camera's source replaced by its recorded mpjpeg bytes, so 32 ffmpeg processes do not
  * swamp the machine. The page turns (PageDown, PageUp) at fixed intervals, so both screens are
  * watched. Measured: pictures drawn per second per visible tile over the steady part of each
@@ -13,10 +13,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { CDPSession, Page } from 'playwright-core';
 import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
-import { loadAverage, round, sum } from './b6-end-to-end.js';
-import { LineChild } from './line-child.js';
-import type { ServerStats } from './server.js';
-import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
+import { loadAverage } from './lib/dashboard.js';
+import { LineChild } from './lib/line-child.js';
+import type { ServerStats } from './lib/server.js';
+import { round, sum } from './lib/stats.js';
+import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const CAMERAS = 32;
 const FPS = 15;
@@ -34,7 +35,7 @@ const HEAP_FLAT_RATIO = 1.1;
 /** Full collections before a heap reading, and the pause between them. */
 const GC_ROUNDS = 2;
 const GC_SETTLE_MS = 100;
-const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
+const SERVER = fileURLToPath(new URL('./lib/server.ts', import.meta.url));
 const START_DEADLINE_MS = 60_000;
 const PAGE_READY_TIMEOUT_MS = 30_000;
 const FIRST_DRAW_TIMEOUT_MS = 30_000;
@@ -434,7 +435,7 @@ function report(
     title: `Wall: ${CAMERAS} JPEG cameras at ${FPS} fps, two pages of ${PER_PAGE}, in Chromium`,
     figures,
     notes: [
-      `${CAMERAS} cameras at ${FPS} fps offered: bench/server.ts's camplex (the real server, ` +
+      `${CAMERAS} cameras at ${FPS} fps offered: bench/lib/server.ts's camplex (the real server, ` +
         'each source fed its recorded mpjpeg bytes instead of running ffmpeg), the dashboard ' +
         `in headless Chromium at ${VIEWPORT.width}x${VIEWPORT.height} (no GPU), "Stream All" ` +
         `clicked; page 1 (${PER_PAGE} tiles) drawn ${Math.round(measured.firstDrawMs)} ms ` +

@@ -24,11 +24,12 @@ import {
   SUBPROTOCOL_EXTENDED,
 } from '../src/protocol/wire.js';
 import { type NatsServer, startNatsServer } from '../test/helpers/nats.js';
-import { compare, median } from './b1-fanout.js';
 import type { NodeStats } from './b9-node.js';
-import { averageFrameBytes, recordedFrames } from './frames.js';
-import { LineChild } from './line-child.js';
-import type { BenchFigure, BenchOptions, BenchResult } from './types.js';
+import { averageFrameBytes, recordedFrames } from './lib/frames.js';
+import { LineChild } from './lib/line-child.js';
+import { compare } from './lib/rig.js';
+import { median, percentile } from './lib/stats.js';
+import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const FPS = 15;
 const LEASE_SECONDS = 6;
@@ -76,12 +77,6 @@ function procCpuMs(pid: number): number {
   } catch {
     return Number.NaN;
   }
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
 }
 
 interface Spread {

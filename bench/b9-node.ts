@@ -4,7 +4,7 @@
  *   node --import tsx bench/b9-node.ts --cameras 16 --fps 15 [--nats URL --node NAME --lease S]
  *
  * The real server (startCamplex) with each camera's source replaced by recorded mpjpeg bytes
- * pushed at `fps`, as bench/server.ts does; with --nats it joins a cluster (config `cluster`).
+ * pushed at `fps`, as bench/lib/server.ts does; with --nats it joins a cluster (config `cluster`).
  * Only recordings whose frames all differ are used (some demo patterns are still pictures), so
  * a JPEG's bytes name one frame of its camera within a loop of the recording: B9 matches the
  * same frame on two nodes by camera and content.
@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import { startCamplex } from '../src/server.js';
-import { type RecordedCamera, recordedFrames, toMpjpeg } from './frames.js';
-import { onLines } from './lines.js';
-import { recordedSources, UNUSED_FFMPEG } from './recorded-source.js';
+import { type RecordedCamera, recordedFrames, toMpjpeg } from './lib/frames.js';
+import { onLines } from './lib/lines.js';
+import { recordedSources, UNUSED_FFMPEG } from './lib/recorded-source.js';
 
 /** The answer to `{"cmd":"stats"}`. */
 export interface NodeStats {

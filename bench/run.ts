@@ -12,7 +12,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { BenchOptions, BenchResult } from './types.js';
+import type { BenchOptions, BenchResult } from './lib/types.js';
 
 interface Bench {
   id: string;
@@ -30,6 +30,7 @@ const BENCHES: readonly Bench[] = [
   { id: 'B8', load: () => import('./b8-wall.js') },
   { id: 'B9', load: () => import('./b9-cluster.js') },
   { id: 'B10', load: () => import('./b10-engines.js') },
+  { id: 'B11', load: () => import('./b11-frame-cost.js') },
   { id: 'B12', load: () => import('./b12-containers.js') },
   { id: 'B13', load: () => import('./b13-timing.js') },
 ];

@@ -3,8 +3,10 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { LaunchedChromium } from '../../test/helpers/browser.js';
 import { waitFor } from '../../test/helpers/processes.js';
-import { descendantsRunning } from './cpu.js';
+import { descendantsRunning } from '../lib/cpu.js';
+import { FIRST_FRAMES_TIMEOUT_MS, measureWindow, type Side } from '../lib/dashboard.js';
 
 const SERVER = fileURLToPath(new URL('./relay-server.cjs', import.meta.url));
 const FFMPEG = '/usr/bin/ffmpeg';
@@ -76,5 +78,58 @@ export async function startRelay(urls: string[]): Promise<RelayProcess> {
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** rtsp-relay's ffmpeg arguments always say `-r 30`. */
+const RELAY_FPS = 30;
+
+/** rtsp-relay relaying `urls` into a fresh tab of `chromium`, measured over one window. */
+export async function relaySide(
+  chromium: LaunchedChromium,
+  urls: string[],
+  ids: { browserPid: number; cameraPid: number },
+  seconds: number,
+  warmupMs: number,
+): Promise<Side> {
+  const relay = await startRelay(urls);
+  const page = await chromium.context.newPage();
+  try {
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    await page.goto(relay.url);
+    // performance.now() counts from the navigation: the page opening every stream by itself.
+    const firstAll = await page.waitForFunction(
+      () => {
+        const decoded = (window as unknown as { decoded?: number[] }).decoded;
+        return decoded?.every((n) => n > 0) ? performance.now() : 0;
+      },
+      undefined,
+      { timeout: FIRST_FRAMES_TIMEOUT_MS, polling: 'raf' },
+    );
+    const firstAllMs = Number(await firstAll.jsonValue());
+    await delay(warmupMs);
+    const readDrawn = () =>
+      page.evaluate(() => [...((window as unknown as { decoded: number[] }).decoded ?? [])]);
+    const measured = await measureWindow(
+      { ...ids, serverPid: relay.pid, page, readDrawn },
+      seconds,
+    );
+    const ffmpegs = relay.ffmpegs().length;
+    const renderers = await page.evaluate(() =>
+      [...new Set((window as unknown as { renderers: string[] }).renderers)].join('/'),
+    );
+    return {
+      ...measured,
+      firstAllMs,
+      ffmpegs,
+      detail:
+        `rtsp-relay: ffmpeg H.264 -> MPEG1 in MPEG-TS at -r ${RELAY_FPS}, one WebSocket ` +
+        `per camera, JSMpeg (WASM decoder, ${renderers} renderer) counting onVideoDecode. ` +
+        "JSMpeg decodes on the tab's main thread, at most one frame per camera per animation " +
+        "frame, so a busy main thread caps every camera at the tab's animation-frame rate",
+    };
+  } finally {
+    await page.close();
+    await relay.stop();
   }
 }

@@ -1,11 +1,13 @@
 /**
  * CameraSocket: the browser's ONE WebSocket for every camera. Callers say which cameras they
  * want; it subscribes and unsubscribes the difference, reconnects with backoff and fresh jitter,
- * and resubscribes by itself after a reconnect. It acknowledges every frame it takes in, so
- * the server never has more than a bounded amount of video on its way to this tab: on a slow
- * link or a busy machine the tab gets fewer frames, not older ones.
+ * and resubscribes by itself after a reconnect. It acknowledges the frames it takes in (about
+ * every eighth of the window hello announces, and once frames stop), so the server never has
+ * more than a bounded amount of video on its way to this tab: on a slow link or a busy machine
+ * the tab gets fewer frames, not older ones.
  */
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/backoff.js';
+import { AckCadence } from '../protocol/ack-cadence.js';
 import {
   type CameraInfo,
   decodeFrame,
@@ -20,6 +22,8 @@ import {
 
 /** Prefix of the subprotocol that carries a token (browsers cannot set headers on a socket). */
 const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
+/** How long after the first frame not yet acknowledged it is acknowledged anyway (frames stopped). */
+const ACK_FLUSH_MS = 100;
 
 export interface CameraSocketOptions {
   /**
@@ -52,8 +56,9 @@ export class CameraSocket {
   /** What the server has been asked for on the current socket, the same way. */
   private subscribed = new Map<string, string>();
   private failures = 0;
-  /** Bytes of frame messages received on the current socket (what acks report). */
-  private receivedBytes = 0;
+  /** Bytes of frame messages received on the current socket, and when to ack them. */
+  private readonly acks = new AckCadence();
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
@@ -85,7 +90,7 @@ export class CameraSocket {
       opened = true;
       this.failures = 0;
       this.subscribed = new Map();
-      this.receivedBytes = 0;
+      this.acks.reset();
       ws.send(encodeClientCommand({ cmd: 'ack', bytes: 0 })); // turns flow control on
       this.handlers.onConnection(true, 0);
       this.sync();
@@ -93,6 +98,8 @@ export class CameraSocket {
     ws.onmessage = (event: MessageEvent<ArrayBuffer | string>) => this.onMessage(event.data);
     ws.onclose = () => {
       this.ws = undefined;
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
       this.subscribed = new Map();
       if (!opened) this.failures++;
       this.handlers.onConnection(false, this.failures);
@@ -144,6 +151,17 @@ export class CameraSocket {
     console.error(`camplex: ${stream}: drawing a frame failed`, error);
   }
 
+  private ack(bytes: number | undefined): void {
+    if (bytes !== undefined && this.ws?.readyState === WebSocket.OPEN) {
+      this.ws.send(encodeClientCommand({ cmd: 'ack', bytes }));
+    }
+  }
+
+  private readonly flushAcks = () => {
+    this.ackTimer = undefined;
+    this.ack(this.acks.flush());
+  };
+
   private scheduleReconnect(): void {
     clearTimeout(this.retryTimer);
     // The same schedule as a failing camera's: 0.5 s after a drop, doubling per failed connect.
@@ -155,9 +173,9 @@ export class CameraSocket {
     if (typeof data !== 'string') {
       // Acked on arrival, before any tile sees it: a tile that throws must not freeze the
       // window every other camera of the page shares.
-      this.receivedBytes += data.byteLength;
-      if (this.ws?.readyState === WebSocket.OPEN) {
-        this.ws.send(encodeClientCommand({ cmd: 'ack', bytes: this.receivedBytes }));
+      this.ack(this.acks.take(data.byteLength));
+      if (this.acks.pending && this.ackTimer === undefined) {
+        this.ackTimer = setTimeout(this.flushAcks, ACK_FLUSH_MS);
       }
       const { camera, payload } = decodeFrame(new Uint8Array(data));
       try {
@@ -170,6 +188,7 @@ export class CameraSocket {
     const message = decodeServerMessage(data);
     switch (message.type) {
       case 'hello':
+        this.acks.setWindow(message.maxUnackedBytes);
         this.handlers.onHello(message.cameras, message.groups ?? {});
         break;
       case 'state': {

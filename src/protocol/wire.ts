@@ -33,6 +33,11 @@ export type ServerMessage =
       type: 'hello';
       protocol: number;
       cameras: CameraInfo[];
+      /**
+       * The socket's ack window (`stream.maxUnackedBytes`): a client that acks acknowledges
+       * about every eighth of it (AckCadence). Absent from servers before it was announced.
+       */
+      maxUnackedBytes?: number;
       /** The config's camera groups (name -> camera ids), when it has any. */
       groups?: Record<string, string[]>;
     }

@@ -296,6 +296,7 @@ export class ViewerSocket implements Viewer {
       type: 'hello',
       protocol: PROTOCOL_VERSION,
       cameras: cameras.filter((info) => may(info.id)),
+      maxUnackedBytes: this.options.maxUnackedBytes,
       ...(Object.keys(groups).length > 0 ? { groups } : {}),
     });
   }

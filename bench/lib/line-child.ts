@@ -1,6 +1,6 @@
 /**
  * A benchmark's child process that speaks JSON lines: commands on stdin, answers on stdout
- * (bench/server.ts, bench/clients.ts). Ending stdin is its cue to exit.
+ * (bench/lib/server.ts, bench/lib/clients.ts). Ending stdin is its cue to exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { onLines } from './lines.js';

@@ -1,16 +1,20 @@
 /**
  * Benchmark viewers, run as a child process (so their CPU is not the server's):
  *
- *   node --import tsx bench/clients.ts --url ws://127.0.0.1:N/ws/cameras --clients 20
+ *   node --import tsx bench/lib/clients.ts --url ws://127.0.0.1:N/ws/cameras --clients 20
  *        [--extended] [--slow 1 --slow-rate 1000000 [--slow-acks]] [--stalled 1]
+ *        [--acks none|frame|cadence] [--h264]
  *
  * Opens the clients, subscribes each to every camera named in `hello`, and counts frames and
  * bytes per client. With --extended (subprotocol camplex.v1.extended) each frame of a normal
  * client gives a latency sample: receive time minus the server's `sentAt`, both read as
  * `performance.timeOrigin + performance.now()` (the same system clock in both processes).
  * Slow clients read at about --slow-rate bytes/s (the socket is paused between reads), and with
- * --slow-acks acknowledge every frame they read (flow control, as the browser does); stalled
- * clients pause their socket after the subscription is acknowledged and never read again.
+ * --slow-acks acknowledge what they read as the browser does (flow control, AckCadence);
+ * stalled clients pause their socket after the subscription is acknowledged and never read
+ * again. --acks makes the normal clients acknowledge too: every frame (as the browser did
+ * before the frame cost issue) or as the browser does now. --h264 subscribes to H.264 (with
+ * decode times, as the dashboard) instead of the default JPEG.
  *
  * Prints `{"ready":true}` once every client is subscribed; answers `{"cmd":"reset"}` (zero the
  * counters) and `{"cmd":"report"}` (one ClientsReport line); exits when stdin ends.
@@ -18,12 +22,18 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { AckCadence } from '../../src/protocol/ack-cadence.js';
 import {
   decodeExtendedFrame,
   decodeServerMessage,
   SUBPROTOCOL_EXTENDED,
-} from '../src/protocol/wire.js';
+} from '../../src/protocol/wire.js';
 import { onLines } from './lines.js';
+
+/** As the browser's CameraSocket: what is left is acknowledged this long after frames stop. */
+const ACK_FLUSH_MS = 100;
+
+import { percentile } from './stats.js';
 
 type Kind = 'normal' | 'slow' | 'stalled';
 
@@ -93,6 +103,8 @@ function parseOptions() {
       'slow-rate': { type: 'string', default: '1000000' },
       'slow-acks': { type: 'boolean', default: false },
       stalled: { type: 'string', default: '0' },
+      acks: { type: 'string', default: 'none' },
+      h264: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -106,6 +118,10 @@ function parseOptions() {
   if (!values.url?.startsWith('ws://127.0.0.1:')) {
     throw new Error('--url: expected ws://127.0.0.1:PORT/...');
   }
+  const acks = values.acks;
+  if (acks !== 'none' && acks !== 'frame' && acks !== 'cadence') {
+    throw new Error('--acks: expected none, frame or cadence');
+  }
   const slowRate = Number(values['slow-rate']);
   if (!(slowRate >= 1000)) throw new Error('--slow-rate: expected bytes per second >= 1000');
   return {
@@ -116,16 +132,12 @@ function parseOptions() {
     slowRate,
     slowAcks: values['slow-acks'],
     stalled: whole('stalled', values.stalled),
+    acks: acks as 'none' | 'frame' | 'cadence',
+    h264: values.h264,
   };
 }
 
 const now = () => performance.timeOrigin + performance.now();
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
-}
 
 function summarise(samples: Float64Array): LatencyReport | undefined {
   if (samples.length === 0) return undefined;
@@ -180,9 +192,21 @@ function main(): void {
     let slowStart = 0;
     let slowRead = 0;
     let resumeTimer: NodeJS.Timeout | undefined;
-    const acks = kind === 'slow' && options.slowAcks;
-    /** Bytes of frame messages received, for acks. */
-    let received = 0;
+    const policy =
+      kind === 'slow'
+        ? options.slowAcks
+          ? 'cadence'
+          : 'none'
+        : kind === 'normal'
+          ? options.acks
+          : 'none';
+    const acks = policy !== 'none';
+    const cadence = new AckCadence();
+    let greeted = false;
+    let flushTimer: NodeJS.Timeout | undefined;
+    const sendAck = (bytes: number | undefined) => {
+      if (bytes !== undefined) ws.send(JSON.stringify({ cmd: 'ack', bytes }));
+    };
 
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) {
@@ -196,8 +220,15 @@ function main(): void {
         }
         client.frames++;
         client.bytes += data.length;
-        received += data.length;
-        if (acks) ws.send(JSON.stringify({ cmd: 'ack', bytes: received }));
+        if (acks) {
+          sendAck(cadence.take(data.length));
+          if (cadence.pending && flushTimer === undefined) {
+            flushTimer = setTimeout(() => {
+              flushTimer = undefined;
+              sendAck(cadence.flush());
+            }, ACK_FLUSH_MS);
+          }
+        }
         if (kind === 'slow') {
           slowRead += data.length;
           const dueMs = slowStart + (slowRead / options.slowRate) * 1000 - performance.now();
@@ -213,9 +244,18 @@ function main(): void {
       }
       const message = decodeServerMessage(String(data));
       if (message.type === 'hello') {
-        if (acks) ws.send(JSON.stringify({ cmd: 'ack', bytes: 0 }));
+        // Every frame: no window. The cadence: the window hello announces.
+        const window = policy === 'frame' ? undefined : message.maxUnackedBytes;
+        if (acks && !greeted) {
+          cadence.reset(window);
+          ws.send(JSON.stringify({ cmd: 'ack', bytes: 0 }));
+        } else if (acks) {
+          cadence.setWindow(window);
+        }
+        greeted = true;
         const cameras = message.cameras.map((camera) => camera.id);
-        ws.send(JSON.stringify({ cmd: 'subscribe', cameras }));
+        const formats = options.h264 ? { formats: ['h264'], decodeTimes: true } : {};
+        ws.send(JSON.stringify({ cmd: 'subscribe', cameras, ...formats }));
       } else if (message.type === 'subscribed' && !client.subscribed) {
         client.subscribed = true;
         slowStart = performance.now();
@@ -230,6 +270,7 @@ function main(): void {
     ws.on('close', () => {
       closed++;
       clearTimeout(resumeTimer);
+      clearTimeout(flushTimer);
     });
   }
 

@@ -9,13 +9,15 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AnnexBSplitter } from '../src/frames/annexb-splitter.js';
+import { AnnexBSplitter } from '../../src/frames/annexb-splitter.js';
 
 const FFMPEG = '/usr/bin/ffmpeg';
 export const H264_CAMERAS = 16;
 export const H264_FPS = 15;
 const SECONDS = 10;
-const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/camplex-bench/', import.meta.url));
+const CACHE_DIR = fileURLToPath(
+  new URL('../../node_modules/.cache/camplex-bench/', import.meta.url),
+);
 const RECORD_DEADLINE_MS = 120_000;
 const PATTERNS = ['testsrc2', 'smptehdbars', 'testsrc'];
 

@@ -1,22 +1,27 @@
 /**
  * Benchmark server, run as a child process so its CPU and memory can be read on their own:
  *
- *   node --import tsx bench/server.ts <camplex|bare> <cameras> <fps>
+ *   node --import tsx bench/lib/server.ts <camplex|bare|camplex-h264|relay-h264> <cameras> <fps>
  *
  * `camplex` is the real server (startCamplex) with each camera's source replaced by its recorded
  * mpjpeg bytes, pushed at `fps` the way ffmpeg's stdout would deliver them. `bare` is the naive
  * baseline: a plain `ws` server that builds each frame's message once per tick and sends it to
- * every subscribed client, with no backpressure at all. Both speak enough of the protocol
- * (hello, subscribe, subscribed, the extended layout) for the same clients to measure either.
+ * every subscribed client, with no backpressure at all. `camplex-h264` is camplex fed recorded
+ * H.264 as ffmpeg's copy into fragmented MP4; `relay-h264` the least a relay can do with the
+ * same bytes from the same recorded source: cut each fragment's media data out and `ws.send`
+ * it to every subscriber, with no acks, timing or flow control. All of them speak enough of
+ * the protocol (hello, subscribe, subscribed, the extended layout) for the same clients.
  *
  * Prints `{"ready":true,"port":N}`, then answers each `{"cmd":"stats"}` line on stdin with one
  * JSON line (ServerStats); `{"cmd":"stats","gc":true}` collects garbage first (when node runs
  * with --expose-gc). Exits when stdin ends.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { CameraConfig } from '../../src/config/schema.js';
 import {
   encodeExtendedFrame,
   encodeFrame,
@@ -25,13 +30,14 @@ import {
   PROTOCOL_VERSION,
   SUBPROTOCOL,
   SUBPROTOCOL_EXTENDED,
-} from '../src/protocol/wire.js';
-import { startCamplex } from '../src/server.js';
+} from '../../src/protocol/wire.js';
+import { startCamplex } from '../../src/server.js';
 import { type RecordedCamera, recordedFrames, toMpjpeg } from './frames.js';
+import { recordedH264 } from './h264-frames.js';
 import { onLines } from './lines.js';
 import { recordedSources, startTicker, UNUSED_FFMPEG } from './recorded-source.js';
 
-export type ServerMode = 'camplex' | 'bare';
+export type ServerMode = 'camplex' | 'bare' | 'camplex-h264' | 'relay-h264';
 
 /** The answer to `{"cmd":"stats"}`. */
 export interface ServerStats {
@@ -42,6 +48,19 @@ export interface ServerStats {
   arrayBuffers: number;
   /** camplex only: totals over every camera (frames out of the splitter, sent, dropped). */
   counters?: { frames: number; sent: number; dropped: number };
+  /** Read and write system calls so far (/proc/self/io `syscr`, `syscw`). */
+  syscalls: { reads: number; writes: number };
+}
+
+/** /proc/self/io's system call counts (zero where it cannot be read). */
+function syscalls(): ServerStats['syscalls'] {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
 }
 
 const SHUTDOWN_DEADLINE_MS = 5000;
@@ -55,24 +74,45 @@ function recordingFor(recordings: readonly RecordedCamera[], index: number): Rec
   return recording;
 }
 
+/** Each camera's recorded parts: mpjpeg parts, or H.264 access units (recordings repeat). */
+async function recordedParts(
+  ids: readonly string[],
+  output: 'mpjpeg' | 'h264',
+): Promise<Map<string, Buffer[]>> {
+  const parts = new Map<string, Buffer[]>();
+  if (output === 'mpjpeg') {
+    const recordings = await recordedFrames();
+    ids.forEach((id, index) => {
+      parts.set(id, recordingFor(recordings, index).frames.map(toMpjpeg));
+    });
+  } else {
+    const recordings = await recordedH264();
+    ids.forEach((id, index) => {
+      const recording = recordings[index % recordings.length];
+      parts.set(id, recording?.units.map((unit) => unit.data) ?? []);
+    });
+  }
+  return parts;
+}
+
 async function startCamplexMode(
   cameras: number,
   fps: number,
-  recordings: readonly RecordedCamera[],
+  output: 'mpjpeg' | 'h264',
 ): Promise<{ port: number; stats: () => ServerStats['counters']; close: () => Promise<void> }> {
   const config = parseConfig('', 'camplex benchmark', { demo: cameras, port: 0 });
-  const parts = new Map<string, Buffer[]>();
-  config.cameras.forEach((camera, index) => {
-    parts.set(camera.id, recordingFor(recordings, index).frames.map(toMpjpeg));
-  });
-  const { launch: launchSource } = recordedSources(parts, fps);
+  const parts = await recordedParts(
+    config.cameras.map((camera) => camera.id),
+    output,
+  );
+  const { launch: launchSource } = recordedSources(parts, fps, output);
   // Logs go to stderr: stdout carries this process's JSON lines.
   const log = pino({ level: 'warn', base: { name: 'camplex-bench' } }, pino.destination(2));
   const camplex = await startCamplex({
     config,
     ffmpeg: UNUSED_FFMPEG,
     log,
-    publicDir: fileURLToPath(new URL('../dist/public/', import.meta.url)),
+    publicDir: fileURLToPath(new URL('../../dist/public/', import.meta.url)),
     launchSource,
   });
   return {
@@ -90,12 +130,12 @@ async function startCamplexMode(
   };
 }
 
-async function startBareMode(
-  cameras: number,
-  fps: number,
-  recordings: readonly RecordedCamera[],
-): Promise<{ port: number; close: () => Promise<void> }> {
-  const ids = Array.from({ length: cameras }, (_, i) => `demo-${String(i + 1).padStart(2, '0')}`);
+/** Camera ids as the demo config names them. */
+const demoIds = (cameras: number) =>
+  Array.from({ length: cameras }, (_, i) => `demo-${String(i + 1).padStart(2, '0')}`);
+
+/** The baselines' plain `ws` server: hello, subscribe and unsubscribe, and who watches what. */
+async function startBareServer(ids: readonly string[]) {
   const subscribers = new Map<string, Set<WebSocket>>(ids.map((id) => [id, new Set()]));
   const wss = new WebSocketServer({
     host: '127.0.0.1',
@@ -139,7 +179,23 @@ async function startBareMode(
       for (const set of subscribers.values()) set.delete(ws);
     });
   });
+  return {
+    subscribers,
+    port: (wss.address() as { port: number }).port,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
 
+async function startBareMode(
+  cameras: number,
+  fps: number,
+  recordings: readonly RecordedCamera[],
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const ids = demoIds(cameras);
+  const { subscribers, port, close } = await startBareServer(ids);
   const periodMs = 1000 / fps;
   const stops = ids.map((id, index) => {
     const prefix = framePrefix(id);
@@ -168,11 +224,64 @@ async function startBareMode(
     });
   });
   return {
-    port: (wss.address() as { port: number }).port,
+    port,
     close: async () => {
       for (const stop of stops) stop();
-      for (const ws of wss.clients) ws.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await close();
+    },
+  };
+}
+
+/**
+ * Cuts fragmented MP4 into its media data: each `mdat` box's payload, handed on whole. The
+ * least a relay of ffmpeg's copy can do: it reads box headers and nothing else.
+ */
+class MdatCutter {
+  private pending: Buffer = Buffer.alloc(0);
+  constructor(private readonly onMedia: (data: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    let bytes = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (bytes.length >= 8) {
+      const size = bytes.readUInt32BE(0);
+      if (size < 8 || bytes.length < size) break;
+      if (bytes.readUInt32BE(4) === MDAT) this.onMedia(bytes.subarray(8, size));
+      bytes = bytes.subarray(size);
+    }
+    this.pending = bytes;
+  }
+}
+const MDAT = 0x6d646174;
+
+/** `relay-h264`: the recorded source's fragmented MP4, cut at each `mdat` and sent to all. */
+async function startRelayMode(
+  cameras: number,
+  fps: number,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const ids = demoIds(cameras);
+  const { subscribers, port, close } = await startBareServer(ids);
+  const parts = await recordedParts(ids, 'h264');
+  const { launch } = recordedSources(parts, fps, 'h264');
+  const sources = ids.map((id) => {
+    const prefix = framePrefix(id);
+    const viewers = subscribers.get(id) ?? new Set<WebSocket>();
+    const cutter = new MdatCutter((data) => {
+      if (viewers.size === 0) return;
+      const message = encodeFrame(prefix, data);
+      for (const ws of viewers) ws.send(message, { binary: true });
+    });
+    return launch({ id } as CameraConfig, {
+      onPlan: () => {},
+      onStdout: (chunk) => cutter.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)),
+      onUnit: () => {},
+      onExit: () => {},
+    });
+  });
+  return {
+    port,
+    close: async () => {
+      await Promise.all(sources.map((source) => source.stop()));
+      await close();
     },
   };
 }
@@ -194,6 +303,7 @@ function collectStats(counters: ServerStats['counters']): ServerStats {
   const memory = process.memoryUsage();
   return {
     cpu: process.cpuUsage(),
+    syscalls: syscalls(),
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     arrayBuffers: memory.arrayBuffers,
@@ -205,20 +315,25 @@ async function main(): Promise<void> {
   const [mode, camerasArg, fpsArg] = process.argv.slice(2);
   const cameras = Number(camerasArg);
   const fps = Number(fpsArg);
+  const modes: readonly string[] = ['camplex', 'bare', 'camplex-h264', 'relay-h264'];
   if (
-    (mode !== 'camplex' && mode !== 'bare') ||
+    !modes.includes(mode ?? '') ||
     !Number.isInteger(cameras) ||
     cameras < 1 ||
     cameras > 256 ||
     !(fps > 0 && fps <= 120)
   ) {
-    throw new Error('usage: bench/server.ts <camplex|bare> <cameras 1-256> <fps 0-120>');
+    throw new Error(`usage: bench/lib/server.ts <${modes.join('|')}> <cameras 1-256> <fps 0-120>`);
   }
-  const recordings = await recordedFrames();
+  const none = () => undefined;
   const server =
     mode === 'camplex'
-      ? await startCamplexMode(cameras, fps, recordings)
-      : { ...(await startBareMode(cameras, fps, recordings)), stats: () => undefined };
+      ? await startCamplexMode(cameras, fps, 'mpjpeg')
+      : mode === 'camplex-h264'
+        ? await startCamplexMode(cameras, fps, 'h264')
+        : mode === 'relay-h264'
+          ? { ...(await startRelayMode(cameras, fps)), stats: none }
+          : { ...(await startBareMode(cameras, fps, await recordedFrames())), stats: none };
   process.stdout.write(`${JSON.stringify({ ready: true, port: server.port })}\n`);
 
   onLines(process.stdin, (line) => {

@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { demoCameras } from '../src/config/demo.js';
-import { ffmpegArgs, MPJPEG_BOUNDARY } from '../src/ffmpeg/args.js';
-import { MpjpegSplitter } from '../src/frames/mpjpeg-splitter.js';
+import { demoCameras } from '../../src/config/demo.js';
+import { ffmpegArgs, MPJPEG_BOUNDARY } from '../../src/ffmpeg/args.js';
+import { MpjpegSplitter } from '../../src/frames/mpjpeg-splitter.js';
 
 const FFMPEG = '/usr/bin/ffmpeg';
 export const RECORDED_CAMERAS = 16;
@@ -19,7 +19,9 @@ const FRAMES_PER_CAMERA = 30;
 /** ffmpeg runs with -re (real time): 30 frames at 10 fps take ~3 s; this is the deadline. */
 const RECORD_DEADLINE_MS = 60_000;
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
-const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/camplex-bench/', import.meta.url));
+const CACHE_DIR = fileURLToPath(
+  new URL('../../node_modules/.cache/camplex-bench/', import.meta.url),
+);
 
 /** The recorded JPEGs of one demo camera, in order. */
 export interface RecordedCamera {

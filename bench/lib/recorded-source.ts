@@ -2,13 +2,13 @@
  * A camera source for benchmarks: recorded JPEGs handed to camplex as ffmpeg's mpjpeg output
  * would be (pipe-sized reads), or recorded H.264 access units as ffmpeg's copy into fragmented
  * MP4 would be, at a steady rate, instead of running ffmpeg. Used through startCamplex's
- * `launchSource` hook by bench/server.ts, bench/b9-node.ts and bench/b10-engines.ts.
+ * `launchSource` hook by bench/lib/server.ts, bench/b9-node.ts and bench/b10-engines.ts.
  */
 
-import type { RunningSource, SourceHandlers } from '../src/camera/source.js';
-import type { CameraConfig } from '../src/config/schema.js';
-import type { FfmpegBinary } from '../src/ffmpeg/locate.js';
-import { Fmp4Stream } from '../test/helpers/fmp4-stream.js';
+import type { RunningSource, SourceHandlers } from '../../src/camera/source.js';
+import type { CameraConfig } from '../../src/config/schema.js';
+import type { FfmpegBinary } from '../../src/ffmpeg/locate.js';
+import { Fmp4Stream } from '../../test/helpers/fmp4-stream.js';
 
 /** What startCamplex is told of ffmpeg when recordedSources stand in for every camera. */
 export const UNUSED_FFMPEG: FfmpegBinary = {
@@ -64,7 +64,7 @@ export function startTicker(periodMs: number, offsetMs: number, tick: () => void
 /**
  * A `launchSource` that plays each camera's mpjpeg parts (`parts`, by camera id) in a loop at
  * `fps`; `launches()` counts the sources started. With `output: 'h264'` the parts are Annex B
- * access units (from a key unit on, bench/h264-frames.ts).
+ * access units (from a key unit on, bench/lib/h264-frames.ts).
  */
 export function recordedSources(
   parts: ReadonlyMap<string, readonly Buffer[]>,

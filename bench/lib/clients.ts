@@ -3,7 +3,7 @@
  *
  *   node --import tsx bench/lib/clients.ts --url ws://127.0.0.1:N/ws/cameras --clients 20
  *        [--extended] [--slow 1 --slow-rate 1000000 [--slow-acks]] [--stalled 1]
- *        [--acks none|frame|cadence] [--h264]
+ *        [--acks none|frame|cadence] [--h264] [--batch MS]
  *
  * Opens the clients, subscribes each to every camera named in `hello`, and counts frames and
  * bytes per client. With --extended (subprotocol camplex.v1.extended) each frame of a normal
@@ -14,7 +14,8 @@
  * stalled clients pause their socket after the subscription is acknowledged and never read
  * again. --acks makes the normal clients acknowledge too: every frame (as the browser did
  * before the frame cost issue) or as the browser does now. --h264 subscribes to H.264 (with
- * decode times, as the dashboard) instead of the default JPEG.
+ * decode times, as the dashboard) instead of the default JPEG. --batch asks the server for
+ * batches (frames within MS of a write go together in one message), as the dashboard does.
  *
  * Prints `{"ready":true}` once every client is subscribed; answers `{"cmd":"reset"}` (zero the
  * counters) and `{"cmd":"report"}` (one ClientsReport line); exits when stdin ends.
@@ -24,6 +25,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { AckCadence } from '../../src/protocol/ack-cadence.js';
 import {
+  decodeBatch,
   decodeExtendedFrame,
   decodeServerMessage,
   SUBPROTOCOL_EXTENDED,
@@ -105,6 +107,7 @@ function parseOptions() {
       stalled: { type: 'string', default: '0' },
       acks: { type: 'string', default: 'none' },
       h264: { type: 'boolean', default: false },
+      batch: { type: 'string', default: '0' },
     },
     strict: true,
   });
@@ -134,6 +137,7 @@ function parseOptions() {
     stalled: whole('stalled', values.stalled),
     acks: acks as 'none' | 'frame' | 'cadence',
     h264: values.h264,
+    batchMs: Number(values.batch),
   };
 }
 
@@ -210,15 +214,20 @@ function main(): void {
 
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) {
+        // A batch carries several frame messages (first byte 0, never an id length).
+        const frames = data[0] === 0 ? decodeBatch(data) : [data];
         if (options.extended && kind !== 'stalled') {
-          const age = now() - decodeExtendedFrame(data).sentAt;
-          if (kind === 'slow') {
-            if (slowSamples < MAX_SLOW_SAMPLES) slowLatency[slowSamples++] = age;
+          const at = now();
+          for (const frame of frames) {
+            const age = at - decodeExtendedFrame(frame).sentAt;
+            if (kind === 'slow') {
+              if (slowSamples < MAX_SLOW_SAMPLES) slowLatency[slowSamples++] = age;
+              else overflow++;
+            } else if (samples < MAX_LATENCY_SAMPLES) latency[samples++] = age;
             else overflow++;
-          } else if (samples < MAX_LATENCY_SAMPLES) latency[samples++] = age;
-          else overflow++;
+          }
         }
-        client.frames++;
+        client.frames += frames.length;
         client.bytes += data.length;
         if (acks) {
           sendAck(cadence.take(data.length));
@@ -253,6 +262,9 @@ function main(): void {
           cadence.setWindow(window);
         }
         greeted = true;
+        if (options.batchMs > 0 && kind === 'normal') {
+          ws.send(JSON.stringify({ cmd: 'batch', maxDelayMs: options.batchMs }));
+        }
         const cameras = message.cameras.map((camera) => camera.id);
         const formats = options.h264 ? { formats: ['h264'], decodeTimes: true } : {};
         ws.send(JSON.stringify({ cmd: 'subscribe', cameras, ...formats }));

@@ -36,6 +36,8 @@ export interface RunSpec {
   acks?: 'frame' | 'cadence';
   /** The clients subscribe to H.264 with decode times, as the dashboard does. */
   h264?: boolean;
+  /** The normal clients ask for batches of frames held back at most this long (ms). */
+  batchMs?: number;
   extended?: boolean;
   /** Viewers reading at `slowRate` bytes/s (default 1 MB/s). */
   slow?: number;
@@ -121,6 +123,7 @@ async function startRig(spec: RunSpec): Promise<Rig> {
     if (spec.stalled) args.push('--stalled', String(spec.stalled));
     if (spec.acks) args.push('--acks', spec.acks);
     if (spec.h264) args.push('--h264');
+    if (spec.batchMs) args.push('--batch', String(spec.batchMs));
     rig.clients = new LineChild('bench clients', CLIENTS, args);
     await rig.clients.waitFor('ready', START_DEADLINE_MS);
     return rig;

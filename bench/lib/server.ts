@@ -16,7 +16,9 @@
  * JSON line (ServerStats); `{"cmd":"stats","gc":true}` collects garbage first (when node runs
  * with --expose-gc). Exits when stdin ends.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -320,10 +322,10 @@ async function main(): Promise<void> {
     !modes.includes(mode ?? '') ||
     !Number.isInteger(cameras) ||
     cameras < 1 ||
-    cameras > 256 ||
+    cameras > 1024 ||
     !(fps > 0 && fps <= 120)
   ) {
-    throw new Error(`usage: bench/lib/server.ts <${modes.join('|')}> <cameras 1-256> <fps 0-120>`);
+    throw new Error(`usage: bench/lib/server.ts <${modes.join('|')}> <cameras 1-1024> <fps 0-120>`);
   }
   const none = () => undefined;
   const server =
@@ -336,9 +338,30 @@ async function main(): Promise<void> {
           : { ...(await startBareMode(cameras, fps, await recordedFrames())), stats: none };
   process.stdout.write(`${JSON.stringify({ ready: true, port: server.port })}\n`);
 
+  // A CPU profile of the measured window only (from the first stats request to the end),
+  // where --cpu-prof would be mostly start-up: CAMPLEX_BENCH_WINDOW_PROF=<folder>.
+  const profileDir = process.env.CAMPLEX_BENCH_WINDOW_PROF;
+  let profiler: Promise<Session> | undefined;
+  const startProfile = async () => {
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 250 });
+    await session.post('Profiler.start');
+    return session;
+  };
+  const writeProfile = async () => {
+    if (!profiler || !profileDir) return;
+    const session = await profiler;
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(profileDir, { recursive: true });
+    const file = join(profileDir, `${mode}-${cameras}-${process.pid}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+  };
   onLines(process.stdin, (line) => {
     const command = JSON.parse(line) as { cmd?: string; gc?: boolean };
     if (command.cmd !== 'stats') return;
+    if (profileDir && !profiler) profiler = startProfile();
     const answer = () =>
       process.stdout.write(`${JSON.stringify({ stats: collectStats(server.stats()) })}\n`);
     if (command.gc) void collectGarbage().then(answer);
@@ -346,7 +369,9 @@ async function main(): Promise<void> {
   });
   process.stdin.on('end', () => {
     setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS).unref();
-    void server.close().then(() => process.exit(0));
+    void writeProfile()
+      .then(() => server.close())
+      .then(() => process.exit(0));
   });
 }
 

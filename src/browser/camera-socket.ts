@@ -10,10 +10,12 @@ import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/bac
 import { AckCadence } from '../protocol/ack-cadence.js';
 import {
   type CameraInfo,
+  decodeBatch,
   decodeFrame,
   decodePayload,
   decodeServerMessage,
   encodeClientCommand,
+  isBatch,
   type MediaFormat,
   type Payload,
   SUBPROTOCOL,
@@ -24,6 +26,11 @@ import {
 const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
 /** How long after the first frame not yet acknowledged it is acknowledged anyway (frames stopped). */
 const ACK_FLUSH_MS = 100;
+/**
+ * Frames the server may hold back to send several in one message: one message event and one
+ * write instead of several for a wall, at most this much later (PROTOCOL.md, batches).
+ */
+const BATCH_DELAY_MS = 8;
 
 export interface CameraSocketOptions {
   /**
@@ -92,6 +99,7 @@ export class CameraSocket {
       this.subscribed = new Map();
       this.acks.reset();
       ws.send(encodeClientCommand({ cmd: 'ack', bytes: 0 })); // turns flow control on
+      ws.send(encodeClientCommand({ cmd: 'batch', maxDelayMs: BATCH_DELAY_MS }));
       this.handlers.onConnection(true, 0);
       this.sync();
     };
@@ -151,6 +159,16 @@ export class CameraSocket {
     console.error(`camplex: ${stream}: drawing a frame failed`, error);
   }
 
+  /** Hands one frame message to its tile; a tile that throws harms no other. */
+  private deliver(message: Uint8Array): void {
+    const { camera, payload } = decodeFrame(message);
+    try {
+      this.handlers.onFrame(camera, decodePayload(payload));
+    } catch (error) {
+      this.reportOnce(camera, error);
+    }
+  }
+
   private ack(bytes: number | undefined): void {
     if (bytes !== undefined && this.ws?.readyState === WebSocket.OPEN) {
       this.ws.send(encodeClientCommand({ cmd: 'ack', bytes }));
@@ -177,11 +195,11 @@ export class CameraSocket {
       if (this.acks.pending && this.ackTimer === undefined) {
         this.ackTimer = setTimeout(this.flushAcks, ACK_FLUSH_MS);
       }
-      const { camera, payload } = decodeFrame(new Uint8Array(data));
-      try {
-        this.handlers.onFrame(camera, decodePayload(payload));
-      } catch (error) {
-        this.reportOnce(camera, error);
+      const bytes = new Uint8Array(data);
+      if (isBatch(bytes)) {
+        for (const frame of decodeBatch(bytes)) this.deliver(frame);
+      } else {
+        this.deliver(bytes);
       }
       return;
     }

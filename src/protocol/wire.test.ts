@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   audioFrameVectors,
+  batchVectors,
   clientCommandVectors,
   extendedFrameVectors,
   frameVectors,
   fromHex,
+  invalidBatchVectors,
   invalidClientMessageVectors,
   invalidFrameVectors,
   invalidVideoVectors,
@@ -20,17 +22,20 @@ import {
   AUDIO_HEADER_BYTES,
   audioHeader,
   CAMERA_ID_PATTERN,
+  decodeBatch,
   decodeClientCommand,
   decodeExtendedFrame,
   decodeFrame,
   decodePayload,
   decodeServerMessage,
   decodeVideo,
+  encodeBatch,
   encodeClientCommand,
   encodeExtendedFrame,
   encodeFrame,
   encodeServerMessage,
   framePrefix,
+  isBatch,
   MAX_CAMERAS_PER_COMMAND,
   TIMED_VIDEO_HEADER_BYTES,
   VIDEO_HEADER_BYTES,
@@ -120,6 +125,26 @@ describe('binary frames', () => {
       assert.throws(() => framePrefix(id), TypeError);
     });
   }
+});
+
+describe('batches', () => {
+  for (const vector of batchVectors) {
+    it(`encodes and decodes ${vector.name}`, () => {
+      const messages = vector.messages.map(fromHex);
+      assert.equal(toHex(encodeBatch(messages)), vector.hex);
+      const batch = fromHex(vector.hex);
+      assert.ok(isBatch(batch));
+      assert.deepEqual(decodeBatch(batch).map(toHex), vector.messages);
+    });
+  }
+  for (const vector of invalidBatchVectors) {
+    it(`refuses ${vector.name} with CAMPLEX_ERR_BAD_MESSAGE`, () => {
+      assertCamplexError(() => decodeBatch(fromHex(vector.hex)), 'CAMPLEX_ERR_BAD_MESSAGE');
+    });
+  }
+  it('is never mistaken for a frame message, whose first byte is an id length of 1 to 64', () => {
+    for (const vector of frameVectors) assert.equal(isBatch(fromHex(vector.hex)), false);
+  });
 });
 
 describe('client commands', () => {

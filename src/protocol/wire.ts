@@ -63,7 +63,12 @@ export type ClientCommand =
     }
   | { cmd: 'unsubscribe'; cameras: string[] }
   /** Flow control: bytes of binary frame messages received on this socket so far. */
-  | { cmd: 'ack'; bytes: number };
+  | { cmd: 'ack'; bytes: number }
+  /** Frames that come within `maxDelayMs` of a write may wait for one batch (0: never). */
+  | { cmd: 'batch'; maxDelayMs: number };
+
+/** The longest a server may hold a frame back to send it in a batch (ms). */
+export const MAX_BATCH_DELAY_MS = 10;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -290,6 +295,50 @@ export function decodeFrame(message: Uint8Array): { camera: string; payload: Uin
   return { camera, payload: message.subarray(1 + idLength) };
 }
 
+/**
+ * A batch: several frame messages in one binary WebSocket message, for a client that asked
+ * (`batch`): a first byte 0 (never a frame's id length), then each frame message (what would
+ * have been its own binary message) behind its length, a 32-bit big-endian integer.
+ */
+export function encodeBatch(messages: readonly Uint8Array[]): Uint8Array {
+  let bytes = 1;
+  for (const message of messages) bytes += 4 + message.length;
+  const batch = new Uint8Array(bytes);
+  const view = new DataView(batch.buffer);
+  let at = 1;
+  for (const message of messages) {
+    view.setUint32(at, message.length);
+    batch.set(message, at + 4);
+    at += 4 + message.length;
+  }
+  return batch;
+}
+
+/** Whether a binary message is a batch (else it is one frame message). */
+export function isBatch(message: Uint8Array): boolean {
+  return message[0] === 0;
+}
+
+/** The frame messages of a batch, as views into it. */
+export function decodeBatch(batch: Uint8Array): Uint8Array[] {
+  if (batch[0] !== 0) throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'not a batch');
+  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const messages: Uint8Array[] = [];
+  let at = 1;
+  while (at < batch.length) {
+    if (at + 4 > batch.length) {
+      throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'batch cut inside a length');
+    }
+    const length = view.getUint32(at);
+    if (length === 0 || at + 4 + length > batch.length) {
+      throw new CamplexError(ErrorCodes.BAD_MESSAGE, 'batch entry longer than the batch');
+    }
+    messages.push(batch.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return messages;
+}
+
 /** Serialises a server control message (always one JSON text message). */
 export function encodeServerMessage(message: ServerMessage): string {
   return JSON.stringify(message);
@@ -325,7 +374,7 @@ export function decodeClientCommand(
   if (typeof cmd !== 'string') {
     throw new CamplexError(
       ErrorCodes.BAD_MESSAGE,
-      `control message needs "cmd": "subscribe", "unsubscribe" or "ack"`,
+      `control message needs "cmd": "subscribe", "unsubscribe", "ack" or "batch"`,
     );
   }
   if (cmd === 'ack') {
@@ -338,10 +387,25 @@ export function decodeClientCommand(
     }
     return { cmd, bytes };
   }
+  if (cmd === 'batch') {
+    const { maxDelayMs } = value;
+    if (
+      typeof maxDelayMs !== 'number' ||
+      !Number.isInteger(maxDelayMs) ||
+      maxDelayMs < 0 ||
+      maxDelayMs > MAX_BATCH_DELAY_MS
+    ) {
+      throw new CamplexError(
+        ErrorCodes.BAD_MESSAGE,
+        `"batch" needs "maxDelayMs": a whole number of ms from 0 to ${MAX_BATCH_DELAY_MS}`,
+      );
+    }
+    return { cmd, maxDelayMs };
+  }
   if (cmd !== 'subscribe' && cmd !== 'unsubscribe') {
     throw new CamplexError(
       ErrorCodes.UNKNOWN_COMMAND,
-      `unknown command ${JSON.stringify(clip(cmd, CLIPPED_CHARS))}: expected "subscribe", "unsubscribe" or "ack"`,
+      `unknown command ${JSON.stringify(clip(cmd, CLIPPED_CHARS))}: expected "subscribe", "unsubscribe", "ack" or "batch"`,
     );
   }
   if (!Array.isArray(cameras) || !cameras.every((id) => typeof id === 'string')) {

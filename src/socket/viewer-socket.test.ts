@@ -11,6 +11,7 @@ import { createLog } from '../common/log.js';
 import { Refusals } from '../guard/refusals.js';
 import { Hub } from '../hub/hub.js';
 import {
+  decodeBatch,
   decodeExtendedFrame,
   decodeFrame,
   decodePayload,
@@ -167,6 +168,7 @@ function setup(protocol = '', messages = new FrameMessages()) {
       messages,
       maxBlockedMs: MAX_BLOCKED_MS,
       now: () => clock.now(),
+      timers: clock,
     },
     'test',
   );
@@ -733,5 +735,84 @@ describe('ViewerSocket with a camera’s timed video and sound', () => {
     const stuck = received().length;
     for (let i = 0; i < 5; i++) picture();
     assert.equal(received().length, stuck, 'no burst into a full window');
+  });
+});
+
+describe('ViewerSocket batches (opt-in)', () => {
+  /** Binary messages sent, each as the list of frame messages it carries, hex. */
+  const binaries = (socket: FakeSocket) =>
+    socket.sent
+      .filter((m): m is Uint8Array => typeof m !== 'string')
+      .map((m) => (m[0] === 0 ? decodeBatch(m) : [m]).map((f) => Buffer.from(f).toString('hex')));
+  const hex = (message: Uint8Array) => Buffer.from(message).toString('hex');
+
+  it("sends a quiet socket's frame at once and frames that follow within maxDelayMs together", () => {
+    const { socket, viewer, camera, frame, clock, send, messageOf } = setup();
+    send({ cmd: 'batch', maxDelayMs: 5 });
+    const before = binaries(socket).length;
+    const first = frame('a');
+    viewer.sendFrame(first, camera('a'));
+    assert.deepEqual(binaries(socket).slice(before), [[hex(messageOf(first))]], 'at once');
+    clock.advance(1);
+    const [b, c] = [frame('b'), frame('c')];
+    viewer.sendFrame(b, camera('b'));
+    viewer.sendFrame(c, camera('c'));
+    assert.equal(binaries(socket).length, before + 1, 'the next two wait');
+    clock.advance(3);
+    assert.equal(binaries(socket).length, before + 1, 'at most 5 ms after the last write');
+    clock.advance(1);
+    assert.deepEqual(binaries(socket).at(-1), [hex(messageOf(b)), hex(messageOf(c))]);
+    assert.equal(socket.sent.at(-1)?.[0], 0, 'as one batch message');
+    clock.advance(10);
+    const late = frame('a');
+    viewer.sendFrame(late, camera('a'));
+    assert.deepEqual(binaries(socket).at(-1), [hex(messageOf(late))], 'quiet again: at once');
+  });
+
+  it("counts a batch's own bytes in the ack window, as the client counts them", () => {
+    const { socket, viewer, camera, frame, clock, send } = setup();
+    send({ cmd: 'ack', bytes: 0 });
+    send({ cmd: 'batch', maxDelayMs: 5 });
+    viewer.sendFrame(frame('a'), camera('a'));
+    send({ cmd: 'ack', bytes: 7 });
+    clock.advance(1);
+    viewer.sendFrame(frame('b'), camera('b'));
+    clock.advance(5);
+    const batch = socket.sent.at(-1) as Uint8Array;
+    assert.equal(batch.length, 1 + 4 + 7);
+    send({ cmd: 'ack', bytes: 7 + batch.length + 1 });
+    assert.deepEqual(errors(socket).at(-1), {
+      code: 'CAMPLEX_ERR_BAD_MESSAGE',
+      message: `"ack" of ${7 + batch.length + 1} bytes, but only ${7 + batch.length} were sent`,
+    });
+    const refused = errors(socket).length;
+    send({ cmd: 'ack', bytes: 7 + batch.length });
+    assert.equal(errors(socket).length, refused, 'the batch acknowledged whole');
+  });
+
+  it('sends what waits before a control message, so replies follow the frames they follow', () => {
+    const { socket, viewer, camera, frame, clock, send } = setup();
+    send({ cmd: 'batch', maxDelayMs: 5 });
+    viewer.sendFrame(frame('a'), camera('a'));
+    clock.advance(1);
+    viewer.sendFrame(frame('b'), camera('b'));
+    send({ cmd: 'unsubscribe', cameras: ['b'] });
+    const last = socket.sent.slice(-2);
+    assert.equal(typeof last[0], 'object', 'the batch first');
+    assert.equal(JSON.parse(last[1] as string).type, 'unsubscribed');
+    clock.advance(10);
+    assert.equal(socket.sent.length, socket.sent.indexOf(last[1] as string) + 1, 'nothing after');
+  });
+
+  it('sends nothing more once the socket closed', () => {
+    const { socket, viewer, camera, frame, clock, send } = setup();
+    send({ cmd: 'batch', maxDelayMs: 5 });
+    viewer.sendFrame(frame('a'), camera('a'));
+    clock.advance(1);
+    viewer.sendFrame(frame('b'), camera('b'));
+    const sent = socket.sent.length;
+    socket.emit('close', 1001);
+    clock.advance(10);
+    assert.equal(socket.sent.length, sent);
   });
 });

@@ -14,6 +14,7 @@
 import type { WebSocket } from 'ws';
 import { visibleGroups } from '../access/scope.js';
 import type { Camera, Frame } from '../camera/camera.js';
+import type { Clock } from '../common/clock.js';
 import { CamplexError, CloseCodes, ErrorCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { clip } from '../common/text.js';
@@ -25,6 +26,7 @@ import {
   CLIPPED_CHARS,
   type ClientCommand,
   decodeClientCommand,
+  encodeBatch,
   encodeServerMessage,
   PROTOCOL_VERSION,
   type ServerMessage,
@@ -51,6 +53,8 @@ export interface ViewerSocketOptions {
   maxCamerasPerSocket: number;
   refusals: Refusals;
   now: () => number;
+  /** Timers for batches (default: the process's). */
+  timers?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   /** The config's camera groups now, told in hello. */
   groups?: () => Readonly<Record<string, readonly string[]>>;
   /** Whether this viewer may watch a stream (a token may be limited to some cameras). */
@@ -64,6 +68,10 @@ const WS_LIMIT_ERRORS: Readonly<Record<string, RefusalKind>> = {
 };
 
 const BINARY = { binary: true } as const;
+const PROCESS_TIMERS: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 /** Sound frames that wait for a viewer that takes nothing: about 2 s of 20 ms frames. */
 export const MAX_WAITING_SOUND = 100;
 /** Per-camera counts in a viewer's disconnect log line, at most for this many cameras. */
@@ -109,6 +117,23 @@ export class ViewerSocket implements Viewer {
   /** Bytes the viewer says it received; undefined until its first ack turns flow control on. */
   private ackedBytes: number | undefined;
   private closed = false;
+  /**
+   * Batching, when the client asked for it: frame messages that come within `batchMs` of the
+   * last write wait (at most that long) and go together, as one binary message.
+   */
+  private batchMs = 0;
+  private batch: Uint8Array[] = [];
+  private batchTimer: unknown;
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private readonly timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  private readonly flushBatch = () => {
+    this.batchTimer = undefined;
+    if (this.closed || this.batch.length === 0) return;
+    const batch = encodeBatch(this.batch);
+    this.batch = [];
+    this.write(batch, this.ws.bufferedAmount);
+    this.lastWriteAt = this.options.now();
+  };
   private readonly onSent = (error?: Error) => {
     if (!error) this.flush();
   };
@@ -122,6 +147,7 @@ export class ViewerSocket implements Viewer {
     this.ws = ws;
     this.options = options;
     this.mayWatch = options.mayWatch ?? (() => true);
+    this.timers = options.timers ?? PROCESS_TIMERS;
     this.slots = new LatestWins((camera) => options.hub.deliveryOf(camera));
     this.extended = ws.protocol === SUBPROTOCOL_EXTENDED;
     this.log = options.log.child({ remote });
@@ -205,6 +231,7 @@ export class ViewerSocket implements Viewer {
     });
     const last = frames.at(-1);
     if (last && last.codec !== 'jpeg') this.lastSent.set(camera, last.seq);
+    this.sendBatchNow(); // a catch-up goes at once
   }
 
   /**
@@ -319,6 +346,38 @@ export class ViewerSocket implements Viewer {
       this.extended || decodeOnly || decodeTimes
         ? messages.variantOf(camera.id, frame, { extended: this.extended, decodeOnly, decodeTimes })
         : messages.messageOf(camera.id, frame);
+    this.framesSent++;
+    this.blockedSince = undefined;
+    if (this.batchMs === 0) {
+      this.bytesSent += message.length;
+      this.write(message, buffered);
+      return;
+    }
+    const now = this.options.now();
+    if (this.batch.length === 0 && now - this.lastWriteAt >= this.batchMs) {
+      // A quiet socket: no reason to wait.
+      this.bytesSent += message.length;
+      this.write(message, buffered);
+      this.lastWriteAt = now;
+      return;
+    }
+    // The batch's own bytes (its first byte, each entry's length) count in what is acked.
+    this.bytesSent += (this.batch.length === 0 ? 5 : 4) + message.length;
+    this.batch.push(message);
+    this.batchTimer ??= this.timers.setTimeout(
+      this.flushBatch,
+      Math.max(0, this.lastWriteAt + this.batchMs - now),
+    );
+  }
+
+  /** Sends what waits in the batch now (before a control message, or a catch-up's end). */
+  private sendBatchNow(): void {
+    if (this.batchTimer === undefined) return;
+    this.timers.clearTimeout(this.batchTimer);
+    this.flushBatch();
+  }
+
+  private write(message: Uint8Array, buffered: number): void {
     // A write callback costs a closure and a tick per message, so one is asked for only when
     // this write may be what keeps the socket over its bound: when bytes are already waiting,
     // or when this message alone fills the bound. Whenever frames wait, the newest buffered
@@ -328,9 +387,6 @@ export class ViewerSocket implements Viewer {
     } else {
       this.ws.send(message, BINARY);
     }
-    this.framesSent++;
-    this.bytesSent += message.length;
-    this.blockedSince = undefined;
   }
 
   private canSend(buffered: number): boolean {
@@ -380,6 +436,7 @@ export class ViewerSocket implements Viewer {
 
   private sendControl(message: ServerMessage): void {
     if (this.closed) return;
+    this.sendBatchNow(); // frames the control message follows go before it
     // Behind a backed-up socket a control message may be the newest write: it flushes too.
     if (this.ws.bufferedAmount > 0) this.ws.send(encodeServerMessage(message), this.onSent);
     else this.ws.send(encodeServerMessage(message));
@@ -412,6 +469,10 @@ export class ViewerSocket implements Viewer {
     subscribe: (command) => this.subscribe(command),
     unsubscribe: (command) => this.unsubscribe(command),
     ack: (command) => this.onAck(command.bytes),
+    batch: (command) => {
+      if (command.maxDelayMs === 0) this.sendBatchNow();
+      this.batchMs = command.maxDelayMs;
+    },
   };
 
   /**
@@ -558,6 +619,8 @@ export class ViewerSocket implements Viewer {
 
   private onClose(code: number): void {
     this.closed = true;
+    this.timers.clearTimeout(this.batchTimer);
+    this.batch = [];
     this.slots.dropAll();
     for (const { camera } of this.sound) this.slots.discard(camera, 1);
     this.sound = [];

@@ -32,10 +32,17 @@ describe('dashboard in Chromium', () => {
     const problems = watchForProblems(page);
     const sockets: string[] = [];
     const sentByPage: string[] = [];
+    /** Binary messages the page got: single frames, and batches of several (first byte 0). */
+    const received = { frames: 0, batches: 0 };
     page.on('websocket', (ws) => {
       sockets.push(ws.url());
       ws.on('framesent', ({ payload }) => {
         if (typeof payload === 'string') sentByPage.push(payload);
+      });
+      ws.on('framereceived', ({ payload }) => {
+        if (typeof payload === 'string') return;
+        if (payload[0] === 0) received.batches++;
+        else received.frames++;
       });
     });
 
@@ -77,6 +84,9 @@ describe('dashboard in Chromium', () => {
     // Flow control: the page turns acks on first, then acknowledges what it takes in, about
     // every eighth of the window hello announced: fewer acks than pictures.
     assert.equal(sentByPage[0], '{"cmd":"ack","bytes":0}');
+    // Frames that come within 8 ms of a write may come together, in one message.
+    assert.equal(sentByPage[1], '{"cmd":"batch","maxDelayMs":8}');
+    assert.ok(received.batches > 0, `batches drawn: ${JSON.stringify(received)}`);
     const acked = sentByPage
       .map((text) => JSON.parse(text) as { cmd: string; bytes?: number })
       .filter((message) => message.cmd === 'ack')

@@ -5,6 +5,7 @@
 import { CamplexError } from '../../src/common/errors.js';
 import {
   audioHeader,
+  decodeBatch,
   decodeExtendedFrame,
   decodeFrame,
   decodePayload,
@@ -17,6 +18,7 @@ import {
 } from '../../src/protocol/wire.js';
 import {
   audioFrameVectors,
+  batchVectors,
   clientCommandVectors,
   extendedFrameVectors,
   frameVectors,
@@ -39,6 +41,10 @@ function run(): string[] {
     check(toHex(payload) === toHex(vector.payload), `decodeFrame payload: ${vector.name}`);
     const encoded = encodeFrame(framePrefix(vector.camera), new Uint8Array(vector.payload));
     check(toHex(encoded) === vector.hex, `encodeFrame: ${vector.name}`);
+  }
+  for (const vector of batchVectors) {
+    const messages = decodeBatch(fromHex(vector.hex)).map(toHex);
+    check(messages.join() === vector.messages.join(), `decodeBatch: ${vector.name}`);
   }
   for (const vector of extendedFrameVectors) {
     const decoded = decodeExtendedFrame(fromHex(vector.hex));

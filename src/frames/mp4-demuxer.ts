@@ -374,32 +374,36 @@ export class Mp4Demuxer {
     const view = viewOf(body);
     const flags = view.getUint32(0) & 0xffffff;
     const track = view.getUint32(4);
-    const trex = this.defaults.get(track) ?? { duration: 0, size: 0, flags: 0 };
-    const defaults = { ...trex };
+    const trex = this.defaults.get(track);
+    const defaults = {
+      duration: trex?.duration ?? 0,
+      size: trex?.size ?? 0,
+      flags: trex?.flags ?? 0,
+    };
     let at = 8;
     let base: number | undefined;
-    const need = (bytes: number) => at + bytes <= body.length;
+    // Each optional field in order; a body too short for the fields its flags name is refused.
     if (flags & TFHD_BASE_OFFSET) {
-      if (!need(8)) return undefined;
+      if (at + 8 > body.length) return undefined;
       base = view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4);
       at += 8;
     }
     if (flags & TFHD_DESCRIPTION) at += 4;
     if (flags & TFHD_DURATION) {
-      if (!need(4)) return undefined;
+      if (at + 4 > body.length) return undefined;
       defaults.duration = view.getUint32(at);
       at += 4;
     }
     if (flags & TFHD_SIZE) {
-      if (!need(4)) return undefined;
+      if (at + 4 > body.length) return undefined;
       defaults.size = view.getUint32(at);
       at += 4;
     }
     if (flags & TFHD_FLAGS) {
-      if (!need(4)) return undefined;
+      if (at + 4 > body.length) return undefined;
       defaults.flags = view.getUint32(at);
     }
-    return { track, flags, ...(base === undefined ? {} : { base }), defaults };
+    return { track, flags, base, defaults };
   }
 
   // --- the pending bytes ---
@@ -783,20 +787,29 @@ function readTrun(body: Uint8Array, defaults: TrackDefaults) {
       (flags & TRUN_CTO ? 1 : 0));
   if (at + perSample * count > body.length) return undefined;
   const list: Array<{ duration: number; size: number; flags: number; cto: number }> = [];
-  /** The next field of the sample, or `fallback` when the run does not carry it. */
-  const field = (present: number, fallback: number, signed = false) => {
-    if (!present) return fallback;
-    const value = signed ? view.getInt32(at) : view.getUint32(at);
-    at += 4;
-    return value;
-  };
+  // Fields read in place, not through a closure: this runs for every picture.
   for (let i = 0; i < count; i++) {
-    const duration = field(flags & TRUN_DURATION, defaults.duration);
-    const size = field(flags & TRUN_SIZE, defaults.size);
-    const first = i === 0 && firstFlags !== undefined ? firstFlags : defaults.flags;
-    const sampleFlags = field(flags & TRUN_FLAGS, first);
+    let duration = defaults.duration;
+    if (flags & TRUN_DURATION) {
+      duration = view.getUint32(at);
+      at += 4;
+    }
+    let size = defaults.size;
+    if (flags & TRUN_SIZE) {
+      size = view.getUint32(at);
+      at += 4;
+    }
+    let sampleFlags = i === 0 && firstFlags !== undefined ? firstFlags : defaults.flags;
+    if (flags & TRUN_FLAGS) {
+      sampleFlags = view.getUint32(at);
+      at += 4;
+    }
     // Version 0 is unsigned by the letter, but muxers write negative offsets there too.
-    const cto = field(flags & TRUN_CTO, 0, true);
+    let cto = 0;
+    if (flags & TRUN_CTO) {
+      cto = view.getInt32(at);
+      at += 4;
+    }
     list.push({ duration, size, flags: sampleFlags, cto });
   }
   return { dataOffset, list };

@@ -322,10 +322,10 @@ async function main(): Promise<void> {
     !modes.includes(mode ?? '') ||
     !Number.isInteger(cameras) ||
     cameras < 1 ||
-    cameras > 1024 ||
+    cameras > 256 ||
     !(fps > 0 && fps <= 120)
   ) {
-    throw new Error(`usage: bench/lib/server.ts <${modes.join('|')}> <cameras 1-1024> <fps 0-120>`);
+    throw new Error(`usage: bench/lib/server.ts <${modes.join('|')}> <cameras 1-256> <fps 0-120>`);
   }
   const none = () => undefined;
   const server =

@@ -300,11 +300,15 @@ export function decodeFrame(message: Uint8Array): { camera: string; payload: Uin
  * (`batch`): a first byte 0 (never a frame's id length), then each frame message (what would
  * have been its own binary message) behind its length, a 32-bit big-endian integer.
  */
-export function encodeBatch(messages: readonly Uint8Array[]): Uint8Array {
+export function encodeBatch(
+  messages: readonly Uint8Array[],
+  allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes),
+): Uint8Array {
   let bytes = 1;
   for (const message of messages) bytes += 4 + message.length;
-  const batch = new Uint8Array(bytes);
-  const view = new DataView(batch.buffer);
+  const batch = allocate(bytes);
+  batch[0] = 0;
+  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
   let at = 1;
   for (const message of messages) {
     view.setUint32(at, message.length);

@@ -11,6 +11,7 @@ import type { Access } from '../access/access.js';
 import type { Holders } from '../access/holders.js';
 import type { OriginPolicy } from '../access/origin.js';
 import { mayWatch } from '../access/scope.js';
+import { systemClock } from '../common/clock.js';
 import { CloseCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import type { Config } from '../config/schema.js';
@@ -18,6 +19,7 @@ import type { ConnectionGuard } from '../guard/connections.js';
 import type { Refusals } from '../guard/refusals.js';
 import type { Hub } from '../hub/hub.js';
 import { SUBPROTOCOL, SUBPROTOCOL_EXTENDED } from '../protocol/wire.js';
+import { Batches } from './batches.js';
 import { FrameMessages } from './frame-messages.js';
 import { Heartbeat } from './heartbeat.js';
 import type { SocketRegistry } from './registry.js';
@@ -88,6 +90,8 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
   // Every beat also finds the sockets whose login session expired meanwhile.
   const heartbeat = new Heartbeat(stream.pingMs, log, () => options.holders.recheck(access));
   const messages = new FrameMessages();
+  // One flush for every socket's batches (sockets of one wall get frames at the same moments).
+  const batches = new Batches(systemClock);
   const checks = {
     access,
     originPolicy: options.originPolicy,
@@ -122,6 +126,7 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
           log,
           refusals,
           messages,
+          batches,
           maxBufferedBytes: stream.maxBufferedBytes,
           maxUnackedBytes: stream.maxUnackedBytes,
           maxBlockedMs: stream.slowViewerMs,

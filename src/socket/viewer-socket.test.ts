@@ -18,6 +18,7 @@ import {
   decodeVideo,
   SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
+import { Batches } from './batches.js';
 import { FrameMessages } from './frame-messages.js';
 import { MAX_WAITING_SOUND, ViewerSocket } from './viewer-socket.js';
 
@@ -168,7 +169,7 @@ function setup(protocol = '', messages = new FrameMessages()) {
       messages,
       maxBlockedMs: MAX_BLOCKED_MS,
       now: () => clock.now(),
-      timers: clock,
+      batches: new Batches(clock),
     },
     'test',
   );

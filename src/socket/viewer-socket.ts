@@ -32,6 +32,7 @@ import {
   type ServerMessage,
   SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
+import { Batches } from './batches.js';
 import type { FrameMessages } from './frame-messages.js';
 
 export interface ViewerSocketOptions {
@@ -53,8 +54,8 @@ export interface ViewerSocketOptions {
   maxCamerasPerSocket: number;
   refusals: Refusals;
   now: () => number;
-  /** Timers for batches (default: the process's). */
-  timers?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  /** The flush every socket's batches share (default: one of its own, on the process's timers). */
+  batches?: Batches;
   /** The config's camera groups now, told in hello. */
   groups?: () => Readonly<Record<string, readonly string[]>>;
   /** Whether this viewer may watch a stream (a token may be limited to some cameras). */
@@ -68,6 +69,8 @@ const WS_LIMIT_ERRORS: Readonly<Record<string, RefusalKind>> = {
 };
 
 const BINARY = { binary: true } as const;
+/** A batch's bytes are all written over at once: no need to zero them first. */
+const allocateUnsafe = (bytes: number): Uint8Array => Buffer.allocUnsafe(bytes);
 const PROCESS_TIMERS: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
@@ -123,17 +126,16 @@ export class ViewerSocket implements Viewer {
    */
   private batchMs = 0;
   private batch: Uint8Array[] = [];
-  private batchTimer: unknown;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
-  private readonly timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
-  private readonly flushBatch = () => {
-    this.batchTimer = undefined;
+  private readonly batches: Batches;
+  /** Sends what waits in the batch (the shared flush calls it). */
+  sendBatch(): void {
     if (this.closed || this.batch.length === 0) return;
-    const batch = encodeBatch(this.batch);
+    const batch = encodeBatch(this.batch, allocateUnsafe);
     this.batch = [];
     this.write(batch, this.ws.bufferedAmount);
     this.lastWriteAt = this.options.now();
-  };
+  }
   private readonly onSent = (error?: Error) => {
     if (!error) this.flush();
   };
@@ -147,7 +149,7 @@ export class ViewerSocket implements Viewer {
     this.ws = ws;
     this.options = options;
     this.mayWatch = options.mayWatch ?? (() => true);
-    this.timers = options.timers ?? PROCESS_TIMERS;
+    this.batches = options.batches ?? new Batches(PROCESS_TIMERS);
     this.slots = new LatestWins((camera) => options.hub.deliveryOf(camera));
     this.extended = ws.protocol === SUBPROTOCOL_EXTENDED;
     this.log = options.log.child({ remote });
@@ -363,18 +365,17 @@ export class ViewerSocket implements Viewer {
     }
     // The batch's own bytes (its first byte, each entry's length) count in what is acked.
     this.bytesSent += (this.batch.length === 0 ? 5 : 4) + message.length;
+    if (this.batch.length === 0) {
+      this.batches.add(this, Math.max(0, this.lastWriteAt + this.batchMs - now));
+    }
     this.batch.push(message);
-    this.batchTimer ??= this.timers.setTimeout(
-      this.flushBatch,
-      Math.max(0, this.lastWriteAt + this.batchMs - now),
-    );
   }
 
   /** Sends what waits in the batch now (before a control message, or a catch-up's end). */
   private sendBatchNow(): void {
-    if (this.batchTimer === undefined) return;
-    this.timers.clearTimeout(this.batchTimer);
-    this.flushBatch();
+    if (this.batch.length === 0) return;
+    this.batches.remove(this);
+    this.sendBatch();
   }
 
   private write(message: Uint8Array, buffered: number): void {
@@ -619,7 +620,7 @@ export class ViewerSocket implements Viewer {
 
   private onClose(code: number): void {
     this.closed = true;
-    this.timers.clearTimeout(this.batchTimer);
+    this.batches.remove(this);
     this.batch = [];
     this.slots.dropAll();
     for (const { camera } of this.sound) this.slots.discard(camera, 1);

@@ -47,8 +47,8 @@ function recordingArgs(n: number): { id: string; args: string[] } {
   };
 }
 
-/** Runs ffmpeg once and resolves with everything it wrote to stdout. */
-function runFfmpeg(args: string[]): Promise<Buffer> {
+/** Runs ffmpeg once and resolves with everything it wrote to stdout (recordings). */
+export function runFfmpeg(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];

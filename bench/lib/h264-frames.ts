@@ -5,20 +5,18 @@
  * splitter and cached beside the JPEG recordings (frames.ts). Replayed, they drive camplex as
  * ffmpeg's `-c copy` of 16 real cameras would, without 16 encoders taking the cores.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnnexBSplitter } from '../../src/frames/annexb-splitter.js';
+import { runFfmpeg } from './frames.js';
 
-const FFMPEG = '/usr/bin/ffmpeg';
 export const H264_CAMERAS = 16;
 export const H264_FPS = 15;
 const SECONDS = 10;
 const CACHE_DIR = fileURLToPath(
   new URL('../../node_modules/.cache/camplex-bench/', import.meta.url),
 );
-const RECORD_DEADLINE_MS = 120_000;
 const PATTERNS = ['testsrc2', 'smptehdbars', 'testsrc'];
 
 export interface RecordedH264 {
@@ -42,28 +40,6 @@ function argsFor(n: number): string[] {
   ];
 }
 
-function record(args: string[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), RECORD_DEADLINE_MS);
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr = (stderr + text).slice(-2000);
-    });
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${FFMPEG} (apt-get install ffmpeg): ${error.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(Buffer.concat(chunks));
-      else reject(new Error(`ffmpeg exited with ${code ?? signal}: ${stderr.trim()}`));
-    });
-  });
-}
-
 async function loadOrRecord(n: number): Promise<RecordedH264> {
   const id = `demo-${String(n + 1).padStart(2, '0')}`;
   const file = join(CACHE_DIR, `${id}-h264-640x360-${H264_FPS}fps-${SECONDS}s.h264`);
@@ -71,7 +47,7 @@ async function loadOrRecord(n: number): Promise<RecordedH264> {
   try {
     bytes = readFileSync(file);
   } catch {
-    bytes = await record(argsFor(n));
+    bytes = await runFfmpeg(argsFor(n));
     mkdirSync(CACHE_DIR, { recursive: true });
     writeFileSync(`${file}.tmp-${process.pid}`, bytes);
     renameSync(`${file}.tmp-${process.pid}`, file);

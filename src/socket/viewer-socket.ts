@@ -477,7 +477,7 @@ export class ViewerSocket implements Viewer {
   };
 
   /**
-   * A viewer acks every frame, so acks that acknowledge new bytes skip the message-rate limit,
+   * A viewer may ack every frame, so acks that acknowledge new bytes skip the message-rate limit,
    * up to one per frame sent. Repeats, bad acks and any beyond that count.
    */
   private onAck(bytes: number): void {

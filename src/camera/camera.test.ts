@@ -620,6 +620,25 @@ describe('Camera', () => {
       assert.equal(camera.info().attempt, 1);
     });
 
+    it('starts the next ffmpeg only once the stopped one has exited', async () => {
+      const { camera, processes, current } = setup();
+      camera.start();
+      let exited: (() => void) | undefined;
+      current().stop = () =>
+        new Promise<void>((resolve) => {
+          exited = resolve;
+        });
+      const stopping = camera.stop();
+      camera.start(); // a viewer comes back while ffmpeg is still going
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(processes.length, 1, 'never two at once');
+      assert.equal(camera.info().state, 'starting');
+      exited?.();
+      await stopping;
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(processes.length, 2, 'the next one, once the first is gone');
+    });
+
     it('reports nothing when stopping an idle camera', async () => {
       const { camera, states } = setup();
       await camera.stop();

@@ -116,6 +116,8 @@ export class Camera {
   private retryTimer: unknown;
   private watchdogTimer: unknown;
   private spawnedAt = 0;
+  /** A stopped source's exit while it is still going: the next start waits for it. */
+  private exiting: Promise<void> | undefined;
   private lastFrameAt: number | undefined;
   private liveSince: number | undefined;
   private seq = 0;
@@ -226,20 +228,43 @@ export class Camera {
   private halt(state: 'idle' | 'stopped'): Promise<void> {
     this.generation++;
     this.clearTimers();
-    const exiting = this.source?.stop() ?? Promise.resolve();
+    const source = this.source;
+    const exiting = source?.stop() ?? Promise.resolve();
     this.source = undefined;
+    if (source) {
+      // Until it is gone, a start waits: one ffmpeg per camera even across a stop and a start
+      // (the camera sees one session, and in a cluster no node runs it twice).
+      const gone: Promise<void> = exiting
+        .catch(() => {})
+        .then(() => {
+          if (this.exiting === gone) this.exiting = undefined;
+        });
+      this.exiting = gone;
+    }
     this.forgetFrames();
     this.liveSince = undefined;
     if (this.state !== 'stopped') this.setState(state);
-    return exiting;
+    return this.exiting ?? exiting;
   }
 
   private spawn(): void {
     const generation = ++this.generation;
-    this.spawnedAt = this.options.clock.now();
     this.lastFrameAt = undefined;
     this.awaitingKey = true;
     this.setState('starting');
+    const previous = this.exiting;
+    if (previous) {
+      void previous.then(() => {
+        if (generation === this.generation) this.launch(generation);
+      });
+      return;
+    }
+    this.launch(generation);
+  }
+
+  /** Starts the source of `generation` (the previous one has exited). */
+  private launch(generation: number): void {
+    this.spawnedAt = this.options.clock.now();
     let splitter: Input | undefined;
     const handlers: SourceHandlers = {
       onPlan: (plan) => {

@@ -89,10 +89,12 @@ export class Formats {
     const sound = info.audio;
     if (sound && !this.sounds.has(soundKey(sound))) {
       this.sounds.set(soundKey(sound), false);
-      void playsSound(sound).then((yes) => {
-        this.sounds.set(soundKey(sound), yes);
-        if (yes) this.onSoundKnown();
-      });
+      void playsSound(sound)
+        .then((yes) => {
+          this.sounds.set(soundKey(sound), yes);
+          if (yes) this.onSoundKnown();
+        })
+        .catch((error: unknown) => console.error('camplex: checking a sound codec failed', error));
     }
     const { video } = this;
     const codecString = info.codecString;

@@ -254,9 +254,15 @@ export class Camera {
     this.setState('starting');
     const previous = this.exiting;
     if (previous) {
-      void previous.then(() => {
-        if (generation === this.generation) this.launch(generation);
-      });
+      void previous
+        .then(() => {
+          if (generation === this.generation) this.launch(generation);
+        })
+        .catch((error: unknown) => {
+          // Never an unhandled rejection: the process serves every other camera.
+          this.options.log.error({ err: error }, 'starting the camera again failed');
+          if (generation === this.generation) this.fail('could not start again', String(error));
+        });
       return;
     }
     this.launch(generation);

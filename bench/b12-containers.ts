@@ -16,6 +16,8 @@
  * G.711 in 20 ms packets, and with B-frames and AAC.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { CameraConfig } from '../src/config/schema.js';
+import { inputArgs } from '../src/ffmpeg/args.js';
 import { AnnexBSplitter } from '../src/frames/annexb-splitter.js';
 import { MediaUnits } from '../src/frames/media-units.js';
 import { type RtspCamera, type RtspCameraOptions, startRtspCamera } from '../test/helpers/rtsp.js';
@@ -24,23 +26,10 @@ import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 const FPS = 15;
 const FRAME_MS = 1000 / FPS;
 
+/** camplex's own input options for an RTSP camera, quiet. */
 const INPUT = (url: string) => [
-  '-hide_banner',
-  '-nostdin',
-  '-loglevel',
-  'error',
-  '-rtsp_transport',
-  'tcp',
-  '-fflags',
-  'nobuffer+genpts',
-  '-flags',
-  'low_delay',
-  '-analyzeduration',
-  '500000',
-  '-probesize',
-  '500000',
-  '-i',
-  url,
+  ...['-hide_banner', '-nostdin', '-loglevel', 'error'],
+  ...inputArgs({ url } as CameraConfig, '-timeout'),
 ];
 /** Raw Annex B, as camplex copied cameras before: the reference for every picture's bytes. */
 const ANNEXB = [

@@ -212,7 +212,8 @@ function typeOf(nal: Uint8Array): number {
   return (nal[0] ?? 0) & 0x1f;
 }
 
-function lengthPrefixed(nals: readonly Uint8Array[]): Uint8Array {
+/** NAL units each behind its 4-byte length, as MP4 stores them. */
+export function lengthPrefixed(nals: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(nals.reduce((sum, nal) => sum + 4 + nal.length, 0));
   const view = new DataView(out.buffer);
   let at = 0;

@@ -115,7 +115,12 @@ function mpjpegOutput(): string[] {
   return ['-f', 'mpjpeg', '-boundary_tag', MPJPEG_BOUNDARY, 'pipe:1'];
 }
 
-function inputArgs(camera: CameraConfig, rtspTimeoutFlag: string, realTime = true): string[] {
+/** How ffmpeg reads camera `camera`'s input (also benchmark B12's, for the same options). */
+export function inputArgs(
+  camera: CameraConfig,
+  rtspTimeoutFlag: string,
+  realTime = true,
+): string[] {
   const url = camera.url;
   if (/^rtsps?:/i.test(url)) {
     return [

@@ -5,6 +5,7 @@
  * them to a Camera to play a video camera without ffmpeg.
  */
 import generator, { type AudioTrack, type VideoTrack } from 'mux.js/lib/mp4/mp4-generator.js';
+import { lengthPrefixed, nalUnits } from '../../src/browser/fmp4.js';
 
 /** 90 kHz ticks a frame at 15 fps. */
 const FRAME_TICKS = 6000;
@@ -109,33 +110,6 @@ export class Fmp4Stream {
     this.audioDts += 1024;
     return concat(parts);
   }
-}
-
-function nalUnits(data: Uint8Array): Uint8Array[] {
-  const starts: number[] = [];
-  for (let i = 0; i + 2 < data.length; i++) {
-    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
-      starts.push(i + 3);
-      i += 2;
-    }
-  }
-  return starts.map((start, n) => {
-    let end = (starts[n + 1] ?? data.length + 3) - 3;
-    if (n + 1 < starts.length && data[end - 1] === 0) end--; // a 4-byte start code
-    return data.subarray(start, end);
-  });
-}
-
-function lengthPrefixed(nals: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(nals.reduce((sum, nal) => sum + 4 + nal.length, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const nal of nals) {
-    view.setUint32(at, nal.length);
-    out.set(nal, at + 4);
-    at += 4 + nal.length;
-  }
-  return out;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

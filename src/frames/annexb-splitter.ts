@@ -14,6 +14,7 @@ import {
   type AccessUnitStats,
   nextStart,
 } from './access-units.js';
+import { ByteQueue } from './byte-queue.js';
 import type { SequenceInfo, VideoCodec } from './parameter-sets.js';
 
 export type { AccessUnit };
@@ -31,8 +32,7 @@ export class AnnexBSplitter {
   private readonly options: AnnexBOptions;
   private readonly reader: AccessUnitReader;
   /** Bytes since the current unit's delimiter (or of noise before the first one). */
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new ByteQueue();
   private skipping = false;
 
   constructor(options: AnnexBOptions) {
@@ -46,20 +46,24 @@ export class AnnexBSplitter {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    const base = this.pendingBytes;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    const pending = this.pending;
+    const base = pending.length;
+    pending.push(chunk);
     // Where units end: each delimiter's start code after the first byte. Only the new bytes are
     // scanned (and the three before them, where a start code or its header may have been cut
     // off), so a large unit arriving in many chunks costs one pass and one copy.
     const cuts: number[] = [];
     const cutAt = (at: number) => {
-      const cut = at > 0 && this.byteAt(at - 1) === 0 ? at - 1 : at; // a 4-byte start code
-      if (cut > 0 && this.reader.typeOf(this.byteAt(at + 3)) === this.reader.delimiterType)
+      const cut = at > 0 && pending.byteAt(at - 1) === 0 ? at - 1 : at; // a 4-byte start code
+      if (cut > 0 && this.reader.typeOf(pending.byteAt(at + 3)) === this.reader.delimiterType)
         cuts.push(cut);
     };
-    for (let at = Math.max(1, base - 3); at < base && at + 3 < this.pendingBytes; at++) {
-      if (this.byteAt(at) === 0 && this.byteAt(at + 1) === 0 && this.byteAt(at + 2) === 1) {
+    for (let at = Math.max(1, base - 3); at < base && at + 3 < pending.length; at++) {
+      if (
+        pending.byteAt(at) === 0 &&
+        pending.byteAt(at + 1) === 0 &&
+        pending.byteAt(at + 2) === 1
+      ) {
         cutAt(at);
       }
     }
@@ -67,26 +71,20 @@ export class AnnexBSplitter {
       if (base + at >= 1 && at + 3 < chunk.length) cutAt(base + at);
     }
     if (cuts.length > 0) {
-      const data = this.joined();
+      const data = pending.joined();
       let from = 0;
       for (const cut of cuts) {
         if (cut > from) this.finish(data.subarray(from, cut));
         from = cut;
       }
-      const rest = data.subarray(from);
-      this.pending = rest.length > 0 ? [rest] : [];
-      this.pendingBytes = rest.length;
+      pending.take(from);
     }
-    if (this.pendingBytes > this.options.maxUnitBytes && !this.skipping) {
+    if (pending.length > this.options.maxUnitBytes && !this.skipping) {
       this.reader.stats.dropped.oversized++;
       this.skipping = true; // until the next delimiter
     }
-    if (this.skipping && this.pendingBytes > 3) {
-      // Keep only a tail where a start code may begin.
-      const tail = this.joined().slice(this.pendingBytes - 3);
-      this.pending = [tail];
-      this.pendingBytes = tail.length;
-    }
+    // Keep only a tail where a start code may begin.
+    if (this.skipping) pending.keepLast(3);
   }
 
   /**
@@ -94,35 +92,9 @@ export class AnnexBSplitter {
    * than held until the next delimiter arrives.
    */
   pushUnit(unit: Uint8Array): void {
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pending.clear();
     this.skipping = false;
     this.finish(unit);
-  }
-
-  /** The pending bytes as one array (copied only when they came in several chunks). */
-  private joined(): Uint8Array {
-    if (this.pending.length === 1) return this.pending[0] ?? new Uint8Array(0);
-    const data = new Uint8Array(this.pendingBytes);
-    let at = 0;
-    for (const piece of this.pending) {
-      data.set(piece, at);
-      at += piece.length;
-    }
-    this.pending = [data];
-    return data;
-  }
-
-  /** The pending byte at `offset` (near the end, so pieces are searched from the last). */
-  private byteAt(offset: number): number {
-    let end = this.pendingBytes;
-    for (let i = this.pending.length - 1; i >= 0; i--) {
-      const piece = this.pending[i] as Uint8Array;
-      const start = end - piece.length;
-      if (offset >= start) return piece[offset - start] ?? -1;
-      end = start;
-    }
-    return -1;
   }
 
   private isDelimiter(data: Uint8Array, start: number): boolean {

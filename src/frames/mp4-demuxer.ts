@@ -14,6 +14,8 @@
  * mid-stream (the tracks are replaced), and a track whose first sample comes late.
  */
 
+import { ByteQueue } from './byte-queue.js';
+
 /** The codecs camplex passes through; anything else is a track of kind `other`. */
 export type VideoCodecName = 'h264' | 'h265';
 export type AudioCodecName = 'aac' | 'opus' | 'pcma' | 'pcmu';
@@ -156,8 +158,7 @@ export class Mp4Demuxer {
     dropped: { garbage: 0, oversized: 0, unplaced: 0, untracked: 0 },
   };
   private readonly options: Mp4DemuxerOptions;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new ByteQueue();
   /** Stream offset of the first pending byte. */
   private position = 0;
   /** Bytes still to be skipped of a box too large to hold. */
@@ -183,14 +184,13 @@ export class Mp4Demuxer {
       if (chunk.length === 0) return;
     }
     this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     this.readBoxes();
   }
 
   private readBoxes(): void {
     for (;;) {
-      if (this.pendingBytes < 8) return;
-      const head = this.peek(16);
+      if (this.pending.length < 8) return;
+      const head = this.pending.peek(16);
       const view = new DataView(head.buffer, head.byteOffset, head.length);
       let size = view.getUint32(0);
       const type = fourCC(head, 4);
@@ -211,7 +211,7 @@ export class Mp4Demuxer {
         this.skip(size);
         continue;
       }
-      if (this.pendingBytes < size) return; // the box is not whole yet
+      if (this.pending.length < size) return; // the box is not whole yet
       const box = this.take(size);
       this.onBox(type, box, box.subarray(headerBytes), this.position - size);
     }
@@ -272,7 +272,7 @@ export class Mp4Demuxer {
 
   /** Drops bytes up to the next box header that looks like a place to start again. */
   private resync(): void {
-    const data = this.joined();
+    const data = this.pending.joined();
     let at = 1;
     for (; at + 8 <= data.length; at++) {
       const size =
@@ -408,40 +408,15 @@ export class Mp4Demuxer {
 
   // --- the pending bytes ---
 
-  /** Up to `count` of the first pending bytes (copied only when they span chunks). */
-  private peek(count: number): Uint8Array {
-    const first = this.pending[0] as Uint8Array;
-    if (first.length >= count || this.pending.length === 1) return first.subarray(0, count);
-    return this.joined().subarray(0, count);
-  }
-
-  /** The pending bytes as one array (copied only when they came in several chunks). */
-  private joined(): Uint8Array {
-    if (this.pending.length === 1) return this.pending[0] as Uint8Array;
-    const data = new Uint8Array(this.pendingBytes);
-    let at = 0;
-    for (const piece of this.pending) {
-      data.set(piece, at);
-      at += piece.length;
-    }
-    this.pending = [data];
-    return data;
-  }
-
   /** Removes and returns the first `count` pending bytes. */
   private take(count: number): Uint8Array {
-    const data = this.joined();
-    const taken = data.subarray(0, count);
-    const rest = data.subarray(count);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes = rest.length;
     this.position += count;
-    return taken;
+    return this.pending.take(count);
   }
 
   /** Skips a box of `size` bytes, the part not yet here as it arrives. */
   private skip(size: number): void {
-    const now = Math.min(size, this.pendingBytes);
+    const now = Math.min(size, this.pending.length);
     this.take(now);
     this.skipping = size - now;
   }

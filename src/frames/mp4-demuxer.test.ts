@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import generator, { type AudioTrack, type VideoTrack } from 'mux.js/lib/mp4/mp4-generator.js';
+import { DELTA, KEY } from '../../test/helpers/fmp4-stream.js';
 import { seeded, withSeed } from '../../test/helpers/random.js';
 import { Mp4Demuxer, type Sample, type Track } from './mp4-demuxer.js';
 
@@ -66,16 +67,6 @@ function* randomCuts(
   }
 }
 
-const FLAGS = {
-  isLeading: 0,
-  dependsOn: 1,
-  isDependedOn: 0,
-  hasRedundancy: 0,
-  paddingValue: 0,
-  isNonSyncSample: 1,
-  degradationPriority: 0,
-};
-
 /** A synthetic video track of mux.js, for streams the fixtures do not show. */
 function videoTrack(): VideoTrack {
   const sps = new Uint8Array([0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0x84]);
@@ -123,7 +114,7 @@ function fragment(
       ? {
           duration: 3000,
           size: data.length,
-          flags: { ...FLAGS, isNonSyncSample: key ? 0 : 1, dependsOn: key ? 2 : 1 },
+          flags: key ? KEY : DELTA,
           compositionTimeOffset: 0,
         }
       : { duration: 1024, size: data.length };

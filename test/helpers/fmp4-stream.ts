@@ -9,7 +9,8 @@ import { lengthPrefixed, nalUnits } from '../../src/browser/fmp4.js';
 
 /** 90 kHz ticks a frame at 15 fps. */
 const FRAME_TICKS = 6000;
-const DELTA = {
+/** mux.js sample flags of a delta picture and of a key picture. */
+export const DELTA = {
   isLeading: 0,
   dependsOn: 1,
   isDependedOn: 0,
@@ -18,7 +19,7 @@ const DELTA = {
   isNonSyncSample: 1,
   degradationPriority: 0,
 };
-const KEY = { ...DELTA, dependsOn: 2, isNonSyncSample: 0 };
+export const KEY = { ...DELTA, dependsOn: 2, isNonSyncSample: 0 };
 
 export class Fmp4Stream {
   private video: VideoTrack | undefined;

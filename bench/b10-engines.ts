@@ -1,6 +1,6 @@
 /**
  * B10 engines: a 16-camera wall in each browser engine (Chromium, Firefox, WebKit; driven as
- * the e2e tier drives them, test/helpers/engines.ts) at 1280x720, JPEG (10 fps, the recorded
+ * the e2e tier drives them, support/engines.ts) at 1280x720, JPEG (10 fps, the recorded
  * demo cameras) and H.264 (15 fps, recorded 640x360 baseline, decoded by WebCodecs on
  * 127.0.0.1), each against the engine's bare-page floor in the same run: a page that does the
  * least a page can do to show the same pictures the same way (the recorded units fetched once,
@@ -23,8 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import { startCamplex } from '../src/server.js';
-import { ENGINES, type EngineName, type EnginePage, openPage } from '../test/helpers/engines.js';
-import { descendantPids } from '../test/helpers/processes.js';
+import { ENGINES, type EngineName, type EnginePage, openPage } from '../support/engines.js';
+import { descendantPids } from '../support/processes.js';
 import { recordedFrames, toMpjpeg } from './lib/frames.js';
 import { H264_FPS, recordedH264 } from './lib/h264-frames.js';
 import { recordedSources, UNUSED_FFMPEG } from './lib/recorded-source.js';

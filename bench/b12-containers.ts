@@ -20,7 +20,7 @@ import type { CameraConfig } from '../src/config/schema.js';
 import { inputArgs } from '../src/ffmpeg/args.js';
 import { AnnexBSplitter } from '../src/frames/annexb-splitter.js';
 import { MediaUnits } from '../src/frames/media-units.js';
-import { type RtspCamera, type RtspCameraOptions, startRtspCamera } from '../test/helpers/rtsp.js';
+import { type RtspCamera, type RtspCameraOptions, startRtspCamera } from '../support/rtsp.js';
 import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
 
 const FPS = 15;

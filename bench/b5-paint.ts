@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
-import { type CamplexProcess, startCamplexProcess } from '../test/helpers/camplex.js';
+import { type LaunchedChromium, launchChromium } from '../support/browser.js';
+import { type CamplexProcess, startCamplexProcess } from '../support/camplex.js';
 import { percentile, round } from './lib/stats.js';
 import type { BenchOptions, BenchResult } from './lib/types.js';
 

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
-import { startCamplexProcess } from '../test/helpers/camplex.js';
-import { type RtspCamera, startRtspCamera } from '../test/helpers/rtsp.js';
+import { type LaunchedChromium, launchChromium } from '../support/browser.js';
+import { startCamplexProcess } from '../support/camplex.js';
+import { type RtspCamera, startRtspCamera } from '../support/rtsp.js';
 import { relaySide } from './b6/relay.js';
 import { childrenMatching, descendantsRunning } from './lib/cpu.js';
 import {

@@ -12,7 +12,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { CDPSession, Page } from 'playwright-core';
-import { type LaunchedChromium, launchChromium } from '../test/helpers/browser.js';
+import { type LaunchedChromium, launchChromium } from '../support/browser.js';
 import { loadAverage } from './lib/dashboard.js';
 import { LineChild } from './lib/line-child.js';
 import type { ServerStats } from './lib/server.js';

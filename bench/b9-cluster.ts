@@ -23,7 +23,7 @@ import {
   decodeServerMessage,
   SUBPROTOCOL_EXTENDED,
 } from '../src/protocol/wire.js';
-import { type NatsServer, startNatsServer } from '../test/helpers/nats.js';
+import { type NatsServer, startNatsServer } from '../support/nats.js';
 import type { NodeStats } from './b9-node.js';
 import { averageFrameBytes, recordedFrames } from './lib/frames.js';
 import { LineChild } from './lib/line-child.js';

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { LaunchedChromium } from '../../test/helpers/browser.js';
-import { waitFor } from '../../test/helpers/processes.js';
+import type { LaunchedChromium } from '../../support/browser.js';
+import { waitFor } from '../../support/processes.js';
 import { descendantsRunning } from '../lib/cpu.js';
 import { FIRST_FRAMES_TIMEOUT_MS, measureWindow, type Side } from '../lib/dashboard.js';
 

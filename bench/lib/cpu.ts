@@ -1,7 +1,7 @@
 /** CPU time and output of processes from /proc, for side-by-side figures over one window. */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { descendantPids } from '../../test/helpers/processes.js';
+import { descendantPids } from '../../support/processes.js';
 
 let ticksPerSecond: number | undefined;
 

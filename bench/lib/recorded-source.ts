@@ -8,7 +8,7 @@
 import type { RunningSource, SourceHandlers } from '../../src/camera/source.js';
 import type { CameraConfig } from '../../src/config/schema.js';
 import type { FfmpegBinary } from '../../src/ffmpeg/locate.js';
-import { Fmp4Stream } from '../../test/helpers/fmp4-stream.js';
+import { Fmp4Stream } from '../../support/fmp4-stream.js';
 
 /** What startCamplex is told of ffmpeg when recordedSources stand in for every camera. */
 export const UNUSED_FFMPEG: FfmpegBinary = {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { FakeClock, randomSequence } from '../../test/helpers/fake-clock.js';
-import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
-import { Fmp4Stream } from '../../test/helpers/fmp4-stream.js';
+import { FakeClock, randomSequence } from '../../support/fake-clock.js';
+import { type FakeProcess, fakeLauncher } from '../../support/fake-ffmpeg.js';
+import { Fmp4Stream } from '../../support/fmp4-stream.js';
 import { createLog } from '../common/log.js';
 import type { CameraConfig } from '../config/schema.js';
 import { children } from '../frames/mp4-demuxer.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KV } from '@nats-io/kv';
-import { FakeClock } from '../../test/helpers/fake-clock.js';
-import { MemoryKv } from '../../test/helpers/memory-kv.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { MemoryKv } from '../../support/memory-kv.js';
 import { Lease } from './lease.js';
 
 function setup() {

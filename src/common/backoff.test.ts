@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { randomSequence } from '../../test/helpers/fake-clock.js';
+import { randomSequence } from '../../support/fake-clock.js';
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 
 /** Just below 1, the largest factor Math.random can give. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { FakeClock } from '../../support/fake-clock.js';
 import { every } from './clock.js';
 
 describe('every', () => {

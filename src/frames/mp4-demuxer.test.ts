@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import generator, { type AudioTrack, type VideoTrack } from 'mux.js/lib/mp4/mp4-generator.js';
-import { DELTA, KEY } from '../../test/helpers/fmp4-stream.js';
-import { seeded, withSeed } from '../../test/helpers/random.js';
+import { DELTA, KEY } from '../../support/fmp4-stream.js';
+import { seeded, withSeed } from '../../support/random.js';
 import { Mp4Demuxer, type Sample, type Track } from './mp4-demuxer.js';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { seeded, withSeed } from '../../test/helpers/random.js';
+import { seeded, withSeed } from '../../support/random.js';
 import { viewerReason } from '../camera/redact.js';
 import { createLog } from '../common/log.js';
 import { parseConfig } from '../config/load.js';

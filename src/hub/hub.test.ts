@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../test/helpers/fake-clock.js';
-import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { type FakeProcess, fakeLauncher } from '../../support/fake-ffmpeg.js';
 import { Camera, type Frame } from '../camera/camera.js';
 import { createLog } from '../common/log.js';
 import type { CameraInfo } from '../protocol/wire.js';

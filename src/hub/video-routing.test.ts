@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../test/helpers/fake-clock.js';
-import { type FakeProcess, fakeLauncher } from '../../test/helpers/fake-ffmpeg.js';
-import { Fmp4Stream } from '../../test/helpers/fmp4-stream.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { type FakeProcess, fakeLauncher } from '../../support/fake-ffmpeg.js';
+import { Fmp4Stream } from '../../support/fmp4-stream.js';
 import { Camera, type CameraListener, type Frame } from '../camera/camera.js';
 import { createLog } from '../common/log.js';
 import type { OutputFormat } from '../ffmpeg/args.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../test/helpers/fake-clock.js';
+import { FakeClock } from '../../support/fake-clock.js';
 import { createLog } from '../common/log.js';
 import { parseConfig } from '../config/load.js';
 import { unfitForListener } from './listener-fit.js';

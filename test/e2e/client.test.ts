@@ -12,9 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
+import { type LaunchedChromium, launchChromium } from '../../support/browser.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { waitFor } from '../../support/processes.js';
 
 const CLIENT_DOC = fileURLToPath(new URL('../../docs/CLIENT.md', import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL('../../test-results/client.png', import.meta.url));

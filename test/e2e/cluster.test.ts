@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { type LoadBalancer, startLoadBalancer } from '../helpers/haproxy.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { countDescendants } from '../helpers/processes.js';
+import { type LaunchedChromium, launchChromium } from '../../support/browser.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type LoadBalancer, startLoadBalancer } from '../../support/haproxy.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { countDescendants } from '../../support/processes.js';
 
 const CAMERAS = Array.from({ length: 12 }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);
 const SCREENSHOT = fileURLToPath(new URL('../../test-results/cluster.png', import.meta.url));

@@ -14,10 +14,10 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Decoder } from '../../src/browser/decoder-ladder.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { ENGINES, type EngineName, type EnginePage, openPage } from '../helpers/engines.js';
-import { freePort } from '../helpers/processes.js';
-import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { ENGINES, type EngineName, type EnginePage, openPage } from '../../support/engines.js';
+import { freePort } from '../../support/processes.js';
+import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
 
 const shot = (name: string) =>
   fileURLToPath(new URL(`../../test-results/engine-${name}.png`, import.meta.url));

@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
+import { type LaunchedChromium, launchChromium } from '../../support/browser.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
 import { invalidClientMessageVectors } from '../fixtures/protocol-vectors.js';
-import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
 
 describe('protocol test vectors in Chromium', () => {
   let chromium: LaunchedChromium;

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
-import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { freePort, waitFor } from '../helpers/processes.js';
-import { startUpgradeProxy } from '../helpers/proxy.js';
+import { type LaunchedChromium, launchChromium } from '../../support/browser.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { freePort, waitFor } from '../../support/processes.js';
+import { startUpgradeProxy } from '../../support/proxy.js';
 
 describe('dashboard reconnects and falls back in Chromium', () => {
   let chromium: LaunchedChromium;

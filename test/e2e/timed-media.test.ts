@@ -10,9 +10,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { ENGINES, type EngineName, type EnginePage, openPage } from '../helpers/engines.js';
-import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { ENGINES, type EngineName, type EnginePage, openPage } from '../../support/engines.js';
+import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
 
 const PLAIN_HTTP_NAME = 'camplex.test';
 

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { type LaunchedChromium, launchChromium } from '../helpers/browser.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { descendantPids, freePort, pidsByCommandLine, waitFor } from '../helpers/processes.js';
+import { type LaunchedChromium, launchChromium } from '../../support/browser.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { descendantPids, freePort, pidsByCommandLine, waitFor } from '../../support/processes.js';
 
 const shot = (name: string) =>
   fileURLToPath(new URL(`../../test-results/wall-${name}.png`, import.meta.url));

@@ -10,10 +10,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ffmpegArgs } from '../../src/ffmpeg/args.js';
 import type { CameraInfo } from '../../src/protocol/wire.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { descendantPids, freePort, waitFor } from '../helpers/processes.js';
-import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { descendantPids, freePort, waitFor } from '../../support/processes.js';
+import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 const STALL_SECONDS = 2;
 

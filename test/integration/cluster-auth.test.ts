@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { countDescendants, waitFor } from '../helpers/processes.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { countDescendants, waitFor } from '../../support/processes.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 const BUS = { user: 'camplex', password: 'bus-password-0123456789' };
 

@@ -10,11 +10,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { waitFor } from '../helpers/processes.js';
-import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { waitFor } from '../../support/processes.js';
+import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 const MAX_PAYLOAD = 256 * 1024;
 

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { countDescendants, descendantPids, waitFor } from '../helpers/processes.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { countDescendants, descendantPids, waitFor } from '../../support/processes.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 const SAMPLES = 30;
 const SAMPLE_MS = 500;

@@ -11,8 +11,8 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Lease } from '../../src/cluster/lease.js';
 import { systemClock } from '../../src/common/clock.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { waitFor } from '../helpers/processes.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { waitFor } from '../../support/processes.js';
 
 const TTL_MS = 3000;
 

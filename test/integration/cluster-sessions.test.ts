@@ -12,9 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { hashPassword } from '../../src/access/password.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { waitFor } from '../helpers/processes.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { waitFor } from '../../support/processes.js';
 
 const CENTURY_MS = 100 * 365 * 24 * 3600_000;
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/access/password.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { descendantPids, freePort, waitFor } from '../helpers/processes.js';
-import { startRtspCamera } from '../helpers/rtsp.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { descendantPids, freePort, waitFor } from '../../support/processes.js';
+import { startRtspCamera } from '../../support/rtsp.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 import { connectClient } from '../security/clients.js';
 
 const CAMERAS = Array.from({ length: 12 }, (_, i) => `cam${String(i + 1).padStart(2, '0')}`);

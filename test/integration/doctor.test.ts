@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { DoctorReport } from '../../src/doctor/doctor.js';
-import { freePort } from '../helpers/processes.js';
-import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
+import { freePort } from '../../support/processes.js';
+import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const PASSWORD = 'door-pass-7731';

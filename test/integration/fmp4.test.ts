@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AacMuxer, Fmp4Muxer } from '../../src/browser/fmp4.js';
 import { type MediaUnit, MediaUnits } from '../../src/frames/media-units.js';
-import { requireTool } from '../helpers/rtsp.js';
+import { requireTool } from '../../support/rtsp.js';
 
 const FFPROBE = '/usr/bin/ffprobe';
 

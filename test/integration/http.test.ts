@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { freePort } from '../helpers/processes.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { freePort } from '../../support/processes.js';
 
 describe('HTTP routes', () => {
   let camplex: CamplexProcess;

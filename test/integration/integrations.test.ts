@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
 
 const DOC = fileURLToPath(new URL('../../docs/INTEGRATIONS.md', import.meta.url));
 const TOKEN = 'ha-token-0123456789abcdefghijklmnopqrstuvwxyz+/=';

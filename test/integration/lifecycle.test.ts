@@ -13,8 +13,8 @@ import { createLog } from '../../src/common/log.js';
 import { parseConfig } from '../../src/config/load.js';
 import { locateFfmpeg } from '../../src/ffmpeg/locate.js';
 import { startCamplex } from '../../src/server.js';
-import { type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { waitFor } from '../helpers/processes.js';
+import { type NatsServer, startNatsServer } from '../../support/nats.js';
+import { waitFor } from '../../support/processes.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../../dist/public/', import.meta.url));
 

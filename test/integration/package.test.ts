@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../helpers/processes.js';
+import { waitFor } from '../../support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NPM_TIMEOUT_MS = 120_000;

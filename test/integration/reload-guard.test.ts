@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { waitFor } from '../../support/processes.js';
 
 const TOKEN = 'reload-guard-token-0123456789abcdefghij';
 

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { descendantPids, waitFor } from '../helpers/processes.js';
-import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { descendantPids, waitFor } from '../../support/processes.js';
+import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 /** Command lines of camplex's JPEG transcoders (ffmpeg reading the copied stream on stdin). */
 function transcoders(root: number): string[] {

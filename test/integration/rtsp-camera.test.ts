@@ -4,16 +4,16 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium } from '../../support/browser.js';
 import {
   countDescendants,
   descendantPids,
   freePort,
   pidsByCommandLine,
   waitFor,
-} from '../helpers/processes.js';
-import type { RtspCamera } from '../helpers/rtsp.js';
-import { requireTool, startRtspCamera } from '../helpers/rtsp.js';
+} from '../../support/processes.js';
+import type { RtspCamera } from '../../support/rtsp.js';
+import { requireTool, startRtspCamera } from '../../support/rtsp.js';
 
 const FFMPEG = '/usr/bin/ffmpeg';
 const PULL_DEADLINE_MS = 15_000;

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { descendantPids, pidsByCommandLine, waitFor } from '../helpers/processes.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { descendantPids, pidsByCommandLine, waitFor } from '../../support/processes.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 const CAMERAS = 16;
 const VIEWERS = 3;

@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { descendantPids, waitFor } from '../helpers/processes.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { descendantPids, waitFor } from '../../support/processes.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 const TOKEN = 'reload-token-0123456789abcdefghijklmnopq';
 /** The viewer's own token, in every file. */

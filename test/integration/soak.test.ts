@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../helpers/processes.js';
+import { waitFor } from '../../support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CAMERAS = 4;

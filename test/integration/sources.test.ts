@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { decodeFrame } from '../../src/protocol/wire.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { waitFor } from '../../support/processes.js';
 
 const exifJpeg = readFileSync(new URL('../fixtures/exif-thumbnail.jpg', import.meta.url));
 

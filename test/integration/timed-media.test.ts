@@ -16,9 +16,9 @@ import {
   type Payload,
   type ServerMessage,
 } from '../../src/protocol/wire.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
-import { type RtspCamera, startRtspCamera } from '../helpers/rtsp.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { waitFor } from '../../support/processes.js';
+import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
 
 interface Received {
   at: number;

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { hashPassword } from '../../src/access/password.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { freePort, waitFor } from '../helpers/processes.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { freePort, waitFor } from '../../support/processes.js';
 
 const CERT = fileURLToPath(new URL('../fixtures/tls/cert.pem', import.meta.url));
 const KEY = fileURLToPath(new URL('../fixtures/tls/key.pem', import.meta.url));

@@ -9,9 +9,9 @@ import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { decodeFrame } from '../../src/protocol/wire.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
-import { connectViewer, type TestViewer } from '../helpers/viewer.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { waitFor } from '../../support/processes.js';
+import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
 const PING_SECONDS = 0.5;
 const MISSED_PONGS_LOG = 'missed 2 pongs';

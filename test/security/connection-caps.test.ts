@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { waitFor } from '../helpers/processes.js';
+import { waitFor } from '../../support/processes.js';
 import { httpRequest } from './clients.js';
 import {
   assertStillServing,

@@ -10,9 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { hashPassword } from '../../src/access/password.js';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
-import { seeded, withSeed } from '../helpers/random.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { waitFor } from '../../support/processes.js';
+import { seeded, withSeed } from '../../support/random.js';
 import { type Client, connectClient, httpRequest } from './clients.js';
 import {
   buildFrame,

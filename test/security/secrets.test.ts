@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { freePort, waitFor } from '../helpers/processes.js';
+import { freePort, waitFor } from '../../support/processes.js';
 import { httpRequest } from './clients.js';
 import { assertStillServing, startWatched, stopWatched, type Watched } from './watch.js';
 

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { waitFor } from '../helpers/processes.js';
+import { waitFor } from '../../support/processes.js';
 import { buildFrame, Opcode, openRawWebSocket } from './raw-websocket.js';
 import {
   assertStillServing,

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { type CamplexProcess, startCamplexProcess } from '../helpers/camplex.js';
-import { waitFor } from '../helpers/processes.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { waitFor } from '../../support/processes.js';
 import { type Client, connectClient, httpRequest } from './clients.js';
 
 export type LogEntry = Record<string, unknown>;

@@ -1,7 +1,7 @@
 /** A WebSocket viewer for integration tests: real `ws` client, counts valid JPEGs per camera. */
 import WebSocket from 'ws';
-import type { ServerMessage } from '../../src/protocol/wire.js';
-import { decodeFrame, decodeServerMessage } from '../../src/protocol/wire.js';
+import type { ServerMessage } from '../src/protocol/wire.js';
+import { decodeFrame, decodeServerMessage } from '../src/protocol/wire.js';
 
 export interface TestViewer {
   readonly ws: WebSocket;

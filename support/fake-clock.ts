@@ -2,7 +2,7 @@
  * A deterministic Clock for unit tests: time moves only when the test calls `advance`, and due
  * timers run in time order (ties in the order they were scheduled).
  */
-import type { Clock } from '../../src/common/clock.js';
+import type { Clock } from '../src/common/clock.js';
 
 interface Timer {
   readonly id: number;

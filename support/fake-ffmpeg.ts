@@ -7,7 +7,7 @@ import type {
   RunningSource,
   SourceHandlers,
   SourcePlan,
-} from '../../src/camera/source.js';
+} from '../src/camera/source.js';
 
 export interface FakeProcess extends RunningSource {
   /** The camera it was launched for. */

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { Access } from './access/access.js';
+import { Access, type Scopes } from './access/access.js';
 import { Holders } from './access/holders.js';
 import { LoginSessions } from './access/login-sessions.js';
 import type { OriginPolicy } from './access/origin.js';
@@ -22,7 +22,7 @@ import { Cluster } from './cluster/cluster.js';
 import { type Clock, systemClock } from './common/clock.js';
 import { Lifecycle } from './common/lifecycle.js';
 import type { Log } from './common/log.js';
-import type { CameraConfig, Config } from './config/schema.js';
+import { type CameraConfig, type Config, isLoopback } from './config/schema.js';
 import { redactorFor } from './config/secrets.js';
 import { streamsOf } from './config/streams.js';
 import { MPJPEG_BOUNDARY } from './ffmpeg/args.js';
@@ -317,7 +317,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
       access.setCredentials(
         new Map(Object.entries(next.auth.users)),
         new Map(Object.entries(next.auth.tokens)),
-        new Map(Object.entries(next.auth.tokenCameras)),
+        scopesOf(next),
       );
       // Before the cameras change: no connection may watch on under a credential now gone.
       holders.recheck(access);
@@ -347,12 +347,20 @@ function launcherFor(
   return (handlers, attempt) => launcher.launch(handlers, attempt);
 }
 
+function scopesOf(config: Config): Scopes {
+  return {
+    users: new Map(Object.entries(config.auth.scopes.users)),
+    tokens: new Map(Object.entries(config.auth.scopes.tokens)),
+  };
+}
+
 /** Who may watch, and how guessing is bounded (docs/SECURITY.md). */
 function createAccess(config: Config): Access {
   return new Access({
     users: new Map(Object.entries(config.auth.users)),
     tokens: new Map(Object.entries(config.auth.tokens)),
-    tokenCameras: new Map(Object.entries(config.auth.tokenCameras)),
+    scopes: scopesOf(config),
+    openMayMove: isLoopback(config.server.host),
     logins: new LoginSessions({ ttlMs: config.auth.sessionMs, maxSessions: 10_000 }),
     failures: new FailureLimiter({
       maxFailures: config.limits.authFailuresPerMinute,

@@ -12,6 +12,7 @@ import {
   isDenial,
   type LoginOutcome,
   type Principal,
+  type Scopes,
 } from './access.js';
 import { Holders } from './holders.js';
 import { LoginSessions } from './login-sessions.js';
@@ -39,6 +40,12 @@ function cookiesOf(req: IncomingMessage): Record<string, string> {
 }
 
 const ALICE = hashPassword('correct horse');
+const NO_SCOPES: Scopes = { users: new Map(), tokens: new Map() };
+
+/** Scopes where token `name` may watch only `cameras`. */
+function tokenScopes(name: string, cameras: string[]): Scopes {
+  return { users: new Map(), tokens: new Map([[name, { cameras, ptz: false }]]) };
+}
 
 /** An Access with a fake clock (`clock.now`) whose throttle waits are recorded, not slept. */
 function access(overrides: Partial<AccessOptions> = {}, clock = { now: 1_000_000 }) {
@@ -170,7 +177,7 @@ describe('Access', () => {
     const base64 = 'q8/JxZ+0Lr3m2Wn6vKs1cTe4yHb7uPa9dFg5hBj0kQ==';
     const { gate } = access({
       tokens: new Map([['panel', base64]]),
-      tokenCameras: new Map([['panel', ['front', 'garage']]]),
+      scopes: tokenScopes('panel', ['front', 'garage']),
     });
     const ask = (protocols: string) =>
       gate.authenticate(request({ 'sec-websocket-protocol': protocols }), KEY, {}, UPGRADE);
@@ -194,7 +201,7 @@ describe('Access', () => {
         KEY,
         cookiesOf(request({ cookie: `x=1; camplex_session=${session.token}` })),
       ),
-      { user: 'alice', via: 'session', login: session.token },
+      { user: 'alice', via: 'session', login: session.token, ptz: true },
     );
     assert.deepEqual(
       gate.authenticate(
@@ -227,7 +234,7 @@ describe('Access', () => {
     ]) {
       const { gate } = access();
       const pending = gate.login('alice', 'correct horse', KEY, undefined);
-      gate.setCredentials(users, new Map([['nvr', TOKEN]]), new Map());
+      gate.setCredentials(users, new Map([['nvr', TOKEN]]), NO_SCOPES);
       assert.equal((await pending).kind, 'wrong');
     }
     // A session the store still has (adopted from another node) counts only for a known user.
@@ -240,7 +247,7 @@ describe('Access', () => {
 
   it('lets a token shown beat a cookie, and counts a cookie on an upgrade only from its own pages', async () => {
     const { gate } = access({
-      tokenCameras: new Map([['nvr', ['front']]]),
+      scopes: tokenScopes('nvr', ['front']),
     });
     const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
     const cookie = `camplex_session=${session.token}`;
@@ -263,7 +270,7 @@ describe('Access', () => {
   });
 
   it('rechecks principals: removed users, changed passwords and tokens are revoked, narrowed tokens narrowed', async () => {
-    const { gate } = access({ tokenCameras: new Map([['nvr', ['front', 'garage']]]) });
+    const { gate } = access({ scopes: tokenScopes('nvr', ['front', 'garage']) });
     const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
     const alice = gate.authenticate(request({}), KEY, { camplex_session: session.token });
     const nvr = gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY, {});
@@ -272,24 +279,68 @@ describe('Access', () => {
     assert.deepEqual(gate.recheck(nvr), nvr);
 
     const users = new Map([['alice', ALICE]]);
-    gate.setCredentials(users, new Map([['nvr', TOKEN]]), new Map([['nvr', ['front']]]));
+    gate.setCredentials(users, new Map([['nvr', TOKEN]]), tokenScopes('nvr', ['front']));
     const narrowed = gate.recheck(nvr);
     assert.ok(!('revoked' in narrowed));
     assert.deepEqual([...(narrowed.cameras ?? [])], ['front'], 'narrowed at once');
     assert.deepEqual(gate.recheck(alice), alice, 'an unchanged user keeps the session');
 
-    gate.setCredentials(new Map([['alice', hashPassword('new horse')]]), new Map(), new Map());
+    gate.setCredentials(new Map([['alice', hashPassword('new horse')]]), new Map(), NO_SCOPES);
     assert.deepEqual(gate.recheck(alice), { revoked: 'session ended' }, 'password changed');
     assert.equal(gate.logins.get(session.token), undefined, 'the session itself ended');
     assert.deepEqual(gate.recheck(nvr), { revoked: 'token removed or changed' });
 
-    gate.setCredentials(new Map(), new Map([['other', TOKEN]]), new Map());
+    gate.setCredentials(new Map(), new Map([['other', TOKEN]]), NO_SCOPES);
     assert.deepEqual(gate.recheck(alice), { revoked: 'user removed' });
     const renamed = gate.recheck(nvr);
     assert.ok(!('revoked' in renamed) && renamed.user === 'other' && !renamed.cameras);
     assert.deepEqual(gate.recheck({ user: 'anonymous', via: 'open' }), {
       revoked: 'sign-in is required now',
     });
+  });
+
+  it('scopes a user like a token: their cameras, PTZ only when granted, re-scoped by a reload', async () => {
+    const nanny: Scopes = {
+      users: new Map([['alice', { cameras: ['nursery'], ptz: false }]]),
+      tokens: new Map([['nvr', { ptz: true }]]),
+    };
+    const { gate } = access({ scopes: nanny });
+    const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
+    const alice = gate.authenticate(request({}), KEY, { camplex_session: session.token });
+    assert.ok(!isDenial(alice));
+    assert.deepEqual([...(alice.cameras ?? [])], ['nursery']);
+    assert.equal(alice.ptz, undefined, 'a scoped user moves nothing unless granted');
+    const nvr = gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY, {});
+    assert.ok(!isDenial(nvr) && nvr.ptz === true && nvr.cameras === undefined);
+
+    // Widened (a group gained a camera) and granted PTZ: the same session, the new scope.
+    gate.setCredentials(new Map([['alice', ALICE]]), new Map([['nvr', TOKEN]]), {
+      users: new Map([['alice', { cameras: ['nursery', 'garden'], ptz: true }]]),
+      tokens: new Map(),
+    });
+    const widened = gate.recheck(alice);
+    assert.ok(!('revoked' in widened));
+    assert.deepEqual([...(widened.cameras ?? [])], ['nursery', 'garden']);
+    assert.equal(widened.ptz, true);
+    const bareToken = gate.recheck(nvr);
+    assert.ok(!('revoked' in bareToken) && bareToken.ptz === undefined, 'a bare token only watches');
+
+    // Back to a bare hash: every camera, and PTZ (the household's admin).
+    gate.setCredentials(new Map([['alice', ALICE]]), new Map(), NO_SCOPES);
+    assert.deepEqual(gate.recheck(alice), {
+      user: 'alice',
+      via: 'session',
+      login: session.token,
+      ptz: true,
+    });
+  });
+
+  it('lets open access move cameras on loopback only', () => {
+    const open = { users: new Map(), tokens: new Map() };
+    const loopback = access(open).gate.authenticate(request({}), KEY, {});
+    assert.ok(!isDenial(loopback) && loopback.ptz === true);
+    const lan = access({ ...open, openMayMove: false }).gate.authenticate(request({}), KEY, {});
+    assert.ok(!isDenial(lan) && lan.via === 'open' && lan.ptz === false);
   });
 
   it('refuses wrong passwords, unknown users, forged cookies and wrong tokens', async () => {
@@ -420,6 +471,7 @@ describe('Access', () => {
     assert.deepEqual(gate.authenticate(request({}), KEY, cookiesOf(request({}))), {
       user: 'anonymous',
       via: 'open',
+      ptz: true,
     });
   });
 });
@@ -530,7 +582,7 @@ describe('Holders', () => {
   const KEY = '192.0.2.1';
 
   it('closes a connection whose session expired at the next recheck (the heartbeat), narrows a narrowed one', async () => {
-    const { gate, clock } = access({ tokenCameras: new Map([['nvr', ['front', 'garage']]]) });
+    const { gate, clock } = access({ scopes: tokenScopes('nvr', ['front', 'garage']) });
     const { session } = ok(await gate.login('alice', 'correct horse', KEY, undefined));
     const alice = gate.authenticate(request({}), KEY, { camplex_session: session.token });
     const nvr = gate.authenticate(request({ authorization: `Bearer ${TOKEN}` }), KEY, {});
@@ -550,7 +602,7 @@ describe('Holders', () => {
     gate.setCredentials(
       new Map([['alice', ALICE]]),
       new Map([['nvr', TOKEN]]),
-      new Map([['nvr', ['front']]]),
+      tokenScopes('nvr', ['front']),
     );
     holders.recheck(gate);
     assert.deepEqual(events, ['alice revoked: session ended', 'nvr now front']);

@@ -14,6 +14,7 @@ import type { AccountThrottle } from '../guard/account-throttle.js';
 import type { FailureLimiter } from '../guard/failure-limiter.js';
 import type { LoginSession, LoginSessions } from './login-sessions.js';
 import { hashPassword, type PasswordChecker } from './password.js';
+import type { Scope } from './scope.js';
 
 /** Prefix of the subprotocol that carries a bearer token on the WebSocket upgrade. */
 const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
@@ -25,8 +26,10 @@ export interface Principal {
   readonly via: 'open' | 'session' | 'token';
   /** The login session's token, when authenticated by cookie (logout closes its sockets). */
   readonly login?: string;
-  /** The cameras it may watch, for a token limited to some (else every camera). */
+  /** The cameras it may watch, for a scoped user or token (else every camera). */
   readonly cameras?: ReadonlySet<string>;
+  /** May move the PTZ cameras it may watch (absent: may not). */
+  readonly ptz?: boolean;
   /** For a token: the SHA-256 (hex) of the token it showed, to tell later whether it still counts. */
   readonly tokenDigest?: string;
 }
@@ -41,8 +44,12 @@ export interface AuthenticateOptions {
   upgrade?: { ownOrigin: boolean };
 }
 
-/** Who asks while access is open (no users, no tokens). */
-export const OPEN_PRINCIPAL: Principal = { user: 'anonymous', via: 'open' };
+/**
+ * Who asks while access is open (no users, no tokens). Open access is for loopback, the owner's
+ * own machine, so it may move cameras; `--no-auth` on a network address gets OPEN_PRINCIPAL
+ * without PTZ (see `openMayMove`).
+ */
+export const OPEN_PRINCIPAL: Principal = { user: 'anonymous', via: 'open', ptz: true };
 
 /** What a principal is after a change (reload, sign-out): itself, narrowed, or gone and why. */
 export type Recheck = Principal | { readonly revoked: string };
@@ -63,13 +70,21 @@ export type LoginOutcome =
   /** Too many password checks are queued already. */
   | { readonly kind: 'busy' };
 
+/** What each configured user and token may do, by name. */
+export interface Scopes {
+  readonly users: ReadonlyMap<string, Scope>;
+  readonly tokens: ReadonlyMap<string, Scope>;
+}
+
 export interface AccessOptions {
   /** user name -> scrypt hash */
   users: ReadonlyMap<string, string>;
   /** token name -> token */
   tokens: ReadonlyMap<string, string>;
-  /** token name -> the cameras it may watch, for tokens limited to some */
-  tokenCameras?: ReadonlyMap<string, readonly string[]>;
+  /** What each user and token may do; one not listed watches every camera and moves none. */
+  scopes?: Scopes;
+  /** Whether open access may move cameras (only when it is loopback's; default true). */
+  openMayMove?: boolean;
   logins: LoginSessions;
   /** Failed sign-ins per client address key. */
   failures: FailureLimiter;
@@ -114,17 +129,18 @@ export class Access {
   /**
    * Users and tokens of a reloaded config, from now on. A removed user's sessions and those of
    * a user whose password changed end at once, and a removed or changed token stops working;
-   * `recheck` then tells every open socket and stream what became of its principal.
+   * `recheck` then tells every open socket and stream what became of its principal (narrowed
+   * or widened to its new scope).
    */
   setCredentials(
     users: ReadonlyMap<string, string>,
     tokens: ReadonlyMap<string, string>,
-    tokenCameras: ReadonlyMap<string, readonly string[]>,
+    scopes: Scopes,
   ): void {
     for (const [user, hash] of this.options.users) {
       if (users.get(user) !== hash) this.logins.endUser(user);
     }
-    this.options = { ...this.options, users, tokens, tokenCameras };
+    this.options = { ...this.options, users, tokens, scopes };
     this.tokenDigests = [...tokens].map(([name, token]) => ({ name, digest: sha256(token) }));
   }
 
@@ -132,11 +148,11 @@ export class Access {
   recheck(principal: Principal): Recheck {
     switch (principal.via) {
       case 'open':
-        return this.required ? { revoked: 'sign-in is required now' } : principal;
+        return this.required ? { revoked: 'sign-in is required now' } : this.openPrincipal;
       case 'session': {
         if (!this.options.users.has(principal.user)) return { revoked: 'user removed' };
         const live = principal.login !== undefined && this.sessionOf(principal.login);
-        return live ? principal : { revoked: 'session ended' };
+        return live || { revoked: 'session ended' };
       }
       case 'token': {
         const digest = Buffer.from(principal.tokenDigest ?? '', 'hex');
@@ -169,7 +185,7 @@ export class Access {
     cookies: Readonly<Record<string, string | undefined>>,
     options: AuthenticateOptions = {},
   ): Principal | Denial {
-    if (!this.required) return OPEN_PRINCIPAL;
+    if (!this.required) return this.openPrincipal;
     const bearer = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(
       req.headers.authorization ?? '',
     )?.[1];
@@ -195,22 +211,26 @@ export class Access {
     return this.tokenPrincipal(name, digest);
   }
 
+  /** Who asks while access is open. */
+  private get openPrincipal(): Principal {
+    return this.options.openMayMove === false ? { ...OPEN_PRINCIPAL, ptz: false } : OPEN_PRINCIPAL;
+  }
+
   /**
    * The principal of login session `token`, if it is live and its user is one the config has
-   * (a session adopted from a node that had not reloaded yet is no session).
+   * (a session adopted from a node that had not reloaded yet is no session), scoped as the
+   * config says now. A user the scopes do not list (a bare hash) watches and moves everything.
    */
   private sessionOf(token: string): Principal | undefined {
     const session = this.logins.get(token);
     if (!session || !this.options.users.has(session.user)) return undefined;
-    return { user: session.user, via: 'session', login: session.token };
+    const scope = this.options.scopes?.users.get(session.user) ?? { ptz: true };
+    return withScope({ user: session.user, via: 'session', login: session.token }, scope);
   }
 
   private tokenPrincipal(name: string, digest: Buffer): Principal {
-    const cameras = this.options.tokenCameras?.get(name);
-    const tokenDigest = digest.toString('hex');
-    return cameras
-      ? { user: name, via: 'token', cameras: new Set(cameras), tokenDigest }
-      : { user: name, via: 'token', tokenDigest };
+    const scope = this.options.scopes?.tokens.get(name) ?? { ptz: false };
+    return withScope({ user: name, via: 'token', tokenDigest: digest.toString('hex') }, scope);
   }
 
   /**
@@ -291,6 +311,14 @@ export class Access {
     }
     return found;
   }
+}
+
+function withScope(principal: Principal, scope: Scope): Principal {
+  return {
+    ...principal,
+    ...(scope.cameras ? { cameras: new Set(scope.cameras) } : {}),
+    ...(scope.ptz ? { ptz: true } : {}),
+  };
 }
 
 /** True when `result` of authenticate is a refusal. */

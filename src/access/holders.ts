@@ -87,7 +87,7 @@ export class Holders {
 }
 
 function sameScope(a: Principal, b: Principal): boolean {
-  if (a.user !== b.user) return false;
+  if (a.user !== b.user || a.ptz !== b.ptz) return false;
   if (!a.cameras || !b.cameras) return a.cameras === b.cameras;
   return a.cameras.size === b.cameras.size && [...a.cameras].every((id) => b.cameras?.has(id));
 }

@@ -1,9 +1,21 @@
 /**
- * What a principal may watch: every camera, or for a token limited to some cameras only those
- * (and their sub-streams). Anything else is answered as if it did not exist.
+ * What a principal may do: watch every camera, or for a scoped user or token only some (and
+ * their sub-streams); anything else is answered as if it did not exist. Moving a PTZ camera is
+ * a right of its own, on top of watching it.
  */
 import { cameraOfStream } from '../common/camera-id.js';
 import type { Principal } from './access.js';
+
+/** What a configured user or token may do: `cameras` undefined means every camera. */
+export interface Scope {
+  readonly cameras?: readonly string[];
+  readonly ptz: boolean;
+}
+
+/** Whether `principal` may move camera `id` (pan, tilt, zoom, presets). */
+export function mayMove(principal: Principal | undefined, id: string): boolean {
+  return principal?.ptz === true && mayWatch(principal, id);
+}
 
 /** Whether `principal` may watch `stream` (a camera id, or `<id>@sub`). */
 export function mayWatch(principal: Principal | undefined, stream: string): boolean {

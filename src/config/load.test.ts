@@ -294,10 +294,59 @@ describe('parseConfig', () => {
       ORIGIN,
     );
     assert.deepEqual(config.auth.tokens, { panel: token });
-    assert.deepEqual(config.auth.tokenCameras, { panel: ['front'] });
+    assert.deepEqual(config.auth.scopes.tokens, { panel: { cameras: ['front'], ptz: false } });
     assertConfigError(
       `${ONE_CAMERA}auth:\n  tokens:\n    panel:\n      token: "${token}"\n      cameras: [back]\n`,
       `${ORIGIN}: auth.tokens.panel.cameras.0: unknown camera "back" (not a key of cameras)`,
+    );
+  });
+
+  it('scopes users like tokens: cameras and groups resolved to ids, PTZ for bare hashes only', () => {
+    const hash = hashPassword('nursery rhyme');
+    const config = parseConfig(
+      [
+        'cameras:',
+        '  nursery: { url: rtsp://10.0.0.5/a }',
+        '  garden: { url: rtsp://10.0.0.6/a }',
+        '  porch: { url: rtsp://10.0.0.7/a }',
+        'groups:',
+        '  outside: [garden, porch]',
+        'auth:',
+        '  users:',
+        `    admin: "${hash}"`,
+        '    nanny:',
+        `      password: "${hash}"`,
+        '      cameras: [nursery]',
+        '    gardener:',
+        `      password: "${hash}"`,
+        '      cameras: [garden]',
+        '      groups: [outside]',
+        '      ptz: true',
+        '  tokens:',
+        '    panel: { token: "abcdefghijklmnopqrstuvwxyz0123456789", ptz: true }',
+        '',
+      ].join('\n'),
+      ORIGIN,
+    );
+    assert.deepEqual(config.auth.users, { admin: hash, nanny: hash, gardener: hash });
+    assert.deepEqual(config.auth.scopes.users, {
+      admin: { ptz: true },
+      nanny: { cameras: ['nursery'], ptz: false },
+      gardener: { cameras: ['garden', 'porch'], ptz: true },
+    });
+    assert.deepEqual(config.auth.scopes.tokens, { panel: { ptz: true } });
+    const nanny = `auth:\n  users:\n    nanny:\n      password: "${hash}"\n`;
+    assertConfigError(
+      `${ONE_CAMERA}${nanny}      groups: [inside]\n`,
+      `${ORIGIN}: auth.users.nanny.groups.0: unknown group "inside" (not a key of groups)`,
+    );
+    assertConfigError(
+      `${ONE_CAMERA}${nanny}      cameras: [back]\n`,
+      `${ORIGIN}: auth.users.nanny.cameras.0: unknown camera "back" (not a key of cameras)`,
+    );
+    assertConfigError(
+      `${ONE_CAMERA}${nanny}      ptz: yes please\n`,
+      `${ORIGIN}: auth.users.nanny.ptz: expected boolean, received string`,
     );
   });
 

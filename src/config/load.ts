@@ -170,7 +170,7 @@ function formatIssues(
   labels: ReadonlyMap<string, string>,
   issues: readonly z.core.$ZodIssue[],
 ): string {
-  const lines = issues.map((issue) => {
+  const lines = issues.flatMap(withinUnion).map((issue) => {
     // A value the command line or the environment gave is named by its flag or variable; a rule
     // across keys (custom) is named by the key, wherever its value came from.
     const label =
@@ -185,6 +185,19 @@ function formatIssues(
     return `${where}: ${describeIssue(issue)}`;
   });
   return lines.join('\n');
+}
+
+/**
+ * A value that fits one alternative of a union in shape (a user given as a map, not a hash) but
+ * not in a field is reported at that field ("auth.users.nanny.ptz: expected boolean"), not as
+ * "expected this or that".
+ */
+function withinUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const fitting = issue.errors.filter((branch) => branch.every((inner) => inner.path.length > 0));
+  const [only] = fitting;
+  if (fitting.length !== 1 || only === undefined) return [issue];
+  return only.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 /** A key as it appears in a message: quoted when it is not a plain word. */

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { isPasswordHash } from '../access/password.js';
+import type { Scope } from '../access/scope.js';
 import { CAMERA_ID_PATTERN } from '../common/camera-id.js';
 import { isAddressOrCidr } from '../guard/client-address.js';
 
@@ -19,6 +20,17 @@ const TOKEN = /^[A-Za-z0-9._~+/=-]{32,512}$/;
 /** A group's name, shown as a tab: letters and digits of any script, spaces and . _ - */
 const GROUP_NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
 const TOKEN_RULE = 'expected a token of 32-512 characters (letters, digits, ._~+/=-)';
+const PASSWORD_RULE = 'expected a hash from `camplex hash-password` (scrypt$...)';
+
+/**
+ * What a scoped user or token may do: watch the cameras listed and those of the groups listed
+ * (every camera when neither is given), and move PTZ cameras only with `ptz: true`.
+ */
+const scopeFields = {
+  cameras: z.array(z.string()).min(1, { error: 'expected at least one camera id' }).optional(),
+  groups: z.array(z.string()).min(1, { error: 'expected at least one group name' }).optional(),
+  ptz: z.boolean().default(false),
+};
 
 const portError = (issue: { input?: unknown }) =>
   `expected a port number from 0 to 65535, got ${String(issue.input)}`;
@@ -111,20 +123,30 @@ const fileSchema = z.strictObject({
     .prefault({}),
   auth: z
     .strictObject({
-      /** user name -> scrypt hash from `camplex hash-password` */
+      /**
+       * user name -> scrypt hash from `camplex hash-password` (every camera, may move PTZ
+       * cameras), or `{ password, cameras, groups, ptz }` for a user scoped like a token.
+       */
       users: z
         .record(
           z
             .string()
             .regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a user name of 1-64 characters' }),
-          z.string().refine(isPasswordHash, {
-            error: 'expected a hash from `camplex hash-password` (scrypt$...)',
-          }),
+          z.union(
+            [
+              z.string().refine(isPasswordHash, { error: PASSWORD_RULE }),
+              z.strictObject({
+                password: z.string().refine(isPasswordHash, { error: PASSWORD_RULE }),
+                ...scopeFields,
+              }),
+            ],
+            { error: `${PASSWORD_RULE}, or { password, cameras, groups, ptz }` },
+          ),
         )
         .default({}),
       /**
        * token name -> bearer token for scripts and embedding pages (at least 32 characters), or
-       * `{ token, cameras: [ids] }` for a token that may watch only those cameras.
+       * `{ token, cameras, groups, ptz }` for a token that may watch only those cameras.
        */
       tokens: z
         .record(
@@ -136,10 +158,10 @@ const fileSchema = z.strictObject({
               z.string().regex(TOKEN, { error: TOKEN_RULE }),
               z.strictObject({
                 token: z.string().regex(TOKEN, { error: TOKEN_RULE }),
-                cameras: z.array(z.string()).min(1, { error: 'expected at least one camera id' }),
+                ...scopeFields,
               }),
             ],
-            { error: `${TOKEN_RULE}, or { token, cameras: [ids] }` },
+            { error: `${TOKEN_RULE}, or { token, cameras, groups, ptz }` },
           ),
         )
         .default({}),
@@ -278,16 +300,21 @@ export type CameraConfig = Config['cameras'][number];
 function checkAcrossKeys(file: FileConfig, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) =>
     ctx.addIssue({ code: 'custom', path, message });
-  for (const [name, token] of Object.entries(file.auth.tokens)) {
-    if (typeof token === 'string') continue;
-    token.cameras.forEach((id, i) => {
-      if (!Object.hasOwn(file.cameras, id)) {
-        issue(
-          ['auth', 'tokens', name, 'cameras', i],
-          `unknown camera "${id}" (not a key of cameras)`,
-        );
-      }
-    });
+  for (const kind of ['users', 'tokens'] as const) {
+    const entries: Array<[string, string | ScopeFields]> = Object.entries(file.auth[kind]);
+    for (const [name, entry] of entries) {
+      if (typeof entry === 'string') continue;
+      entry.cameras?.forEach((id, i) => {
+        if (!Object.hasOwn(file.cameras, id)) {
+          issue(['auth', kind, name, 'cameras', i], `unknown camera "${id}" (not a key of cameras)`);
+        }
+      });
+      entry.groups?.forEach((group, i) => {
+        if (!Object.hasOwn(file.groups, group)) {
+          issue(['auth', kind, name, 'groups', i], `unknown group "${group}" (not a key of groups)`);
+        }
+      });
+    }
   }
   for (const [group, ids] of Object.entries(file.groups)) {
     ids.forEach((id, i) => {
@@ -338,23 +365,26 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
   const pem = (key: 'cert' | 'key', name: string) =>
     readPem(source.folder, name, ['server', 'tls', key], ctx);
   const tls = server.tls && { cert: pem('cert', server.tls.cert), key: pem('key', server.tls.key) };
-  const { sessionHours, tokens, ...credentials } = auth;
-  const entries = Object.entries(tokens);
+  const { sessionHours, users, tokens, ...rest } = auth;
+  const scopeOf = (entry: string | ScopeFields, bare: Scope): Scope =>
+    typeof entry === 'string' ? bare : resolveScope(entry, file.groups);
   return {
     source: source.name,
     server: { ...server, ...(tls ? { tls } : {}) },
     auth: {
-      ...credentials,
+      ...rest,
+      /** user name -> scrypt hash */
+      users: mapValues(users, (entry) => (typeof entry === 'string' ? entry : entry.password)),
       /** token name -> token */
-      tokens: Object.fromEntries(
-        entries.map(([name, token]) => [name, typeof token === 'string' ? token : token.token]),
-      ),
-      /** token name -> the cameras it may watch, for tokens limited to some */
-      tokenCameras: Object.fromEntries(
-        entries.flatMap(([name, token]) =>
-          typeof token === 'string' ? [] : [[name, token.cameras]],
-        ),
-      ) as Record<string, string[]>,
+      tokens: mapValues(tokens, (entry) => (typeof entry === 'string' ? entry : entry.token)),
+      /**
+       * What each user and token may do. A user given as a bare hash watches every camera and
+       * may move PTZ cameras (the household's admin); a bare token only watches.
+       */
+      scopes: {
+        users: mapValues(users, (entry) => scopeOf(entry, { ptz: true })),
+        tokens: mapValues(tokens, (entry) => scopeOf(entry, { ptz: false })),
+      },
       sessionMs: Math.round(sessionHours * 3600_000),
     },
     limits: {
@@ -399,6 +429,27 @@ function toConfig(file: FileConfig, source: ConfigSource, ctx: z.RefinementCtx) 
         : {}),
     })),
   };
+}
+
+interface ScopeFields {
+  cameras?: string[] | undefined;
+  groups?: string[] | undefined;
+  ptz: boolean;
+}
+
+/**
+ * Groups resolve to their cameras here, when the config is read, so a reload that adds a camera
+ * to a group widens everyone scoped by it.
+ */
+function resolveScope(entry: ScopeFields, groups: Record<string, string[]>): Scope {
+  if (entry.cameras === undefined && entry.groups === undefined) return { ptz: entry.ptz };
+  const cameras = new Set(entry.cameras);
+  for (const group of entry.groups ?? []) for (const id of groups[group] ?? []) cameras.add(id);
+  return { cameras: [...cameras], ptz: entry.ptz };
+}
+
+function mapValues<T, U>(record: Record<string, T>, map: (value: T) => U): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]));
 }
 
 /**

@@ -60,9 +60,11 @@ export function registerRoutes(app: FastifyInstance, options: RouteOptions): voi
     };
   });
   app.get('/metrics', async (request, reply) => {
-    // Metrics name every camera: not for a token limited to some.
+    // Metrics name every camera: not for a user or token limited to some.
     if (request.principal?.cameras) {
-      return replyError(reply, 403, ErrorCodes.FORBIDDEN, 'this token may not read /metrics');
+      const who = request.principal.via === 'token' ? 'token' : 'user';
+      const message = `this ${who} may watch only some cameras, so it may not read /metrics`;
+      return replyError(reply, 403, ErrorCodes.FORBIDDEN, message);
     }
     const text = await options.metrics.render();
     return reply.type(options.metrics.contentType).send(text);

@@ -44,6 +44,8 @@ import { createMetrics } from './http/metrics.js';
 import { createRedirectServer } from './http/redirect.js';
 import { registerRoutes } from './http/routes.js';
 import { Hub } from './hub/hub.js';
+import { connectOnvif } from './ptz/onvif.js';
+import { PtzCameras, type PtzCamerasOptions } from './ptz/ptz-cameras.js';
 import type { ReloadChanges } from './reload/reloader.js';
 import { attachSocketEndpoint } from './socket/endpoint.js';
 import { SocketRegistry } from './socket/registry.js';
@@ -67,6 +69,8 @@ export interface CamplexOptions {
   launchSource?: (camera: CameraConfig, handlers: SourceHandlers) => RunningSource;
   /** Hides configured secrets in ffmpeg's messages (default: one made from the config). */
   redactor?: Redactor;
+  /** How a camera's PTZ is reached (default: ONVIF). */
+  connectPtz?: PtzCamerasOptions['connect'];
 }
 
 export interface RunningCamplex {
@@ -173,6 +177,17 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
 
   lifecycle.add('cameras', () => hub.close());
   cluster?.attach(hub);
+  // Pan, tilt and zoom: a camera's controls appear on every page allowed them once it answers.
+  const ptz = new PtzCameras({
+    clock,
+    random: Math.random,
+    log,
+    redact: (text) => redactor.redact(text),
+    connect: options.connectPtz ?? connectOnvif,
+    onChange: (id) => hub.announce(id),
+  });
+  ptz.reconfigure(config.cameras);
+  lifecycle.add('ptz', () => ptz.close());
 
   const refusals = new Refusals(log.child({ component: 'limits' }));
   const trust = new ProxyTrust(config.server.trustedProxies);
@@ -262,6 +277,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
     stream: config.stream,
     limits: config.limits,
     groups: () => current.groups,
+    ptz,
   });
   lifecycle.add('sockets', () => endpoint.close());
 
@@ -322,6 +338,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
       // Before the cameras change: no connection may watch on under a credential now gone.
       holders.recheck(access);
       await hub.reconfigure(sources);
+      ptz.reconfigure(next.cameras);
       current = next;
       return summary;
     },

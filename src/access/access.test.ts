@@ -323,7 +323,10 @@ describe('Access', () => {
     assert.deepEqual([...(widened.cameras ?? [])], ['nursery', 'garden']);
     assert.equal(widened.ptz, true);
     const bareToken = gate.recheck(nvr);
-    assert.ok(!('revoked' in bareToken) && bareToken.ptz === undefined, 'a bare token only watches');
+    assert.ok(
+      !('revoked' in bareToken) && bareToken.ptz === undefined,
+      'a bare token only watches',
+    );
 
     // Back to a bare hash: every camera, and PTZ (the household's admin).
     gate.setCredentials(new Map([['alice', ALICE]]), new Map(), NO_SCOPES);

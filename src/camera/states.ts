@@ -34,6 +34,17 @@ export interface CameraInfo {
   substream?: CameraInfo;
   /** In a cluster: the node running the camera now. */
   owner?: string;
+  /**
+   * The camera can be moved (pan, tilt, zoom) by this viewer: present only when the camera's PTZ
+   * answered and the viewer's principal may move it. Its presets, possibly none.
+   */
+  ptz?: { presets: PtzPreset[] };
+}
+
+/** A position the camera has stored: its ONVIF token and the name it shows. */
+export interface PtzPreset {
+  token: string;
+  name: string;
 }
 
 const STOPPABLE = ['idle', 'stopped'] as const;

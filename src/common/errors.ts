@@ -20,6 +20,8 @@ export const ErrorCodes = {
   METHOD_NOT_ALLOWED: 'CAMPLEX_ERR_METHOD_NOT_ALLOWED',
   CONFIG: 'CAMPLEX_ERR_CONFIG',
   INTERNAL: 'CAMPLEX_ERR_INTERNAL',
+  /** The camera's PTZ is not configured or does not answer now. */
+  PTZ_UNAVAILABLE: 'CAMPLEX_ERR_PTZ_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

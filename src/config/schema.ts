@@ -90,6 +90,17 @@ const cameraSchema = z.strictObject({
     .optional(),
   /** Restart when no frame came for this long (default: the larger of 5 s and 10 frames). */
   stallSeconds: z.number().min(0.5).max(3600).optional(),
+  /** Pan, tilt and zoom over ONVIF: the device service's address and its own credentials. */
+  ptz: z
+    .strictObject({
+      onvif: z.string().regex(/^https?:\/\/[^\s/@]+(\/\S*)?$/, {
+        error:
+          'expected the ONVIF device service URL like http://192.168.1.20/onvif/device_service (credentials go in user/password)',
+      }),
+      user: z.string().min(1).max(256).optional(),
+      password: z.string().min(1).max(1024).optional(),
+    })
+    .optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -306,12 +317,18 @@ function checkAcrossKeys(file: FileConfig, ctx: z.RefinementCtx): void {
       if (typeof entry === 'string') continue;
       entry.cameras?.forEach((id, i) => {
         if (!Object.hasOwn(file.cameras, id)) {
-          issue(['auth', kind, name, 'cameras', i], `unknown camera "${id}" (not a key of cameras)`);
+          issue(
+            ['auth', kind, name, 'cameras', i],
+            `unknown camera "${id}" (not a key of cameras)`,
+          );
         }
       });
       entry.groups?.forEach((group, i) => {
         if (!Object.hasOwn(file.groups, group)) {
-          issue(['auth', kind, name, 'groups', i], `unknown group "${group}" (not a key of groups)`);
+          issue(
+            ['auth', kind, name, 'groups', i],
+            `unknown group "${group}" (not a key of groups)`,
+          );
         }
       });
     }

@@ -3,7 +3,7 @@ import { Redactor } from '../guard/redactor.js';
 import type { Config } from './schema.js';
 
 /**
- * A redactor that knows every secret of `config` (camera credentials, API tokens, the NATS
+ * A redactor that knows every secret of `config` (camera and PTZ credentials, API tokens, the NATS
  * password or token) and the
  * password in `env.CAMPLEX_PASSWORD`, which the config keeps only as a hash.
  */
@@ -17,6 +17,8 @@ export function redactorFor(
     if (camera.password !== undefined) redactor.addSecret(camera.password);
     redactor.addUrl(camera.url);
     if (camera.substream !== undefined) redactor.addUrl(camera.substream);
+    if (camera.ptz?.user !== undefined) redactor.addUser(camera.ptz.user);
+    if (camera.ptz?.password !== undefined) redactor.addSecret(camera.ptz.password);
   }
   for (const token of Object.values(config.auth.tokens)) redactor.addSecret(token);
   for (const secret of [config.cluster?.password, config.cluster?.token]) {

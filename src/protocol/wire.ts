@@ -65,7 +65,23 @@ export type ClientCommand =
   /** Flow control: bytes of binary frame messages received on this socket so far. */
   | { cmd: 'ack'; bytes: number }
   /** Frames that come within `maxDelayMs` of a write may wait for one batch (0: never). */
-  | { cmd: 'batch'; maxDelayMs: number };
+  | { cmd: 'batch'; maxDelayMs: number }
+  | PtzCommand;
+
+/**
+ * Moving a camera. `move` and `zoom` are speeds from -1 to 1 (pan right, tilt up, zoom in are
+ * positive) that last only while the client repeats them (at least every PTZ_KEEPALIVE_MS);
+ * `stop` ends both; `preset` goes to a stored position.
+ */
+export type PtzCommand =
+  | { cmd: 'ptz'; camera: string; action: 'move'; pan: number; tilt: number }
+  | { cmd: 'ptz'; camera: string; action: 'zoom'; zoom: number }
+  | { cmd: 'ptz'; camera: string; action: 'stop' }
+  | { cmd: 'ptz'; camera: string; action: 'preset'; preset: string };
+
+/** How often a client repeats a held move; the server stops a move not repeated for 3 of these. */
+export const PTZ_KEEPALIVE_MS = 300;
+const PTZ_ACTIONS = ['move', 'zoom', 'stop', 'preset'];
 
 /** The longest a server may hold a frame back to send it in a batch (ms). */
 export const MAX_BATCH_DELAY_MS = 10;
@@ -378,9 +394,10 @@ export function decodeClientCommand(
   if (typeof cmd !== 'string') {
     throw new CamplexError(
       ErrorCodes.BAD_MESSAGE,
-      `control message needs "cmd": "subscribe", "unsubscribe", "ack" or "batch"`,
+      `control message needs "cmd": "subscribe", "unsubscribe", "ack", "batch" or "ptz"`,
     );
   }
+  if (cmd === 'ptz') return decodePtzCommand(value);
   if (cmd === 'ack') {
     const { bytes } = value;
     if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
@@ -409,7 +426,7 @@ export function decodeClientCommand(
   if (cmd !== 'subscribe' && cmd !== 'unsubscribe') {
     throw new CamplexError(
       ErrorCodes.UNKNOWN_COMMAND,
-      `unknown command ${JSON.stringify(clip(cmd, CLIPPED_CHARS))}: expected "subscribe", "unsubscribe", "ack" or "batch"`,
+      `unknown command ${JSON.stringify(clip(cmd, CLIPPED_CHARS))}: expected "subscribe", "unsubscribe", "ack", "batch" or "ptz"`,
     );
   }
   if (!Array.isArray(cameras) || !cameras.every((id) => typeof id === 'string')) {
@@ -444,6 +461,40 @@ export function decodeClientCommand(
     );
   }
   return { cmd, cameras: unique, formats: [...new Set(formats as MediaFormat[])], ...times };
+}
+
+function decodePtzCommand(value: Record<string, unknown>): PtzCommand {
+  const { camera, action } = value;
+  const bad = (message: string) => new CamplexError(ErrorCodes.BAD_MESSAGE, message);
+  if (typeof camera !== 'string' || camera.length === 0 || camera.length > CLIPPED_CHARS) {
+    throw bad('"ptz" needs "camera": a camera id');
+  }
+  if (typeof action !== 'string' || !PTZ_ACTIONS.includes(action)) {
+    throw bad('"ptz" needs "action": "move", "zoom", "stop" or "preset"');
+  }
+  const speed = (name: string): number => {
+    const speed = value[name];
+    if (typeof speed !== 'number' || !Number.isFinite(speed) || speed < -1 || speed > 1) {
+      throw bad(`"ptz" "${action}" needs "${name}": a speed from -1 to 1`);
+    }
+    return speed;
+  };
+  switch (action) {
+    case 'move':
+      return { cmd: 'ptz', camera, action, pan: speed('pan'), tilt: speed('tilt') };
+    case 'zoom':
+      return { cmd: 'ptz', camera, action, zoom: speed('zoom') };
+    case 'stop':
+      return { cmd: 'ptz', camera, action };
+    default: {
+      const { preset } = value;
+      // ONVIF tokens are short names (ReferenceToken: at most 64 characters).
+      if (typeof preset !== 'string' || preset.length === 0 || preset.length > 64) {
+        throw bad('"ptz" "preset" needs "preset": a preset token of 1-64 characters');
+      }
+      return { cmd: 'ptz', camera, action: 'preset', preset };
+    }
+  }
 }
 
 /** Encodes a client control message. */

@@ -10,7 +10,7 @@ import { type ServerOptions, WebSocketServer } from 'ws';
 import type { Access } from '../access/access.js';
 import type { Holders } from '../access/holders.js';
 import type { OriginPolicy } from '../access/origin.js';
-import { mayWatch } from '../access/scope.js';
+import { mayMove, mayWatch } from '../access/scope.js';
 import { systemClock } from '../common/clock.js';
 import { CloseCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
@@ -24,7 +24,7 @@ import { FrameMessages } from './frame-messages.js';
 import { Heartbeat } from './heartbeat.js';
 import type { SocketRegistry } from './registry.js';
 import { checkUpgrade, refuseUpgrade } from './upgrade.js';
-import { ViewerSocket } from './viewer-socket.js';
+import { type PtzControl, ViewerSocket } from './viewer-socket.js';
 
 /** A peer that does not answer the close handshake within this long is cut off (by ws). */
 const CLOSE_TIMEOUT_MS = 1000;
@@ -53,6 +53,8 @@ export interface EndpointOptions {
   limits: Config['limits'];
   /** The config's camera groups now (a reload may change them). */
   groups?: () => Config['groups'];
+  /** The cameras' pan, tilt and zoom. */
+  ptz?: PtzControl;
 }
 
 export function attachSocketEndpoint(server: Server, options: EndpointOptions): SocketEndpoint {
@@ -136,6 +138,8 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
           now: Date.now,
           groups: options.groups,
           mayWatch: (stream) => mayWatch(principal, stream),
+          mayMove: (camera) => mayMove(principal, camera),
+          ...(options.ptz ? { ptz: options.ptz } : {}),
         },
         `${remote} ${principal.user}`,
       );
@@ -147,7 +151,11 @@ export function attachSocketEndpoint(server: Server, options: EndpointOptions): 
           );
           ws.close(CloseCodes.POLICY_VIOLATION, reason);
         },
-        rescope: (now) => viewer.rescope((stream) => mayWatch(now, stream)),
+        rescope: (now) =>
+          viewer.rescope(
+            (stream) => mayWatch(now, stream),
+            (camera) => mayMove(now, camera),
+          ),
       });
       ws.once('close', () => held.release());
     });

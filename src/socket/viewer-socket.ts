@@ -29,9 +29,12 @@ import {
   encodeBatch,
   encodeServerMessage,
   PROTOCOL_VERSION,
+  type PtzCommand,
   type ServerMessage,
   SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
+import type { PtzPreset } from '../ptz/device.js';
+import type { PtzMover } from '../ptz/ptz-camera.js';
 import { Batches } from './batches.js';
 import type { FrameMessages } from './frame-messages.js';
 
@@ -60,6 +63,18 @@ export interface ViewerSocketOptions {
   groups?: () => Readonly<Record<string, readonly string[]>>;
   /** Whether this viewer may watch a stream (a token may be limited to some cameras). */
   mayWatch?: (stream: string) => boolean;
+  /** Whether this viewer may move a camera (pan, tilt, zoom, presets); default: never. */
+  mayMove?: (camera: string) => boolean;
+  /** The cameras' PTZ (none: no camera can be moved). */
+  ptz?: PtzControl;
+}
+
+/** What a viewer socket asks of the cameras' PTZ (ptz/ptz-cameras.ts). */
+export interface PtzControl {
+  presetsOf(camera: string): readonly PtzPreset[] | undefined;
+  /** Throws a CamplexError safe to send back. */
+  command(mover: PtzMover, command: PtzCommand): void;
+  release(mover: PtzMover): void;
 }
 
 /** ws error codes for limits it enforces itself, and the names camplex counts them under. */
@@ -85,7 +100,7 @@ const WS_FRAME_HEADER_BYTES = 10;
 type Subscribe = Extract<ClientCommand, { cmd: 'subscribe' }>;
 type Unsubscribe = Extract<ClientCommand, { cmd: 'unsubscribe' }>;
 
-export class ViewerSocket implements Viewer {
+export class ViewerSocket implements Viewer, PtzMover {
   private readonly ws: WebSocket;
   private readonly options: ViewerSocketOptions;
   private readonly log: Log;
@@ -106,6 +121,7 @@ export class ViewerSocket implements Viewer {
   private readonly decodeTimes = new Set<string>();
   private readonly extended: boolean;
   private mayWatch: (stream: string) => boolean;
+  private mayMove: (camera: string) => boolean;
   /** Ids this socket is subscribed to (for the per-socket limit). */
   private readonly subscribed = new Set<string>();
   /** When frames started waiting on a full socket or ack window; undefined while it takes them. */
@@ -149,6 +165,7 @@ export class ViewerSocket implements Viewer {
     this.ws = ws;
     this.options = options;
     this.mayWatch = options.mayWatch ?? (() => true);
+    this.mayMove = options.mayMove ?? (() => false);
     this.batches = options.batches ?? new Batches(PROCESS_TIMERS);
     this.slots = new LatestWins((camera) => options.hub.deliveryOf(camera));
     this.extended = ws.protocol === SUBPROTOCOL_EXTENDED;
@@ -311,11 +328,20 @@ export class ViewerSocket implements Viewer {
    * What this viewer may watch changed (its token was narrowed by a reload): streams no longer
    * allowed stop at once, and hello again lists only what it may watch now.
    */
-  rescope(mayWatch: (stream: string) => boolean): void {
+  rescope(mayWatch: (stream: string) => boolean, mayMove: (camera: string) => boolean): void {
     this.mayWatch = mayWatch;
+    this.mayMove = mayMove;
+    // A move this viewer may no longer make stops (the camera's own check comes after).
+    this.options.ptz?.release(this);
     const gone = [...this.subscribed].filter((id) => !mayWatch(id));
     if (gone.length > 0) this.stopStreams(gone);
     this.sendHello(this.options.hub.infos());
+  }
+
+  /** What this viewer is told of a camera: with its PTZ controls when it may move it. */
+  private shown(info: CameraInfo): CameraInfo {
+    const presets = this.mayMove(info.id) ? this.options.ptz?.presetsOf(info.id) : undefined;
+    return presets ? { ...info, ptz: { presets: [...presets] } } : info;
   }
 
   private sendHello(cameras: CameraInfo[]): void {
@@ -324,7 +350,7 @@ export class ViewerSocket implements Viewer {
     this.sendControl({
       type: 'hello',
       protocol: PROTOCOL_VERSION,
-      cameras: cameras.filter((info) => may(info.id)),
+      cameras: cameras.filter((info) => may(info.id)).map((info) => this.shown(info)),
       maxUnackedBytes: this.options.maxUnackedBytes,
       ...(Object.keys(groups).length > 0 ? { groups } : {}),
     });
@@ -332,7 +358,7 @@ export class ViewerSocket implements Viewer {
 
   sendState(info: CameraInfo): void {
     if (!this.mayWatch(info.id)) return;
-    this.sendControl({ type: 'state', ...info });
+    this.sendControl({ type: 'state', ...this.shown(info) });
   }
 
   /** Frames of camera `id` this viewer was sent and dropped so far. */
@@ -474,7 +500,45 @@ export class ViewerSocket implements Viewer {
       if (command.maxDelayMs === 0) this.sendBatchNow();
       this.batchMs = command.maxDelayMs;
     },
+    ptz: (command) => this.ptz(command),
   };
+
+  /**
+   * Moves a camera. A camera this viewer may not watch is unknown to it, as everywhere; one it
+   * watches but may not move is forbidden.
+   */
+  private ptz(command: PtzCommand): void {
+    const id = clip(command.camera, CLIPPED_CHARS);
+    const ptz = this.options.ptz;
+    let refusal: CamplexError | undefined;
+    if (!this.mayWatch(command.camera) || !this.options.hub.camera(command.camera)) {
+      refusal = new CamplexError(ErrorCodes.UNKNOWN_CAMERA, `unknown camera "${id}"`);
+    } else if (!ptz) {
+      refusal = new CamplexError(ErrorCodes.PTZ_UNAVAILABLE, `camera "${id}" has no PTZ`);
+    } else if (!this.mayMove(command.camera)) {
+      refusal = new CamplexError(ErrorCodes.FORBIDDEN, `this user may not move camera "${id}"`);
+    }
+    if (refusal || !ptz) {
+      if (refusal) this.refuse(refusal, [id]);
+      return;
+    }
+    try {
+      ptz.command(this, command);
+    } catch (error) {
+      if (!(error instanceof CamplexError)) throw error;
+      this.sendControl({ type: 'error', code: error.code, message: error.message, cameras: [id] });
+    }
+  }
+
+  /** A PTZ call this viewer caused failed at the camera. */
+  ptzFailed(camera: string, message: string): void {
+    this.sendControl({
+      type: 'error',
+      code: ErrorCodes.PTZ_UNAVAILABLE,
+      message,
+      cameras: [camera],
+    });
+  }
 
   /**
    * A viewer may ack every frame, so acks that acknowledge new bytes skip the message-rate limit,
@@ -620,6 +684,7 @@ export class ViewerSocket implements Viewer {
 
   private onClose(code: number): void {
     this.closed = true;
+    this.options.ptz?.release(this); // the dead-man: a move held by this page stops now
     this.batches.remove(this);
     this.batch = [];
     this.slots.dropAll();

@@ -6,7 +6,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const roots = process.argv.slice(2);
-const folders = roots.length > 0 ? roots : ['src', 'test/integration', 'test/security', 'test/e2e'];
+const folders =
+  roots.length > 0 ? roots : ['src', 'support', 'test/integration', 'test/security', 'test/e2e'];
 
 function findTests(dir) {
   const found = [];

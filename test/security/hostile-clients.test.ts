@@ -685,7 +685,8 @@ describe('hostile clients', () => {
         text: () => JSON.stringify({ cmd: 'exec', cameras: ['demo-01'] }),
         reply: {
           code: 'CAMPLEX_ERR_UNKNOWN_COMMAND',
-          message: 'unknown command "exec": expected "subscribe", "unsubscribe", "ack", "batch" or "ptz"',
+          message:
+            'unknown command "exec": expected "subscribe", "unsubscribe", "ack", "batch" or "ptz"',
         },
       },
       {

@@ -1,0 +1,230 @@
+/**
+ * PTZ over ONVIF, end to end: the real camplex CLI, a simulated ONVIF device on loopback
+ * (support/onvif-device.ts) that records every call, and WebSocket clients. A move goes to the
+ * camera with ONVIF's own timeout and stops when told, when its keep-alive stops and when its
+ * socket vanishes; who may move what follows the config; a camera offline at start gets its
+ * controls when it answers; the ONVIF password never reaches the log.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { hashPassword } from '../../src/access/password.js';
+import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type OnvifDevice, startOnvifDevice } from '../../support/onvif-device.js';
+import { waitFor } from '../../support/processes.js';
+import { type Client, connectClient, httpRequest } from '../security/clients.js';
+
+const MOVER = 'ptz-mover-token-0123456789abcdefghijklmn';
+const WATCHER = 'ptz-watcher-token-0123456789abcdefghijkl';
+const ONVIF_PASSWORD = 'onvif-secret-Qz7';
+
+/** The latest `ptz` of camera `id` in hello or state messages (undefined: no controls). */
+function ptzOf(client: Client, id: string) {
+  let ptz: { presets: Array<{ token: string; name: string }> } | undefined;
+  for (const message of client.messages) {
+    if (message.type === 'hello') ptz = message.cameras.find((c) => c.id === id)?.ptz;
+    if (message.type === 'state' && message.id === id) ptz = message.ptz;
+  }
+  return ptz;
+}
+
+const send = (client: Client, command: Record<string, unknown>) =>
+  client.ws.send(JSON.stringify({ cmd: 'ptz', ...command }));
+
+describe('PTZ over ONVIF', () => {
+  let dome: OnvifDevice;
+  let late: OnvifDevice;
+  let camplex: CamplexProcess;
+  let port: number;
+  const clients: Client[] = [];
+  const open = async (headers: Record<string, string>) => {
+    const client = await connectClient(camplex.wsUrl, { headers });
+    clients.push(client);
+    return client;
+  };
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  before(async () => {
+    dome = await startOnvifDevice({ user: 'admin', password: ONVIF_PASSWORD });
+    late = await startOnvifDevice();
+    late.setOffline(true); // offline when camplex starts
+    camplex = await startCamplexProcess({
+      config: [
+        'auth:',
+        `  users: { admin: "${hashPassword('admin passphrase')}" }`,
+        '  tokens:',
+        `    mover: { token: ${MOVER}, ptz: true }`,
+        `    watcher: ${WATCHER}`,
+        'cameras:',
+        '  dome:',
+        '    url: "demo:1"',
+        `    ptz: { onvif: "${dome.url}", user: admin, password: "${ONVIF_PASSWORD}" }`,
+        '  late:',
+        '    url: "demo:2"',
+        `    ptz: { onvif: "${late.url}" }`,
+        '  fixed: { url: "demo:3" }',
+        '',
+      ].join('\n'),
+    });
+    port = Number(new URL(camplex.url).port);
+  });
+
+  after(async () => {
+    for (const client of clients) client.ws.terminate();
+    await camplex?.stop();
+    await dome?.close();
+    await late?.close();
+  });
+
+  it('shows the presets to a principal allowed to move, nothing to one that is not', async () => {
+    const mover = await open(bearer(MOVER));
+    await waitFor(async () => ptzOf(mover, 'dome') !== undefined, {
+      timeoutMs: 10_000,
+      what: 'the dome camera’s controls',
+    });
+    assert.deepEqual(ptzOf(mover, 'dome'), {
+      presets: [
+        { token: '1', name: 'Home' },
+        { token: '2', name: 'Gate' },
+      ],
+    });
+    assert.equal(ptzOf(mover, 'fixed'), undefined, 'a camera without ptz: no controls');
+    const watcher = await open(bearer(WATCHER));
+    assert.equal(ptzOf(watcher, 'dome'), undefined, 'a bare token only watches');
+    const refused = await watcher.reply(
+      JSON.stringify({ cmd: 'ptz', camera: 'dome', action: 'move', pan: 1, tilt: 0 }),
+    );
+    assert.deepEqual(refused, {
+      type: 'error',
+      code: 'CAMPLEX_ERR_FORBIDDEN',
+      message: 'this user may not move camera "dome"',
+      cameras: ['dome'],
+    });
+    const noPtz = await mover.reply(
+      JSON.stringify({ cmd: 'ptz', camera: 'fixed', action: 'stop' }),
+    );
+    assert.equal(noPtz.type === 'error' && noPtz.code, 'CAMPLEX_ERR_PTZ_UNAVAILABLE');
+    const unknown = await mover.reply(
+      JSON.stringify({ cmd: 'ptz', camera: 'attic', action: 'stop' }),
+    );
+    assert.equal(unknown.type === 'error' && unknown.code, 'CAMPLEX_ERR_UNKNOWN_CAMERA');
+    assert.ok(!dome.calls.some((call) => call.action === 'ContinuousMove'), 'nothing moved');
+  });
+
+  it('moves with ONVIF’s timeout, stops when told, and goes to a preset', async () => {
+    const mover = await open(bearer(MOVER));
+    await waitFor(async () => ptzOf(mover, 'dome') !== undefined, {
+      timeoutMs: 10_000,
+      what: 'controls',
+    });
+    const moving = next(dome, 'ContinuousMove');
+    send(mover, { camera: 'dome', action: 'move', pan: 0.5, tilt: -0.25 });
+    const move = await moving;
+    assert.deepEqual(move.body, {
+      profileToken: dome.profileToken,
+      x: 0.5,
+      y: -0.25,
+      zoom: 0,
+      timeout: 'PT2S',
+    });
+    const stopping = next(dome, 'Stop');
+    send(mover, { camera: 'dome', action: 'stop' });
+    const stop = await stopping;
+    assert.deepEqual(stop.body, { profileToken: dome.profileToken, panTilt: true, zoom: true });
+    const going = next(dome, 'GotoPreset');
+    send(mover, { camera: 'dome', action: 'preset', preset: '2' });
+    const preset = await going;
+    assert.equal(preset.body.preset, '2');
+    const bad = await mover.reply(
+      JSON.stringify({ cmd: 'ptz', camera: 'dome', action: 'preset', preset: '9' }),
+    );
+    assert.deepEqual(bad, {
+      type: 'error',
+      code: 'CAMPLEX_ERR_BAD_MESSAGE',
+      message: 'camera "dome" has no preset "9"',
+      cameras: ['dome'],
+    });
+  });
+
+  it('stops the camera when the keep-alive stops, and when the socket vanishes', async () => {
+    const mover = await open(bearer(MOVER));
+    await waitFor(async () => ptzOf(mover, 'dome') !== undefined, {
+      timeoutMs: 10_000,
+      what: 'controls',
+    });
+    // One move, never repeated: the dead-man stops it.
+    const moving = next(dome, 'ContinuousMove');
+    const stopping = next(dome, 'Stop');
+    send(mover, { camera: 'dome', action: 'move', pan: 0, tilt: 1 });
+    const moved = await moving;
+    const stopped = await stopping;
+    const after = stopped.at - moved.at;
+    assert.ok(after >= 800 && after < 3000, `stopped ${after} ms after the move`);
+
+    // Held with keep-alives, then the socket is cut without a close: stopped at once.
+    const from = dome.calls.length;
+    for (let i = 0; i < 4; i++) {
+      send(mover, { camera: 'dome', action: 'zoom', zoom: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const since = dome.calls.slice(from);
+    assert.ok(!since.some((call) => call.action === 'Stop'), 'held by its keep-alives');
+    assert.equal(since.find((call) => call.action === 'ContinuousMove')?.body.zoom, 1);
+    // A keep-alive just before the cut: the dead-man alone would stop the camera 900 ms later.
+    const cut = next(dome, 'Stop');
+    send(mover, { camera: 'dome', action: 'zoom', zoom: 1 });
+    const cutAt = Date.now();
+    mover.ws.terminate();
+    const stop = await cut;
+    assert.ok(stop.at - cutAt < 600, `stopped ${stop.at - cutAt} ms after the socket went`);
+  });
+
+  it('lets a user given as a bare hash move cameras', async () => {
+    const signIn = await httpRequest(port, '/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `user=admin&password=${encodeURIComponent('admin passphrase')}`,
+    });
+    const cookie = [signIn.headers['set-cookie'] ?? []]
+      .flat()
+      .find((line) => line.startsWith('camplex_session='))
+      ?.split(';')[0];
+    assert.ok(cookie);
+    const admin = await open({ cookie });
+    await waitFor(async () => ptzOf(admin, 'dome') !== undefined, {
+      timeoutMs: 10_000,
+      what: 'controls for the admin',
+    });
+    const moving = next(dome, 'ContinuousMove');
+    send(admin, { camera: 'dome', action: 'move', pan: -1, tilt: 0 });
+    assert.equal((await moving).body.x, -1);
+    const stopping = next(dome, 'Stop');
+    send(admin, { camera: 'dome', action: 'stop' });
+    await stopping;
+  });
+
+  it('gives a camera offline at start its controls once it answers', async () => {
+    const mover = await open(bearer(MOVER));
+    assert.equal(ptzOf(mover, 'late'), undefined);
+    const refused = await mover.reply(
+      JSON.stringify({ cmd: 'ptz', camera: 'late', action: 'stop' }),
+    );
+    assert.equal(refused.type === 'error' && refused.code, 'CAMPLEX_ERR_PTZ_UNAVAILABLE');
+    late.setOffline(false);
+    await waitFor(async () => ptzOf(mover, 'late') !== undefined, {
+      timeoutMs: 20_000,
+      what: 'the late camera’s controls after it came online',
+    });
+  });
+
+  it('keeps the ONVIF password out of the log', () => {
+    const text = camplex.lines.join('\n') + camplex.stderr();
+    assert.ok(text.includes('PTZ connected'), 'the log speaks of PTZ');
+    assert.ok(!text.includes(ONVIF_PASSWORD));
+  });
+});
+
+/** Resolves with the next call of `action` the device receives from now on. */
+function next(device: OnvifDevice, action: string) {
+  const seen = device.calls.filter((call) => call.action === action).length;
+  return device.waitFor(action, seen + 1, 5000);
+}

@@ -10,6 +10,7 @@ import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from '../common/bac
 import { AckCadence } from '../protocol/ack-cadence.js';
 import {
   type CameraInfo,
+  type ClientCommand,
   decodeBatch,
   decodeFrame,
   decodePayload,
@@ -167,6 +168,13 @@ export class CameraSocket {
     } catch (error) {
       this.reportOnce(camera, error);
     }
+  }
+
+  /** Sends a command now, if the socket is open; false when it is not (nothing is queued). */
+  send(command: ClientCommand): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(encodeClientCommand(command));
+    return true;
   }
 
   private ack(bytes: number | undefined): void {

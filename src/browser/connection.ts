@@ -8,7 +8,7 @@
  * for good, and plays the sound of the one camera unmuted (asked for only for that camera).
  */
 import { cameraOfStream, SUBSTREAM_SUFFIX } from '../common/camera-id.js';
-import type { CameraInfo } from '../protocol/wire.js';
+import type { CameraInfo, PtzCommand } from '../protocol/wire.js';
 import { CameraSocket } from './camera-socket.js';
 import { pageVideo } from './decoder-ladder.js';
 import { Formats } from './formats.js';
@@ -206,6 +206,11 @@ export class Connection {
   }
 
   /** The stream a grid shows of camera `id`: its sub-stream when it has one. */
+  /** Moves a camera (a PTZ command); false when the socket is down. */
+  ptz(command: PtzCommand): boolean {
+    return this.socket.send(command);
+  }
+
   gridStream(id: string): string {
     return this.cameras.get(id)?.substream ? id + SUBSTREAM_SUFFIX : id;
   }

@@ -5,11 +5,13 @@
  * the tab is visible; everything else costs nothing. In the grid a camera with a sub-stream is
  * shown from it (`<id>@sub`), which is what sub-streams are for; focused, from its main stream.
  * Tiles are silent: the focused camera offers Unmute (M) when it has sound this page plays, one
- * camera sounds at a time, and leaving it (Esc, Back, another camera) mutes it.
+ * camera sounds at a time, and leaving it (Esc, Back, another camera) mutes it. A camera this
+ * page may move shows its pan, tilt and zoom controls when focused (ptz-controls.ts).
  */
 import type { CameraInfo } from '../protocol/wire.js';
 import { Connection } from './connection.js';
 import { OnScreen } from './on-screen.js';
+import { PtzControls } from './ptz-controls.js';
 import type { Tile } from './tile.js';
 import { Wall } from './wall.js';
 import { WallChoices } from './wall-choices.js';
@@ -34,6 +36,7 @@ const choices = new WallChoices(requireElement('#groups'), requireElement('#arra
   layOut(),
 );
 const onScreen = new OnScreen(() => updateSubscriptions());
+const ptzControls = new PtzControls(requireElement('#ptz'), (command) => connection.ptz(command));
 
 /** The camera list and groups last laid out (a state change alone needs no new layout). */
 let laidOut = '';
@@ -49,6 +52,7 @@ function onChange(): void {
   for (const id of tiles.keys()) refreshTile(id);
   renderStatus();
   renderSound();
+  renderPtz();
   updateSubscriptions();
 }
 
@@ -118,7 +122,14 @@ function onWallChange(): void {
     connection.setSound(undefined);
   }
   renderSound();
+  renderPtz();
   updateSubscriptions();
+}
+
+/** The focused camera's movement controls, when the server offers them to this page. */
+function renderPtz(): void {
+  const focused = wall.focused;
+  ptzControls.show(focused, focused === undefined ? undefined : cameras.get(focused)?.ptz);
 }
 
 /** The page's one AudioContext, made (or woken) in a user's gesture. */

@@ -4,7 +4,7 @@
  * columns on a phone), re-fitted on resize and fullscreen. One camera can be focused: shown
  * alone, as large as the window allows, named in the URL (`#camera=<id>`) so Back and bookmarks
  * work. Arrow keys move between tiles, Enter focuses one, Esc returns to the grid, PageUp and
- * PageDown turn pages. Tiles that are not shown are `display: none`, so the dashboard's
+ * PageDown turn pages (Shift+arrows are left to a PTZ camera's controls). Tiles that are not shown are `display: none`, so the dashboard's
  * IntersectionObserver unsubscribes them: what is not on screen costs nothing.
  */
 import { fitWall, type WallLayout } from './wall-layout.js';
@@ -226,6 +226,7 @@ export class Wall {
       case 'ArrowRight':
       case 'ArrowUp':
       case 'ArrowDown':
+        if (event.shiftKey) return; // Shift+arrows move a PTZ camera (ptz-controls.ts)
         event.preventDefault();
         this.move(id, event.key);
         return;

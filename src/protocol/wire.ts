@@ -3,7 +3,7 @@
  * strings, no I/O. docs/PROTOCOL.md describes it; test/fixtures/protocol-vectors.ts holds the bytes both sides
  * are tested against.
  */
-import type { AudioInfo, CameraInfo, CameraState } from '../camera/states.js';
+import type { AudioInfo, CameraInfo, CameraState, PtzPreset } from '../camera/states.js';
 import { CAMERA_ID_PATTERN, STREAM_NAME_PATTERN } from '../common/camera-id.js';
 import { CamplexError, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
@@ -26,7 +26,7 @@ export const CLIPPED_CHARS = 64;
 /** A subscribe or unsubscribe naming more cameras than this is refused as a whole. */
 export const MAX_CAMERAS_PER_COMMAND = 1024;
 
-export type { AudioInfo, CameraInfo, CameraState };
+export type { AudioInfo, CameraInfo, CameraState, PtzPreset };
 
 export type ServerMessage =
   | {

@@ -91,7 +91,7 @@ export class PtzControls {
       this.camera = movable;
     }
     this.root.hidden = movable === undefined;
-    this.root.dataset.camera = movable ?? '';
+    this.root.dataset.ptzCamera = movable ?? '';
     const presets = JSON.stringify(ptz?.presets ?? []);
     if (presets === this.shownPresets) return;
     this.shownPresets = presets;

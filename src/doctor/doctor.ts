@@ -17,6 +17,8 @@ import type { FfmpegBinary } from '../ffmpeg/locate.js';
 import { ChildRegistry, startFfmpeg } from '../ffmpeg/process.js';
 import { SourceLauncher } from '../ffmpeg/source.js';
 import type { Redactor } from '../guard/redactor.js';
+import type { ConnectPtz, PtzPreset } from '../ptz/device.js';
+import { connectOnvif } from '../ptz/onvif.js';
 
 /** How long a stream is watched once its first frame came, at most. */
 const WATCH_MS = 4000;
@@ -53,10 +55,20 @@ export interface StreamReport {
   advice: string[];
 }
 
+/** A camera's PTZ (ONVIF): whether it answered, and its presets. */
+export interface PtzReport {
+  id: string;
+  ok: boolean;
+  /** Why not (credentials redacted). */
+  reason?: string;
+  presets?: PtzPreset[];
+}
+
 export interface DoctorReport {
   ok: boolean;
   ffmpeg: FfmpegReport;
   streams: StreamReport[];
+  ptz: PtzReport[];
 }
 
 const NEEDED: Array<[kind: 'muxers' | 'encoders', name: string]> = [
@@ -264,11 +276,28 @@ export async function runDoctor(
     progress(stream, index, streams.length);
     reports.push(await probeStream(stream, config, ffmpeg, redactor));
   }
+  const ptz = await Promise.all(
+    config.cameras.flatMap((camera) =>
+      camera.ptz ? [checkPtz(camera.id, connectOnvif(camera.id, camera.ptz), redactor)] : [],
+    ),
+  );
   return {
-    ok: ffmpegReport.ok && reports.every((report) => report.ok),
+    ok: ffmpegReport.ok && reports.every((report) => report.ok) && ptz.every((p) => p.ok),
     ffmpeg: ffmpegReport,
     streams: reports,
+    ptz,
   };
+}
+
+/** Connects to one camera's PTZ once, as camplex would, and reads its presets. */
+async function checkPtz(id: string, connect: ConnectPtz, redactor: Redactor): Promise<PtzReport> {
+  try {
+    const device = await connect();
+    return { id, ok: true, presets: [...device.presets] };
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    return { id, ok: false, reason: redactor.redact(text).slice(0, 200) };
+  }
 }
 
 /** The report as people read it. */
@@ -298,14 +327,31 @@ export function formatReport(report: DoctorReport): string {
     }
     for (const advice of s.advice) lines.push(`  -> ${advice}`);
   }
+  for (const p of report.ptz) {
+    lines.push('');
+    if (!p.ok) {
+      lines.push(`✗ ${p.id} PTZ (ONVIF): ${p.reason}`);
+      lines.push('  -> check ptz.onvif (the device service URL), ptz.user and ptz.password');
+      continue;
+    }
+    const names = (p.presets ?? []).map((preset) => preset.name);
+    const presets = names.length === 0 ? 'no presets' : `presets: ${names.join(', ')}`;
+    lines.push(`✓ ${p.id} PTZ (ONVIF): pan, tilt and zoom; ${presets}`);
+  }
   const failed = report.streams.filter((s) => !s.ok).length;
   const count = report.streams.length;
   const streams = `${count} stream${count === 1 ? '' : 's'}`;
   lines.push('');
   lines.push(
     failed === 0 && report.ffmpeg.ok
-      ? `${streams}: all ok`
-      : `${failed} of ${streams} failed${report.ffmpeg.ok ? '' : '; ffmpeg lacks what camplex needs'}`,
+      ? `${streams}: all ok${ptzSummary(report.ptz)}`
+      : `${failed} of ${streams} failed${report.ffmpeg.ok ? '' : '; ffmpeg lacks what camplex needs'}${ptzSummary(report.ptz)}`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+function ptzSummary(ptz: readonly PtzReport[]): string {
+  if (ptz.length === 0) return '';
+  const failed = ptz.filter((p) => !p.ok).length;
+  return failed === 0 ? `; PTZ ok` : `; ${failed} of ${ptz.length} PTZ failed`;
 }

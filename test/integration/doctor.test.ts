@@ -4,13 +4,14 @@
  * failure and why, exit code 1, progress on stderr, and the password nowhere.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { DoctorReport } from '../../src/doctor/doctor.js';
+import { startOnvifDevice } from '../../support/onvif-device.js';
 import { freePort } from '../../support/processes.js';
 import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
 
@@ -97,4 +98,50 @@ describe('camplex doctor', () => {
     assert.match(run.stdout, /✓ test \(test\): jpeg/);
     assert.match(run.stdout, /1 stream: all ok/);
   });
+
+  it('reports a PTZ camera’s presets, and one whose ONVIF sign-in fails, without its password', async () => {
+    // The simulator answers in this process: the CLI runs asynchronously (spawnSync would block it).
+    const dome = await startOnvifDevice({ user: 'admin', password: PASSWORD });
+    try {
+      const file = join(dir, 'ptz.yaml');
+      const write = (password: string) =>
+        writeFileSync(
+          file,
+          [
+            'cameras:',
+            '  dome:',
+            '    url: "demo:1"',
+            `    ptz: { onvif: "${dome.url}", user: admin, password: "${password}" }`,
+          ].join('\n'),
+        );
+      write(PASSWORD);
+      const good = await run([CLI, 'doctor', '--config', file]);
+      assert.equal(good.code, 0, good.stdout + good.stderr);
+      assert.match(good.stdout, /✓ dome PTZ \(ONVIF\): pan, tilt and zoom; presets: Home, Gate/);
+      assert.match(good.stdout, /1 stream: all ok; PTZ ok/);
+      write(`${PASSWORD}-wrong`);
+      const bad = await run([CLI, 'doctor', '--config', file, '--json']);
+      assert.equal(bad.code, 1);
+      const report = JSON.parse(bad.stdout) as DoctorReport;
+      assert.deepEqual(report.ptz, [
+        { id: 'dome', ok: false, reason: 'ONVIF SOAP Fault: Sender not Authorized' },
+      ]);
+      assert.ok(!`${good.stdout}${bad.stdout}${bad.stderr}`.includes(PASSWORD));
+    } finally {
+      await dome.close();
+    }
+  });
 });
+
+/** Runs node with `args` without blocking this process; its exit code and output. */
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({
+        code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+        stdout,
+        stderr,
+      });
+    });
+  });
+}

@@ -277,7 +277,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
     stream: config.stream,
     limits: config.limits,
     groups: () => current.groups,
-    ptz,
+    ptz: cluster ? cluster.ptz(ptz) : ptz,
   });
   lifecycle.add('sockets', () => endpoint.close());
 

@@ -16,7 +16,7 @@
  * This file is the node's part of the bus: connections, ownership (leases by claim, lease.ts),
  * interest, state gossip and the key-unit cache's answers. What goes on the wire is in
  * bus-format.ts, the owner's publishing viewer in relay.ts, a stream's start on a node in
- * remote-source.ts, shared sign-in sessions in shared-sessions.ts.
+ * remote-source.ts, shared sign-in sessions in shared-sessions.ts, camera moves in ptz-relay.ts.
  */
 
 import { readFileSync } from 'node:fs';
@@ -36,9 +36,11 @@ import { type Clock, every } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import { AUDIO_CODECS } from '../frames/codecs.js';
 import type { Hub } from '../hub/hub.js';
+import type { PtzControl } from '../ptz/ptz-cameras.js';
 import { frameOf, framesOf, type Relayed, respondWithFrames } from './bus-format.js';
 import { Lease } from './lease.js';
 import { decodeName, encodeName } from './names.js';
+import { PtzRelay } from './ptz-relay.js';
 import { PublishWindow } from './publish-window.js';
 import { RelayViewer } from './relay.js';
 import { type Channel, ClusterSource, type SourceBus } from './remote-source.js';
@@ -340,6 +342,30 @@ export class Cluster implements SourceBus {
    */
   shareSessions(logins: LoginSessions, ttlMs: number): Promise<void> {
     return shareSessions(this.control, logins, ttlMs, this.log);
+  }
+
+  /**
+   * Camera moves in the cluster: each goes to the node running the camera (ptz-relay.ts), or
+   * to `local` when that is this node or no node runs it.
+   */
+  ptz(local: PtzControl): PtzControl {
+    const decoder = new TextDecoder();
+    return new PtzRelay(
+      {
+        node: this.node,
+        ownerOf: (id) => (this.leases.get(id)?.held ? this.node : this.remote.get(id)?.owner),
+        publish: (subject, data) => this.publishControl(subject, data),
+        listen: (subject, what, handle) => {
+          this.subscriptions.push(
+            this.control.subscribe(subject, {
+              callback: this.guarded(what, (msg) => handle(decoder.decode(msg.data))),
+            }),
+          );
+        },
+      },
+      local,
+      this.log,
+    );
   }
 
   /** The node holding stream `id`'s lease, if any. */

@@ -48,7 +48,7 @@ class FakeDevice implements PtzDevice {
 
 class Mover implements PtzMover {
   readonly failures: string[] = [];
-  ptzFailed(_camera: string, message: string): void {
+  ptzError(_camera: string, _code: string, message: string): void {
     this.failures.push(message);
   }
 }

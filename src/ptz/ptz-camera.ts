@@ -14,7 +14,7 @@
  */
 import { backoffDelay } from '../common/backoff.js';
 import type { Clock } from '../common/clock.js';
-import { CamplexError, ErrorCodes } from '../common/errors.js';
+import { CamplexError, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { PTZ_KEEPALIVE_MS, type PtzCommand } from '../protocol/wire.js';
 import {
@@ -38,9 +38,9 @@ export const RATE_BURST = 10;
 export const RATE_PER_SECOND = 5;
 const RECONNECT = { initialMs: 1000, maxMs: 60_000 };
 
-/** Who moves a camera: a viewer socket (told when a call it caused fails later). */
+/** Who moves a camera: a viewer socket, or one on another node (told when a call fails later). */
 export interface PtzMover {
-  ptzFailed(camera: string, message: string): void;
+  ptzError(camera: string, code: ErrorCode, message: string): void;
 }
 
 export interface PtzCameraOptions {
@@ -100,7 +100,7 @@ export class PtzCamera {
 
   /**
    * Applies a client's command; throws a CamplexError safe to send back (not connected, rate
-   * limited). A failure of the camera itself comes later, to `mover.ptzFailed`.
+   * limited). A failure of the camera itself comes later, to `mover.ptzError`.
    */
   command(mover: PtzMover, command: PtzCommand): void {
     if (!this.device) {
@@ -237,7 +237,11 @@ export class PtzCamera {
   private failed(mover: PtzMover | undefined, error: unknown): void {
     const message = this.describe(error);
     this.warn('PTZ call failed', error);
-    mover?.ptzFailed(this.id, `camera "${this.id}" PTZ failed: ${message}`);
+    mover?.ptzError(
+      this.id,
+      ErrorCodes.PTZ_UNAVAILABLE,
+      `camera "${this.id}" PTZ failed: ${message}`,
+    );
     if (this.closed || !this.device) return;
     this.device = undefined;
     this.lastError = message;

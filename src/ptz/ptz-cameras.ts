@@ -23,7 +23,15 @@ export interface PtzCamerasOptions {
   onChange: (id: string) => void;
 }
 
-export class PtzCameras {
+/** What a viewer socket asks of the cameras' PTZ: this node's cameras, or in a cluster the owner's. */
+export interface PtzControl {
+  presetsOf(camera: string): readonly PtzPreset[] | undefined;
+  /** Throws a CamplexError safe to send back. */
+  command(mover: PtzMover, command: PtzCommand): void;
+  release(mover: PtzMover): void;
+}
+
+export class PtzCameras implements PtzControl {
   private readonly cameras = new Map<string, { config: string; camera: PtzCamera }>();
 
   constructor(private readonly options: PtzCamerasOptions) {}

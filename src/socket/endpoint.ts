@@ -19,12 +19,13 @@ import type { ConnectionGuard } from '../guard/connections.js';
 import type { Refusals } from '../guard/refusals.js';
 import type { Hub } from '../hub/hub.js';
 import { SUBPROTOCOL, SUBPROTOCOL_EXTENDED } from '../protocol/wire.js';
+import type { PtzControl } from '../ptz/ptz-cameras.js';
 import { Batches } from './batches.js';
 import { FrameMessages } from './frame-messages.js';
 import { Heartbeat } from './heartbeat.js';
 import type { SocketRegistry } from './registry.js';
 import { checkUpgrade, refuseUpgrade } from './upgrade.js';
-import { type PtzControl, ViewerSocket } from './viewer-socket.js';
+import { ViewerSocket } from './viewer-socket.js';
 
 /** A peer that does not answer the close handshake within this long is cut off (by ws). */
 const CLOSE_TIMEOUT_MS = 1000;

@@ -15,7 +15,7 @@ import type { WebSocket } from 'ws';
 import { visibleGroups } from '../access/scope.js';
 import type { Camera, Frame } from '../camera/camera.js';
 import type { Clock } from '../common/clock.js';
-import { CamplexError, CloseCodes, ErrorCodes } from '../common/errors.js';
+import { CamplexError, CloseCodes, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { clip } from '../common/text.js';
 import type { RefusalKind, Refusals } from '../guard/refusals.js';
@@ -33,8 +33,8 @@ import {
   type ServerMessage,
   SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
-import type { PtzPreset } from '../ptz/device.js';
 import type { PtzMover } from '../ptz/ptz-camera.js';
+import type { PtzControl } from '../ptz/ptz-cameras.js';
 import { Batches } from './batches.js';
 import type { FrameMessages } from './frame-messages.js';
 
@@ -67,14 +67,6 @@ export interface ViewerSocketOptions {
   mayMove?: (camera: string) => boolean;
   /** The cameras' PTZ (none: no camera can be moved). */
   ptz?: PtzControl;
-}
-
-/** What a viewer socket asks of the cameras' PTZ (ptz/ptz-cameras.ts). */
-export interface PtzControl {
-  presetsOf(camera: string): readonly PtzPreset[] | undefined;
-  /** Throws a CamplexError safe to send back. */
-  command(mover: PtzMover, command: PtzCommand): void;
-  release(mover: PtzMover): void;
 }
 
 /** ws error codes for limits it enforces itself, and the names camplex counts them under. */
@@ -530,14 +522,9 @@ export class ViewerSocket implements Viewer, PtzMover {
     }
   }
 
-  /** A PTZ call this viewer caused failed at the camera. */
-  ptzFailed(camera: string, message: string): void {
-    this.sendControl({
-      type: 'error',
-      code: ErrorCodes.PTZ_UNAVAILABLE,
-      message,
-      cameras: [camera],
-    });
+  /** A PTZ command of this viewer's failed later (at the camera, or on the node that owns it). */
+  ptzError(camera: string, code: ErrorCode, message: string): void {
+    this.sendControl({ type: 'error', code, message, cameras: [camera] });
   }
 
   /**

@@ -350,6 +350,22 @@ describe('parseConfig', () => {
     );
   });
 
+  it('reads a camera’s ONVIF PTZ, keeps its password secret, and refuses credentials in the URL', () => {
+    const dome = (onvif: string) =>
+      `cameras:\n  dome:\n    url: rtsp://10.0.0.9/a\n    ptz: { onvif: "${onvif}", user: admin, password: "s3cret-ptz" }\n`;
+    const config = parseConfig(dome('http://10.0.0.9/onvif/device_service'), ORIGIN);
+    assert.deepEqual(config.cameras[0]?.ptz, {
+      onvif: 'http://10.0.0.9/onvif/device_service',
+      user: 'admin',
+      password: 's3cret-ptz',
+    });
+    assert.equal(redactorFor(config, {}).redact('fault for s3cret-ptz'), 'fault for ***');
+    assertConfigError(
+      dome('http://admin:pw@10.0.0.9/onvif/device_service'),
+      `${ORIGIN}: cameras.dome.ptz.onvif: expected the ONVIF device service URL like http://192.168.1.20/onvif/device_service (credentials go in user/password)`,
+    );
+  });
+
   it('reads a cluster section: NATS URL, node name (default: the host name), lease, sign-in', () => {
     const config = parseConfig(
       `${ONE_CAMERA}cluster:\n  nats: nats://10.0.0.2:4222\n  node: n1\n  leaseSeconds: 4\n` +

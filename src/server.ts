@@ -134,8 +134,9 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
       boundary: MPJPEG_BOUNDARY,
       maxFrameBytes: config.stream.maxFrameBytes,
     });
-  /** The config in force (a reload replaces it). */
+  /** The config in force (a reload replaces it), and its groups (replaced first). */
   let current = config;
+  let groups = config.groups;
   // In a cluster, a camera runs on the node holding its lease; the others get its frames.
   const cluster = config.cluster && (await Cluster.connect(config.cluster, clock, log));
   if (cluster) lifecycle.add('cluster', () => cluster.close());
@@ -246,7 +247,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
   });
   registerRoutes(app, {
     hub,
-    groups: () => current.groups,
+    groups: () => groups,
     assets: loadAssets(options.publicDir),
     refusals,
     mjpeg: {
@@ -276,7 +277,7 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
     holders,
     stream: config.stream,
     limits: config.limits,
-    groups: () => current.groups,
+    groups: () => groups,
     ptz: cluster ? cluster.ptz(ptz) : ptz,
   });
   lifecycle.add('sockets', () => endpoint.close());
@@ -335,10 +336,12 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
         new Map(Object.entries(next.auth.tokens)),
         scopesOf(next),
       );
+      // Every hello from here on (a narrowed socket's, the new camera list's) has the new groups.
+      groups = next.groups;
       // Before the cameras change: no connection may watch on under a credential now gone.
       holders.recheck(access);
-      await hub.reconfigure(sources);
       ptz.reconfigure(next.cameras);
+      await hub.reconfigure(sources);
       current = next;
       return summary;
     },
@@ -377,7 +380,9 @@ function createAccess(config: Config): Access {
     users: new Map(Object.entries(config.auth.users)),
     tokens: new Map(Object.entries(config.auth.tokens)),
     scopes: scopesOf(config),
-    openMayMove: isLoopback(config.server.host),
+    // Open access moves cameras only where it is the machine's owner: on loopback, with no
+    // reverse proxy in front that others reach it through.
+    openMayMove: isLoopback(config.server.host) && config.server.trustedProxies.length === 0,
     logins: new LoginSessions({ ttlMs: config.auth.sessionMs, maxSessions: 10_000 }),
     failures: new FailureLimiter({
       maxFailures: config.limits.authFailuresPerMinute,

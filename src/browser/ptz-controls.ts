@@ -71,6 +71,8 @@ export class PtzControls {
     this.presets.addEventListener('change', () => {
       const preset = this.presets.value;
       this.presets.value = '';
+      // A focused list would take the next arrow or letter as another preset.
+      this.presets.blur();
       if (preset && this.camera) {
         this.releaseAll();
         this.send({ cmd: 'ptz', camera: this.camera, action: 'preset', preset });
@@ -121,14 +123,14 @@ export class PtzControls {
     if (this.camera === undefined || this.held.has(control)) return;
     this.held.add(control);
     this.root.querySelector(`[data-ptz="${control}"]`)?.setAttribute('aria-pressed', 'true');
-    this.sendState();
-    this.repeat ??= setInterval(() => this.sendState(), PTZ_KEEPALIVE_MS);
+    this.changed(control);
+    this.repeat ??= setInterval(() => this.keepAlive(), PTZ_KEEPALIVE_MS);
   }
 
   private release(control: Control): void {
     if (!this.held.delete(control)) return;
     this.root.querySelector(`[data-ptz="${control}"]`)?.removeAttribute('aria-pressed');
-    this.sendState();
+    this.changed(control);
   }
 
   private releaseAll(): void {
@@ -137,28 +139,45 @@ export class PtzControls {
       this.root.querySelector(`[data-ptz="${control}"]`)?.removeAttribute('aria-pressed');
     }
     this.held.clear();
-    this.sendState();
+    this.changed(undefined);
   }
 
-  /** What is held now, as commands: a move and a zoom, or stop when nothing is. */
-  private sendState(): void {
+  /** `control` was pressed or let go: its axis's new speed, or stop when nothing is held. */
+  private changed(control: Control | undefined): void {
     const camera = this.camera;
     if (camera === undefined) return;
     if (this.held.size === 0) {
       clearInterval(this.repeat);
       this.repeat = undefined;
       this.send({ cmd: 'ptz', camera, action: 'stop' });
-      return;
+    } else if (control === 'in' || control === 'out') {
+      this.send(this.zoomCommand(camera));
+    } else {
+      this.send(this.moveCommand(camera));
     }
-    const axis = (plus: Control, minus: Control) =>
-      ((this.held.has(plus) ? 1 : 0) - (this.held.has(minus) ? 1 : 0)) * SPEED;
-    this.send({
-      cmd: 'ptz',
-      camera,
-      action: 'move',
-      pan: axis('right', 'left'),
-      tilt: axis('up', 'down'),
-    });
-    this.send({ cmd: 'ptz', camera, action: 'zoom', zoom: axis('in', 'out') });
+  }
+
+  /**
+   * While anything is held: one command, which keeps the whole move alive on the server (pan,
+   * tilt and zoom together), so holding more controls sends no more messages.
+   */
+  private keepAlive(): void {
+    const camera = this.camera;
+    if (camera === undefined || this.held.size === 0) return;
+    const zoomOnly = [...this.held].every((control) => control === 'in' || control === 'out');
+    this.send(zoomOnly ? this.zoomCommand(camera) : this.moveCommand(camera));
+  }
+
+  private axis(plus: Control, minus: Control): number {
+    return ((this.held.has(plus) ? 1 : 0) - (this.held.has(minus) ? 1 : 0)) * SPEED;
+  }
+
+  private moveCommand(camera: string): PtzCommand {
+    const pan = this.axis('right', 'left');
+    return { cmd: 'ptz', camera, action: 'move', pan, tilt: this.axis('up', 'down') };
+  }
+
+  private zoomCommand(camera: string): PtzCommand {
+    return { cmd: 'ptz', camera, action: 'zoom', zoom: this.axis('in', 'out') };
   }
 }

@@ -226,7 +226,8 @@ export class Wall {
       case 'ArrowRight':
       case 'ArrowUp':
       case 'ArrowDown':
-        if (event.shiftKey) return; // Shift+arrows move a PTZ camera (ptz-controls.ts)
+        // Focused, Shift+arrows move a PTZ camera (ptz-controls.ts), not the page.
+        if (event.shiftKey && this.focusedId) return;
         event.preventDefault();
         this.move(id, event.key);
         return;

@@ -17,6 +17,8 @@ import { encodeName } from './names.js';
 
 const COMMANDS = 'camplex.ptz';
 const ERRORS = 'camplex.ptzerror';
+/** What the config allows as a node name (cluster.node). */
+const NODE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 /** Movers of other nodes an owner keeps at once (each goes when its socket closes). */
 const MAX_REMOTE_MOVERS = 10_000;
 
@@ -102,7 +104,9 @@ export class PtzRelay implements PtzControl {
   private onCommand(text: string): void {
     const message = JSON.parse(text) as Partial<CommandMessage>;
     const { from, mover } = message;
-    if (typeof from !== 'string' || typeof mover !== 'string' || mover.length > 20) return;
+    // Kept as map keys: a node name and a socket's number, nothing larger.
+    if (typeof from !== 'string' || !NODE_NAME.test(from)) return;
+    if (typeof mover !== 'string' || !/^\d{1,15}$/.test(mover)) return;
     const key = `${from} ${mover}`;
     if (message.release === true) {
       const known = this.remote.get(key);

@@ -350,6 +350,14 @@ describe('parseConfig', () => {
     );
   });
 
+  it('refuses one token value under two names (which one counts would depend on the order)', () => {
+    const token = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    assertConfigError(
+      `${ONE_CAMERA}auth:\n  tokens:\n    ha: "${token}"\n    kiosk: { token: "${token}", cameras: [front] }\n`,
+      `${ORIGIN}: auth.tokens.kiosk: the same token as auth.tokens.ha: give each its own`,
+    );
+  });
+
   it('reads a camera’s ONVIF PTZ, keeps its password secret, and refuses credentials in the URL', () => {
     const dome = (onvif: string) =>
       `cameras:\n  dome:\n    url: rtsp://10.0.0.9/a\n    ptz: { onvif: "${onvif}", user: admin, password: "s3cret-ptz" }\n`;
@@ -360,6 +368,14 @@ describe('parseConfig', () => {
       password: 's3cret-ptz',
     });
     assert.equal(redactorFor(config, {}).redact('fault for s3cret-ptz'), 'fault for ***');
+    assertConfigError(
+      dome('http://10.0.0.9:99999/onvif/device_service'),
+      `${ORIGIN}: cameras.dome.ptz.onvif: expected the ONVIF device service URL like http://192.168.1.20/onvif/device_service (credentials go in user/password)`,
+    );
+    assertConfigError(
+      'cameras:\n  dome:\n    url: rtsp://10.0.0.9/a\n    ptz: { onvif: "http://10.0.0.9/", password: "pässword" }\n',
+      `${ORIGIN}: cameras.dome.ptz.password: expected a password of printable ASCII (the ONVIF client hashes it as ASCII)`,
+    );
     assertConfigError(
       dome('http://admin:pw@10.0.0.9/onvif/device_service'),
       `${ORIGIN}: cameras.dome.ptz.onvif: expected the ONVIF device service URL like http://192.168.1.20/onvif/device_service (credentials go in user/password)`,

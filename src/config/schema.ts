@@ -93,12 +93,27 @@ const cameraSchema = z.strictObject({
   /** Pan, tilt and zoom over ONVIF: the device service's address and its own credentials. */
   ptz: z
     .strictObject({
-      onvif: z.string().regex(/^https?:\/\/[^\s/@]+(\/\S*)?$/, {
-        error:
-          'expected the ONVIF device service URL like http://192.168.1.20/onvif/device_service (credentials go in user/password)',
-      }),
-      user: z.string().min(1).max(256).optional(),
-      password: z.string().min(1).max(1024).optional(),
+      onvif: z
+        .string()
+        .refine((url) => /^https?:\/\/[^\s/@]+(\/\S*)?$/.test(url) && URL.canParse(url), {
+          error:
+            'expected the ONVIF device service URL like http://192.168.1.20/onvif/device_service (credentials go in user/password)',
+        }),
+      // The ONVIF client writes the user into SOAP and a header as it is, and hashes the
+      // password as ASCII: what it would garble is refused here, clearly.
+      user: z
+        .string()
+        .regex(/^[^\s<>&"'\p{Cc}]{1,256}$/u, {
+          error:
+            'expected a user name without spaces or < > & " \' (the ONVIF client cannot send them)',
+        })
+        .optional(),
+      password: z
+        .string()
+        .regex(/^[\x20-\x7e]{1,1024}$/, {
+          error: 'expected a password of printable ASCII (the ONVIF client hashes it as ASCII)',
+        })
+        .optional(),
     })
     .optional(),
 });
@@ -311,6 +326,17 @@ export type CameraConfig = Config['cameras'][number];
 function checkAcrossKeys(file: FileConfig, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) =>
     ctx.addIssue({ code: 'custom', path, message });
+  // One token value under two names would be whichever is listed first: a scoped token could
+  // turn out unscoped, or gain PTZ.
+  const names = new Map<string, string>();
+  for (const [name, entry] of Object.entries(file.auth.tokens)) {
+    const token = typeof entry === 'string' ? entry : entry.token;
+    const other = names.get(token);
+    if (other !== undefined) {
+      issue(['auth', 'tokens', name], `the same token as auth.tokens.${other}: give each its own`);
+    }
+    names.set(token, name);
+  }
   for (const kind of ['users', 'tokens'] as const) {
     const entries: Array<[string, string | ScopeFields]> = Object.entries(file.auth[kind]);
     for (const [name, entry] of entries) {

@@ -296,7 +296,10 @@ async function checkPtz(id: string, connect: ConnectPtz, redactor: Redactor): Pr
     return { id, ok: true, presets: [...device.presets] };
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
-    return { id, ok: false, reason: redactor.redact(text).slice(0, 200) };
+    // What a device says reaches a terminal: no control characters (escape sequences).
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+    const printable = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+    return { id, ok: false, reason: redactor.redact(printable).slice(0, 200) };
   }
 }
 

@@ -9,8 +9,12 @@
  *   dies; a move held longer is renewed before that timeout runs out.
  * - What the camera should do is one wanted state (velocity, or a preset to go to); one call at a
  *   time brings the camera to it, so a stop is never overtaken by a slow move before it, and a
- *   burst of changes costs the calls of its last state only.
- * - Changes (a new speed, a preset) are rate-limited per camera; repeats and stops are not.
+ *   burst of changes costs the calls of its last state only. Each call and each connect has a
+ *   deadline, so a device that never answers cannot hold the queue.
+ * - When camplex cannot know whether the camera moves (a call failed, a preset is travelling),
+ *   the next stop is sent whatever camplex last asked, and after a reconnect a Stop goes first.
+ *   A stop is taken even while the camera does not answer, and sent once it does.
+ * - Speeding up and presets are rate-limited per camera; repeats, slowing down and stops are not.
  */
 import { backoffDelay } from '../common/backoff.js';
 import type { Clock } from '../common/clock.js';
@@ -37,6 +41,9 @@ export const RENEW_MS = ONVIF_MOVE_TIMEOUT_MS / 2;
 export const RATE_BURST = 10;
 export const RATE_PER_SECOND = 5;
 const RECONNECT = { initialMs: 1000, maxMs: 60_000 };
+/** The longest one call, and one connect (several calls), may take before it counts as failed. */
+export const CALL_DEADLINE_MS = 6000;
+export const CONNECT_DEADLINE_MS = 20_000;
 
 /** Who moves a camera: a viewer socket, or one on another node (told when a call fails later). */
 export interface PtzMover {
@@ -69,10 +76,13 @@ export class PtzCamera {
   private preset: string | undefined;
   private mover: PtzMover | undefined;
   private deadman: unknown;
-  /** What the camera was last told, and when. */
-  private applied: Velocity = STILL;
+  /** What the camera was last told and took, and when; undefined: unknown (it may be moving). */
+  private applied: Velocity | undefined = STILL;
   private appliedAt = Number.NEGATIVE_INFINITY;
-  private calling = false;
+  /** A stop must go even if the wanted state looks reached (what the camera does is unknown). */
+  private stopOwed = false;
+  /** The call in flight, if any. */
+  private inFlight: Promise<void> | undefined;
 
   private tokens = RATE_BURST;
   private tokensAt: number;
@@ -100,24 +110,23 @@ export class PtzCamera {
 
   /**
    * Applies a client's command; throws a CamplexError safe to send back (not connected, rate
-   * limited). A failure of the camera itself comes later, to `mover.ptzError`.
+   * limited, no such preset). A failure of the camera itself comes later, to `mover.ptzError`.
    */
   command(mover: PtzMover, command: PtzCommand): void {
-    if (!this.device) {
-      const why = this.lastError ? `: ${this.lastError}` : ' yet';
-      throw new CamplexError(
-        ErrorCodes.PTZ_UNAVAILABLE,
-        `camera "${this.id}" PTZ does not answer${why}`,
-      );
-    }
-    // Whoever moves it, anyone who may move the camera may stop it.
+    // Whoever moves it, anyone who may move the camera may stop it: even now, if it does not
+    // answer (the stop goes once it does).
     if (command.action === 'stop') {
       this.halt();
       return;
     }
+    const device = this.device;
+    if (!device) {
+      // Why exactly is for the log and `camplex doctor`, not for every page.
+      throw new CamplexError(ErrorCodes.PTZ_UNAVAILABLE, `camera "${this.id}" PTZ does not answer`);
+    }
     if (command.action === 'preset') {
-      // Only a token the camera listed goes to it (the ONVIF client writes it into SOAP as it is).
-      if (!this.device.presets.some((preset) => preset.token === command.preset)) {
+      // Only a token the camera listed goes to it.
+      if (!device.presets.some((preset) => preset.token === command.preset)) {
         throw new CamplexError(
           ErrorCodes.BAD_MESSAGE,
           `camera "${this.id}" has no preset ${JSON.stringify(command.preset)}`,
@@ -136,7 +145,9 @@ export class PtzCamera {
       command.action === 'move'
         ? { ...current, pan: command.pan, tilt: command.tilt }
         : { ...current, zoom: command.zoom };
-    if (!sameVelocity(next, current)) this.charge(); // a repeat (keep-alive) costs nothing
+    // A repeat (keep-alive) costs nothing, and neither does slowing down: a limit must never
+    // keep a camera moving faster than its page asks.
+    if (speedsUp(current, next)) this.charge();
     this.mover = mover;
     this.wanted = next;
     this.preset = undefined;
@@ -144,15 +155,18 @@ export class PtzCamera {
     this.pump();
   }
 
-  /** `mover` went (its socket closed): a move it holds stops now. */
+  /** `mover` went (its socket closed, or it may no longer move): a move it holds stops now. */
   release(mover: PtzMover): void {
     if (this.mover === mover) this.halt();
   }
 
-  /** Stops a move in progress (best effort) and forgets the device. */
+  /** Stops a move in progress (best effort, after the call in flight) and forgets the device. */
   close(): void {
-    if (this.device && !isStill(this.applied)) {
-      this.device.stop().catch((error: unknown) => this.warn('stop on close failed', error));
+    const device = this.device;
+    if (device && !(this.applied && isStill(this.applied))) {
+      void (this.inFlight ?? Promise.resolve())
+        .then(() => this.deadline(device.stop(), CALL_DEADLINE_MS, 'Stop'))
+        .catch((error: unknown) => this.warn('stop on close failed', error));
     }
     this.closed = true;
     this.clearDeadman();
@@ -177,6 +191,7 @@ export class PtzCamera {
   }
 
   private halt(): void {
+    if (this.applied === undefined) this.stopOwed = true;
     this.clearDeadman();
     this.mover = undefined;
     this.wanted = STILL;
@@ -203,51 +218,56 @@ export class PtzCamera {
   /** Makes the next call that brings the camera to the wanted state, one at a time. */
   private pump(): void {
     const device = this.device;
-    if (this.calling || !device || this.closed) return;
+    if (this.inFlight || !device || this.closed) return;
     const now = this.options.clock.now();
-    let call: (() => Promise<void>) | undefined;
     const wanted = this.wanted;
+    const applied = this.applied;
+    let call: Promise<void> | undefined;
+    let name = '';
     if (this.preset !== undefined) {
       const token = this.preset;
       this.preset = undefined;
-      call = () => device.gotoPreset(token);
-      this.applied = STILL;
+      name = 'GotoPreset';
+      call = device.gotoPreset(token);
+      this.applied = undefined; // travelling: a stop asked now must go
+      this.stopOwed = false;
     } else if (
-      !sameVelocity(wanted, this.applied) ||
-      (!isStill(wanted) && now - this.appliedAt >= RENEW_MS)
+      applied === undefined
+        ? this.stopOwed || !isStill(wanted)
+        : !sameVelocity(wanted, applied) || (!isStill(wanted) && now - this.appliedAt >= RENEW_MS)
     ) {
-      call = isStill(wanted)
-        ? () => device.stop()
-        : () => device.move(wanted, ONVIF_MOVE_TIMEOUT_MS);
+      name = isStill(wanted) ? 'Stop' : 'ContinuousMove';
+      call = isStill(wanted) ? device.stop() : device.move(wanted, ONVIF_MOVE_TIMEOUT_MS);
       this.applied = wanted;
       this.appliedAt = now;
+      this.stopOwed = false;
     }
     if (!call) return;
     const mover = this.mover;
-    this.calling = true;
-    call()
-      .catch((error: unknown) => this.failed(mover, error))
+    const running = this.deadline(call, CALL_DEADLINE_MS, name)
+      .catch((error: unknown) => this.failed(device, mover, error))
+      .catch((error: unknown) => this.warn('PTZ failure handling failed', error))
       .finally(() => {
-        this.calling = false;
+        this.inFlight = undefined;
         this.pump();
       });
+    this.inFlight = running;
   }
 
-  /** A call failed: the mover hears why, and the device is connected anew. */
-  private failed(mover: PtzMover | undefined, error: unknown): void {
-    const message = this.describe(error);
+  /**
+   * A call failed: the mover hears it, the camera may be moving (a stop goes first once it
+   * answers again), and the device is connected anew.
+   */
+  private failed(device: PtzDevice, mover: PtzMover | undefined, error: unknown): void {
     this.warn('PTZ call failed', error);
-    mover?.ptzError(
-      this.id,
-      ErrorCodes.PTZ_UNAVAILABLE,
-      `camera "${this.id}" PTZ failed: ${message}`,
-    );
-    if (this.closed || !this.device) return;
-    this.device = undefined;
-    this.lastError = message;
+    mover?.ptzError(this.id, ErrorCodes.PTZ_UNAVAILABLE, `camera "${this.id}" PTZ failed`);
+    this.applied = undefined;
+    this.stopOwed = true;
     this.wanted = STILL;
-    this.applied = STILL;
     this.clearDeadman();
+    if (this.closed || this.device !== device) return;
+    this.device = undefined;
+    this.lastError = this.describe(error);
     this.options.onChange();
     this.scheduleConnect();
   }
@@ -255,28 +275,52 @@ export class PtzCamera {
   private async connect(): Promise<void> {
     if (this.connecting || this.closed) return;
     this.connecting = true;
+    let device: PtzDevice;
     try {
-      const device = await this.options.connect();
-      if (this.closed) return;
-      this.device = device;
-      this.attempt = 0;
-      this.lastError = undefined;
-      this.options.log.info({ camera: this.id, presets: device.presets.length }, 'PTZ connected');
-      this.options.onChange();
+      device = await this.deadline(this.options.connect(), CONNECT_DEADLINE_MS, 'connect');
     } catch (error) {
       if (this.closed) return;
       this.lastError = this.describe(error);
       if (this.attempt === 0) this.warn('PTZ does not answer (retrying)', error);
       this.scheduleConnect();
+      return;
     } finally {
       this.connecting = false;
     }
+    if (this.closed) return;
+    this.device = device;
+    this.attempt = 0;
+    this.lastError = undefined;
+    this.options.log.info({ camera: this.id, presets: device.presets.length }, 'PTZ connected');
+    this.pump(); // a stop first, when it may still be moving from before
+    this.options.onChange();
   }
 
   private scheduleConnect(): void {
     this.attempt++;
     const delay = backoffDelay(this.attempt, this.options.random, RECONNECT);
     this.retryTimer = this.options.clock.setTimeout(() => void this.connect(), delay);
+  }
+
+  /** `promise`, or a rejection once `ms` passed without it settling. */
+  private deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    const { clock } = this.options;
+    return new Promise<T>((resolve, reject) => {
+      const timer = clock.setTimeout(
+        () => reject(new Error(`${what} took longer than ${ms / 1000} s`)),
+        ms,
+      );
+      promise.then(
+        (value) => {
+          clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   private describe(error: unknown): string {
@@ -287,4 +331,11 @@ export class PtzCamera {
   private warn(message: string, error: unknown): void {
     this.options.log.warn({ camera: this.id, error: this.describe(error) }, message);
   }
+}
+
+/** Whether going from `from` to `to` makes any axis faster or turns it around. */
+function speedsUp(from: Velocity, to: Velocity): boolean {
+  const faster = (a: number, b: number) =>
+    Math.abs(b) > Math.abs(a) || (b !== 0 && Math.sign(b) !== Math.sign(a));
+  return faster(from.pan, to.pan) || faster(from.tilt, to.tilt) || faster(from.zoom, to.zoom);
 }

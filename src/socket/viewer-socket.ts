@@ -332,8 +332,10 @@ export class ViewerSocket implements Viewer, PtzMover {
 
   /** What this viewer is told of a camera: with its PTZ controls when it may move it. */
   private shown(info: CameraInfo): CameraInfo {
+    // Whatever came in (a state from another node), the controls are this node's to give.
+    const { ptz: _ignored, ...rest } = info;
     const presets = this.mayMove(info.id) ? this.options.ptz?.presetsOf(info.id) : undefined;
-    return presets ? { ...info, ptz: { presets: [...presets] } } : info;
+    return presets ? { ...rest, ptz: { presets: [...presets] } } : rest;
   }
 
   private sendHello(cameras: CameraInfo[]): void {

@@ -206,9 +206,14 @@ describe('PTZ over ONVIF', () => {
     const mover = await open(bearer(MOVER));
     assert.equal(ptzOf(mover, 'late'), undefined);
     const refused = await mover.reply(
-      JSON.stringify({ cmd: 'ptz', camera: 'late', action: 'stop' }),
+      JSON.stringify({ cmd: 'ptz', camera: 'late', action: 'move', pan: 1, tilt: 0 }),
     );
-    assert.equal(refused.type === 'error' && refused.code, 'CAMPLEX_ERR_PTZ_UNAVAILABLE');
+    assert.deepEqual(refused, {
+      type: 'error',
+      code: 'CAMPLEX_ERR_PTZ_UNAVAILABLE',
+      message: 'camera "late" PTZ does not answer',
+      cameras: ['late'],
+    });
     late.setOffline(false);
     await waitFor(async () => ptzOf(mover, 'late') !== undefined, {
       timeoutMs: 20_000,

@@ -160,6 +160,12 @@ describe('users scoped to some cameras', () => {
       timeoutMs: 5000,
       what: 'hello with the porch added to the group',
     });
+    const hello = socket.messages.filter((m) => m.type === 'hello').at(-1);
+    assert.deepEqual(
+      hello?.type === 'hello' && hello.groups,
+      { outside: ['garden', 'porch'] },
+      'the tab of the group has the new camera too',
+    );
     const reply = await socket.reply(JSON.stringify({ cmd: 'subscribe', cameras: ['porch'] }));
     assert.deepEqual(reply, { type: 'subscribed', cameras: ['porch'] });
     await waitFor(async () => socket.framesOf('porch') > 2, {

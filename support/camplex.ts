@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './processes.js';
 import { requireTool } from './rtsp.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -122,4 +123,15 @@ export async function startCamplexProcess(
       return exited;
     },
   };
+}
+
+/** Runs `change` (it rewrites the config file), SIGHUPs camplex and waits for its reload. */
+export async function reloadWith(camplex: CamplexProcess, change: () => void): Promise<void> {
+  const mark = camplex.lines.length;
+  change();
+  process.kill(camplex.pid, 'SIGHUP');
+  await waitFor(
+    async () => camplex.lines.slice(mark).some((line) => line.includes('config reloaded')),
+    { timeoutMs: 8000, what: 'the reload' },
+  );
 }

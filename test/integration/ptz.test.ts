@@ -11,7 +11,7 @@ import { hashPassword } from '../../src/access/password.js';
 import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
 import { type OnvifDevice, startOnvifDevice } from '../../support/onvif-device.js';
 import { waitFor } from '../../support/processes.js';
-import { type Client, connectClient, httpRequest } from '../security/clients.js';
+import { type Client, connectClient, signIn } from '../security/clients.js';
 
 const MOVER = 'ptz-mover-token-0123456789abcdefghijklmn';
 const WATCHER = 'ptz-watcher-token-0123456789abcdefghijkl';
@@ -179,16 +179,7 @@ describe('PTZ over ONVIF', () => {
   });
 
   it('lets a user given as a bare hash move cameras', async () => {
-    const signIn = await httpRequest(port, '/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `user=admin&password=${encodeURIComponent('admin passphrase')}`,
-    });
-    const cookie = [signIn.headers['set-cookie'] ?? []]
-      .flat()
-      .find((line) => line.startsWith('camplex_session='))
-      ?.split(';')[0];
-    assert.ok(cookie);
+    const cookie = await signIn(port, 'admin', 'admin passphrase');
     const admin = await open({ cookie });
     await waitFor(async () => ptzOf(admin, 'dome') !== undefined, {
       timeoutMs: 10_000,

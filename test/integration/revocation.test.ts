@@ -13,9 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/access/password.js';
-import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type CamplexProcess, reloadWith, startCamplexProcess } from '../../support/camplex.js';
 import { waitFor } from '../../support/processes.js';
-import { type Client, connectClient, httpRequest } from '../security/clients.js';
+import {
+  type Client,
+  connectClient,
+  helloIds,
+  httpRequest,
+  signIn as signInAt,
+} from '../security/clients.js';
 
 const NVR = 'revocation-nvr-token-0123456789abcdefghij';
 const PANEL = 'revocation-panel-token-0123456789abcdefgh';
@@ -84,36 +90,12 @@ describe('credentials that change under open connections', () => {
       ].join('\n'),
     );
   /** Writes the file, SIGHUPs, and waits for the reload's log line. */
-  const reload = async (credentials: Credentials) => {
-    const mark = camplex.lines.length;
-    write(credentials);
-    process.kill(camplex.pid, 'SIGHUP');
-    await waitFor(
-      async () => camplex.lines.slice(mark).some((line) => line.includes('config reloaded')),
-      { timeoutMs: 8000, what: 'the reload' },
-    );
-  };
-  const signIn = async (user: string, password: string) => {
-    const reply = await httpRequest(port, '/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `user=${user}&password=${encodeURIComponent(password)}`,
-    });
-    assert.equal(reply.status, 303, reply.body);
-    const cookie = [reply.headers['set-cookie'] ?? []]
-      .flat()
-      .find((line) => line.startsWith('camplex_session='));
-    assert.ok(cookie, 'a session cookie');
-    return cookie.split(';')[0] ?? '';
-  };
+  const reload = (credentials: Credentials) => reloadWith(camplex, () => write(credentials));
+  const signIn = (user: string, password: string) => signInAt(port, user, password);
   const open = async (options: Parameters<typeof connectClient>[1]) => {
     const client = await connectClient(`ws://127.0.0.1:${port}/ws/cameras`, options);
     clients.push(client);
     return client;
-  };
-  const helloIds = (client: Client) => {
-    const hello = client.messages.filter((m) => m.type === 'hello').at(-1);
-    return hello?.type === 'hello' ? hello.cameras.map((camera) => camera.id) : [];
   };
 
   before(async () => {

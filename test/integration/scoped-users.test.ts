@@ -11,9 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/access/password.js';
-import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type CamplexProcess, reloadWith, startCamplexProcess } from '../../support/camplex.js';
 import { waitFor } from '../../support/processes.js';
-import { type Client, connectClient, httpRequest } from '../security/clients.js';
+import {
+  type Client,
+  connectClient,
+  helloIds,
+  httpRequest,
+  signIn as signInAt,
+} from '../security/clients.js';
 
 const PASSWORD = 'a long household passphrase';
 const HASH = hashPassword(PASSWORD);
@@ -48,36 +54,12 @@ describe('users scoped to some cameras', () => {
         '',
       ].join('\n'),
     );
-  const reload = async (scopes: Scopes) => {
-    const mark = camplex.lines.length;
-    write(scopes);
-    process.kill(camplex.pid, 'SIGHUP');
-    await waitFor(
-      async () => camplex.lines.slice(mark).some((line) => line.includes('config reloaded')),
-      { timeoutMs: 8000, what: 'the reload' },
-    );
-  };
-  const signIn = async (user: string) => {
-    const reply = await httpRequest(port, '/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `user=${user}&password=${encodeURIComponent(PASSWORD)}`,
-    });
-    assert.equal(reply.status, 303, reply.body);
-    const cookie = [reply.headers['set-cookie'] ?? []]
-      .flat()
-      .find((line) => line.startsWith('camplex_session='));
-    assert.ok(cookie, 'a session cookie');
-    return cookie.split(';')[0] ?? '';
-  };
+  const reload = (scopes: Scopes) => reloadWith(camplex, () => write(scopes));
+  const signIn = (user: string) => signInAt(port, user, PASSWORD);
   const open = async (cookie: string) => {
     const client = await connectClient(camplex.wsUrl, { headers: { cookie } });
     clients.push(client);
     return client;
-  };
-  const helloIds = (client: Client) => {
-    const hello = client.messages.filter((m) => m.type === 'hello').at(-1);
-    return hello?.type === 'hello' ? hello.cameras.map((camera) => camera.id) : [];
   };
 
   before(async () => {

@@ -163,3 +163,24 @@ export function httpRequest(port: number, path: string, options: HttpOptions = {
     req.end(options.body);
   });
 }
+
+/** Signs `user` in at /login; the `camplex_session=...` cookie pair to send back. */
+export async function signIn(port: number, user: string, password: string): Promise<string> {
+  const reply = await httpRequest(port, '/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `user=${encodeURIComponent(user)}&password=${encodeURIComponent(password)}`,
+  });
+  if (reply.status !== 303) throw new Error(`sign-in of ${user}: ${reply.status} ${reply.body}`);
+  const cookie = [reply.headers['set-cookie'] ?? []]
+    .flat()
+    .find((line) => line.startsWith('camplex_session='));
+  if (!cookie) throw new Error(`sign-in of ${user}: no session cookie`);
+  return cookie.split(';')[0] ?? '';
+}
+
+/** The camera ids of the last `hello` `client` got. */
+export function helloIds(client: Client): string[] {
+  const hello = client.messages.filter((m) => m.type === 'hello').at(-1);
+  return hello?.type === 'hello' ? hello.cameras.map((camera) => camera.id) : [];
+}

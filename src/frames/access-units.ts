@@ -95,14 +95,34 @@ export class AccessUnitReader {
     if (!nals) return this.read(sample);
     const first = nals[0];
     const delimited = first !== undefined && this.typeOf(first[0] ?? 0) === this.delimiterType;
-    const pieces: Uint8Array[] = delimited ? [] : [DELIMITERS[this.options.codec]];
-    for (const nal of nals) pieces.push(START_CODE, nal);
-    return this.read(concat(pieces));
+    const delimiter = delimited ? undefined : DELIMITERS[this.options.codec];
+    let bytes = delimiter?.length ?? 0;
+    for (const nal of nals) bytes += START_CODE.length + nal.length;
+    // The unit and where its NAL units start, written in one pass: no search for start codes.
+    const unit = new Uint8Array(bytes);
+    const found: Nal[] = [];
+    let at = 0;
+    if (delimiter) {
+      unit.set(delimiter, 0);
+      found.push({ start: 0, header: START_CODE.length, type: this.delimiterType });
+      at = delimiter.length;
+    }
+    for (const nal of nals) {
+      unit.set(START_CODE, at);
+      unit.set(nal, at + START_CODE.length);
+      found.push({ start: at, header: at + START_CODE.length, type: this.typeOf(nal[0] ?? 0) });
+      at += START_CODE.length + nal.length;
+    }
+    return this.classify(unit, found);
   }
 
   /** One Annex B unit from its delimiter on: what it is, or undefined when it is dropped. */
   read(unit: Uint8Array): AccessUnit | undefined {
-    const nals = this.nalsOf(unit);
+    return this.classify(unit, this.nalsOf(unit));
+  }
+
+  /** Unit `unit`, whose NAL units are `nals`: what it is, or undefined when it is dropped. */
+  private classify(unit: Uint8Array, nals: Nal[]): AccessUnit | undefined {
     if (nals[0] === undefined || nals[0].type !== this.delimiterType) {
       this.stats.dropped['no-delimiter']++; // noise before the first delimiter
       return undefined;

@@ -208,6 +208,18 @@ function main(): void {
     const cadence = new AckCadence();
     let greeted = false;
     let flushTimer: NodeJS.Timeout | undefined;
+    let lastFrameAt = 0;
+    // As the dashboard does (browser/camera-socket.ts): what waits is acknowledged once frames
+    // paused for ACK_FLUSH_MS; while they flow, the cadence alone acknowledges.
+    const flush = () => {
+      const quiet = performance.now() - lastFrameAt;
+      if (quiet < ACK_FLUSH_MS) {
+        flushTimer = setTimeout(flush, ACK_FLUSH_MS - quiet);
+        return;
+      }
+      flushTimer = undefined;
+      sendAck(cadence.flush());
+    };
     const sendAck = (bytes: number | undefined) => {
       if (bytes !== undefined) ws.send(JSON.stringify({ cmd: 'ack', bytes }));
     };
@@ -231,11 +243,9 @@ function main(): void {
         client.bytes += data.length;
         if (acks) {
           sendAck(cadence.take(data.length));
+          lastFrameAt = performance.now();
           if (cadence.pending && flushTimer === undefined) {
-            flushTimer = setTimeout(() => {
-              flushTimer = undefined;
-              sendAck(cadence.flush());
-            }, ACK_FLUSH_MS);
+            flushTimer = setTimeout(flush, ACK_FLUSH_MS);
           }
         }
         if (kind === 'slow') {

@@ -25,7 +25,10 @@ import {
 
 /** Prefix of the subprotocol that carries a token (browsers cannot set headers on a socket). */
 const TOKEN_SUBPROTOCOL_PREFIX = 'camplex.token.';
-/** How long after the first frame not yet acknowledged it is acknowledged anyway (frames stopped). */
+/**
+ * Frames not yet acknowledged (less than the cadence's step) are acknowledged once no frame came
+ * for this long: frames stopped or paused. While they flow, the cadence alone acknowledges.
+ */
 const ACK_FLUSH_MS = 100;
 /**
  * Frames the server may hold back to send several in one message: one message event and one
@@ -183,7 +186,16 @@ export class CameraSocket {
     }
   }
 
+  /** When the last frame message came (performance.now()). */
+  private lastFrameAt = 0;
+
+  /** Frames paused: what waits is acknowledged; still flowing: looked at again later. */
   private readonly flushAcks = () => {
+    const quiet = performance.now() - this.lastFrameAt;
+    if (quiet < ACK_FLUSH_MS) {
+      this.ackTimer = setTimeout(this.flushAcks, ACK_FLUSH_MS - quiet);
+      return;
+    }
     this.ackTimer = undefined;
     this.ack(this.acks.flush());
   };
@@ -200,6 +212,7 @@ export class CameraSocket {
       // Acked on arrival, before any tile sees it: a tile that throws must not freeze the
       // window every other camera of the page shares.
       this.ack(this.acks.take(data.byteLength));
+      this.lastFrameAt = performance.now();
       if (this.acks.pending && this.ackTimer === undefined) {
         this.ackTimer = setTimeout(this.flushAcks, ACK_FLUSH_MS);
       }

@@ -5,7 +5,8 @@
  * them to a Camera to play a video camera without ffmpeg.
  */
 import generator, { type AudioTrack, type VideoTrack } from 'mux.js/lib/mp4/mp4-generator.js';
-import { lengthPrefixed, nalUnits } from '../src/browser/fmp4.js';
+import { nalUnits } from '../src/browser/fmp4.js';
+import { lengthPrefixed } from '../src/common/bytes.js';
 
 /** 90 kHz ticks a frame at 15 fps. */
 const FRAME_TICKS = 6000;

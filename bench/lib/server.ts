@@ -371,7 +371,11 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS).unref();
     void writeProfile()
       .then(() => server.close())
-      .then(() => process.exit(0));
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        console.error('bench server: closing failed', error);
+        process.exit(1);
+      });
   });
 }
 

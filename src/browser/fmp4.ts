@@ -13,7 +13,7 @@ import generator, {
   type SampleFlags,
   type VideoTrack,
 } from 'mux.js/lib/mp4/mp4-generator.js';
-import { concat, equal, fromHex } from '../common/bytes.js';
+import { concat, equal, fromHex, lengthPrefixed } from '../common/bytes.js';
 import { readSps } from '../frames/parameter-sets.js';
 
 /** Ticks per second of the video timeline (mux.js writes 90 kHz). */
@@ -210,17 +210,4 @@ export function nalUnits(data: Uint8Array): Uint8Array[] {
 
 function typeOf(nal: Uint8Array): number {
   return (nal[0] ?? 0) & 0x1f;
-}
-
-/** NAL units each behind its 4-byte length, as MP4 stores them. */
-export function lengthPrefixed(nals: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(nals.reduce((sum, nal) => sum + 4 + nal.length, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const nal of nals) {
-    view.setUint32(at, nal.length);
-    out.set(nal, at + 4);
-    at += 4 + nal.length;
-  }
-  return out;
 }

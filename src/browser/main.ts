@@ -12,6 +12,7 @@ import type { CameraInfo } from '../protocol/wire.js';
 import { Connection } from './connection.js';
 import { OnScreen } from './on-screen.js';
 import { PtzControls } from './ptz-controls.js';
+import { isShortcut } from './shortcuts.js';
 import type { Tile } from './tile.js';
 import { Wall } from './wall.js';
 import { WallChoices } from './wall-choices.js';
@@ -201,15 +202,7 @@ stopAll.addEventListener('click', () => setStreaming(false));
 back.addEventListener('click', () => wall.focus(undefined));
 soundButton.addEventListener('click', toggleSound);
 document.addEventListener('keydown', (event) => {
-  if (
-    (event.key === 'm' || event.key === 'M') &&
-    !event.ctrlKey &&
-    !event.metaKey &&
-    !event.altKey
-  ) {
-    if ((event.target as HTMLElement | null)?.closest?.('input, textarea, select, dialog')) return;
-    toggleSound();
-  }
+  if ((event.key === 'm' || event.key === 'M') && isShortcut(event)) toggleSound();
 });
 fullscreen.addEventListener('click', () => wall.toggleFullscreen());
 fullscreen.hidden = !document.fullscreenEnabled;

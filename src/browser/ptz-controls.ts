@@ -10,6 +10,7 @@
  * page loses focus or is hidden. The server stops the camera by itself when the repeats stop.
  */
 import { PTZ_KEEPALIVE_MS, type PtzCommand, type PtzPreset } from '../protocol/wire.js';
+import { isShortcut } from './shortcuts.js';
 
 /** The speed of a held control (of -1 to 1): slow enough to aim. */
 const SPEED = 0.5;
@@ -106,8 +107,7 @@ export class PtzControls {
   }
 
   private onKey(event: KeyboardEvent, down: boolean): void {
-    if (this.camera === undefined || event.altKey || event.ctrlKey || event.metaKey) return;
-    if ((event.target as HTMLElement | null)?.closest?.('input, select, textarea, dialog')) return;
+    if (this.camera === undefined || !isShortcut(event)) return;
     const control = event.shiftKey && KEYS[event.key] ? KEYS[event.key] : ZOOM_KEYS[event.key];
     if (!control) {
       // Shift let go before the arrow: that arrow's hold ends too.

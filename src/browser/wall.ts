@@ -7,6 +7,7 @@
  * PageDown turn pages (Shift+arrows are left to a PTZ camera's controls). Tiles that are not shown are `display: none`, so the dashboard's
  * IntersectionObserver unsubscribes them: what is not on screen costs nothing.
  */
+import { isShortcut } from './shortcuts.js';
 import { fitWall, type WallLayout } from './wall-layout.js';
 
 const GAP_PX = 6;
@@ -201,10 +202,8 @@ export class Wall {
   }
 
   private onKey(event: KeyboardEvent): void {
-    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
-    const target = event.target as HTMLElement;
-    if (target.closest('input, select, textarea, dialog')) return;
-    const tile = tileOf(target);
+    if (event.defaultPrevented || !isShortcut(event)) return;
+    const tile = tileOf(event.target);
     const id = tile?.dataset.camera;
     switch (event.key) {
       case 'Escape':

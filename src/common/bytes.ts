@@ -10,6 +10,29 @@ export function concat(pieces: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * `pieces`, each behind its length as 32 bits big-endian (how MP4 stores NAL units and how a
+ * batch carries frame messages), written into a new array of `lead + ...` bytes from `lead` on:
+ * the first `lead` bytes are the caller's. `allocate` may hand out memory that is not zeroed.
+ */
+export function lengthPrefixed(
+  pieces: readonly Uint8Array[],
+  lead = 0,
+  allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes),
+): Uint8Array {
+  let bytes = lead;
+  for (const piece of pieces) bytes += 4 + piece.length;
+  const out = allocate(bytes);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let at = lead;
+  for (const piece of pieces) {
+    view.setUint32(at, piece.length);
+    out.set(piece, at + 4);
+    at += 4 + piece.length;
+  }
+  return out;
+}
+
 export function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

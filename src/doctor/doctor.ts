@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { Camera, type CameraListener, type Frame } from '../camera/camera.js';
 import { systemClock } from '../common/clock.js';
 import { createLog } from '../common/log.js';
+import { printable } from '../common/text.js';
 import type { CameraConfig, Config } from '../config/schema.js';
 import { streamsOf } from '../config/streams.js';
 import { MPJPEG_BOUNDARY } from '../ffmpeg/args.js';
@@ -296,10 +297,8 @@ async function checkPtz(id: string, connect: ConnectPtz, redactor: Redactor): Pr
     return { id, ok: true, presets: [...device.presets] };
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
-    // What a device says reaches a terminal: no control characters (escape sequences).
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
-    const printable = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-    return { id, ok: false, reason: redactor.redact(printable).slice(0, 200) };
+    // What a device says reaches a terminal: no escape sequences.
+    return { id, ok: false, reason: redactor.redact(printable(text)).slice(0, 200) };
   }
 }
 

@@ -4,6 +4,7 @@
  * are tested against.
  */
 import type { AudioInfo, CameraInfo, CameraState, PtzPreset } from '../camera/states.js';
+import { lengthPrefixed } from '../common/bytes.js';
 import { CAMERA_ID_PATTERN, STREAM_NAME_PATTERN } from '../common/camera-id.js';
 import { CamplexError, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import { clip } from '../common/text.js';
@@ -318,19 +319,10 @@ export function decodeFrame(message: Uint8Array): { camera: string; payload: Uin
  */
 export function encodeBatch(
   messages: readonly Uint8Array[],
-  allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes),
+  allocate?: (bytes: number) => Uint8Array,
 ): Uint8Array {
-  let bytes = 1;
-  for (const message of messages) bytes += 4 + message.length;
-  const batch = allocate(bytes);
+  const batch = lengthPrefixed(messages, 1, allocate);
   batch[0] = 0;
-  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-  let at = 1;
-  for (const message of messages) {
-    view.setUint32(at, message.length);
-    batch.set(message, at + 4);
-    at += 4 + message.length;
-  }
   return batch;
 }
 

@@ -16,6 +16,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import { Cam as CallbackCam } from 'onvif';
 import { Cam } from 'onvif/promises/index.js';
+import { printable } from '../common/text.js';
 import type { ConnectPtz, PtzDevice, PtzPreset, Velocity } from './device.js';
 import type { PtzConfig } from './ptz-cameras.js';
 
@@ -140,11 +141,6 @@ function presetList(byToken: Record<string, OnvifPresetEntry>): PtzPreset[] {
     presets.push({ token, name: name || token });
   }
   return presets;
-}
-
-function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim();
 }
 
 /** `text` as XML character data: the client writes tokens into SOAP as they are. */

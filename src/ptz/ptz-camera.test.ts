@@ -288,6 +288,32 @@ describe('PtzCamera', () => {
     assert.equal(device.calls.at(-1), 'stop');
   });
 
+  it('never turns a throw while connecting into an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const camera = new PtzCamera({
+        id: 'dome',
+        connect: async () => new FakeDevice(),
+        clock: new FakeClock(0),
+        random: () => 0.5,
+        log: createLog({ level: 'silent' }),
+        redact: (text) => text,
+        onChange: () => {
+          throw new Error('a listener that throws');
+        },
+      });
+      camera.start();
+      await flush();
+      await flush();
+      assert.deepEqual(unhandled, []);
+      assert.deepEqual(camera.status, { connected: true, presets: 1 }, 'connected all the same');
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
   it('stops a moving camera when closed (a reload removed its PTZ)', async () => {
     const { device, camera } = await connected();
     camera.command(new Mover(), move(1, 1));

@@ -94,7 +94,7 @@ export class PtzCamera {
 
   /** Starts connecting (in the background). */
   start(): void {
-    void this.connect();
+    this.reconnect();
   }
 
   /** Its presets, when the camera answered (else undefined: no controls). */
@@ -102,7 +102,7 @@ export class PtzCamera {
     return this.device?.presets;
   }
 
-  /** For `camplex doctor` and logs: connected, or why not. */
+  /** Connected with its presets, or why not (what the log says; pages get no reason). */
   get status(): { connected: boolean; presets?: number; error?: string } {
     if (this.device) return { connected: true, presets: this.device.presets.length };
     return { connected: false, ...(this.lastError ? { error: this.lastError } : {}) };
@@ -272,6 +272,11 @@ export class PtzCamera {
     this.scheduleConnect();
   }
 
+  /** Connects in the background: whatever throws is logged, never an unhandled rejection. */
+  private reconnect(): void {
+    this.connect().catch((error: unknown) => this.warn('PTZ connect handling failed', error));
+  }
+
   private async connect(): Promise<void> {
     if (this.connecting || this.closed) return;
     this.connecting = true;
@@ -299,7 +304,7 @@ export class PtzCamera {
   private scheduleConnect(): void {
     this.attempt++;
     const delay = backoffDelay(this.attempt, this.options.random, RECONNECT);
-    this.retryTimer = this.options.clock.setTimeout(() => void this.connect(), delay);
+    this.retryTimer = this.options.clock.setTimeout(() => this.reconnect(), delay);
   }
 
   /** `promise`, or a rejection once `ms` passed without it settling. */

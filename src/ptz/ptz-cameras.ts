@@ -84,11 +84,6 @@ export class PtzCameras implements PtzControl {
     for (const { camera } of this.cameras.values()) camera.release(mover);
   }
 
-  /** For `camplex doctor` and tests: each camera's PTZ status. */
-  statuses(): Record<string, PtzCamera['status']> {
-    return Object.fromEntries([...this.cameras].map(([id, { camera }]) => [id, camera.status]));
-  }
-
   close(): void {
     for (const { camera } of this.cameras.values()) camera.close();
     this.cameras.clear();

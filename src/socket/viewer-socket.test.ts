@@ -552,6 +552,7 @@ describe('ViewerSocket with a camera’s timed video and sound', () => {
         maxCamerasPerSocket: 1024,
         refusals: new Refusals(log),
         messages: new FrameMessages(),
+        batches: new Batches(clock),
         maxBlockedMs: MAX_BLOCKED_MS,
         now: () => clock.now(),
       },

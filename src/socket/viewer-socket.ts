@@ -14,7 +14,6 @@
 import type { WebSocket } from 'ws';
 import { visibleGroups } from '../access/scope.js';
 import type { Camera, Frame } from '../camera/camera.js';
-import type { Clock } from '../common/clock.js';
 import { CamplexError, CloseCodes, type ErrorCode, ErrorCodes } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { clip } from '../common/text.js';
@@ -35,7 +34,7 @@ import {
 } from '../protocol/wire.js';
 import type { PtzMover } from '../ptz/ptz-camera.js';
 import type { PtzControl } from '../ptz/ptz-cameras.js';
-import { Batches } from './batches.js';
+import type { Batches } from './batches.js';
 import type { FrameMessages } from './frame-messages.js';
 
 export interface ViewerSocketOptions {
@@ -57,8 +56,8 @@ export interface ViewerSocketOptions {
   maxCamerasPerSocket: number;
   refusals: Refusals;
   now: () => number;
-  /** The flush every socket's batches share (default: one of its own, on the process's timers). */
-  batches?: Batches;
+  /** The flush every socket's batches share. */
+  batches: Batches;
   /** The config's camera groups now, told in hello. */
   groups?: () => Readonly<Record<string, readonly string[]>>;
   /** Whether this viewer may watch a stream (a token may be limited to some cameras). */
@@ -78,10 +77,6 @@ const WS_LIMIT_ERRORS: Readonly<Record<string, RefusalKind>> = {
 const BINARY = { binary: true } as const;
 /** A batch's bytes are all written over at once: no need to zero them first. */
 const allocateUnsafe = (bytes: number): Uint8Array => Buffer.allocUnsafe(bytes);
-const PROCESS_TIMERS: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 /** Sound frames that wait for a viewer that takes nothing: about 2 s of 20 ms frames. */
 export const MAX_WAITING_SOUND = 100;
 /** Per-camera counts in a viewer's disconnect log line, at most for this many cameras. */
@@ -158,7 +153,7 @@ export class ViewerSocket implements Viewer, PtzMover {
     this.options = options;
     this.mayWatch = options.mayWatch ?? (() => true);
     this.mayMove = options.mayMove ?? (() => false);
-    this.batches = options.batches ?? new Batches(PROCESS_TIMERS);
+    this.batches = options.batches;
     this.slots = new LatestWins((camera) => options.hub.deliveryOf(camera));
     this.extended = ws.protocol === SUBPROTOCOL_EXTENDED;
     this.log = options.log.child({ remote });
@@ -504,23 +499,20 @@ export class ViewerSocket implements Viewer, PtzMover {
   private ptz(command: PtzCommand): void {
     const id = clip(command.camera, CLIPPED_CHARS);
     const ptz = this.options.ptz;
-    let refusal: CamplexError | undefined;
     if (!this.mayWatch(command.camera) || !this.options.hub.camera(command.camera)) {
-      refusal = new CamplexError(ErrorCodes.UNKNOWN_CAMERA, `unknown camera "${id}"`);
+      this.refuse(new CamplexError(ErrorCodes.UNKNOWN_CAMERA, `unknown camera "${id}"`), [id]);
     } else if (!ptz) {
-      refusal = new CamplexError(ErrorCodes.PTZ_UNAVAILABLE, `camera "${id}" has no PTZ`);
+      this.refuse(new CamplexError(ErrorCodes.PTZ_UNAVAILABLE, `camera "${id}" has no PTZ`), [id]);
     } else if (!this.mayMove(command.camera)) {
-      refusal = new CamplexError(ErrorCodes.FORBIDDEN, `this user may not move camera "${id}"`);
-    }
-    if (refusal || !ptz) {
-      if (refusal) this.refuse(refusal, [id]);
-      return;
-    }
-    try {
-      ptz.command(this, command);
-    } catch (error) {
-      if (!(error instanceof CamplexError)) throw error;
-      this.sendControl({ type: 'error', code: error.code, message: error.message, cameras: [id] });
+      const message = `this user may not move camera "${id}"`;
+      this.refuse(new CamplexError(ErrorCodes.FORBIDDEN, message), [id]);
+    } else {
+      try {
+        ptz.command(this, command);
+      } catch (error) {
+        if (!(error instanceof CamplexError)) throw error;
+        this.ptzError(id, error.code, error.message);
+      }
     }
   }
 

@@ -215,15 +215,17 @@ describe('cameras with sound, B-frames and long GOPs, through real ffmpeg', () =
         timeoutMs: 20_000,
         what: 'G.711 and Opus frames',
       });
-      // 20 ms of A-law at 8 kHz: 160 one-byte samples a frame, 20 ms apart.
+      // 20 ms of A-law at 8 kHz: 160 one-byte samples a frame, on the camera's 20 ms grid. A
+      // frame may be missing (sound waiting behind a full socket is dropped oldest first, and a
+      // loaded machine makes the client slow), never retimed or cut differently.
       const alaw = sounds(pcma).slice(0, 20);
       assert.ok(alaw.every((frame) => frame.codec === 'pcma' && frame.data.length === 160));
+      const gaps = alaw.slice(1).map((frame, i) => frame.timestamp - (alaw[i]?.timestamp ?? 0));
+      const onGrid = (gap: number) =>
+        gap > 0 && Math.abs(gap - Math.round(gap / 20_000) * 20_000) < 100;
       assert.ok(
-        alaw
-          .slice(1)
-          .every(
-            (frame, i) => Math.abs(frame.timestamp - (alaw[i]?.timestamp ?? 0) - 20_000) < 100,
-          ),
+        gaps.every(onGrid) && gaps.some((gap) => Math.abs(gap - 20_000) < 100),
+        `A-law frames ${gaps.join(', ')} µs apart; first at ${alaw[0]?.timestamp}`,
       );
       assert.ok(sounds(opus).every((frame) => frame.codec === 'opus'));
     } finally {

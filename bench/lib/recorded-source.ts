@@ -8,6 +8,7 @@
 import type { RunningSource, SourceHandlers } from '../../src/camera/source.js';
 import type { CameraConfig } from '../../src/config/schema.js';
 import type { FfmpegBinary } from '../../src/ffmpeg/locate.js';
+import { children } from '../../src/frames/mp4-demuxer.js';
 import { Fmp4Stream } from '../../support/fmp4-stream.js';
 
 /** What startCamplex is told of ffmpeg when recordedSources stand in for every camera. */
@@ -26,6 +27,74 @@ function isKey(unit: Buffer): boolean {
     if (((unit[at + 3] ?? 0) & 0x1f) === 5) return true;
   }
   return false;
+}
+
+/**
+ * A recording as ffmpeg's copy into fragmented MP4 would write it: the header, then one
+ * fragment (moof and mdat) per unit, each built once. Played, a fragment is copied into memory
+ * of its own, as a pipe read hands over fresh memory, and given its sequence number and decode
+ * time; so the source costs a copy per frame and no muxing (which would load the process being
+ * measured with garbage ffmpeg makes elsewhere).
+ */
+class RecordedFmp4 {
+  readonly header: Uint8Array;
+  private readonly fragments: Array<{ bytes: Uint8Array; sequenceAt: number; timeAt: number }>;
+
+  constructor(units: readonly Buffer[], ticks: number) {
+    const stream = new Fmp4Stream();
+    let header: Uint8Array = new Uint8Array(0);
+    this.fragments = [];
+    for (const [i, unit] of units.entries()) {
+      const bytes = stream.unit(unit, isKey(unit), ticks);
+      const moofAt = indexOfBox(bytes, 'moof');
+      if (i === 0) header = bytes.slice(0, moofAt);
+      const fragment = bytes.slice(moofAt);
+      const moof = children(fragment)[0]?.body ?? new Uint8Array(0);
+      const moofBody = 8; // the moof's own header
+      let sequenceAt = -1;
+      let timeAt = -1;
+      for (const box of children(moof)) {
+        const at = moofBody + box.body.byteOffset - moof.byteOffset;
+        if (box.type === 'mfhd') sequenceAt = at + 4;
+        if (box.type !== 'traf') continue;
+        for (const inner of children(box.body)) {
+          // tfdt version 1: a 64-bit decode time after version and flags.
+          if (inner.type === 'tfdt' && inner.body[0] === 1) {
+            timeAt = at + (inner.body.byteOffset - box.body.byteOffset) + 4;
+          }
+        }
+      }
+      if (sequenceAt < 0 || timeAt < 0) throw new Error('recorded fragment without mfhd or tfdt');
+      this.fragments.push({ bytes: fragment, sequenceAt, timeAt });
+    }
+    this.header = header;
+  }
+
+  get length(): number {
+    return this.fragments.length;
+  }
+
+  /** Fragment `index` as the `sequence`-th of the stream, decoded at `time` (90 kHz). */
+  play(index: number, sequence: number, time: number): Buffer {
+    const fragment = this.fragments[index % this.fragments.length];
+    if (!fragment) return Buffer.alloc(0);
+    const out = Buffer.allocUnsafe(fragment.bytes.length);
+    out.set(fragment.bytes);
+    out.writeUInt32BE(sequence >>> 0, fragment.sequenceAt);
+    out.writeUInt32BE(Math.floor(time / 2 ** 32), fragment.timeAt);
+    out.writeUInt32BE(time % 2 ** 32, fragment.timeAt + 4);
+    return out;
+  }
+}
+
+/** Offset of the first top-level box of `type` in `bytes`. */
+function indexOfBox(bytes: Uint8Array, type: string): number {
+  let at = 0;
+  for (const box of children(bytes)) {
+    if (box.type === type) return at;
+    at = box.body.byteOffset - bytes.byteOffset + box.body.length;
+  }
+  throw new Error(`no ${type} box`);
 }
 
 /** A pipe hands ffmpeg's output over in reads of at most this many bytes. */
@@ -74,19 +143,38 @@ export function recordedSources(
   const periodMs = 1000 / fps;
   const cameras = Math.max(1, parts.size);
   let launches = 0;
+  // Each camera's fragments, built on its first start (a restart plays them again).
+  const built = new Map<string, RecordedFmp4>();
+  const recordedFmp4 = (id: string, units: readonly Buffer[], ticks: number) => {
+    let mp4 = built.get(id);
+    if (!mp4) {
+      mp4 = new RecordedFmp4(units, ticks);
+      built.set(id, mp4);
+    }
+    return mp4;
+  };
   const launch = (camera: CameraConfig, handlers: SourceHandlers): RunningSource => {
     handlers.onPlan({ output, copyJpeg: output === 'mpjpeg' });
     const frames = parts.get(camera.id) ?? [];
     let next = 0;
     // H.264 goes out as fragmented MP4, timed at the rate it is played at.
-    const mp4 = output === 'h264' ? new Fmp4Stream() : undefined;
     const ticks = Math.round(90_000 / fps);
+    const mp4 = output === 'h264' ? recordedFmp4(camera.id, frames, ticks) : undefined;
     // Cameras are not in step with each other: spread their ticks over one period.
     const offset = ((launches++ % cameras) * periodMs) / cameras;
+    let started = false;
     const stop = startTicker(periodMs, offset, () => {
-      const recorded = frames[next++ % frames.length];
-      if (!recorded) return;
-      const part = mp4 ? Buffer.from(mp4.unit(recorded, isKey(recorded), ticks)) : recorded;
+      let part: Uint8Array | undefined;
+      if (mp4) {
+        if (mp4.length === 0) return;
+        if (!started) handlers.onStdout(mp4.header);
+        started = true;
+        part = mp4.play(next, next + 1, next * ticks);
+        next++;
+      } else {
+        part = frames[next++ % frames.length];
+      }
+      if (!part) return;
       for (let at = 0; at < part.length; at += PIPE_READ_BYTES) {
         handlers.onStdout(part.subarray(at, at + PIPE_READ_BYTES));
       }

@@ -342,12 +342,23 @@ async function main(): Promise<void> {
   // where --cpu-prof would be mostly start-up: CAMPLEX_BENCH_WINDOW_PROF=<folder>.
   const profileDir = process.env.CAMPLEX_BENCH_WINDOW_PROF;
   let profiler: Promise<Session> | undefined;
+  // CAMPLEX_BENCH_WINDOW_HEAP=1 adds a sampling heap profile (what allocates, by bytes, over
+  // the same window) beside it: every allocation is kept, collected or not.
+  const heapToo = process.env.CAMPLEX_BENCH_WINDOW_HEAP === '1';
   const startProfile = async () => {
     const session = new Session();
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 250 });
     await session.post('Profiler.start');
+    if (heapToo) {
+      await session.post('HeapProfiler.enable');
+      await session.post('HeapProfiler.startSampling', {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    }
     return session;
   };
   const writeProfile = async () => {
@@ -355,8 +366,12 @@ async function main(): Promise<void> {
     const session = await profiler;
     const { profile } = await session.post('Profiler.stop');
     mkdirSync(profileDir, { recursive: true });
-    const file = join(profileDir, `${mode}-${cameras}-${process.pid}.cpuprofile`);
-    writeFileSync(file, JSON.stringify(profile));
+    const name = `${mode}-${cameras}-${process.pid}`;
+    writeFileSync(join(profileDir, `${name}.cpuprofile`), JSON.stringify(profile));
+    if (heapToo) {
+      const heap = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(join(profileDir, `${name}.heapprofile`), JSON.stringify(heap.profile));
+    }
   };
   onLines(process.stdin, (line) => {
     const command = JSON.parse(line) as { cmd?: string; gc?: boolean };

@@ -16,7 +16,14 @@ import { type MediaUnit, MediaUnits } from '../frames/media-units.js';
 import { MpjpegSplitter } from '../frames/mpjpeg-splitter.js';
 import type { SequenceInfo } from '../frames/parameter-sets.js';
 import { Timeline } from '../frames/timeline.js';
-import { type AudioCodec, type Codec, Frame, isAudio, type PictureCodec } from './frame.js';
+import {
+  type AudioCodec,
+  type Codec,
+  FRAME_HEADROOM_BYTES,
+  Frame,
+  isAudio,
+  type PictureCodec,
+} from './frame.js';
 import { viewerReason } from './redact.js';
 import type { CutUnit, RunningSource, SourceHandlers, SourcePlan } from './source.js';
 import {
@@ -347,7 +354,14 @@ export class Camera {
       const dts = unit.dts + offset;
       if (picture) {
         if (unit.bidirectional) this.noteBidirectional();
-        this.acceptPicture(unit.data, unit.codec as PictureCodec, unit.key, pts, dts);
+        this.acceptPicture(
+          unit.data,
+          unit.codec as PictureCodec,
+          unit.key,
+          pts,
+          dts,
+          unit.headroom,
+        );
       } else {
         this.acceptSound(unit.data, unit.codec as AudioCodec, pts, dts);
       }
@@ -360,6 +374,7 @@ export class Camera {
     // Pictures on stdout, the sound (when there is one) on a second output: one timeline.
     const units = new MediaUnits({
       maxUnitBytes: maxFrameBytes,
+      headroom: FRAME_HEADROOM_BYTES,
       only: 'video',
       onUnit: (unit) => accept(unit, true),
       onSequence,
@@ -417,12 +432,13 @@ export class Camera {
     key: boolean,
     pts?: number,
     dts?: number,
+    headroom?: number,
   ): void {
     if (this.awaitingKey && !key) return;
     this.awaitingKey = false;
     const now = this.options.clock.now();
     this.lastFrameAt = now;
-    const frame = new Frame(data, ++this.seq, now, codec, key, pts, dts);
+    const frame = new Frame(data, ++this.seq, now, codec, key, pts, dts, headroom);
     this.counters.frames++;
     this.cache(frame);
     if (this.state !== 'live') {

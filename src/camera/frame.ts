@@ -10,6 +10,13 @@ import { type AudioCodec, type Codec, isAudio, type PictureCodec } from '../fram
 export type { AudioCodec, Codec, PictureCodec };
 export { isAudio };
 
+/**
+ * Bytes a splitter leaves free in front of each unit it writes out, so the socket layer can put
+ * the wire message's head (the stream name, the layout's and the payload's headers: at most 101
+ * bytes) right before the unit instead of copying the unit into a message of its own.
+ */
+export const FRAME_HEADROOM_BYTES = 104;
+
 export class Frame {
   /** The encoded unit (a view into ffmpeg's output; nothing writes to it). */
   readonly data: Uint8Array;
@@ -31,6 +38,11 @@ export class Frame {
    * socket layer's wire message). The camera never reads it.
    */
   encoded: unknown = undefined;
+  /**
+   * Bytes right before `data` in its buffer that no one else uses: a consumer may write there
+   * once (the first message built in place), and sets it to 0 when it does.
+   */
+  headroom: number;
 
   /** Without times of its own (a JPEG), a unit is presented and decoded when it arrived. */
   constructor(
@@ -41,6 +53,7 @@ export class Frame {
     key = true,
     pts = Math.round(at * 1000),
     dts = pts,
+    headroom = 0,
   ) {
     this.data = data;
     this.seq = seq;
@@ -50,5 +63,6 @@ export class Frame {
     this.pts = pts;
     this.dts = dts;
     this.audio = isAudio(codec);
+    this.headroom = Math.min(headroom, data.byteOffset);
   }
 }

@@ -19,6 +19,8 @@ export interface AccessUnit {
   readonly key: boolean;
   /** Holds a B slice (H.264: pictures reordered; the decoder delays its output). */
   readonly bidirectional: boolean;
+  /** Bytes free right before `data` in its buffer (AccessUnitOptions.headroom, or 0). */
+  readonly headroom: number;
 }
 
 export interface AccessUnitOptions {
@@ -27,6 +29,11 @@ export interface AccessUnitOptions {
   maxUnitBytes: number;
   /** Called when a new SPS tells the codec string or picture size. */
   onSequence?: (info: SequenceInfo) => void;
+  /**
+   * Bytes to leave free in front of each unit written out of a container's sample, for a
+   * consumer to put its own header there without a copy (default 0).
+   */
+  headroom?: number;
 }
 
 export interface AccessUnitStats {
@@ -99,7 +106,9 @@ export class AccessUnitReader {
     let bytes = delimiter?.length ?? 0;
     for (const nal of nals) bytes += START_CODE.length + nal.length;
     // The unit and where its NAL units start, written in one pass: no search for start codes.
-    const unit = new Uint8Array(bytes);
+    // Every byte of it is written, so its memory need not be zeroed first.
+    const headroom = this.options.headroom ?? 0;
+    const unit = Buffer.allocUnsafe(headroom + bytes).subarray(headroom);
     const found: Nal[] = [];
     let at = 0;
     if (delimiter) {
@@ -113,16 +122,16 @@ export class AccessUnitReader {
       found.push({ start: at, header: at + START_CODE.length, type: this.typeOf(nal[0] ?? 0) });
       at += START_CODE.length + nal.length;
     }
-    return this.classify(unit, found);
+    return this.classify(unit, found, headroom);
   }
 
   /** One Annex B unit from its delimiter on: what it is, or undefined when it is dropped. */
   read(unit: Uint8Array): AccessUnit | undefined {
-    return this.classify(unit, this.nalsOf(unit));
+    return this.classify(unit, this.nalsOf(unit), 0);
   }
 
   /** Unit `unit`, whose NAL units are `nals`: what it is, or undefined when it is dropped. */
-  private classify(unit: Uint8Array, nals: Nal[]): AccessUnit | undefined {
+  private classify(unit: Uint8Array, nals: Nal[], headroom: number): AccessUnit | undefined {
     if (nals[0] === undefined || nals[0].type !== this.delimiterType) {
       this.stats.dropped['no-delimiter']++; // noise before the first delimiter
       return undefined;
@@ -131,7 +140,8 @@ export class AccessUnitReader {
     let picture = false;
     let hasSps = false;
     let bidirectional = false;
-    for (const [i, nal] of nals.entries()) {
+    for (let i = 0; i < nals.length; i++) {
+      const nal = nals[i] as Nal;
       const end = nals[i + 1]?.start ?? unit.length;
       if (this.isParameterSet(nal.type)) {
         this.parameterSets.set(nal.type, unit.slice(nal.start, end));
@@ -143,7 +153,7 @@ export class AccessUnitReader {
       if (this.isKeyPicture(nal.type)) key = true;
       if (this.isPicture(nal.type)) picture = true;
       if (!this.hevc && (nal.type === 1 || nal.type === 5)) {
-        bidirectional ||= isBSlice(unit.subarray(nal.header + 1, Math.min(end, nal.header + 9)));
+        bidirectional ||= isBSlice(unit, nal.header + 1, end);
       }
     }
     if (!picture) {
@@ -158,13 +168,14 @@ export class AccessUnitReader {
         unit.subarray(first),
       ]);
       this.stats.repaired++;
+      headroom = 0;
     }
     if (unit.length > this.options.maxUnitBytes) {
       this.stats.dropped.oversized++;
       return undefined;
     }
     this.stats.units++;
-    return { data: unit, key, bidirectional };
+    return { data: unit, key, bidirectional, headroom };
   }
 
   /** NAL type of a NAL header's first byte. */
@@ -236,18 +247,26 @@ function lengthPrefixed(sample: Uint8Array, lengthSize: number): Uint8Array[] | 
   return nals.length > 0 ? nals : undefined;
 }
 
-/** True when an H.264 slice header (bytes after the NAL header) says B: slice_type 1 or 6. */
-function isBSlice(header: Uint8Array): boolean {
-  let position = 0;
-  const bit = () => ((header[position >> 3] ?? 0) >> (7 - (position++ & 7))) & 1;
-  const ue = () => {
+/**
+ * True when the H.264 slice header at `from` (the bytes after the NAL header, before `end`)
+ * says B: slice_type 1 or 6. Its first two Exp-Golomb codes are read bit by bit; it runs for
+ * every picture, so nothing is allocated.
+ */
+function isBSlice(unit: Uint8Array, from: number, end: number): boolean {
+  const limit = Math.min(end, from + 8) * 8; // bits past it read as 0, as a short header's
+  let position = from * 8;
+  let type = 0;
+  for (let code = 0; code < 2; code++) {
     let zeros = 0;
-    while (bit() === 0 && zeros < 16) zeros++;
+    while (bitAt(unit, position++, limit) === 0 && zeros < 16) zeros++;
     let value = 0;
-    for (let i = 0; i < zeros; i++) value = value * 2 + bit();
-    return 2 ** zeros - 1 + value;
-  };
-  ue(); // first_mb_in_slice
-  const type = ue();
+    for (let i = 0; i < zeros; i++) value = value * 2 + bitAt(unit, position++, limit);
+    type = 2 ** zeros - 1 + value; // first_mb_in_slice, then slice_type
+  }
   return type === 1 || type === 6;
+}
+
+/** Bit `position` of `bytes` (most significant first), or 0 at or past `limit`. */
+function bitAt(bytes: Uint8Array, position: number, limit: number): number {
+  return position < limit ? ((bytes[position >> 3] ?? 0) >> (7 - (position & 7))) & 1 : 0;
 }

@@ -63,6 +63,42 @@ describe('MediaUnits', () => {
     assert.ok(pts.some((time, i) => i > 0 && time < (pts[i - 1] ?? 0)));
   });
 
+  it('tells every B picture by its slice header: decode order I P B B P B B P B B I P', () => {
+    // ffprobe -show_frames lists the fixture in presentation order: I B B P B B P B B P I P.
+    const { video } = read('h264-bframes-aac.mp4');
+    const kinds = video.map((unit) => (unit.key ? 'I' : unit.bidirectional ? 'B' : 'P'));
+    assert.equal(kinds.join(''), 'IPBBPBBPBBIP');
+  });
+
+  it('leaves the room asked for free in front of each video unit, in memory of its own', () => {
+    const units: MediaUnit[] = [];
+    const reader = new MediaUnits({
+      maxUnitBytes: 1 << 20,
+      headroom: 104,
+      onUnit: (unit) => units.push(unit),
+    });
+    reader.push(fixture('h264-pcma.mov'));
+    const video = units.filter((unit) => unit.kind === 'video');
+    assert.equal(video.length, 10);
+    for (const unit of video) {
+      assert.equal(unit.headroom, 104);
+      assert.ok(unit.data.byteOffset >= 104);
+    }
+    // No two units overlap, room included.
+    const spans = video
+      .map((unit) => ({
+        buffer: unit.data.buffer,
+        from: unit.data.byteOffset - 104,
+        to: unit.data.byteOffset + unit.data.length,
+      }))
+      .sort((a, b) => a.from - b.from);
+    for (const [i, span] of spans.entries()) {
+      for (const other of spans.slice(i + 1)) {
+        assert.ok(span.buffer !== other.buffer || span.to <= other.from, 'overlapping units');
+      }
+    }
+  });
+
   it('passes each kind of sound on as its own frames, and says what it is', () => {
     const cases: Array<[string, Partial<AudioInfo>]> = [
       [

@@ -35,6 +35,8 @@ export interface MediaUnit {
   data: Uint8Array;
   /** Video: holds a B slice (pictures are reordered). */
   bidirectional?: boolean;
+  /** Bytes free right before `data` in its buffer (MediaUnitsOptions.headroom for video). */
+  headroom?: number;
 }
 
 export interface MediaUnitsOptions {
@@ -47,6 +49,8 @@ export interface MediaUnitsOptions {
   onTracks?: (video: VideoCodecName | undefined, audio: AudioInfo | undefined) => void;
   /** A new SPS told the video's codec string or picture size. */
   onSequence?: (info: SequenceInfo) => void;
+  /** Bytes to leave free in front of each video unit for a consumer's header (default 0). */
+  headroom?: number;
 }
 
 export class MediaUnits {
@@ -88,6 +92,7 @@ export class MediaUnits {
       this.reader = new AccessUnitReader({
         codec: this.video.codec,
         maxUnitBytes: this.options.maxUnitBytes,
+        headroom: this.options.headroom ?? 0,
         ...(this.options.onSequence ? { onSequence: this.options.onSequence } : {}),
       });
       this.reader.seed(this.video.parameterSets);
@@ -111,6 +116,7 @@ export class MediaUnits {
         dts,
         data: unit.data,
         bidirectional: unit.bidirectional,
+        headroom: unit.headroom,
       });
     } else if (track === this.audio) {
       this.options.onUnit({

@@ -21,6 +21,8 @@ export const SUBPROTOCOL = 'camplex.v1';
 export const SUBPROTOCOL_EXTENDED = 'camplex.v1.extended';
 /** Bytes between the camera id and the payload in the extended layout. */
 const EXTENDED_HEADER_BYTES = 12;
+/** All the extended layout puts between the camera id and the payload (its length byte too). */
+export const EXTENDED_HEAD_BYTES = 1 + EXTENDED_HEADER_BYTES;
 
 /** Client-supplied names (a command, an unknown camera id) are echoed back at most this long. */
 export const CLIPPED_CHARS = 64;
@@ -187,9 +189,22 @@ export type Payload =
 export function videoHeader(
   unit: Omit<VideoUnit, 'data' | 'decodeTimestamp'> & { decodeTimestamp?: number },
 ): Uint8Array {
+  const header = new Uint8Array(
+    unit.decodeTimestamp !== undefined ? TIMED_VIDEO_HEADER_BYTES : VIDEO_HEADER_BYTES,
+  );
+  writeVideoHeader(header, 0, unit);
+  return header;
+}
+
+/** Writes `unit`'s video header into `target` at `at`; returns the offset after it. */
+export function writeVideoHeader(
+  target: Uint8Array,
+  at: number,
+  unit: Omit<VideoUnit, 'data' | 'decodeTimestamp'> & { decodeTimestamp?: number },
+): number {
   const timed = unit.decodeTimestamp !== undefined;
-  const header = new Uint8Array(timed ? TIMED_VIDEO_HEADER_BYTES : VIDEO_HEADER_BYTES);
-  const view = new DataView(header.buffer);
+  const bytes = timed ? TIMED_VIDEO_HEADER_BYTES : VIDEO_HEADER_BYTES;
+  const view = new DataView(target.buffer, target.byteOffset + at, bytes);
   view.setUint8(0, (timed ? TIMED_VIDEO_TYPES : VIDEO_TYPES)[unit.codec]);
   view.setUint8(
     1,
@@ -197,17 +212,27 @@ export function videoHeader(
   );
   view.setFloat64(2, unit.timestamp);
   if (unit.decodeTimestamp !== undefined) view.setFloat64(10, unit.decodeTimestamp);
-  return header;
+  return at + bytes;
 }
 
 /** The header of a sound payload, to go in front of the frame. */
 export function audioHeader(unit: Omit<AudioUnit, 'data'>): Uint8Array {
   const header = new Uint8Array(AUDIO_HEADER_BYTES);
-  const view = new DataView(header.buffer);
+  writeAudioHeader(header, 0, unit);
+  return header;
+}
+
+/** Writes `unit`'s sound header into `target` at `at`; returns the offset after it. */
+export function writeAudioHeader(
+  target: Uint8Array,
+  at: number,
+  unit: Omit<AudioUnit, 'data'>,
+): number {
+  const view = new DataView(target.buffer, target.byteOffset + at, AUDIO_HEADER_BYTES);
   view.setUint8(0, AUDIO_TYPES[unit.codec]);
   view.setUint8(1, VideoFlags.KEY);
   view.setFloat64(2, unit.timestamp);
-  return header;
+  return at + AUDIO_HEADER_BYTES;
 }
 
 /** Reads a frame payload: a JPEG, video or sound; an unknown type or short header throws. */
@@ -257,19 +282,24 @@ export function encodeExtendedFrame(
   sentAt: number,
   payload: Uint8Array,
 ): Uint8Array {
-  const headerAt = prefix.length;
-  const message = new Uint8Array(headerAt + 1 + EXTENDED_HEADER_BYTES + payload.length);
+  const message = new Uint8Array(prefix.length + EXTENDED_HEAD_BYTES + payload.length);
   message.set(prefix, 0);
-  const view = new DataView(
-    message.buffer,
-    message.byteOffset + headerAt,
-    1 + EXTENDED_HEADER_BYTES,
-  );
+  message.set(payload, writeExtendedHead(message, prefix.length, seq, sentAt));
+  return message;
+}
+
+/** Writes the extended layout's head (after the id) into `target` at `at`; returns the end. */
+export function writeExtendedHead(
+  target: Uint8Array,
+  at: number,
+  seq: number,
+  sentAt: number,
+): number {
+  const view = new DataView(target.buffer, target.byteOffset + at, EXTENDED_HEAD_BYTES);
   view.setUint8(0, EXTENDED_HEADER_BYTES);
   view.setUint32(1, seq >>> 0);
   view.setFloat64(5, sentAt);
-  message.set(payload, headerAt + 1 + EXTENDED_HEADER_BYTES);
-  return message;
+  return at + EXTENDED_HEAD_BYTES;
 }
 
 /** Splits an extended-layout frame message; the payload is a view, not a copy. */

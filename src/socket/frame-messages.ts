@@ -2,13 +2,23 @@
  * Builds each frame's binary WebSocket message once and shares it with every viewer: the
  * camera hands out bare frames, the wire format belongs here (protocol/wire.ts: a JPEG as is, a
  * video access unit or a sound frame behind its header). The messages are kept in the frame's
- * `encoded` slot, so every later viewer finds them with one property read; the variants some
+ * `encoded` slot, so every later viewer finds them with one property read; the first is written
+ * around the unit itself when its splitter left room in front (Frame.headroom); the variants some
  * viewers need (decode times, the extended layout) are built on first use. A late joiner's
  * decode-only messages are built for it and not kept: a long GOP's cache would otherwise hold
  * a second copy of itself for the rare late joiner.
  */
 import type { Frame } from '../camera/frame.js';
-import { audioHeader, encodeExtendedFrame, framePrefix, videoHeader } from '../protocol/wire.js';
+import {
+  AUDIO_HEADER_BYTES,
+  EXTENDED_HEAD_BYTES,
+  framePrefix,
+  TIMED_VIDEO_HEADER_BYTES,
+  VIDEO_HEADER_BYTES,
+  writeAudioHeader,
+  writeExtendedHead,
+  writeVideoHeader,
+} from '../protocol/wire.js';
 
 /** How a viewer wants a frame's message. */
 export interface MessageKind {
@@ -70,33 +80,41 @@ export class FrameMessages {
     decodeTimes: boolean,
   ): Uint8Array {
     const prefix = this.prefixOf(id);
-    const header =
-      frame.codec === 'jpeg'
-        ? undefined
-        : frame.codec === 'h264' || frame.codec === 'h265'
-          ? videoHeader({
-              codec: frame.codec,
-              key: frame.key,
-              decodeOnly,
-              timestamp: frame.pts,
-              ...(decodeTimes ? { decodeTimestamp: frame.dts } : {}),
-            })
-          : audioHeader({ codec: frame.codec, timestamp: frame.pts });
-    const headerBytes = header?.length ?? 0;
-    if (extended) {
-      let payload = frame.data;
-      if (header) {
-        payload = new Uint8Array(headerBytes + frame.data.length);
-        payload.set(header, 0);
-        payload.set(frame.data, headerBytes);
-      }
-      return encodeExtendedFrame(prefix, frame.seq, frame.at, payload);
+    const { codec, data } = frame;
+    const video = codec === 'h264' || codec === 'h265';
+    const headerBytes =
+      codec === 'jpeg'
+        ? 0
+        : video
+          ? decodeTimes
+            ? TIMED_VIDEO_HEADER_BYTES
+            : VIDEO_HEADER_BYTES
+          : AUDIO_HEADER_BYTES;
+    const head = prefix.length + (extended ? EXTENDED_HEAD_BYTES : 0) + headerBytes;
+    let message: Buffer;
+    if (frame.headroom >= head) {
+      // The first message of a unit the splitter left room for goes around it: no copy.
+      frame.headroom = 0;
+      message = Buffer.from(data.buffer, data.byteOffset - head, head + data.length);
+    } else {
+      // Into memory the copies fill whole: no zeroing first.
+      message = Buffer.allocUnsafe(head + data.length);
+      message.set(data, head);
     }
-    // One copy of the unit per variant, into memory the copies fill whole (no zeroing first).
-    const message = Buffer.allocUnsafe(prefix.length + headerBytes + frame.data.length);
     message.set(prefix, 0);
-    if (header) message.set(header, prefix.length);
-    message.set(frame.data, prefix.length + headerBytes);
+    let at = prefix.length;
+    if (extended) at = writeExtendedHead(message, at, frame.seq, frame.at);
+    if (video) {
+      writeVideoHeader(message, at, {
+        codec,
+        key: frame.key,
+        decodeOnly,
+        timestamp: frame.pts,
+        ...(decodeTimes ? { decodeTimestamp: frame.dts } : {}),
+      });
+    } else if (codec !== 'jpeg') {
+      writeAudioHeader(message, at, { codec, timestamp: frame.pts });
+    }
     return message;
   }
 

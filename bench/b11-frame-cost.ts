@@ -7,7 +7,8 @@
  * decode times, batches of 8 ms) and acknowledge as it does (AckCadence); the relay's do not
  * acknowledge.
  * Both are fed recorded 640x360 H.264 at 15 fps by the same in-process source (no ffmpeg and
- * no encoders eat the cores), so its cost is in both.
+ * no encoders eat the cores): each fragment built once, copied per frame as a pipe read would
+ * hand it over, so its cost, small, is in both.
  *
  * Then, camplex alone: acks on every frame (the reference client before the frame cost work)
  * against the cadence, batches against none, and the most cameras at 15 fps it carries into

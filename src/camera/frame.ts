@@ -12,7 +12,7 @@ export { isAudio };
 
 /**
  * Bytes a splitter leaves free in front of each unit it writes out, so the socket layer can put
- * the wire message's head (the stream name, the layout's and the payload's headers: at most 101
+ * the wire message's head (the stream name, the layout's and the payload's headers: at most 100
  * bytes) right before the unit instead of copying the unit into a message of its own.
  */
 export const FRAME_HEADROOM_BYTES = 104;

@@ -106,9 +106,11 @@ export class AccessUnitReader {
     let bytes = delimiter?.length ?? 0;
     for (const nal of nals) bytes += START_CODE.length + nal.length;
     // The unit and where its NAL units start, written in one pass: no search for start codes.
-    // Every byte of it is written, so its memory need not be zeroed first.
+    // Every byte of it is written, so its memory need not be zeroed first. Memory of its own,
+    // not a slice of Node's shared pool: the GOP cache keeps units for seconds, and a small
+    // one would keep a whole 8 KiB slab alive with it.
     const headroom = this.options.headroom ?? 0;
-    const unit = Buffer.allocUnsafe(headroom + bytes).subarray(headroom);
+    const unit = Buffer.allocUnsafeSlow(headroom + bytes).subarray(headroom);
     const found: Nal[] = [];
     let at = 0;
     if (delimiter) {
@@ -144,7 +146,9 @@ export class AccessUnitReader {
       const nal = nals[i] as Nal;
       const end = nals[i + 1]?.start ?? unit.length;
       if (this.isParameterSet(nal.type)) {
-        this.parameterSets.set(nal.type, unit.slice(nal.start, end));
+        // A copy: a view would keep the whole unit alive (and `unit` may be a Buffer, whose
+        // slice() is a view).
+        this.parameterSets.set(nal.type, new Uint8Array(unit.subarray(nal.start, end)));
         if (nal.type === this.spsType) {
           hasSps = true;
           this.readSequence(unit.subarray(nal.header, end));
@@ -218,7 +222,7 @@ export class AccessUnitReader {
 
   private readSequence(nal: Uint8Array): void {
     if (this.lastSps && equal(this.lastSps, nal)) return;
-    this.lastSps = nal.slice();
+    this.lastSps = new Uint8Array(nal); // a copy, as above
     const info = readSps(this.options.codec, nal);
     if (info) this.options.onSequence?.(info);
   }

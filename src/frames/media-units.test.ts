@@ -82,7 +82,9 @@ describe('MediaUnits', () => {
     assert.equal(video.length, 10);
     for (const unit of video) {
       assert.equal(unit.headroom, 104);
-      assert.ok(unit.data.byteOffset >= 104);
+      // Its own memory, exactly room and unit: no shared pool slab kept alive by the GOP cache.
+      assert.equal(unit.data.byteOffset, 104);
+      assert.equal(unit.data.buffer.byteLength, 104 + unit.data.length);
     }
     // No two units overlap, room included.
     const spans = video

@@ -14,6 +14,7 @@ import {
   otherLoadNote,
   pairedRatios,
   type RunResult,
+  STEADY_WARMUP_MS,
 } from './lib/rig.js';
 import { median } from './lib/stats.js';
 import type { BenchFigure, BenchOptions, BenchResult } from './lib/types.js';
@@ -23,7 +24,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const frameBytes = averageFrameBytes(recordings);
   const clientCounts = options.quick ? [5, 10] : [20, 50];
   const repeats = options.quick ? 1 : 4;
-  const warmupMs = options.quick ? 1000 : 2000;
+  const warmupMs = options.quick ? 1000 : STEADY_WARMUP_MS;
   const log = (line: string) => process.stderr.write(`B1${line}\n`);
   const figures: BenchFigure[] = [];
   const notes: string[] = [];

@@ -15,6 +15,14 @@ import type { BenchFigure } from './types.js';
 
 export const CAMERAS = 16;
 export const FPS = 15;
+/**
+ * Warm-up before a window that compares CPU per unit of work. A node process that just started
+ * settles for about 15-20 s: V8's memory reducer and concurrent marking shrink the heap start-up
+ * left (an idle bench server burns 10-30 ms of CPU a second then, and nothing after), and in a
+ * 2 s warm-up that lands in the window, more for the process that loaded more code. 20 s
+ * measures the steady state a long-running server is in.
+ */
+export const STEADY_WARMUP_MS = 20_000;
 const START_DEADLINE_MS = 30_000;
 /** Other processes using more than this much of one core make a round too noisy to keep. */
 const NOISY_OTHER_CPU_PERCENT = 25;

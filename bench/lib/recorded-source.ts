@@ -49,19 +49,16 @@ class RecordedFmp4 {
       const moofAt = indexOfBox(bytes, 'moof');
       if (i === 0) header = bytes.slice(0, moofAt);
       const fragment = bytes.slice(moofAt);
-      const moof = children(fragment)[0]?.body ?? new Uint8Array(0);
-      const moofBody = 8; // the moof's own header
+      // Boxes are views into `fragment`: a field's place is its body's offset in there.
+      const offsetOf = (body: Uint8Array) => body.byteOffset - fragment.byteOffset;
       let sequenceAt = -1;
       let timeAt = -1;
-      for (const box of children(moof)) {
-        const at = moofBody + box.body.byteOffset - moof.byteOffset;
-        if (box.type === 'mfhd') sequenceAt = at + 4;
+      for (const box of children(children(fragment)[0]?.body ?? new Uint8Array(0))) {
+        if (box.type === 'mfhd') sequenceAt = offsetOf(box.body) + 4;
         if (box.type !== 'traf') continue;
         for (const inner of children(box.body)) {
           // tfdt version 1: a 64-bit decode time after version and flags.
-          if (inner.type === 'tfdt' && inner.body[0] === 1) {
-            timeAt = at + (inner.body.byteOffset - box.body.byteOffset) + 4;
-          }
+          if (inner.type === 'tfdt' && inner.body[0] === 1) timeAt = offsetOf(inner.body) + 4;
         }
       }
       if (sequenceAt < 0 || timeAt < 0) throw new Error('recorded fragment without mfhd or tfdt');

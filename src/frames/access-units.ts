@@ -98,7 +98,7 @@ export class AccessUnitReader {
    * sample whose lengths do not add up is taken for Annex B already.
    */
   readSample(sample: Uint8Array, lengthSize: number): AccessUnit | undefined {
-    const nals = lengthPrefixed(sample, lengthSize);
+    const nals = nalUnitsOfSample(sample, lengthSize);
     if (!nals) return this.read(sample);
     const first = nals[0];
     const delimited = first !== undefined && this.typeOf(first[0] ?? 0) === this.delimiterType;
@@ -237,7 +237,7 @@ export function nextStart(data: Uint8Array, from: number): number {
 }
 
 /** The NAL units of a length-prefixed sample, or undefined when its lengths do not add up. */
-function lengthPrefixed(sample: Uint8Array, lengthSize: number): Uint8Array[] | undefined {
+function nalUnitsOfSample(sample: Uint8Array, lengthSize: number): Uint8Array[] | undefined {
   const nals: Uint8Array[] = [];
   for (let at = 0; at < sample.length; ) {
     if (at + lengthSize > sample.length) return undefined;

@@ -153,6 +153,46 @@ describe('LoginSessions', () => {
     assert.equal(store.adopt({ digest: flood, user: 'x', expiresAt: century }), false, 'full');
     assert.ok(store.get(real.token), 'the live sign-in stays');
   });
+
+  it('lets the bus flood give way to sign-ins here: unknown users, then adopted, then the oldest', () => {
+    const clock = { now: 1_000_000 };
+    const store = new LoginSessions({ ttlMs: 60_000, maxSessions: 4, now: () => clock.now });
+    store.knows = (user) => user === 'alice' || user === 'bob';
+    const digestOf = (text: string) => createHash('sha256').update(text).digest('hex');
+    const real = store.create('alice');
+    const remote = 'remote-bob';
+    assert.ok(store.adopt({ digest: digestOf(remote), user: 'bob', expiresAt: clock.now + 1000 }));
+    for (let i = 0; store.size < 4; i++) {
+      assert.ok(store.adopt({ digest: digestOf(`flood-${i}`), user: 'mallory', expiresAt: 1e15 }));
+    }
+    // Full: a forged session of an unknown user takes the place of another, never a real one.
+    assert.ok(store.adopt({ digest: digestOf('flood-x'), user: 'mallory', expiresAt: 1e15 }));
+    assert.ok(store.get(real.token) && store.get(remote), 'adopting never costs a known session');
+    // Sign-ins here push the unknown users' sessions out first, then adopted ones, then the oldest.
+    const second = store.create('alice');
+    const third = store.create('bob');
+    assert.equal(store.size, 4);
+    assert.ok(store.get(real.token) && store.get(second.token) && store.get(third.token));
+    assert.ok(store.get(remote), 'a known adopted session outlasts the unknown ones');
+    store.create('bob');
+    assert.equal(store.get(remote), undefined, 'then the adopted one goes');
+    assert.ok(store.get(real.token), 'before any sign-in made here');
+    store.create('bob');
+    assert.equal(store.get(real.token), undefined, 'then the oldest made here');
+  });
+
+  it('frees an expired session before any live one', () => {
+    const clock = { now: 0 };
+    const store = new LoginSessions({ ttlMs: 1000, maxSessions: 2, now: () => clock.now });
+    const early = store.create('alice');
+    clock.now = 500;
+    const later = store.create('alice');
+    clock.now = 1200; // `early` expired, `later` is live
+    const digest = createHash('sha256').update('remote').digest('hex');
+    assert.ok(store.adopt({ digest, user: 'bob', expiresAt: 2000 }), 'an expired place is free');
+    assert.equal(store.get(early.token), undefined);
+    assert.ok(store.get(later.token));
+  });
 });
 
 describe('Access', () => {

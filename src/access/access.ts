@@ -115,6 +115,7 @@ export class Access {
   constructor(options: AccessOptions) {
     this.options = options;
     this.logins = options.logins;
+    this.logins.knows = (user) => this.options.users.has(user);
     const prefix = options.secureCookies ? '__Host-' : '';
     this.sessionCookie = `${prefix}camplex_session`;
     this.deviceCookie = `${prefix}camplex_device`;

@@ -1,9 +1,14 @@
 /**
  * Login sessions (a browser signed in with a password): random 256-bit tokens with an expiry,
  * kept in memory by their SHA-256 (so what is kept, or shared with other nodes of a cluster,
- * cannot be used as a cookie). A bounded store: past its limit the oldest is dropped, so a login
- * flood cannot grow memory. In a cluster, `shared` tells the other nodes of each session started
- * or ended here, and `adopt` / `forget` take theirs in.
+ * cannot be used as a cookie). A bounded store, so a login flood cannot grow memory. In a
+ * cluster, `shared` tells the other nodes of each session started or ended here, and `adopt` /
+ * `forget` take theirs in.
+ *
+ * Which session goes when the store is full, in this order: an expired one; one adopted from the
+ * bus for a user the config does not have (`knows`); any adopted one; the oldest started here.
+ * Whatever floods the bus, a sign-in here never costs another sign-in here while the bus's
+ * entries are there to give way.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -25,8 +30,13 @@ export interface SessionSharing {
   ended(digest: string): void;
 }
 
+/** A kept session, and whether it came from the bus. */
+interface KeptSession extends StoredSession {
+  readonly adopted: boolean;
+}
+
 export class LoginSessions {
-  private readonly sessions = new Map<string, StoredSession>();
+  private readonly sessions = new Map<string, KeptSession>();
   private readonly ttlMs: number;
   private readonly maxSessions: number;
   private readonly now: () => number;
@@ -34,6 +44,8 @@ export class LoginSessions {
   shared: SessionSharing | undefined;
   /** Told of every session another node ended (see forget). */
   onForgotten: ((digest: string) => void) | undefined;
+  /** Whether the config has `user` (Access sets it); sessions of others give way first. */
+  knows: (user: string) => boolean = () => true;
 
   constructor(options: { ttlMs: number; maxSessions: number; now?: () => number }) {
     this.ttlMs = options.ttlMs;
@@ -45,7 +57,8 @@ export class LoginSessions {
   create(user: string): LoginSession {
     const token = randomBytes(32).toString('base64url');
     const stored = { digest: digestOf(token), user, expiresAt: this.now() + this.ttlMs };
-    this.keep(stored);
+    if (this.full(stored.digest)) this.evict(true);
+    this.sessions.set(stored.digest, { ...stored, adopted: false });
     this.shared?.started(stored);
     return { token, user, expiresAt: stored.expiresAt };
   }
@@ -78,25 +91,40 @@ export class LoginSessions {
 
   /**
    * Keeps a session started on another node, as the bus tells it: never longer than a session
-   * lasts from now, only with a digest's shape, and never at the cost of a live session (a full
-   * store takes no more from the bus, so a flood of writes cannot evict real sign-ins). False
-   * when it was not taken.
+   * lasts from now, only with a digest's shape, and in a full store only in the place of an
+   * expired session or one of a user the config does not have (so a flood of writes cannot
+   * evict live sign-ins). False when it was not taken.
    */
   adopt(session: StoredSession): boolean {
     if (!DIGEST.test(session.digest) || session.expiresAt <= this.now()) return false;
-    if (this.sessions.size >= this.maxSessions && !this.sessions.has(session.digest)) return false;
+    if (this.full(session.digest) && !this.evict(false)) return false;
     const expiresAt = Math.min(session.expiresAt, this.now() + this.ttlMs);
-    this.sessions.set(session.digest, { ...session, expiresAt });
+    this.sessions.set(session.digest, { ...session, expiresAt, adopted: true });
     return true;
   }
 
-  /** Keeps a session started here; past the limit the oldest goes. */
-  private keep(session: StoredSession): void {
-    if (this.sessions.size >= this.maxSessions && !this.sessions.has(session.digest)) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
+  private full(digest: string): boolean {
+    return this.sessions.size >= this.maxSessions && !this.sessions.has(digest);
+  }
+
+  /**
+   * Frees one place, in the order the header gives; `forLocal` (a sign-in here) may also take
+   * a live adopted session's place, then the oldest local one's. False when nothing gave way.
+   * A scan of the store, only when it is full.
+   */
+  private evict(forLocal: boolean): boolean {
+    const now = this.now();
+    let adopted: string | undefined;
+    let unknown: string | undefined;
+    for (const [digest, session] of this.sessions) {
+      if (session.expiresAt <= now) return this.sessions.delete(digest);
+      if (!session.adopted) continue;
+      adopted ??= digest;
+      if (unknown === undefined && !this.knows(session.user)) unknown = digest;
     }
-    this.sessions.set(session.digest, session);
+    const victim =
+      unknown ?? (forLocal ? (adopted ?? this.sessions.keys().next().value) : undefined);
+    return victim !== undefined && this.sessions.delete(victim);
   }
 
   /** Forgets a session ended on another node, and tells `onForgotten` (its sockets here close). */

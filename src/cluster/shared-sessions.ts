@@ -46,34 +46,70 @@ export async function shareSessions(
       'the sessions bucket has no size bound (an older camplex made it): delete it once (nats kv del camplex_sessions) so the next node makes it bounded',
     );
   }
+  await followSessions(kv, logins, log);
+}
+
+/** An entry of the sessions bucket as its watch gives it. */
+export interface SessionEntry {
+  readonly key: string;
+  readonly operation: string;
+  string(): string;
+}
+
+/** The calls sessions make on their bucket (a JetStream KV, or one in memory in tests). */
+export interface SessionBucket {
+  put(key: string, value: string): Promise<unknown>;
+  delete(key: string): Promise<unknown>;
+  watch(): Promise<AsyncIterable<SessionEntry>>;
+}
+
+/**
+ * Writes every session started or ended here to `bucket`, and takes every other node's in from
+ * its watch. One bad entry is skipped; nothing in the bucket stops the watch.
+ */
+export async function followSessions(
+  bucket: SessionBucket,
+  logins: LoginSessions,
+  log: Log,
+): Promise<void> {
   const warn = (error: unknown) =>
     log.warn({ err: (error as Error).message }, 'could not share a sign-in session');
   logins.shared = {
     started: (session) => {
       const value = JSON.stringify({ user: session.user, expiresAt: session.expiresAt });
-      kv.put(session.digest, value).catch(warn);
+      bucket.put(session.digest, value).catch(warn);
     },
     ended: (digest) => {
-      kv.delete(digest).catch(warn);
+      bucket.delete(digest).catch(warn);
     },
   };
-  const updates = await kv.watch();
+  const updates = await bucket.watch();
   (async () => {
     for await (const entry of updates) {
-      if (entry.operation !== 'PUT') {
-        logins.forget(entry.key);
-        continue;
-      }
       try {
-        const { user, expiresAt } = JSON.parse(entry.string()) as StoredSessionValue;
-        if (typeof user === 'string' && typeof expiresAt === 'number') {
-          logins.adopt({ digest: entry.key, user, expiresAt });
-        }
-      } catch {
-        // not one of ours
+        take(entry, logins);
+      } catch (error) {
+        log.warn({ err: (error as Error).message }, 'skipped a shared session entry');
       }
     }
   })().catch((error: unknown) => {
     log.warn({ err: (error as Error).message }, 'stopped taking in shared sessions');
   });
+}
+
+function take(entry: SessionEntry, logins: LoginSessions): void {
+  if (entry.operation !== 'PUT') {
+    logins.forget(entry.key);
+    return;
+  }
+  let value: StoredSessionValue;
+  try {
+    value = JSON.parse(entry.string()) as StoredSessionValue;
+  } catch {
+    return; // not one of ours
+  }
+  const { user, expiresAt } = value ?? {};
+  if (typeof user === 'string' && typeof expiresAt === 'number') {
+    logins.adopt({ digest: entry.key, user, expiresAt });
+  }
 }

@@ -8,6 +8,11 @@ export class MemoryKv {
   private revisions = 0;
   /** A renewal that lands but whose answer is lost (the client timed out): it throws after. */
   loseNextUpdateAnswer = false;
+  /** A create that lands but whose answer is lost, likewise. */
+  loseNextCreateAnswer = false;
+  /** A renewal that lands at once but whose answer waits until `answerHeld()`. */
+  holdNextUpdateAnswer = false;
+  private heldAnswer: (() => void) | undefined;
   /** Every write that landed, in order: `PUT n1`, `DEL`. */
   readonly history: string[] = [];
   /** Calls of `create`, landed or not: a node trying to take the key. */
@@ -16,7 +21,12 @@ export class MemoryKv {
   async create(_key: string, value: string): Promise<number> {
     this.creates++;
     if (this.entry?.operation === 'PUT') throw new Error('wrong last sequence: 1');
-    return this.put(value);
+    const revision = this.put(value);
+    if (this.loseNextCreateAnswer) {
+      this.loseNextCreateAnswer = false;
+      throw new Error('TIMEOUT');
+    }
+    return revision;
   }
 
   async update(_key: string, value: string, revision: number): Promise<number> {
@@ -28,7 +38,19 @@ export class MemoryKv {
       this.loseNextUpdateAnswer = false;
       throw new Error('TIMEOUT');
     }
+    if (this.holdNextUpdateAnswer) {
+      this.holdNextUpdateAnswer = false;
+      await new Promise<void>((resolve) => {
+        this.heldAnswer = resolve;
+      });
+    }
     return next;
+  }
+
+  /** The held renewal's answer reaches the client. */
+  answerHeld(): void {
+    this.heldAnswer?.();
+    this.heldAnswer = undefined;
   }
 
   async delete(_key: string, options: { previousSeq: number }): Promise<void> {

@@ -64,4 +64,27 @@ describe('Lease', () => {
     assert.ok(!claim.held);
     assert.deepEqual(events, ['acquired', 'lost: taken over by another node']);
   });
+
+  it('takes a lease whose create landed after it timed out, rather than wait a ttl for it', async () => {
+    const { kv, events, lease } = setup();
+    kv.loseNextCreateAnswer = true;
+    const claim = await lease.acquire();
+    assert.ok(claim.held, 'the key names this node: ours');
+    assert.deepEqual(events, ['acquired']);
+    assert.equal(kv.creates, 1, 'no second create against its own key');
+  });
+
+  it('gives the key up when released during a renewal whose answer came late', async () => {
+    const { kv, clock, lease } = setup();
+    const claim = await lease.acquire();
+    kv.holdNextUpdateAnswer = true;
+    clock.advance(1000); // a renewal lands; its answer waits
+    await settle();
+    await claim.release(); // its delete meets the old revision and fails
+    assert.equal(kv.holder(), 'n1', 'the renewal moved the revision under the delete');
+    kv.answerHeld();
+    await settle();
+    assert.equal(kv.holder(), undefined, 'given up at the revision the renewal made');
+    assert.ok(!lease.held);
+  });
 });

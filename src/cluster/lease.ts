@@ -180,7 +180,9 @@ export class Lease {
       // Held by another node (or NATS is down): try again later, knowing whose frames to await.
       const entry = await kv.get(this.key).catch(() => null);
       this.holder = entry?.operation === 'PUT' ? entry.string() : undefined;
-      return;
+      // Unless the key names this node: a create that timed out here but landed. It is ours.
+      if (entry?.operation !== 'PUT' || this.holder !== node) return;
+      this.revision = entry.revision;
     }
     this.holder = node;
     this.armDeadline(sentAt);
@@ -198,6 +200,12 @@ export class Lease {
     const sentAt = clock.now();
     try {
       this.revision = await kv.update(this.key, node, revision, ttlMs / 3);
+      if (!this.wanted) {
+        // Released while the renewal was under way (its delete met the old revision): give up
+        // the key at the revision the renewal made, or it would stay ours for a ttl, unused.
+        await this.release();
+        return;
+      }
       this.armDeadline(sentAt);
     } catch (error) {
       const message = (error as Error).message ?? String(error);

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { headers, type Msg } from '@nats-io/transport-node';
 import { Frame } from '../camera/frame.js';
-import { framesOf, respondWithFrames } from './bus-format.js';
+import { concat, equal } from '../common/bytes.js';
+import {
+  framesOf,
+  MAX_PIECES,
+  partOf,
+  piecesOf,
+  respondWithFrames,
+  UnitAssembler,
+} from './bus-format.js';
 
 /** A request whose replies are kept, to be read back as the asking node reads them. */
 function request() {
@@ -19,42 +27,79 @@ function request() {
 const gop = (sizes: number[]) =>
   sizes.map((bytes, i) => new Frame(new Uint8Array(bytes).fill(i), i + 10, 0, 'h264', i === 0));
 
+/** The replies' frames as the asking node reads them: bodies joined, headers of the first. */
+const readBack = (replies: Msg[]) =>
+  framesOf(replies[0] as Msg, concat(replies.slice(0, -1).map((reply) => reply.data)));
+
+/** A relayed message as the receiving node gets it. */
+function relayed(data: Uint8Array, fields: Record<string, string>): Msg {
+  const h = headers();
+  for (const [name, value] of Object.entries({
+    codec: 'h264',
+    seq: '1',
+    pts: '0',
+    from: 'n1 1',
+    ...fields,
+  })) {
+    h.set(name, value);
+  }
+  return { data, headers: h } as unknown as Msg;
+}
+
 describe('the late-join cache reply', () => {
-  it('goes as replies under max_payload, in order, ended by an empty one', () => {
+  it('goes as replies under max_payload, in order, ended by an empty one', async () => {
     const { msg, replies } = request();
     const frames = gop([3000, 1500, 1500, 1500, 1500, 1500]);
-    const sent = respondWithFrames(msg, frames, 'n1 1', 5000);
+    const sent = await respondWithFrames(msg, frames, 'n1 1', 5000);
     assert.ok(replies.every((reply) => reply.data.length <= 5000 - 1024));
     assert.equal(replies.at(-1)?.data.length, 0, 'the end');
     assert.equal(sent.messages, replies.length - 1);
-    const back = replies.slice(0, -1).flatMap((reply) => framesOf(reply));
     assert.deepEqual(
-      back.map((frame) => [frame.seq, frame.key, frame.data.length, frame.from]),
-      frames.map((frame) => [frame.seq, frame.key, frame.data.length, 'n1 1']),
+      readBack(replies).map((frame) => [
+        frame.seq,
+        frame.key,
+        frame.data.length,
+        frame.from,
+        frame.data[0],
+      ]),
+      frames.map((frame, i) => [frame.seq, frame.key, frame.data.length, 'n1 1', i]),
     );
   });
 
-  it('stops at the first reply the window refuses: the asker gets a prefix from the key on', () => {
+  it('carries a unit larger than one message across several', async () => {
+    const { msg, replies } = request();
+    const frames = gop([1000, 12_000, 1000]);
+    await respondWithFrames(msg, frames, 'n1 1', 5000);
+    assert.ok(replies.length > 4, `${replies.length} replies`);
+    assert.ok(replies.every((reply) => reply.data.length <= 5000 - 1024));
+    const back = readBack(replies);
+    assert.deepEqual(
+      back.map((frame) => frame.data.length),
+      [1000, 12_000, 1000],
+    );
+    assert.ok(
+      back[1]?.data.every((byte) => byte === 1),
+      'the large unit whole and unmixed',
+    );
+  });
+
+  it('waits for the window between replies, and stops at one it refuses: a prefix of whole units', async () => {
     const { msg, replies } = request();
     const frames = gop([3000, 3000, 3000, 3000]);
     let allowed = 2;
-    const sent = respondWithFrames(msg, frames, 'n1 1', 5000, () => allowed-- > 0);
+    const sent = await respondWithFrames(msg, frames, 'n1 1', 5000, async () => {
+      await new Promise(setImmediate); // the window confirms in its own time
+      return allowed-- > 0;
+    });
     assert.equal(sent.cut, true);
-    const back = replies.slice(0, -1).flatMap((reply) => framesOf(reply));
+    assert.equal(sent.messages, 2);
+    // Two replies of 3976 bytes hold two whole framed units (3025 bytes each) and part of one.
+    assert.equal(sent.frames, 2);
     assert.deepEqual(
-      back.map((frame) => frame.seq),
+      readBack(replies).map((frame) => frame.seq),
       [10, 11],
     );
     assert.equal(replies.at(-1)?.data.length, 0, 'still ended, so the asker does not wait');
-  });
-
-  it('sends none of a cache holding a unit too large for one message, only the end', () => {
-    const { msg, replies } = request();
-    respondWithFrames(msg, gop([1000, 9000, 1000]), 'n1 1', 5000);
-    assert.deepEqual(
-      replies.map((reply) => reply.data.length),
-      [0],
-    );
   });
 
   it('reads nothing from a reply that is not one of ours', () => {
@@ -66,5 +111,53 @@ describe('the late-join cache reply', () => {
     const body = new Uint8Array(9 + 3);
     new DataView(body.buffer).setUint32(0, 100); // says 100 bytes, has 3
     assert.deepEqual(framesOf({ data: body, headers: truncated } as unknown as Msg), []);
+  });
+});
+
+describe('a relayed unit in pieces', () => {
+  const unit = new Uint8Array(10_000).map((_, i) => i % 251);
+
+  it('is cut into views no larger than a message may be, and joined whole again', () => {
+    const pieces = piecesOf(unit, 3000) ?? [];
+    assert.deepEqual(
+      pieces.map((piece) => piece.length),
+      [3000, 3000, 3000, 1000],
+    );
+    assert.ok(
+      pieces.every((piece) => piece.buffer === unit.buffer),
+      'views, not copies',
+    );
+    const assembler = new UnitAssembler();
+    const out = pieces.map((piece, i) =>
+      assembler.take(relayed(piece, { seq: '7', key: '1', part: partOf(i, pieces.length) })),
+    );
+    assert.deepEqual(out.slice(0, 3), [undefined, undefined, undefined]);
+    assert.equal(out[3]?.seq, 7);
+    assert.equal(out[3]?.key, true);
+    assert.ok(equal(out[3]?.data ?? new Uint8Array(0), unit));
+    assert.equal(piecesOf(unit, 20_000)?.[0], unit, 'a unit that fits goes as it is');
+    assert.equal(piecesOf(unit, 10_000 / (MAX_PIECES + 1)), undefined, 'past MAX_PIECES: none');
+  });
+
+  it('drops a unit whose pieces come out of turn, and goes on with the next', () => {
+    const pieces = piecesOf(unit, 4000) ?? [];
+    const assembler = new UnitAssembler();
+    const part = (i: number, fields: Record<string, string> = {}) =>
+      assembler.take(relayed(pieces[i] as Uint8Array, { seq: '1', part: partOf(i, 3), ...fields }));
+    assert.equal(part(0), undefined);
+    assert.equal(part(2), undefined, 'a piece missing');
+    assert.equal(part(1), undefined, 'and the rest of that unit is no unit');
+    assert.equal(part(0), undefined);
+    assert.equal(part(1, { from: 'n2 1' }), undefined, 'another publisher between');
+    assert.equal(part(2), undefined);
+    assert.equal(part(0), undefined);
+    assert.equal(part(1, { seq: '2' }), undefined, 'another unit between');
+    for (const bad of ['3/3', '0/1', '1/999', 'x/3', '']) {
+      const whole = assembler.take(relayed(new Uint8Array(5), { seq: '9', part: bad }));
+      assert.equal(whole?.data.length === 5, bad === '', `part ${JSON.stringify(bad)}`);
+    }
+    assert.equal(part(0), undefined);
+    assert.equal(part(1), undefined);
+    assert.equal(part(2)?.data.length, 10_000, 'whole again');
   });
 });

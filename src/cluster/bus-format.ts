@@ -1,11 +1,15 @@
 /**
  * What camplex nodes send each other on NATS, as bytes: a relayed unit (a picture or a sound
  * frame) is its data with codec, key, sequence number, times and publisher in headers, and now
- * and then the camera's sound details; the late-join cache is several replies of whole units
- * under max_payload, ended by an empty one. Pure: no connection here.
+ * and then the camera's sound details. A unit larger than one message may be (the server's
+ * max_payload) goes as pieces, each with every header and `part: <index>/<count>`, joined again
+ * by the receiver (UnitAssembler). The late-join cache is one byte stream of framed units cut
+ * into replies under max_payload wherever the cut falls, ended by an empty one. Pure: no
+ * connection here.
  */
 import { headers, type Msg } from '@nats-io/transport-node';
 import type { AudioInfo, Codec, Frame } from '../camera/camera.js';
+import { concat } from '../common/bytes.js';
 import { AUDIO_CODECS } from '../frames/codecs.js';
 
 /** A frame as another node relayed it; `from` names the publisher (node and start). */
@@ -31,6 +35,12 @@ const CODECS: readonly string[] = ['jpeg', 'h264', 'h265', ...AUDIO_CODECS];
 const FRAME_HEADER_BYTES = 25;
 /** Room kept in each NATS message for its headers and subject. */
 const HEADER_ROOM_BYTES = 1024;
+/**
+ * Bounds of a unit in pieces, which a receiver holds until its last piece: as many pieces as a
+ * 64 MiB unit (stream.maxFrameBytes' most) needs at a 256 KiB max_payload, and no more bytes.
+ */
+export const MAX_PIECES = 256;
+export const MAX_UNIT_BYTES = 64 * 1024 * 1024;
 
 /** The headers of a relayed `frame`, with the camera's sound details when `audio` is given. */
 export function headersOf(frame: Frame, publisher: string, audio?: AudioInfo) {
@@ -66,6 +76,84 @@ export function frameOf(msg: Msg): Relayed | undefined {
   };
 }
 
+/**
+ * A relayed unit's data as the messages that carry it, each at most `maxBytes` long: the data
+ * itself when it fits one, else pieces (views, no copy). Undefined when it would take more
+ * than MAX_PIECES.
+ */
+export function piecesOf(data: Uint8Array, maxBytes: number): Uint8Array[] | undefined {
+  if (data.length <= maxBytes) return [data];
+  const count = Math.ceil(data.length / maxBytes);
+  if (count > MAX_PIECES || maxBytes <= 0) return undefined;
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < data.length; at += maxBytes) {
+    pieces.push(data.subarray(at, Math.min(at + maxBytes, data.length)));
+  }
+  return pieces;
+}
+
+/** The `part` header of piece `index` of `count`. */
+export function partOf(index: number, count: number): string {
+  return `${index}/${count}`;
+}
+
+/**
+ * Joins the pieces of relayed units on one subject. NATS keeps one publisher's messages on a
+ * subject in order, so a unit's pieces come one after the other; a piece out of turn (a
+ * missing one, another publisher's, a count that changed) drops the unit being joined, which
+ * the receiver then treats as any lost unit. What is held is at most one unit of
+ * MAX_UNIT_BYTES.
+ */
+export class UnitAssembler {
+  private pending:
+    | {
+        from: string;
+        seq: number;
+        count: number;
+        next: number;
+        pieces: Uint8Array[];
+        bytes: number;
+      }
+    | undefined;
+
+  /** The unit `msg` is or completes; undefined for a piece short of the last, or a bad one. */
+  take(msg: Msg): Relayed | undefined {
+    const frame = frameOf(msg);
+    if (!frame) return undefined;
+    const part = msg.headers?.get('part') ?? '';
+    if (part === '') return frame;
+    const match = /^(\d{1,3})\/(\d{1,3})$/.exec(part);
+    const index = Number(match?.[1]);
+    const count = Number(match?.[2]);
+    if (!match || count < 2 || count > MAX_PIECES || index >= count) return this.drop();
+    if (index === 0) {
+      this.pending = { from: frame.from, seq: frame.seq, count, next: 0, pieces: [], bytes: 0 };
+    }
+    const pending = this.pending;
+    if (
+      pending === undefined ||
+      pending.next !== index ||
+      pending.count !== count ||
+      pending.seq !== frame.seq ||
+      pending.from !== frame.from ||
+      pending.bytes + frame.data.length > MAX_UNIT_BYTES
+    ) {
+      return this.drop();
+    }
+    pending.pieces.push(frame.data);
+    pending.bytes += frame.data.length;
+    pending.next++;
+    if (pending.next < count) return undefined;
+    this.pending = undefined;
+    return { ...frame, data: concat(pending.pieces) };
+  }
+
+  private drop(): undefined {
+    this.pending = undefined;
+    return undefined;
+  }
+}
+
 /** Sound details another node told, checked field by field (anything else is ignored). */
 function audioOf(text: string): AudioInfo | undefined {
   try {
@@ -89,70 +177,76 @@ function audioOf(text: string): AudioInfo | undefined {
 }
 
 /**
- * The cache reply: replies of whole frames, each `[u32 length][u8 key][u32 seq]` + unit per
- * frame and under `maxPayload` (codec and publisher in headers), in order, then an empty reply
- * that ends them. A frame that does not fit one message alone cannot go: then none go (the
- * frames after it would not decode), and the asking node waits for the next key unit.
+ * The cache reply: every frame as `[u32 length][u8 key][u32 seq][f64 pts][f64 dts]` + unit, one
+ * after the other, that byte stream cut into replies of at most `maxPayload` less header room
+ * (codec and publisher in headers), in order, then an empty reply that ends them. A unit larger
+ * than one message simply spans several. Each reply waits for `room` (the owner's publish
+ * window); one refused ends the reply there: what went is a prefix from the key unit on, which
+ * the asker can play up to its last whole unit.
  */
-export function respondWithFrames(
+export async function respondWithFrames(
   msg: Msg,
   frames: readonly Frame[],
   publisher: string,
   maxPayload: number,
-  /** Whether a reply of this many bytes may go now (the owner's publish window). */
-  admit: (bytes: number) => boolean = () => true,
-): { messages: number; frames: number; bytes: number; cut: boolean } {
-  const budget = maxPayload - HEADER_ROOM_BYTES;
-  const fits = frames.every((frame) => FRAME_HEADER_BYTES + frame.data.length <= budget);
-  let chunk: Frame[] = [];
-  let size = 0;
-  const sent = { messages: 0, frames: 0, bytes: 0, cut: false };
-  const send = () => {
-    if (chunk.length === 0 || sent.cut) return;
-    // Refused: what went is a prefix from the key unit on, which the asker can play.
-    if (!admit(size)) {
+  /** Whether a reply of this many bytes may go (it may wait for the owner's publish window). */
+  room: (bytes: number) => boolean | Promise<boolean> = () => true,
+): Promise<{ messages: number; frames: number; bytes: number; cut: boolean }> {
+  const budget = Math.max(1, maxPayload - HEADER_ROOM_BYTES);
+  let total = 0;
+  for (const frame of frames) total += FRAME_HEADER_BYTES + frame.data.length;
+  const stream = new Uint8Array(total);
+  const view = new DataView(stream.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    view.setUint32(at, frame.data.length);
+    view.setUint8(at + 4, frame.key ? 1 : 0);
+    view.setUint32(at + 5, frame.seq);
+    view.setFloat64(at + 9, frame.pts);
+    view.setFloat64(at + 17, frame.dts);
+    stream.set(frame.data, at + FRAME_HEADER_BYTES);
+    at += FRAME_HEADER_BYTES + frame.data.length;
+  }
+  const sent = { messages: 0, frames: frames.length, bytes: 0, cut: false };
+  const codec = frames[0]?.codec ?? 'jpeg';
+  for (let from = 0; from < total; from += budget) {
+    const body = stream.subarray(from, Math.min(from + budget, total));
+    if (!(await room(body.length))) {
       sent.cut = true;
-      return;
-    }
-    sent.messages++;
-    sent.frames += chunk.length;
-    sent.bytes += size;
-    const body = new Uint8Array(size);
-    const view = new DataView(body.buffer);
-    let at = 0;
-    for (const frame of chunk) {
-      view.setUint32(at, frame.data.length);
-      view.setUint8(at + 4, frame.key ? 1 : 0);
-      view.setUint32(at + 5, frame.seq);
-      view.setFloat64(at + 9, frame.pts);
-      view.setFloat64(at + 17, frame.dts);
-      body.set(frame.data, at + FRAME_HEADER_BYTES);
-      at += FRAME_HEADER_BYTES + frame.data.length;
+      break;
     }
     const h = headers();
-    h.set('codec', chunk[0]?.codec ?? 'jpeg');
+    h.set('codec', codec);
     h.set('from', publisher);
     msg.respond(body, { headers: h });
-    chunk = [];
-    size = 0;
-  };
-  for (const frame of fits ? frames : []) {
-    const bytes = FRAME_HEADER_BYTES + frame.data.length;
-    if (size + bytes > budget) send();
-    chunk.push(frame);
-    size += bytes;
+    sent.messages++;
+    sent.bytes += body.length;
   }
-  send();
+  if (sent.cut) sent.frames = wholeFramesIn(stream.subarray(0, sent.bytes));
   msg.respond(new Uint8Array(0)); // the end
   return sent;
 }
 
-export function framesOf(msg: Msg) {
-  const codec = msg.headers?.get('codec') as Codec | undefined;
-  const from = msg.headers?.get('from') ?? '';
+/** How many whole framed units `bytes` holds from its start. */
+function wholeFramesIn(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let count = 0;
+  for (let at = 0; at + FRAME_HEADER_BYTES <= bytes.length; count++) {
+    at += FRAME_HEADER_BYTES + view.getUint32(at);
+    if (at > bytes.length) break;
+  }
+  return count;
+}
+
+/**
+ * The frames of a cache reply's byte stream: the replies' bodies joined in order (`body`),
+ * their codec and publisher from the first (`first`). A unit cut short at the end is left out.
+ */
+export function framesOf(first: Msg, body: Uint8Array = first.data): Relayed[] {
+  const codec = first.headers?.get('codec') as Codec | undefined;
+  const from = first.headers?.get('from') ?? '';
   const frames: Relayed[] = [];
   if (codec !== 'jpeg' && codec !== 'h264' && codec !== 'h265') return frames; // pictures only
-  const body = msg.data;
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   for (let at = 0; at + FRAME_HEADER_BYTES <= body.length; ) {
     const length = view.getUint32(at);

@@ -23,6 +23,8 @@ export class PublishWindow {
   private sent = 0;
   private confirmed = 0;
   private flushing = false;
+  /** Settles with the flush under way: true once it confirmed, false if it failed. */
+  private confirmation: Promise<boolean> = Promise.resolve(true);
 
   constructor(nc: Flushable, limitBytes: number) {
     this.nc = nc;
@@ -48,20 +50,35 @@ export class PublishWindow {
     return true;
   }
 
+  /**
+   * Admits `bytes` (not a key unit's) once the window has room, waiting for at most `rounds`
+   * confirmations: a late-join cache larger than half the window goes in turns instead of
+   * being cut. False when still refused, or when a flush failed (closed or reconnecting).
+   */
+  async whenRoom(bytes: number, rounds: number): Promise<boolean> {
+    for (let round = 0; ; round++) {
+      if (this.admit(bytes, false)) return true;
+      if (round >= rounds || !this.flushing) return false;
+      if (!(await this.confirmation)) return false;
+    }
+  }
+
   private confirmSoon(): void {
     if (this.flushing) return;
     this.flushing = true;
     const mark = this.sent;
-    this.nc.flush().then(
+    this.confirmation = this.nc.flush().then(
       () => {
         this.confirmed = Math.max(this.confirmed, mark);
         this.flushing = false;
         if (this.unconfirmed > this.limitBytes / 4) this.confirmSoon();
+        return true;
       },
       () => {
         // Closed or reconnecting: nothing is confirmed, and the next admit asks again (no
         // retry from here, which would spin on a closed connection).
         this.flushing = false;
+        return false;
       },
     );
   }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import type { Msg, MsgHdrs } from '@nats-io/transport-node';
 import type { Camera } from '../camera/camera.js';
 import { Frame } from '../camera/frame.js';
 import { createLog } from '../common/log.js';
+import { MAX_PIECES, UnitAssembler } from './bus-format.js';
 import { PublishWindow } from './publish-window.js';
 import { RelayViewer } from './relay.js';
 
@@ -11,14 +13,19 @@ const WINDOW = 10_000;
 
 /** A media connection whose server confirms a flush only when the test says so. */
 function connection(maxPayload = 1024 * 1024) {
-  const published: Array<{ subject: string; seq: number }> = [];
+  const published: Array<{ subject: string; seq: number; part: string | null; msg: Msg }> = [];
   const flushes: Array<{ confirm(): void; fail(): void }> = [];
   let closed = false;
   const nc = {
     info: { max_payload: maxPayload },
-    publish(subject: string, _data: Uint8Array, options: { headers: { get(k: string): string } }) {
+    publish(subject: string, data: Uint8Array, options: { headers: MsgHdrs }) {
       if (closed) throw new Error('CONNECTION_CLOSED');
-      published.push({ subject, seq: Number(options.headers.get('seq')) });
+      published.push({
+        subject,
+        seq: Number(options.headers.get('seq')),
+        part: options.headers.has('part') ? options.headers.get('part') : null,
+        msg: { data, headers: options.headers } as unknown as Msg,
+      });
     },
     flush: () =>
       new Promise<void>((confirm, fail) => {
@@ -117,10 +124,37 @@ describe('RelayViewer', () => {
     assert.equal(published.length, 1);
   });
 
-  it('relays no unit over max_payload, nor the deltas after it', () => {
+  it('relays a unit over max_payload in pieces the receiver joins whole', () => {
+    const { published, lines, unit } = setup(2000);
+    unit(300, true);
+    unit(3000, false); // pieces of at most 2000 - 256 bytes: two
+    unit(300, false);
+    assert.deepEqual(
+      published.map((p) => [p.seq, p.part]),
+      [
+        [1, null],
+        [2, '0/2'],
+        [2, '1/2'],
+        [3, null],
+      ],
+    );
+    const assembler = new UnitAssembler();
+    const joined = published.map((p) => assembler.take(p.msg)).filter((frame) => frame);
+    assert.deepEqual(
+      joined.map((frame) => [frame?.seq, frame?.data.length]),
+      [
+        [1, 300],
+        [2, 3000],
+        [3, 300],
+      ],
+    );
+    assert.ok(!lines.some((line) => line.includes('max_payload')));
+  });
+
+  it('relays no unit that would take more than MAX_PIECES, nor the deltas after it', () => {
     const { published, lines, unit } = setup(2000);
     unit(1000, true);
-    unit(1900, false); // with its headers, over 2000
+    unit((2000 - 256) * MAX_PIECES + 1, false);
     unit(500, false);
     unit(500, true);
     assert.deepEqual(
@@ -128,5 +162,35 @@ describe('RelayViewer', () => {
       [1, 4],
     );
     assert.equal(lines.filter((line) => line.includes('larger than NATS max_payload')).length, 1);
+  });
+});
+
+describe('PublishWindow.whenRoom', () => {
+  it('waits for confirmations instead of refusing, and gives up after its rounds or a failed flush', async () => {
+    const { nc, flushes } = connection();
+    const window = new PublishWindow(nc, WINDOW);
+    assert.ok(window.admit(4000, false));
+    let admitted: boolean | undefined;
+    window.whenRoom(4000, 2).then((ok) => {
+      admitted = ok;
+    });
+    await settle();
+    assert.equal(admitted, undefined, 'waits: 8000 unconfirmed is past half the window');
+    flushes[0]?.confirm();
+    await settle();
+    await settle();
+    assert.equal(admitted, true, 'once the server confirmed the first 4000');
+    window.whenRoom(4000, 0).then((ok) => {
+      admitted = ok;
+    });
+    await settle();
+    assert.equal(admitted, false, 'no rounds: refused at once');
+    window.whenRoom(4000, 5).then((ok) => {
+      admitted = ok;
+    });
+    flushes.at(-1)?.fail();
+    await settle();
+    await settle();
+    assert.equal(admitted, false, 'a failed flush ends the wait');
   });
 });

@@ -1,15 +1,15 @@
 /**
  * The owner's viewer that publishes a stream's units for the other nodes: one hub viewer per
- * channel, subscribed while some node shows interest. Units too large for one NATS message are
- * not relayed (and said so); a publish never throws into the frame path, and what the server
- * has not yet confirmed is bounded (publish-window.ts): past it a camera's units are dropped up
- * to its next key unit, as a receiver would drop them after the gap anyway.
+ * channel, subscribed while some node shows interest. A unit too large for one NATS message
+ * goes in pieces (bus-format.ts); a publish never throws into the frame path, and what the
+ * server has not yet confirmed is bounded (publish-window.ts): past it a camera's units are
+ * dropped up to its next key unit, as a receiver would drop them after the gap anyway.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Camera, Frame } from '../camera/camera.js';
 import type { Log } from '../common/log.js';
 import type { Viewer } from '../hub/hub.js';
-import { headersOf } from './bus-format.js';
+import { headersOf, MAX_PIECES, partOf, piecesOf } from './bus-format.js';
 import { encodeName } from './names.js';
 import type { PublishWindow } from './publish-window.js';
 
@@ -49,13 +49,12 @@ export class RelayViewer implements Viewer {
 
   sendFrame(frame: Frame, camera: Camera): void {
     const max = this.nc.info?.max_payload ?? 1024 * 1024;
-    const bytes = frame.data.length + MESSAGE_OVERHEAD_BYTES;
-    if (bytes > max) {
-      // Units are not split: nats-server's max_payload must exceed stream.maxFrameBytes.
+    const pieces = piecesOf(frame.data, max - MESSAGE_OVERHEAD_BYTES);
+    if (pieces === undefined) {
       if (this.tooLarge++ % WARN_EVERY === 0) {
         this.log.warn(
-          { camera: camera.id, bytes: frame.data.length, maxPayload: max },
-          'frame larger than NATS max_payload: not relayed (raise max_payload in nats-server.conf)',
+          { camera: camera.id, bytes: frame.data.length, maxPayload: max, maxPieces: MAX_PIECES },
+          'frame larger than NATS max_payload allows in pieces: not relayed (raise max_payload in nats-server.conf)',
         );
       }
       this.awaitingKey.add(camera.id);
@@ -63,6 +62,7 @@ export class RelayViewer implements Viewer {
     }
     if (this.awaitingKey.has(camera.id) && !frame.key) return;
     if (frame.key && !frame.audio) this.tellSound.add(camera.id);
+    const bytes = frame.data.length + pieces.length * MESSAGE_OVERHEAD_BYTES;
     if (!this.window.admit(bytes, frame.key)) {
       if (this.backedUp++ % WARN_EVERY === 0) {
         this.log.warn(
@@ -76,10 +76,17 @@ export class RelayViewer implements Viewer {
     this.awaitingKey.delete(camera.id);
     // A node that starts taking the camera learns its sound within a GOP.
     const sound = frame.audio && this.tellSound.delete(camera.id) ? camera.info().audio : undefined;
+    const subject = this.subjectOf(camera.id);
     try {
-      this.nc.publish(this.subjectOf(camera.id), frame.data, {
-        headers: headersOf(frame, this.publisher, sound),
-      });
+      if (pieces.length === 1) {
+        this.nc.publish(subject, frame.data, { headers: headersOf(frame, this.publisher, sound) });
+        return;
+      }
+      for (let i = 0; i < pieces.length; i++) {
+        const h = headersOf(frame, this.publisher, sound);
+        h.set('part', partOf(i, pieces.length));
+        this.nc.publish(subject, pieces[i], { headers: h });
+      }
     } catch (error) {
       // a closed connection (shutting down): a viewer must not throw into the frame path
       this.log.debug({ err: (error as Error).message }, 'NATS publish failed');

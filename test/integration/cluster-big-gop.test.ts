@@ -1,11 +1,12 @@
 /**
  * Nothing on the bus can stop a reader. A camera with a 10 s GOP at 2 Mbit/s, viewed from a
- * node that does not run it, on a nats-server whose max_payload is 256 KiB: the late-join
- * cache (every unit since the last key) is far larger than one message may be. It once went
- * as one reply, `respond` threw inside nats.js's subscription callback, and the owner's media
- * connection stopped reading: it got no relayed camera for minutes. Now the cache comes in
- * several replies under max_payload, the viewer on the other node paints from it, and the
- * owner keeps receiving the camera the other node runs.
+ * node that does not run it, on a nats-server whose max_payload is 16 KiB: the late-join
+ * cache (every unit since the last key) is far larger than one message may be, and so are the
+ * camera's key units. The cache once went as one reply, `respond` threw inside nats.js's
+ * subscription callback, and the owner's media connection stopped reading: it got no relayed
+ * camera for minutes; and a unit over max_payload was not relayed at all. Now the cache comes
+ * in several replies under max_payload, a large unit in pieces, the viewer on the other node
+ * paints from both, and the owner keeps receiving the camera the other node runs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +17,7 @@ import { waitFor } from '../../support/processes.js';
 import { type RtspCamera, startRtspCamera } from '../../support/rtsp.js';
 import { connectViewer, type TestViewer } from '../../support/viewer.js';
 
-const MAX_PAYLOAD = 256 * 1024;
+const MAX_PAYLOAD = 16 * 1024;
 
 describe('a GOP larger than NATS max_payload, viewed from another node', () => {
   let nats: NatsServer;
@@ -46,13 +47,19 @@ describe('a GOP larger than NATS max_payload, viewed from another node', () => {
     await nats?.stop({ forget: true });
   });
 
-  /** Counts binary frames of `camera` (the test viewer counts only whole JPEGs). */
+  /**
+   * Counts binary frames of `camera` (the test viewer counts only whole JPEGs), and of those
+   * larger than one NATS message may be.
+   */
   const unitsOf = (viewer: TestViewer, camera: string) => {
     let units = 0;
+    let large = 0;
     viewer.ws.on('message', (data: Buffer, binary: boolean) => {
-      if (binary && data.subarray(1, 1 + (data[0] ?? 0)).toString() === camera) units++;
+      if (!binary || data.subarray(1, 1 + (data[0] ?? 0)).toString() !== camera) return;
+      units++;
+      if (data.length > MAX_PAYLOAD) large++;
     });
-    return () => units;
+    return Object.assign(() => units, { large: () => large });
   };
 
   it('sends the cache in several replies; the viewer paints and the owner keeps reading', async () => {
@@ -94,6 +101,13 @@ describe('a GOP larger than NATS max_payload, viewed from another node', () => {
       (sent.bytes ?? 0) > MAX_PAYLOAD && (sent.messages ?? 0) > 1,
       `cache reply: ${JSON.stringify(sent)}`,
     );
+    // The next key unit is over max_payload too: relayed live, in pieces, joined on n2.
+    const fromCache = v2Big.large();
+    assert.ok(fromCache >= 1, 'the cached key unit is larger than one NATS message');
+    await waitFor(async () => v2Big.large() > fromCache, {
+      timeoutMs: 15_000,
+      what: "big's next key unit (over max_payload) relayed live to n2",
+    });
     // The owner still reads its NATS connection: n2's camera keeps reaching n1's viewer.
     const small = v1.framesOf('small');
     await waitFor(async () => v1.framesOf('small') > small + 20, {

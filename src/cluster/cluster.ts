@@ -13,10 +13,11 @@
  * cannot cost a node its lease renewals. A remote node that wins the lease (the owner died or
  * gave the camera up) restarts the camera and runs its ffmpeg itself.
  *
- * This file is the node's part of the bus: connections, ownership (leases by claim, lease.ts),
- * interest, state gossip and the key-unit cache's answers. What goes on the wire is in
+ * This file is the node's part of the bus: connections, ownership (a lease per camera, taken by
+ * claim, lease.ts), interest and the key-unit cache's answers. What goes on the wire is in
  * bus-format.ts, the owner's publishing viewer in relay.ts, a stream's start on a node in
- * remote-source.ts, shared sign-in sessions in shared-sessions.ts, camera moves in ptz-relay.ts.
+ * remote-source.ts, camera states in state-gossip.ts, shared sign-in sessions in
+ * shared-sessions.ts, camera moves in ptz-relay.ts.
  */
 
 import { readFileSync } from 'node:fs';
@@ -32,12 +33,19 @@ import {
 import type { LoginSessions } from '../access/login-sessions.js';
 import type { CameraInfo, CameraOptions, Codec } from '../camera/camera.js';
 import type { SourceHandlers } from '../camera/source.js';
+import { concat } from '../common/bytes.js';
 import { type Clock, every } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import { AUDIO_CODECS } from '../frames/codecs.js';
 import type { Hub } from '../hub/hub.js';
 import type { PtzControl } from '../ptz/ptz-cameras.js';
-import { frameOf, framesOf, type Relayed, respondWithFrames } from './bus-format.js';
+import {
+  framesOf,
+  MAX_UNIT_BYTES,
+  type Relayed,
+  respondWithFrames,
+  UnitAssembler,
+} from './bus-format.js';
 import { Lease } from './lease.js';
 import { decodeName, encodeName } from './names.js';
 import { PtzRelay } from './ptz-relay.js';
@@ -45,6 +53,7 @@ import { PublishWindow } from './publish-window.js';
 import { RelayViewer } from './relay.js';
 import { type Channel, ClusterSource, type SourceBus } from './remote-source.js';
 import { shareSessions } from './shared-sessions.js';
+import { STATE, StateGossip } from './state-gossip.js';
 
 export interface ClusterConfig {
   nats: string;
@@ -78,15 +87,17 @@ const BUCKET = 'camplex_owners';
 const MEDIA: Record<Channel, string> = { native: 'camplex.media', jpeg: 'camplex.jpeg' };
 const INTEREST = 'camplex.interest';
 const CACHE = 'camplex.cache';
-const STATE = 'camplex.state';
-/** The owner tells every node its cameras' states this often, and on every change. */
-const STATE_EVERY_MS = 2000;
-/** A state not heard again for this long is forgotten (its owner is gone). */
-const STATE_FORGET_MS = 3 * STATE_EVERY_MS;
 /** A remote node says it still wants a stream this often; the owner forgets it after 3x. */
 const INTEREST_EVERY_MS = 1000;
 const INTEREST_FORGET_MS = 3 * INTEREST_EVERY_MS;
 const CACHE_TIMEOUT_MS = 2000;
+/**
+ * A cache reply waits for room in the publish window this many confirmations at most (one
+ * round trip to nats-server each): a long GOP goes in turns, well inside the asker's wait.
+ */
+const CACHE_WINDOW_ROUNDS = 32;
+/** The most a node takes of one cache reply: the largest cache an owner keeps (4 units of 64 MiB). */
+const MAX_CACHE_BYTES = 4 * MAX_UNIT_BYTES;
 /** nats-server's default max_payload, when the server has not said. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /**
@@ -127,8 +138,8 @@ export class Cluster implements SourceBus {
   private readonly interest = new Map<string, number>();
   private readonly subscriptions: Subscription[] = [];
   private stopSweep: (() => void) | undefined;
-  /** Streams other nodes run, as their owners last told (per stream, without sub-streams). */
-  private readonly remote = new Map<string, { info: CameraInfo; owner: string; at: number }>();
+  /** What this node tells of the streams it runs, and hears of the others' (state-gossip.ts). */
+  private readonly gossip: StateGossip;
 
   /** Connects to NATS (retrying until it answers, saying so in the log) and opens the leases. */
   static async connect(config: ClusterConfig, clock: Clock, log: Log): Promise<Cluster> {
@@ -181,6 +192,17 @@ export class Cluster implements SourceBus {
       native: new RelayViewer(media, this.window, this.log, MEDIA.native, this.publisher),
       jpeg: new RelayViewer(media, this.window, this.log, MEDIA.jpeg, this.publisher),
     };
+    this.gossip = new StateGossip({
+      node: this.node,
+      clock,
+      runs: (id) => this.leases.get(id)?.held === true,
+      running: () => [...this.leases].filter(([, lease]) => lease.held).map(([id]) => id),
+      publish: (subject, data, owner) => {
+        const h = headers();
+        h.set('owner', owner);
+        this.publishControl(subject, data, { headers: h });
+      },
+    });
   }
 
   /**
@@ -251,89 +273,39 @@ export class Cluster implements SourceBus {
         const camera = hub.camera(id);
         if (!camera || !this.leases.get(id)?.held) return; // someone else answers
         const maxPayload = this.media.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
-        const sent = respondWithFrames(msg, camera.sinceKey, this.publisher, maxPayload, (bytes) =>
-          this.window.admit(bytes, false),
+        respondWithFrames(msg, camera.sinceKey, this.publisher, maxPayload, (bytes) =>
+          this.window.whenRoom(bytes, CACHE_WINDOW_ROUNDS),
+        ).then(
+          (sent) => this.log.debug({ camera: id, ...sent, maxPayload }, 'key-unit cache sent'),
+          (error: unknown) =>
+            this.log.debug({ camera: id, err: (error as Error).message }, 'key-unit cache failed'),
         );
-        this.log.debug({ camera: id, ...sent, maxPayload }, 'key-unit cache sent');
       }),
     });
     const states = this.control.subscribe(`${STATE}.*`, {
-      callback: this.guarded('state', (msg) => this.onRemoteState(msg)),
+      callback: this.guarded('state', (msg) =>
+        this.gossip.onMessage(msg.subject, msg.data, msg.headers?.get('owner')),
+      ),
     });
     this.subscriptions.push(interest, cache, states);
-    let ticks = 0;
+    this.gossip.attach({
+      info: (id) => hub.camera(id)?.info(),
+      announce: (id) => hub.announce(id),
+    });
     this.stopSweep = every(this.clock, INTEREST_EVERY_MS, () => {
       this.forgetQuietInterest();
-      this.forgetQuietStates();
-      if (++ticks % (STATE_EVERY_MS / INTEREST_EVERY_MS) !== 0) return;
-      for (const [id, lease] of this.leases) {
-        const info = lease.held ? hub.camera(id)?.info() : undefined;
-        if (info) this.publishState(info);
-      }
+      this.gossip.sweep();
     });
   }
 
-  /**
-   * What this node tells its viewers of a stream: its own view, with the owner named; for a
-   * stream this node neither runs nor receives (idle here), the state its owner reports.
-   */
+  /** What this node tells its viewers of a stream (state-gossip.ts). */
   describe(info: CameraInfo): CameraInfo {
-    if (this.leases.get(info.id)?.held) return { ...info, owner: this.node };
-    const remote = this.remote.get(info.id);
-    if (!remote) return info;
-    if (info.state === 'idle') {
-      return { ...remote.info, id: info.id, name: info.name, owner: remote.owner };
-    }
-    return { ...info, owner: remote.owner };
+    return this.gossip.describe(info);
   }
 
-  /**
-   * A state change here (the hub's onState): of a stream this node runs, every node hears at
-   * once; all of them again every STATE_EVERY_MS, so nodes that joined later and the
-   * forgetting of a dead owner's states stay right.
-   */
+  /** A state change here (the hub's onState): every node hears of a stream this node runs. */
   onLocalState(info: CameraInfo): void {
-    this.publishState(info);
-    if (info.substream) this.publishState(info.substream);
-  }
-
-  private publishState(info: CameraInfo): void {
-    if (!this.leases.get(info.id)?.held) return;
-    const { substream: _sub, owner: _owner, ...own } = info;
-    const h = headers();
-    h.set('owner', this.node);
-    this.publishControl(`${STATE}.${encodeName(info.id)}`, JSON.stringify(own), { headers: h });
-  }
-
-  private onRemoteState(msg: Msg): void {
-    const owner = msg.headers?.get('owner');
-    if (!owner || owner === this.node) return;
-    let info: CameraInfo;
-    try {
-      info = JSON.parse(new TextDecoder().decode(msg.data)) as CameraInfo;
-    } catch {
-      return;
-    }
-    const id = decodeName(msg.subject.slice(STATE.length + 1));
-    if (info.id !== id || !this.hub?.camera(id)) return;
-    const before = this.remote.get(id);
-    this.remote.set(id, { info, owner, at: this.clock.now() });
-    const changed =
-      !before ||
-      before.owner !== owner ||
-      before.info.state !== info.state ||
-      before.info.reason !== info.reason ||
-      before.info.codecString !== info.codecString;
-    if (changed) this.hub?.announce(id);
-  }
-
-  private forgetQuietStates(): void {
-    const now = this.clock.now();
-    for (const [id, { at }] of this.remote) {
-      if (now - at <= STATE_FORGET_MS) continue;
-      this.remote.delete(id);
-      this.hub?.announce(id);
-    }
+    this.gossip.onLocalState(info);
   }
 
   /**
@@ -353,7 +325,7 @@ export class Cluster implements SourceBus {
     return new PtzRelay(
       {
         node: this.node,
-        ownerOf: (id) => (this.leases.get(id)?.held ? this.node : this.remote.get(id)?.owner),
+        ownerOf: (id) => this.gossip.ownerOf(id),
         publish: (subject, data) => this.publishControl(subject, data),
         listen: (subject, what, handle) => {
           this.subscriptions.push(
@@ -421,9 +393,10 @@ export class Cluster implements SourceBus {
   /** Takes frames of stream `id` from its owner until the returned function is called. */
   receive(id: string, channel: Channel, onFrame: (frame: Relayed) => void) {
     const name = encodeName(id);
+    const pieces = new UnitAssembler();
     const subscription = this.media.subscribe(`${MEDIA[channel]}.${name}`, {
       callback: this.guarded('relay', (msg) => {
-        const frame = frameOf(msg);
+        const frame = pieces.take(msg);
         if (frame) onFrame(frame);
       }),
     });
@@ -442,7 +415,9 @@ export class Cluster implements SourceBus {
    * empty one: a 10 s GOP is far larger than one NATS message may be.
    */
   async cached(id: string): Promise<Relayed[]> {
-    const frames: Relayed[] = [];
+    const bodies: Uint8Array[] = [];
+    let first: Msg | undefined;
+    let bytes = 0;
     try {
       const replies = await this.media.requestMany(`${CACHE}.${encodeName(id)}`, undefined, {
         strategy: 'sentinel',
@@ -450,12 +425,16 @@ export class Cluster implements SourceBus {
       });
       for await (const reply of replies) {
         if (reply.data.length === 0) break;
-        frames.push(...framesOf(reply));
+        first ??= reply;
+        bytes += reply.data.length;
+        if (bytes > MAX_CACHE_BYTES) break; // more than an owner would send: keep what came
+        bodies.push(reply.data);
       }
     } catch {
       // no owner yet, or it is busy: what came (a prefix from the key unit on) or the next key
     }
-    return frames;
+    if (first === undefined) return [];
+    return framesOf(first, concat(bodies));
   }
 
   /**

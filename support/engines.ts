@@ -11,7 +11,7 @@
  * PulseAudio null sink: headless Firefox never starts an AudioContext without a sound server.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,16 @@ export const ENGINES: readonly EngineName[] = (() => {
 
 const FIREFOX = '/usr/bin/firefox-esr';
 const WEBKIT_DRIVER = '/usr/bin/WebKitWebDriver';
-const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+/** WebKitGTK's MiniBrowser, in the multiarch folder of this machine's architecture. */
+const MINIBROWSER = (() => {
+  const lib = '/usr/lib';
+  const found = existsSync(lib)
+    ? readdirSync(lib)
+        .map((dir) => join(lib, dir, 'webkit2gtk-4.1', 'MiniBrowser'))
+        .find((path) => existsSync(path))
+    : undefined;
+  return found ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+})();
 const XVFB = '/usr/bin/Xvfb';
 const PULSEAUDIO = '/usr/bin/pulseaudio';
 const START_TIMEOUT_MS = 15_000;

@@ -288,7 +288,6 @@ export class MsePlayer {
   /** Gives `lane` its SourceBuffer of `mime`. */
   private attach(source: MediaSource, lane: Lane, mime: string): void {
     const buffer = source.addSourceBuffer(mime);
-    if ((globalThis as { __seq?: boolean }).__seq) buffer.mode = 'sequence';
     lane.buffer = buffer;
     buffer.addEventListener('updateend', () => this.afterAppend(lane));
     buffer.addEventListener('error', () => this.failed('SourceBuffer error'));

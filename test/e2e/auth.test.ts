@@ -3,6 +3,10 @@
  * SameSite=Strict, logout closing that session's sockets with 1008, a token riding in the
  * WebSocket subprotocol, and Cross-Site WebSocket Hijacking refused although the browser sends
  * the victim's cookie along.
+ *
+ * Chromium only: it reads the session cookie's flags from Playwright's cookie store; the cookie
+ * and hijacking rules are the server's, the same for every engine, and engines.test.ts signs the
+ * embeddable client in with a token in each engine.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';

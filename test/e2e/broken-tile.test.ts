@@ -4,6 +4,10 @@
  * that tile alone goes to JPEG, every other tile keeps playing through MSE, and the page keeps
  * acknowledging frames, so the server never finds it too slow (it once froze every camera
  * after 256 KiB and closed the socket 30 s later).
+ *
+ * Chromium only: it breaks requestVideoFrameCallback before the page's scripts run (Playwright's
+ * addInitScript) and reaches a plain-http name through Chromium's resolver rules; the player
+ * code it breaks is the same in every engine.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,6 +1,9 @@
 /**
  * Camera states as a person sees them: a camera that refuses connections shows why and when it
  * retries on its tile, turns offline after repeated failures, while the others stream on.
+ *
+ * Chromium only: the states are the server's and the captions the same DOM code in every engine;
+ * engines.test.ts proves each engine draws the wall.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -4,6 +4,9 @@
  * port, and its tiles draw over one WebSocket authenticated by a token limited to two cameras
  * (a token with `/` and `=`, which a subprotocol cannot hold unencoded). What the token may not
  * watch it does not see; CORS answers only the origins camplex allows.
+ *
+ * Chromium only here: it watches the page's WebSocket and console through Playwright;
+ * engines.test.ts draws the same docs page in every engine.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

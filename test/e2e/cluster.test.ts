@@ -2,6 +2,9 @@
  * The dashboard in Chromium through haproxy (the config docs/CLUSTER.md shows) in front of three
  * camplex nodes sharing 12 cameras over NATS: whichever node serves the page and the socket,
  * every tile draws, and each camera runs once in the cluster.
+ *
+ * Chromium only: what it proves (one ffmpeg per camera, any node serving page and socket) is on
+ * the server side; the page only shows it.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,9 @@
 /**
  * The product in Chromium: "Stream All" lights up 16 cameras over ONE WebSocket, with no console
  * error; and, side by side, the wall it beats: 16 MJPEG <img> over HTTP/1.1 stall at 6.
+ *
+ * Chromium only: the MJPEG wall stalls at Chromium's 6 connections per origin (other engines
+ * have their own limits), and the one socket is counted with Playwright's websocket events.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Decoder } from '../../src/browser/decoder-ladder.js';
 import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
@@ -64,8 +65,7 @@ async function drawing(page: EnginePage, ids: readonly string[], pictures = 10):
   );
 }
 
-/** The decoder each tile of `ids` drew its last picture with. */
-/** What draws each tile, with why its video failed when it went to JPEG for that. */
+/** What drew each tile of `ids` last, with why its video failed when it went to JPEG. */
 const decodersOf = (page: EnginePage, ids: readonly string[]) =>
   page.evaluate<string[]>(
     `${JSON.stringify(ids)}.map((id) => { const tile = document.querySelector('[data-camera="' + id + '"]'); const why = tile?.dataset.videoFailure; return (tile?.dataset.decoder ?? '') + (why ? ' (' + why + ')' : ''); })`,
@@ -80,6 +80,46 @@ async function streamAll(page: EnginePage): Promise<void> {
   if (await page.evaluate<boolean>(`!document.querySelector('#stream-all').disabled`)) {
     await page.click('#stream-all');
   }
+}
+
+/** The tiles' <video> elements that play a Media Source. */
+const VIDEOS = `[...document.querySelectorAll('[data-camera] video')].filter((v) => v.srcObject || v.src)`;
+/** Where each of them has media buffered up to, in seconds. */
+const BUFFERED_TO = `${VIDEOS}.map((v) => v.buffered.length ? v.buffered.end(v.buffered.length - 1) : 0)`;
+
+/**
+ * ManagedMediaSource's rules, as WebKit shows them: the source given as `srcObject`, remote
+ * playback disabled, `playbackRate` never changed; on `endstreaming` the page appends nothing
+ * more, and on `startstreaming` it goes on (from a key unit). The events are the browser's to
+ * send; here the test sends them as WebKit would when it wants no more media for a while.
+ */
+async function managedMediaSourceRules(page: EnginePage): Promise<void> {
+  assert.deepEqual(
+    await page.evaluate(
+      `${VIDEOS}.map((v) => [v.srcObject instanceof ManagedMediaSource, v.disableRemotePlayback, v.playbackRate])`,
+    ),
+    H264.map(() => [true, true, 1]),
+    'srcObject, remote playback disabled, normal rate',
+  );
+  await page.evaluate(
+    `${VIDEOS}.forEach((v) => v.srcObject.dispatchEvent(new Event('endstreaming')))`,
+  );
+  await page.waitFor(
+    `${VIDEOS}.every((v) => [...v.srcObject.sourceBuffers].every((b) => !b.updating))`,
+    { timeoutMs: 5000, what: 'appends under way to finish' },
+  );
+  const held = await page.evaluate<number[]>(BUFFERED_TO);
+  // An observation window, not a wait for a state: 15 pictures a second arrive meanwhile.
+  await delay(1500);
+  assert.deepEqual(await page.evaluate<number[]>(BUFFERED_TO), held, 'nothing appended');
+  await page.evaluate(
+    `${VIDEOS}.forEach((v) => v.srcObject.dispatchEvent(new Event('startstreaming')))`,
+  );
+  await page.waitFor(
+    `(() => { const held = ${JSON.stringify(held)}; return ${BUFFERED_TO}.every((end, i) => end > held[i]); })()`,
+    { timeoutMs: 15_000, what: 'appends to go on after startstreaming' },
+  );
+  assert.deepEqual(await page.evaluate(`${VIDEOS}.map((v) => v.playbackRate)`), [1, 1]);
 }
 
 describe('every browser engine', () => {
@@ -262,6 +302,7 @@ describe('every browser engine', () => {
           await drawing(page, H264);
           assert.deepEqual(await decodersOf(page, H264), ['mse', 'mse']);
           await page.screenshot(shot(`${engine}-h264-managed-media-source`));
+          await managedMediaSourceRules(page);
         } finally {
           await page.close();
         }

@@ -4,6 +4,9 @@
  * paints within a second from the units since the last key unit, and an ffmpeg killed mid-stream
  * comes back without a stuck or garbled tile. A camera with a sub-stream is shown from it.
  * 127.0.0.1 is a secure context: VideoDecoder exists.
+ *
+ * Chromium only: engines.test.ts plays H.264 in every engine and timed-media.test.ts paints a
+ * late join in each; a killed ffmpeg and the sub-stream are the server's part.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

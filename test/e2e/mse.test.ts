@@ -5,6 +5,10 @@
  * in a <video> (`data-decoder="mse"`) with no JPEG transcoder running; a page frozen for 20 s,
  * or hidden for 20 s, is back at the live edge within 2 s; and a 32-camera wall plays every
  * camera.
+ *
+ * Chromium only: freezing the page uses a Chrome DevTools session, which Firefox's BiDi and
+ * WebKit's WebDriver lack; engines.test.ts plays Media Source in Firefox and ManagedMediaSource
+ * in WebKit.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

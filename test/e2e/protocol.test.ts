@@ -2,6 +2,9 @@
  * The shared protocol test vectors, in Chromium: the browser codec decodes them exactly, and a
  * live camplex answers every invalid client message from the vectors with the documented error,
  * over a WebSocket the page opened itself.
+ *
+ * Chromium only: the vectors test the browser codec's JavaScript, one bundle for every engine,
+ * and the server's answers to a socket.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

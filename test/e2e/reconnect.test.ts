@@ -2,6 +2,9 @@
  * The dashboard rides out a lost server and a lost socket by itself: it reconnects and
  * resubscribes when camplex restarts, and while WebSockets cannot get through it shows the
  * visible tiles over plain HTTP (MJPEG for a few tiles, snapshots for many), then switches back.
+ *
+ * Chromium only: letting HTTP through while WebSockets fail uses Playwright's request routing;
+ * engines.test.ts finds camplex again after a restart in every engine.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

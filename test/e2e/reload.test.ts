@@ -1,6 +1,9 @@
 /**
  * A config saved while a dashboard is open: the removed camera's tile goes away, the added
  * camera's tile appears and draws, the unchanged camera's tile goes on, without a reload.
+ *
+ * Chromium only: the reload is the server's, and the tiles added and removed the same DOM code
+ * in every engine.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -5,6 +5,10 @@
  * Enter, arrow keys, Esc, Back, `#camera=<id>`, its main stream), fullscreen, the truth in each
  * caption (fps and decoder, a stale warning, a retrying camera's countdown), groups as tabs, and
  * the order and hidden cameras remembered. Screenshots go to test-results/ (and the README's).
+ *
+ * Chromium only: layouts at many window sizes use Playwright's setViewportSize and Back its
+ * goBack; engines.test.ts checks the wall, focus, keys, fullscreen and both color schemes in
+ * every engine.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

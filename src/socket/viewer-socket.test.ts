@@ -18,9 +18,10 @@ import {
   decodeVideo,
   SUBPROTOCOL_EXTENDED,
 } from '../protocol/wire.js';
+import type { PtzControl } from '../ptz/ptz-cameras.js';
 import { Batches } from './batches.js';
 import { FrameMessages } from './frame-messages.js';
-import { MAX_WAITING_SOUND, ViewerSocket } from './viewer-socket.js';
+import { MAX_WAITING_SOUND, ViewerSocket, type ViewerSocketOptions } from './viewer-socket.js';
 
 /** Bytes a socket may buffer before frames wait: three test frame messages (7 bytes each). */
 const MAX_BUFFERED = 21;
@@ -128,7 +129,11 @@ function assertClosedAtHardLimit(fixture: ReturnType<typeof setup>): void {
   assert.deepEqual(socket.closedWith, { code: 1008, reason: 'viewer too slow: nothing drained' });
 }
 
-function setup(protocol = '', messages = new FrameMessages()) {
+function setup(
+  protocol = '',
+  messages = new FrameMessages(),
+  rights: Pick<ViewerSocketOptions, 'ptz' | 'mayMove'> = {},
+) {
   // Cameras get a clock of their own, so moving the viewer's time starts no camera timers.
   const cameraClock = new FakeClock(1_000_000);
   const clock = new FakeClock(1_000_000);
@@ -170,6 +175,7 @@ function setup(protocol = '', messages = new FrameMessages()) {
       maxBlockedMs: MAX_BLOCKED_MS,
       now: () => clock.now(),
       batches: new Batches(clock),
+      ...rights,
     },
     'test',
   );
@@ -816,5 +822,33 @@ describe('ViewerSocket batches (opt-in)', () => {
     socket.emit('close', 1001);
     clock.advance(10);
     assert.equal(socket.sent.length, sent);
+  });
+});
+
+describe('ViewerSocket.rescope and PTZ', () => {
+  /** A PTZ control that records which viewers' moves were released. */
+  const recorder = () => {
+    const released: unknown[] = [];
+    const ptz: PtzControl = {
+      presetsOf: () => [],
+      command: () => {},
+      release: (mover) => released.push(mover),
+    };
+    return { ptz, released };
+  };
+
+  it('stops the moves of a viewer that lost the right to move a camera, not of one that kept it', () => {
+    const { ptz, released } = recorder();
+    const { viewer } = setup('', new FrameMessages(), { ptz, mayMove: (id) => id === 'a' });
+    viewer.rescope(
+      () => true,
+      (id) => id === 'a' || id === 'b',
+    );
+    assert.deepEqual(released, [], 'widened: a move under way goes on');
+    viewer.rescope(
+      () => true,
+      (id) => id === 'b',
+    );
+    assert.deepEqual(released, [viewer], 'narrowed: its moves stop');
   });
 });

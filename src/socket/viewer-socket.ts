@@ -316,13 +316,16 @@ export class ViewerSocket implements Viewer, PtzMover {
    * allowed stop at once, and hello again lists only what it may watch now.
    */
   rescope(mayWatch: (stream: string) => boolean, mayMove: (camera: string) => boolean): void {
+    const before = this.mayMove;
     this.mayWatch = mayWatch;
     this.mayMove = mayMove;
-    // A move this viewer may no longer make stops (the camera's own check comes after).
-    this.options.ptz?.release(this);
+    // A move this viewer may no longer make stops; one it still may make goes on (a reload
+    // that only widened its scope must not stop a camera it is turning).
+    const infos = this.options.hub.infos();
+    if (infos.some((info) => before(info.id) && !mayMove(info.id))) this.options.ptz?.release(this);
     const gone = [...this.subscribed].filter((id) => !mayWatch(id));
     if (gone.length > 0) this.stopStreams(gone);
-    this.sendHello(this.options.hub.infos());
+    this.sendHello(infos);
   }
 
   /** What this viewer is told of a camera: with its PTZ controls when it may move it. */

@@ -15,6 +15,7 @@ import { hashPassword } from '../../src/access/password.js';
 import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
 import { type NatsServer, startNatsServer } from '../../support/nats.js';
 import { waitFor } from '../../support/processes.js';
+import { connectClient } from '../security/clients.js';
 
 const CENTURY_MS = 100 * 365 * 24 * 3600_000;
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -32,8 +33,10 @@ describe('sign-in sessions a client on the bus writes', () => {
         'auth:',
         '  users:',
         `    alice: "${hashPassword('correct horse')}"`,
+        `    nanny: { password: "${hashPassword('lullaby')}", cameras: [nursery] }`,
         'cameras:',
         '  cam: { url: "demo:1" }',
+        '  nursery: { url: "demo:2" }',
       ].join('\n'),
     });
     bus = await connect({ servers: nats.url });
@@ -65,6 +68,42 @@ describe('sign-in sessions a client on the bus writes', () => {
     });
     assert.equal(await status('forged-for-mallory'), 401, 'a user the config does not have');
     assert.equal(await status('forged-for-nobody'), 401, 'nothing written, nothing signed in');
+  });
+
+  it('scopes a session from the bus by this node’s config, as one signed in here', async () => {
+    // nanny signed in on another node; that node shared her session.
+    const kv = await new Kvm(bus).open('camplex_sessions');
+    await kv.put(
+      digest('nanny-elsewhere'),
+      JSON.stringify({ user: 'nanny', expiresAt: Date.now() + 60_000 }),
+    );
+    const cookie = 'camplex_session=nanny-elsewhere';
+    await waitFor(async () => (await status('nanny-elsewhere')) === 200, {
+      timeoutMs: 5000,
+      what: "the node to take in nanny's session",
+    });
+    const cameras = (await (
+      await fetch(`${node.url}api/cameras`, { headers: { cookie } })
+    ).json()) as {
+      cameras: Array<{ id: string }>;
+    };
+    assert.deepEqual(
+      cameras.cameras.map((camera) => camera.id),
+      ['nursery'],
+    );
+    const metrics = await fetch(`${node.url}metrics`, { headers: { cookie } });
+    assert.equal(metrics.status, 403, 'metrics are for principals that see every camera');
+    const client = await connectClient(node.wsUrl, { headers: { cookie } });
+    try {
+      const hello = client.messages.find((message) => message.type === 'hello');
+      assert.deepEqual(hello?.type === 'hello' && hello.cameras.map((camera) => camera.id), [
+        'nursery',
+      ]);
+      const reply = await client.reply(JSON.stringify({ cmd: 'subscribe', cameras: ['cam'] }));
+      assert.equal(reply.type === 'error' && reply.code, 'CAMPLEX_ERR_UNKNOWN_CAMERA');
+    } finally {
+      client.ws.terminate();
+    }
   });
 
   it('refuses a value larger than a session could be', async () => {

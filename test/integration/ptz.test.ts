@@ -6,9 +6,12 @@
  * controls when it answers; the ONVIF password never reaches the log.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/access/password.js';
-import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type CamplexProcess, reloadWith, startCamplexProcess } from '../../support/camplex.js';
 import { type OnvifDevice, startOnvifDevice } from '../../support/onvif-device.js';
 import { waitFor } from '../../support/processes.js';
 import { type Client, connectClient, signIn } from '../security/clients.js';
@@ -16,6 +19,8 @@ import { type Client, connectClient, signIn } from '../security/clients.js';
 const MOVER = 'ptz-mover-token-0123456789abcdefghijklmn';
 const WATCHER = 'ptz-watcher-token-0123456789abcdefghijkl';
 const ONVIF_PASSWORD = 'onvif-secret-Qz7';
+const PASSPHRASE = 'admin passphrase';
+const ADMIN_HASH = hashPassword(PASSPHRASE);
 
 /** The latest `ptz` of camera `id` in hello or state messages (undefined: no controls). */
 function ptzOf(client: Client, id: string) {
@@ -35,6 +40,8 @@ describe('PTZ over ONVIF', () => {
   let late: OnvifDevice;
   let camplex: CamplexProcess;
   let port: number;
+  const dir = mkdtempSync(join(tmpdir(), 'camplex-ptz-'));
+  const configFile = join(dir, 'camplex.yaml');
   const clients: Client[] = [];
   const open = async (headers: Record<string, string>) => {
     const client = await connectClient(camplex.wsUrl, { headers });
@@ -43,28 +50,34 @@ describe('PTZ over ONVIF', () => {
   };
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+  /** The config, with the keeper's right to move cameras as given. */
+  const configText = (keeperMayMove: boolean) =>
+    [
+      'auth:',
+      '  users:',
+      `    admin: "${ADMIN_HASH}"`,
+      `    nanny: { password: "${ADMIN_HASH}", cameras: [dome] }`,
+      `    keeper: { password: "${ADMIN_HASH}", cameras: [dome], ptz: ${keeperMayMove} }`,
+      '  tokens:',
+      `    mover: { token: ${MOVER}, ptz: true }`,
+      `    watcher: ${WATCHER}`,
+      'cameras:',
+      '  dome:',
+      '    url: "demo:1"',
+      `    ptz: { onvif: "${dome.url}", user: admin, password: "${ONVIF_PASSWORD}" }`,
+      '  late:',
+      '    url: "demo:2"',
+      `    ptz: { onvif: "${late.url}" }`,
+      '  fixed: { url: "demo:3" }',
+      '',
+    ].join('\n');
+
   before(async () => {
     dome = await startOnvifDevice({ user: 'admin', password: ONVIF_PASSWORD });
     late = await startOnvifDevice();
     late.setOffline(true); // offline when camplex starts
-    camplex = await startCamplexProcess({
-      config: [
-        'auth:',
-        `  users: { admin: "${hashPassword('admin passphrase')}" }`,
-        '  tokens:',
-        `    mover: { token: ${MOVER}, ptz: true }`,
-        `    watcher: ${WATCHER}`,
-        'cameras:',
-        '  dome:',
-        '    url: "demo:1"',
-        `    ptz: { onvif: "${dome.url}", user: admin, password: "${ONVIF_PASSWORD}" }`,
-        '  late:',
-        '    url: "demo:2"',
-        `    ptz: { onvif: "${late.url}" }`,
-        '  fixed: { url: "demo:3" }',
-        '',
-      ].join('\n'),
-    });
+    writeFileSync(configFile, configText(true));
+    camplex = await startCamplexProcess({ args: ['--config', configFile] });
     port = Number(new URL(camplex.url).port);
   });
 
@@ -73,6 +86,7 @@ describe('PTZ over ONVIF', () => {
     await camplex?.stop();
     await dome?.close();
     await late?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('shows the presets to a principal allowed to move, nothing to one that is not', async () => {
@@ -179,7 +193,7 @@ describe('PTZ over ONVIF', () => {
   });
 
   it('lets a user given as a bare hash move cameras', async () => {
-    const cookie = await signIn(port, 'admin', 'admin passphrase');
+    const cookie = await signIn(port, 'admin', PASSPHRASE);
     const admin = await open({ cookie });
     await waitFor(async () => ptzOf(admin, 'dome') !== undefined, {
       timeoutMs: 10_000,
@@ -191,6 +205,71 @@ describe('PTZ over ONVIF', () => {
     const stopping = next(dome, 'Stop');
     send(admin, { camera: 'dome', action: 'stop' });
     await stopping;
+  });
+
+  it('lets a scoped user move only with ptz: true', async () => {
+    const nanny = await open({ cookie: await signIn(port, 'nanny', PASSPHRASE) });
+    const keeper = await open({ cookie: await signIn(port, 'keeper', PASSPHRASE) });
+    await waitFor(async () => ptzOf(keeper, 'dome') !== undefined, {
+      timeoutMs: 10_000,
+      what: 'controls for the keeper',
+    });
+    assert.deepEqual(
+      nanny.messages.find((m) => m.type === 'hello')?.cameras.map((c) => [c.id, c.ptz]),
+      [['dome', undefined]],
+      'the nanny sees her camera, without controls',
+    );
+    const moves = dome.calls.filter((call) => call.action === 'ContinuousMove').length;
+    const refused = await nanny.reply(
+      JSON.stringify({ cmd: 'ptz', camera: 'dome', action: 'move', pan: 1, tilt: 0 }),
+    );
+    assert.deepEqual(refused, {
+      type: 'error',
+      code: 'CAMPLEX_ERR_FORBIDDEN',
+      message: 'this user may not move camera "dome"',
+      cameras: ['dome'],
+    });
+    const other = await nanny.reply(JSON.stringify({ cmd: 'ptz', camera: 'late', action: 'stop' }));
+    assert.equal(other.type === 'error' && other.code, 'CAMPLEX_ERR_UNKNOWN_CAMERA', 'not hers');
+    assert.equal(
+      dome.calls.filter((call) => call.action === 'ContinuousMove').length,
+      moves,
+      'nothing moved',
+    );
+  });
+
+  it('stops the move a user holds when a reload takes the right away, and hides the controls', async () => {
+    const keeper = await open({ cookie: await signIn(port, 'keeper', PASSPHRASE) });
+    await waitFor(async () => ptzOf(keeper, 'dome') !== undefined, {
+      timeoutMs: 10_000,
+      what: 'controls for the keeper',
+    });
+    const moving = next(dome, 'ContinuousMove');
+    send(keeper, { camera: 'dome', action: 'move', pan: 0.25, tilt: 0 });
+    await moving;
+    // Held by keep-alives while the reload runs: only the reload can stop it.
+    const holding = setInterval(
+      () => send(keeper, { camera: 'dome', action: 'move', pan: 0.25, tilt: 0 }),
+      250,
+    );
+    try {
+      const stopping = next(dome, 'Stop');
+      const hellos = keeper.messages.filter((m) => m.type === 'hello').length;
+      await reloadWith(camplex, () => writeFileSync(configFile, configText(false)));
+      await stopping;
+      await waitFor(async () => keeper.messages.filter((m) => m.type === 'hello').length > hellos, {
+        timeoutMs: 5000,
+        what: 'a hello with the narrowed rights',
+      });
+      assert.equal(ptzOf(keeper, 'dome'), undefined, 'no controls any more');
+      const refused = await keeper.reply(
+        JSON.stringify({ cmd: 'ptz', camera: 'dome', action: 'move', pan: 1, tilt: 0 }),
+      );
+      assert.equal(refused.type === 'error' && refused.code, 'CAMPLEX_ERR_FORBIDDEN');
+    } finally {
+      clearInterval(holding);
+      writeFileSync(configFile, configText(true));
+    }
   });
 
   it('gives a camera offline at start its controls once it answers', async () => {

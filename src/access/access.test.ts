@@ -181,6 +181,31 @@ describe('LoginSessions', () => {
     assert.equal(store.get(real.token), undefined, 'then the oldest made here');
   });
 
+  it('keeps its own sign-ins local when the bus hands them back, and their user as it was', () => {
+    const clock = { now: 1_000_000 };
+    const store = new LoginSessions({ ttlMs: 60_000, maxSessions: 3, now: () => clock.now });
+    const digestOf = (text: string) => createHash('sha256').update(text).digest('hex');
+    const own = store.create('alice');
+    // The bucket's watch gives every write back, this node's own included.
+    assert.ok(
+      store.adopt({ digest: digestOf(own.token), user: 'alice', expiresAt: own.expiresAt }),
+    );
+    assert.equal(
+      store.adopt({ digest: digestOf(own.token), user: 'mallory', expiresAt: own.expiresAt }),
+      false,
+      'the bus cannot change whose session it is',
+    );
+    assert.equal(store.get(own.token)?.user, 'alice');
+    for (const remote of ['bob-1', 'bob-2']) {
+      assert.ok(
+        store.adopt({ digest: digestOf(remote), user: 'bob', expiresAt: clock.now + 1000 }),
+      );
+    }
+    store.create('carol');
+    assert.ok(store.get(own.token), 'still a sign-in made here: the adopted ones went first');
+    assert.equal(store.get('bob-1'), undefined);
+  });
+
   it('frees an expired session before any live one', () => {
     const clock = { now: 0 };
     const store = new LoginSessions({ ttlMs: 1000, maxSessions: 2, now: () => clock.now });

@@ -6,9 +6,9 @@
  * `forget` take theirs in.
  *
  * Which session goes when the store is full, in this order: an expired one; one adopted from the
- * bus for a user the config does not have (`knows`); any adopted one; the oldest started here.
- * Whatever floods the bus, a sign-in here never costs another sign-in here while the bus's
- * entries are there to give way.
+ * bus for a user the config did not have when it came (`knows`); any adopted one; the oldest
+ * started here. Whatever floods the bus, a sign-in here never costs another sign-in here while
+ * the bus's entries are there to give way.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -30,13 +30,20 @@ export interface SessionSharing {
   ended(digest: string): void;
 }
 
-/** A kept session, and whether it came from the bus. */
-interface KeptSession extends StoredSession {
-  readonly adopted: boolean;
-}
+/**
+ * Where a kept session came from, which decides when it gives way: signed in here, taken from
+ * the bus for a user this node's config has, or for one it does not have (a stranger: the bus
+ * is ahead of this node's config, or someone wrote it who should not have).
+ */
+type Origin = 'local' | 'adopted' | 'stranger';
 
 export class LoginSessions {
-  private readonly sessions = new Map<string, KeptSession>();
+  /** One insertion-ordered store per origin: what gives way first is at the head of one. */
+  private readonly stores: Record<Origin, Map<string, StoredSession>> = {
+    local: new Map(),
+    adopted: new Map(),
+    stranger: new Map(),
+  };
   private readonly ttlMs: number;
   private readonly maxSessions: number;
   private readonly now: () => number;
@@ -57,8 +64,8 @@ export class LoginSessions {
   create(user: string): LoginSession {
     const token = randomBytes(32).toString('base64url');
     const stored = { digest: digestOf(token), user, expiresAt: this.now() + this.ttlMs };
-    if (this.full(stored.digest)) this.evict(true);
-    this.sessions.set(stored.digest, { ...stored, adopted: false });
+    if (this.size >= this.maxSessions) this.evict(['stranger', 'adopted', 'local']);
+    this.stores.local.set(stored.digest, stored);
     this.shared?.started(stored);
     return { token, user, expiresAt: stored.expiresAt };
   }
@@ -66,10 +73,11 @@ export class LoginSessions {
   /** The live session for `token`; an expired one is forgotten and not returned. */
   get(token: string): LoginSession | undefined {
     const digest = digestOf(token);
-    const session = this.sessions.get(digest);
-    if (!session) return undefined;
+    const found = this.find(digest);
+    if (!found) return undefined;
+    const [store, session] = found;
     if (session.expiresAt <= this.now()) {
-      this.sessions.delete(digest);
+      store.delete(digest);
       return undefined;
     }
     return { token, user: session.user, expiresAt: session.expiresAt };
@@ -77,59 +85,77 @@ export class LoginSessions {
 
   delete(token: string): void {
     const digest = digestOf(token);
-    if (this.sessions.delete(digest)) this.shared?.ended(digest);
+    if (this.remove(digest)) this.shared?.ended(digest);
   }
 
   /** Ends every session of `user` (removed, or its password changed). */
   endUser(user: string): void {
-    for (const [digest, session] of this.sessions) {
-      if (session.user !== user) continue;
-      this.sessions.delete(digest);
-      this.shared?.ended(digest);
+    for (const store of Object.values(this.stores)) {
+      for (const [digest, session] of store) {
+        if (session.user !== user) continue;
+        store.delete(digest);
+        this.shared?.ended(digest);
+      }
     }
   }
 
   /**
    * Keeps a session started on another node, as the bus tells it: never longer than a session
    * lasts from now, only with a digest's shape, and in a full store only in the place of an
-   * expired session or one of a user the config does not have (so a flood of writes cannot
-   * evict live sign-ins). False when it was not taken.
+   * expired session or a stranger's (so a flood of writes cannot evict live sign-ins). A
+   * session this node has already (its own sign-in, which the bus hands back) keeps its origin
+   * and its user. False when it was not taken.
    */
   adopt(session: StoredSession): boolean {
     if (!DIGEST.test(session.digest) || session.expiresAt <= this.now()) return false;
-    if (this.full(session.digest) && !this.evict(false)) return false;
     const expiresAt = Math.min(session.expiresAt, this.now() + this.ttlMs);
-    this.sessions.set(session.digest, { ...session, expiresAt, adopted: true });
+    const found = this.find(session.digest);
+    if (found) {
+      const [store, kept] = found;
+      if (kept.user !== session.user) return false;
+      store.set(session.digest, { ...kept, expiresAt: Math.min(kept.expiresAt, expiresAt) });
+      return true;
+    }
+    if (this.size >= this.maxSessions && !this.evict(['stranger'])) return false;
+    const origin: Origin = this.knows(session.user) ? 'adopted' : 'stranger';
+    this.stores[origin].set(session.digest, { ...session, expiresAt });
     return true;
   }
 
-  private full(digest: string): boolean {
-    return this.sessions.size >= this.maxSessions && !this.sessions.has(digest);
+  /**
+   * Frees one place: an expired session at the head of any store, else the head of the first
+   * of `order` that has one. Only heads are looked at (each store is in the order its sessions
+   * came, so its head is the oldest): constant time, whatever the store holds. False when
+   * nothing gave way.
+   */
+  private evict(order: readonly Origin[]): boolean {
+    const now = this.now();
+    for (const store of Object.values(this.stores)) {
+      const head = store.values().next().value;
+      if (head && head.expiresAt <= now) return store.delete(head.digest);
+    }
+    for (const origin of order) {
+      const head = this.stores[origin].keys().next().value;
+      if (head !== undefined) return this.stores[origin].delete(head);
+    }
+    return false;
   }
 
-  /**
-   * Frees one place, in the order the header gives; `forLocal` (a sign-in here) may also take
-   * a live adopted session's place, then the oldest local one's. False when nothing gave way.
-   * A scan of the store, only when it is full.
-   */
-  private evict(forLocal: boolean): boolean {
-    const now = this.now();
-    let adopted: string | undefined;
-    let unknown: string | undefined;
-    for (const [digest, session] of this.sessions) {
-      if (session.expiresAt <= now) return this.sessions.delete(digest);
-      if (!session.adopted) continue;
-      adopted ??= digest;
-      if (unknown === undefined && !this.knows(session.user)) unknown = digest;
+  private find(digest: string): [Map<string, StoredSession>, StoredSession] | undefined {
+    for (const store of Object.values(this.stores)) {
+      const session = store.get(digest);
+      if (session) return [store, session];
     }
-    const victim =
-      unknown ?? (forLocal ? (adopted ?? this.sessions.keys().next().value) : undefined);
-    return victim !== undefined && this.sessions.delete(victim);
+    return undefined;
+  }
+
+  private remove(digest: string): boolean {
+    return Object.values(this.stores).some((store) => store.delete(digest));
   }
 
   /** Forgets a session ended on another node, and tells `onForgotten` (its sockets here close). */
   forget(digest: string): void {
-    if (this.sessions.delete(digest)) this.onForgotten?.(digest);
+    if (this.remove(digest)) this.onForgotten?.(digest);
   }
 
   /** Whether login token `token` is the session with `digest`. */
@@ -138,7 +164,7 @@ export class LoginSessions {
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.stores.local.size + this.stores.adopted.size + this.stores.stranger.size;
   }
 }
 

@@ -5,8 +5,7 @@ import { FakeClock } from '../../support/fake-clock.js';
 import { MemoryKv } from '../../support/memory-kv.js';
 import { Lease } from './lease.js';
 
-function setup() {
-  const kv = new MemoryKv();
+function setup(kv = new MemoryKv()) {
   const clock = new FakeClock();
   const events: string[] = [];
   const lease = new Lease({
@@ -86,5 +85,30 @@ describe('Lease', () => {
     await settle();
     assert.equal(kv.holder(), undefined, 'given up at the revision the renewal made');
     assert.ok(!lease.held);
+  });
+
+  it('never takes a key another process of the same node name holds', async () => {
+    const first = setup();
+    const second = setup(first.kv); // two processes named n1 on one bucket
+    assert.ok((await first.lease.acquire()).held);
+    const claim = await second.lease.acquire();
+    assert.ok(!claim.held, 'the key was there before: not ours, whatever name it bears');
+    assert.deepEqual(second.events, []);
+  });
+
+  it('runs the camera when released and claimed again while a renewal was under way', async () => {
+    const { kv, clock, events, lease } = setup();
+    const first = await lease.acquire();
+    kv.holdNextUpdateAnswer = true;
+    clock.advance(1000); // a renewal lands; its answer waits
+    await settle();
+    await first.release(); // its delete meets the moved revision: the key stays ours
+    const again = await lease.acquire(); // the camera wanted again before the answer came
+    assert.ok(!again.held, 'not known to be held yet');
+    kv.answerHeld();
+    await settle();
+    assert.ok(again.held, 'held by the claim in force');
+    assert.deepEqual(events, ['acquired', 'acquired'], 'told, so the camera starts here');
+    assert.equal(kv.holder(), 'n1');
   });
 });

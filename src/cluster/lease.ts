@@ -62,6 +62,8 @@ export class Lease {
   private holderAlive = false;
   /** The claim in force: the only one that may release the lease. */
   private claim: Claim | undefined;
+  /** Releases so far: a renewal that was under way across one finds it changed. */
+  private releases = 0;
 
   constructor(options: LeaseOptions) {
     this.options = options;
@@ -122,6 +124,7 @@ export class Lease {
    * and gives the lease up (deleting the key) if held.
    */
   async release(): Promise<void> {
+    this.releases++;
     this.claim = undefined;
     this.wanted = false;
     this.options.clock.clearTimeout(this.timer);
@@ -176,12 +179,14 @@ export class Lease {
     const sentAt = clock.now();
     try {
       this.revision = await kv.create(this.key, node);
-    } catch {
+    } catch (error) {
       // Held by another node (or NATS is down): try again later, knowing whose frames to await.
       const entry = await kv.get(this.key).catch(() => null);
       this.holder = entry?.operation === 'PUT' ? entry.string() : undefined;
-      // Unless the key names this node: a create that timed out here but landed. It is ours.
-      if (entry?.operation !== 'PUT' || this.holder !== node) return;
+      // A create that timed out here may have landed: then the key names this node, and it is
+      // ours. Only then: a key that was there before ours ("wrong last sequence") is another
+      // holder's, even one with this node's name (two processes named alike).
+      if (isConflict(error) || entry?.operation !== 'PUT' || this.holder !== node) return;
       this.revision = entry.revision;
     }
     this.holder = node;
@@ -198,6 +203,7 @@ export class Lease {
     const revision = this.revision;
     if (revision === undefined) return;
     const sentAt = clock.now();
+    const releases = this.releases;
     try {
       this.revision = await kv.update(this.key, node, revision, ttlMs / 3);
       if (!this.wanted) {
@@ -207,11 +213,13 @@ export class Lease {
         return;
       }
       this.armDeadline(sentAt);
+      // Released and claimed again while it was under way: the new claim found the lease not
+      // held and runs nothing; it is held now, so say so (the camera starts here).
+      if (this.releases !== releases) this.options.events.onAcquired();
     } catch (error) {
-      const message = (error as Error).message ?? String(error);
       // Anything but a moved revision (NATS unreachable or slow) keeps the camera until the
       // deadline.
-      if (!/wrong last sequence/i.test(message)) return;
+      if (!isConflict(error)) return;
       // The revision moved. Our own earlier renewal may have landed after it timed out here:
       // if the key names this node, it is still ours, at its new revision.
       const entry = await kv.get(this.key).catch(() => null);
@@ -245,4 +253,9 @@ export class Lease {
     this.options.clock.clearTimeout(this.deadline);
     this.options.events.onLost(reason);
   }
+}
+
+/** JetStream's answer when the key's revision is not the one a write expected. */
+function isConflict(error: unknown): boolean {
+  return /wrong last sequence/i.test((error as Error)?.message ?? String(error));
 }

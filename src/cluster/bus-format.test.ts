@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { headers, type Msg } from '@nats-io/transport-node';
 import { Frame } from '../camera/frame.js';
-import { concat, equal } from '../common/bytes.js';
+import { equal } from '../common/bytes.js';
 import {
+  CacheStream,
   framesOf,
   MAX_PIECES,
   partOf,
@@ -27,9 +28,12 @@ function request() {
 const gop = (sizes: number[]) =>
   sizes.map((bytes, i) => new Frame(new Uint8Array(bytes).fill(i), i + 10, 0, 'h264', i === 0));
 
-/** The replies' frames as the asking node reads them: bodies joined, headers of the first. */
-const readBack = (replies: Msg[]) =>
-  framesOf(replies[0] as Msg, concat(replies.slice(0, -1).map((reply) => reply.data)));
+/** The replies' frames as the asking node reads them (cluster.ts's `cached`). */
+const readBack = (replies: Msg[]) => {
+  const stream = new CacheStream(1 << 30);
+  for (const reply of replies) if (reply.data.length === 0 || !stream.take(reply)) break;
+  return stream.frames();
+};
 
 /** A relayed message as the receiving node gets it. */
 function relayed(data: Uint8Array, fields: Record<string, string>): Msg {
@@ -102,6 +106,46 @@ describe('the late-join cache reply', () => {
     assert.equal(replies.at(-1)?.data.length, 0, 'still ended, so the asker does not wait');
   });
 
+  it('ends the stream at a reply lost on the way, or one from another owner', async () => {
+    const { msg, replies } = request();
+    await respondWithFrames(msg, gop([3000, 3000, 3000, 3000]), 'n1 1', 5000);
+    const lost = [...replies.slice(0, 2), ...replies.slice(3)];
+    assert.deepEqual(
+      readBack(lost).map((frame) => frame.seq),
+      [10, 11],
+      'only the units wholly before the gap: none made of bytes that do not belong together',
+    );
+    const other = request();
+    await respondWithFrames(other.msg, gop([3000, 3000, 3000, 3000]), 'n2 7', 5000);
+    const mixed = [replies[0], other.replies[1], ...replies.slice(2)] as Msg[];
+    assert.deepEqual(
+      readBack(mixed).map((frame) => frame.seq),
+      [10],
+      'a reply of another publisher, even at the right offset, ends it: the first one’s unit only',
+    );
+    const capped = new CacheStream(5000);
+    for (const reply of replies) if (!capped.take(reply)) break;
+    assert.deepEqual(
+      capped.frames().map((frame) => frame.seq),
+      [10],
+      'no more than the asker takes',
+    );
+  });
+
+  it('still goes under a tiny max_payload', async () => {
+    const { msg, replies } = request();
+    const frames = gop([300, 200, 100]);
+    await respondWithFrames(msg, frames, 'n1 1', 100);
+    assert.ok(
+      replies.every((reply) => reply.data.length <= 75),
+      'a quarter kept for headers',
+    );
+    assert.deepEqual(
+      readBack(replies).map((frame) => frame.data.length),
+      [300, 200, 100],
+    );
+  });
+
   it('reads nothing from a reply that is not one of ours', () => {
     const h = headers();
     h.set('codec', 'vp9');
@@ -159,5 +203,25 @@ describe('a relayed unit in pieces', () => {
     assert.equal(part(0), undefined);
     assert.equal(part(1), undefined);
     assert.equal(part(2)?.data.length, 10_000, 'whole again');
+  });
+
+  it('joins two publishers’ pieces apart (an owner and one handing over)', () => {
+    const pieces = piecesOf(unit, 4000) ?? [];
+    const assembler = new UnitAssembler();
+    const part = (i: number, from: string) =>
+      assembler.take(relayed(pieces[i] as Uint8Array, { seq: '1', from, part: partOf(i, 3) }));
+    assert.equal(part(0, 'n1 1'), undefined);
+    assert.equal(part(0, 'n2 5'), undefined);
+    assert.equal(part(1, 'n1 1'), undefined);
+    assert.equal(part(1, 'n2 5'), undefined);
+    assert.equal(part(2, 'n2 5')?.from, 'n2 5');
+    assert.equal(part(2, 'n1 1')?.data.length, 10_000);
+    assert.equal(part(0, 'n1 1'), undefined);
+    assert.equal(part(0, 'n2 5'), undefined);
+    assert.equal(part(0, 'n3 9'), undefined, 'a third publisher pushes the oldest out');
+    assert.equal(part(1, 'n1 1'), undefined);
+    assert.equal(part(2, 'n1 1'), undefined, 'n1’s unit was dropped');
+    assert.equal(part(1, 'n2 5'), undefined);
+    assert.equal(part(2, 'n2 5')?.data.length, 10_000);
   });
 });

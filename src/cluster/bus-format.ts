@@ -4,8 +4,8 @@
  * and then the camera's sound details. A unit larger than one message may be (the server's
  * max_payload) goes as pieces, each with every header and `part: <index>/<count>`, joined again
  * by the receiver (UnitAssembler). The late-join cache is one byte stream of framed units cut
- * into replies under max_payload wherever the cut falls, ended by an empty one. Pure: no
- * connection here.
+ * into replies under max_payload wherever the cut falls, each with its offset in the stream,
+ * ended by an empty one (CacheStream joins them). Pure: no connection here.
  */
 import { headers, type Msg } from '@nats-io/transport-node';
 import type { AudioInfo, Codec, Frame } from '../camera/camera.js';
@@ -33,7 +33,7 @@ const CODECS: readonly string[] = ['jpeg', 'h264', 'h265', ...AUDIO_CODECS];
  * `[u32 length][u8 key][u32 seq][f64 pts][f64 dts]`.
  */
 const FRAME_HEADER_BYTES = 25;
-/** Room kept in each NATS message for its headers and subject. */
+/** Room kept in each cache reply for its headers and subject (a quarter of a tiny max_payload). */
 const HEADER_ROOM_BYTES = 1024;
 /**
  * Bounds of a unit in pieces, which a receiver holds until its last piece: as many pieces as a
@@ -41,6 +41,8 @@ const HEADER_ROOM_BYTES = 1024;
  */
 export const MAX_PIECES = 256;
 export const MAX_UNIT_BYTES = 64 * 1024 * 1024;
+/** Publishers whose pieces are joined at once on one subject (an owner, and one handing over). */
+const MAX_PUBLISHERS = 2;
 
 /** The headers of a relayed `frame`, with the camera's sound details when `audio` is given. */
 export function headersOf(frame: Frame, publisher: string, audio?: AudioInfo) {
@@ -55,7 +57,7 @@ export function headersOf(frame: Frame, publisher: string, audio?: AudioInfo) {
   return h;
 }
 
-export function frameOf(msg: Msg): Relayed | undefined {
+function frameOf(msg: Msg): Relayed | undefined {
   const h = msg.headers;
   const codec = h?.get('codec') as Codec | undefined;
   const seq = Number(h?.get('seq'));
@@ -100,21 +102,16 @@ export function partOf(index: number, count: number): string {
 /**
  * Joins the pieces of relayed units on one subject. NATS keeps one publisher's messages on a
  * subject in order, so a unit's pieces come one after the other; a piece out of turn (a
- * missing one, another publisher's, a count that changed) drops the unit being joined, which
- * the receiver then treats as any lost unit. What is held is at most one unit of
+ * missing one, a count that changed) drops the unit being joined, which the receiver then
+ * treats as any lost unit. Pieces are joined per publisher (during a handover two may
+ * publish for a moment), at most MAX_PUBLISHERS at once, each holding at most one unit of
  * MAX_UNIT_BYTES.
  */
 export class UnitAssembler {
-  private pending:
-    | {
-        from: string;
-        seq: number;
-        count: number;
-        next: number;
-        pieces: Uint8Array[];
-        bytes: number;
-      }
-    | undefined;
+  private readonly pending = new Map<
+    string,
+    { seq: number; count: number; next: number; pieces: Uint8Array[]; bytes: number }
+  >();
 
   /** The unit `msg` is or completes; undefined for a piece short of the last, or a bad one. */
   take(msg: Msg): Relayed | undefined {
@@ -125,31 +122,35 @@ export class UnitAssembler {
     const match = /^(\d{1,3})\/(\d{1,3})$/.exec(part);
     const index = Number(match?.[1]);
     const count = Number(match?.[2]);
-    if (!match || count < 2 || count > MAX_PIECES || index >= count) return this.drop();
+    if (!match || count < 2 || count > MAX_PIECES || index >= count) return this.drop(frame.from);
     if (index === 0) {
-      this.pending = { from: frame.from, seq: frame.seq, count, next: 0, pieces: [], bytes: 0 };
+      this.pending.delete(frame.from); // newest last: the oldest publisher goes first
+      if (this.pending.size >= MAX_PUBLISHERS) {
+        const oldest = this.pending.keys().next().value;
+        if (oldest !== undefined) this.pending.delete(oldest);
+      }
+      this.pending.set(frame.from, { seq: frame.seq, count, next: 0, pieces: [], bytes: 0 });
     }
-    const pending = this.pending;
+    const pending = this.pending.get(frame.from);
     if (
       pending === undefined ||
       pending.next !== index ||
       pending.count !== count ||
       pending.seq !== frame.seq ||
-      pending.from !== frame.from ||
       pending.bytes + frame.data.length > MAX_UNIT_BYTES
     ) {
-      return this.drop();
+      return this.drop(frame.from);
     }
     pending.pieces.push(frame.data);
     pending.bytes += frame.data.length;
     pending.next++;
     if (pending.next < count) return undefined;
-    this.pending = undefined;
+    this.pending.delete(frame.from);
     return { ...frame, data: concat(pending.pieces) };
   }
 
-  private drop(): undefined {
-    this.pending = undefined;
+  private drop(from: string): undefined {
+    this.pending.delete(from);
     return undefined;
   }
 }
@@ -178,11 +179,12 @@ function audioOf(text: string): AudioInfo | undefined {
 
 /**
  * The cache reply: every frame as `[u32 length][u8 key][u32 seq][f64 pts][f64 dts]` + unit, one
- * after the other, that byte stream cut into replies of at most `maxPayload` less header room
- * (codec and publisher in headers), in order, then an empty reply that ends them. A unit larger
- * than one message simply spans several. Each reply waits for `room` (the owner's publish
- * window); one refused ends the reply there: what went is a prefix from the key unit on, which
- * the asker can play up to its last whole unit.
+ * after the other, that byte stream cut into replies under `maxPayload` (codec, publisher and
+ * the reply's offset in the stream, `at`, in headers), in order, then an empty reply that ends
+ * them. A unit larger than one message spans several. Each reply is made only when `room`
+ * (the owner's publish window and deadline) lets it go, so what is held is one reply and the
+ * frames' list, never a copy of the whole cache; one refused ends the stream there: what went
+ * is a prefix from the key unit on, which the asker can play up to its last whole unit.
  */
 export async function respondWithFrames(
   msg: Msg,
@@ -192,50 +194,92 @@ export async function respondWithFrames(
   /** Whether a reply of this many bytes may go (it may wait for the owner's publish window). */
   room: (bytes: number) => boolean | Promise<boolean> = () => true,
 ): Promise<{ messages: number; frames: number; bytes: number; cut: boolean }> {
-  const budget = Math.max(1, maxPayload - HEADER_ROOM_BYTES);
+  const budget = Math.max(1, maxPayload - Math.min(HEADER_ROOM_BYTES, Math.floor(maxPayload / 4)));
   let total = 0;
   for (const frame of frames) total += FRAME_HEADER_BYTES + frame.data.length;
-  const stream = new Uint8Array(total);
-  const view = new DataView(stream.buffer);
-  let at = 0;
-  for (const frame of frames) {
-    view.setUint32(at, frame.data.length);
-    view.setUint8(at + 4, frame.key ? 1 : 0);
-    view.setUint32(at + 5, frame.seq);
-    view.setFloat64(at + 9, frame.pts);
-    view.setFloat64(at + 17, frame.dts);
-    stream.set(frame.data, at + FRAME_HEADER_BYTES);
-    at += FRAME_HEADER_BYTES + frame.data.length;
-  }
-  const sent = { messages: 0, frames: frames.length, bytes: 0, cut: false };
+  const sent = { messages: 0, frames: 0, bytes: 0, cut: false };
   const codec = frames[0]?.codec ?? 'jpeg';
-  for (let from = 0; from < total; from += budget) {
-    const body = stream.subarray(from, Math.min(from + budget, total));
-    if (!(await room(body.length))) {
+  const head = new Uint8Array(FRAME_HEADER_BYTES);
+  const headView = new DataView(head.buffer);
+  let index = 0; // the frame being written
+  let within = 0; // bytes of its record already written
+  while (sent.bytes < total) {
+    const size = Math.min(budget, total - sent.bytes);
+    if (!(await room(size))) {
       sent.cut = true;
       break;
+    }
+    const body = new Uint8Array(size);
+    for (let at = 0; at < size; ) {
+      const frame = frames[index] as Frame;
+      if (within < FRAME_HEADER_BYTES) {
+        headView.setUint32(0, frame.data.length);
+        headView.setUint8(4, frame.key ? 1 : 0);
+        headView.setUint32(5, frame.seq);
+        headView.setFloat64(9, frame.pts);
+        headView.setFloat64(17, frame.dts);
+        const part = head.subarray(within, Math.min(FRAME_HEADER_BYTES, within + size - at));
+        body.set(part, at);
+        at += part.length;
+        within += part.length;
+        continue;
+      }
+      const from = within - FRAME_HEADER_BYTES;
+      const part = frame.data.subarray(from, Math.min(frame.data.length, from + size - at));
+      body.set(part, at);
+      at += part.length;
+      within += part.length;
+      if (within === FRAME_HEADER_BYTES + frame.data.length) {
+        index++;
+        within = 0;
+        sent.frames++;
+      }
     }
     const h = headers();
     h.set('codec', codec);
     h.set('from', publisher);
+    h.set('at', String(sent.bytes));
     msg.respond(body, { headers: h });
     sent.messages++;
-    sent.bytes += body.length;
+    sent.bytes += size;
   }
-  if (sent.cut) sent.frames = wholeFramesIn(stream.subarray(0, sent.bytes));
   msg.respond(new Uint8Array(0)); // the end
   return sent;
 }
 
-/** How many whole framed units `bytes` holds from its start. */
-function wholeFramesIn(bytes: Uint8Array): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let count = 0;
-  for (let at = 0; at + FRAME_HEADER_BYTES <= bytes.length; count++) {
-    at += FRAME_HEADER_BYTES + view.getUint32(at);
-    if (at > bytes.length) break;
+/**
+ * Joins a cache reply's bodies in order, from one publisher, each where the last ended (`at`):
+ * a reply lost on the way, or one from another owner, ends the stream there, so no unit is
+ * made of bytes that do not belong together. Takes at most `maxBytes`. Returns what it took.
+ */
+export class CacheStream {
+  private readonly bodies: Uint8Array[] = [];
+  private first: Msg | undefined;
+  private bytes = 0;
+  private ended = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Takes `reply`; false once the stream has ended (what came since is not taken). */
+  take(reply: Msg): boolean {
+    if (this.ended) return false;
+    const from = reply.headers?.get('from');
+    const at = Number(reply.headers?.get('at'));
+    const fits = this.bytes + reply.data.length <= this.maxBytes;
+    if (at !== this.bytes || !fits || (this.first && from !== this.first.headers?.get('from'))) {
+      this.ended = true;
+      return false;
+    }
+    this.first ??= reply;
+    this.bodies.push(reply.data);
+    this.bytes += reply.data.length;
+    return true;
   }
-  return count;
+
+  /** The whole units that came. */
+  frames(): Relayed[] {
+    return this.first ? framesOf(this.first, concat(this.bodies)) : [];
+  }
 }
 
 /**

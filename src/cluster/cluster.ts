@@ -33,14 +33,13 @@ import {
 import type { LoginSessions } from '../access/login-sessions.js';
 import type { CameraInfo, CameraOptions, Codec } from '../camera/camera.js';
 import type { SourceHandlers } from '../camera/source.js';
-import { concat } from '../common/bytes.js';
 import { type Clock, every } from '../common/clock.js';
 import type { Log } from '../common/log.js';
 import { AUDIO_CODECS } from '../frames/codecs.js';
 import type { Hub } from '../hub/hub.js';
 import type { PtzControl } from '../ptz/ptz-cameras.js';
 import {
-  framesOf,
+  CacheStream,
   MAX_UNIT_BYTES,
   type Relayed,
   respondWithFrames,
@@ -90,14 +89,20 @@ const CACHE = 'camplex.cache';
 /** A remote node says it still wants a stream this often; the owner forgets it after 3x. */
 const INTEREST_EVERY_MS = 1000;
 const INTEREST_FORGET_MS = 3 * INTEREST_EVERY_MS;
+/** How long a node waits for an owner's cache, and how long an owner goes on answering. */
 const CACHE_TIMEOUT_MS = 2000;
 /**
  * A cache reply waits for room in the publish window this many confirmations at most (one
  * round trip to nats-server each): a long GOP goes in turns, well inside the asker's wait.
  */
 const CACHE_WINDOW_ROUNDS = 32;
-/** The most a node takes of one cache reply: the largest cache an owner keeps (4 units of 64 MiB). */
-const MAX_CACHE_BYTES = 4 * MAX_UNIT_BYTES;
+/**
+ * The most a node takes of one cache reply: the largest cache an owner keeps (4 units of 64
+ * MiB), with room for each unit's framing.
+ */
+const MAX_CACHE_BYTES = 4 * MAX_UNIT_BYTES + 16 * 1024 * 1024;
+/** Cache answers one stream's owner gives at once; more askers get only the end. */
+const CACHE_ANSWERS_PER_CAMERA = 4;
 /** nats-server's default max_payload, when the server has not said. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /**
@@ -134,6 +139,8 @@ export class Cluster implements SourceBus {
   private readonly relays: Record<Channel, RelayViewer>;
   /** What the media connection has out that nats-server has not confirmed (relay and cache). */
   private readonly window: PublishWindow;
+  /** Cache answers under way, per stream. */
+  private readonly answering = new Map<string, number>();
   /** `<channel> <stream>` remote nodes want from this node, and when they last said so. */
   private readonly interest = new Map<string, number>();
   private readonly subscriptions: Subscription[] = [];
@@ -273,13 +280,33 @@ export class Cluster implements SourceBus {
         const camera = hub.camera(id);
         if (!camera || !this.leases.get(id)?.held) return; // someone else answers
         const maxPayload = this.media.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
-        respondWithFrames(msg, camera.sinceKey, this.publisher, maxPayload, (bytes) =>
-          this.window.whenRoom(bytes, CACHE_WINDOW_ROUNDS),
-        ).then(
-          (sent) => this.log.debug({ camera: id, ...sent, maxPayload }, 'key-unit cache sent'),
-          (error: unknown) =>
-            this.log.debug({ camera: id, err: (error as Error).message }, 'key-unit cache failed'),
-        );
+        // At most CACHE_ANSWERS_PER_CAMERA answers at once, each until the asker stops waiting:
+        // a flood of requests gets only ends, and nothing waits on a window that never frees.
+        const answering = this.answering.get(id) ?? 0;
+        if (answering >= CACHE_ANSWERS_PER_CAMERA) {
+          msg.respond(new Uint8Array(0));
+          return;
+        }
+        this.answering.set(id, answering + 1);
+        const until = this.clock.now() + CACHE_TIMEOUT_MS;
+        const room = async (bytes: number) =>
+          this.clock.now() < until &&
+          (await this.window.whenRoom(bytes, CACHE_WINDOW_ROUNDS)) &&
+          this.clock.now() < until;
+        respondWithFrames(msg, camera.sinceKey.slice(), this.publisher, maxPayload, room)
+          .then(
+            (sent) => this.log.debug({ camera: id, ...sent, maxPayload }, 'key-unit cache sent'),
+            (error: unknown) =>
+              this.log.debug(
+                { camera: id, err: (error as Error).message },
+                'key-unit cache failed',
+              ),
+          )
+          .finally(() => {
+            const left = (this.answering.get(id) ?? 1) - 1;
+            if (left > 0) this.answering.set(id, left);
+            else this.answering.delete(id);
+          });
       }),
     });
     const states = this.control.subscribe(`${STATE}.*`, {
@@ -415,26 +442,19 @@ export class Cluster implements SourceBus {
    * empty one: a 10 s GOP is far larger than one NATS message may be.
    */
   async cached(id: string): Promise<Relayed[]> {
-    const bodies: Uint8Array[] = [];
-    let first: Msg | undefined;
-    let bytes = 0;
+    const stream = new CacheStream(MAX_CACHE_BYTES);
     try {
       const replies = await this.media.requestMany(`${CACHE}.${encodeName(id)}`, undefined, {
         strategy: 'sentinel',
         maxWait: CACHE_TIMEOUT_MS,
       });
       for await (const reply of replies) {
-        if (reply.data.length === 0) break;
-        first ??= reply;
-        bytes += reply.data.length;
-        if (bytes > MAX_CACHE_BYTES) break; // more than an owner would send: keep what came
-        bodies.push(reply.data);
+        if (reply.data.length === 0 || !stream.take(reply)) break;
       }
     } catch {
       // no owner yet, or it is busy: what came (a prefix from the key unit on) or the next key
     }
-    if (first === undefined) return [];
-    return framesOf(first, concat(bodies));
+    return stream.frames();
   }
 
   /**

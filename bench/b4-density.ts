@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
+import { NODE_FLAGS } from '../src/common/node-flags.js';
 import { round } from './lib/stats.js';
 import type { BenchOptions, BenchResult } from './lib/types.js';
 
@@ -291,7 +292,12 @@ async function startCamplex(count: number, fdLimit: number): Promise<Side> {
       '',
     ].join('\n'),
   );
-  const child = spawnWithFdLimit(fdLimit, process.execPath, [CLI, '--config', config]);
+  const child = spawnWithFdLimit(fdLimit, process.execPath, [
+    ...NODE_FLAGS,
+    CLI,
+    '--config',
+    config,
+  ]);
   child.stdin?.end();
   const stop = async () => {
     await stopChild(child);

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../src/common/node-flags.js';
 import { waitFor } from './processes.js';
 import { requireTool } from './rtsp.js';
 
@@ -47,7 +48,7 @@ export async function startCamplexProcess(
   requireTool('/usr/bin/ffmpeg', 'apt-get install ffmpeg');
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'camplex-test-'));
-  const args = [CLI, '--port', '0', ...(options.args ?? [])];
+  const args = [...NODE_FLAGS, CLI, '--port', '0', ...(options.args ?? [])];
   if (options.config !== undefined) {
     const file = join(dir, 'camplex.yaml');
     writeFileSync(file, options.config);

@@ -7,6 +7,7 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/common/node-flags.js';
 import type { ClientsReport } from './clients.js';
 import { LineChild } from './line-child.js';
 import type { ServerMode, ServerStats } from './server.js';
@@ -102,14 +103,17 @@ interface Rig {
 
 async function startRig(spec: RunSpec): Promise<Rig> {
   const profileDir = process.env[PROFILE_ENV];
-  const nodeFlags = profileDir
-    ? [
-        // One folder per run: the loader thread of --import tsx writes a profile of its own.
-        '--cpu-prof',
-        '--cpu-prof-interval=250',
-        `--cpu-prof-dir=${join(profileDir, `${++profiles}-${spec.mode}-${spec.clients}c`)}`,
-      ]
-    : [];
+  // Every server runs with the node flags camplex runs with (the baselines too: the same
+  // node, so the comparison is of the code).
+  const nodeFlags = [...NODE_FLAGS];
+  if (profileDir) {
+    nodeFlags.push(
+      // One folder per run: the loader thread of --import tsx writes a profile of its own.
+      '--cpu-prof',
+      '--cpu-prof-interval=250',
+      `--cpu-prof-dir=${join(profileDir, `${++profiles}-${spec.mode}-${spec.clients}c`)}`,
+    );
+  }
   if (spec.gcBeforeStats) nodeFlags.push('--expose-gc');
   const rig: Rig = {
     spec,

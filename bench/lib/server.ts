@@ -16,9 +16,10 @@
  * JSON line (ServerStats); `{"cmd":"stats","gc":true}` collects garbage first (when node runs
  * with --expose-gc). Exits when stdin ends.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -52,7 +53,26 @@ export interface ServerStats {
   counters?: { frames: number; sent: number; dropped: number };
   /** Read and write system calls so far (/proc/self/io `syscr`, `syscw`). */
   syscalls: { reads: number; writes: number };
+  /** Garbage collections so far: young-generation (scavenges) and the rest, and their pauses. */
+  gc: { minor: number; major: number; pauseMs: number };
 }
+
+/** Collections counted as node reports them (perf_hooks 'gc' entries). */
+const collections = { minor: 0, major: 0, pauseMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const detail = (entry as { detail?: { kind?: number; flags?: number } }).detail;
+    const kind = detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) collections.minor++;
+    else collections.major++;
+    if (process.env.CAMPLEX_BENCH_GC_LOG)
+      appendFileSync(
+        `${process.env.CAMPLEX_BENCH_GC_LOG}.${process.pid}`,
+        `${(performance.now() / 1000).toFixed(1)} kind ${kind} flags ${detail?.flags} ${entry.duration.toFixed(1)} ms ab ${(process.memoryUsage().arrayBuffers / 1e6).toFixed(1)}\n`,
+      );
+    collections.pauseMs += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 /** /proc/self/io's system call counts (zero where it cannot be read). */
 function syscalls(): ServerStats['syscalls'] {
@@ -306,6 +326,7 @@ function collectStats(counters: ServerStats['counters']): ServerStats {
   return {
     cpu: process.cpuUsage(),
     syscalls: syscalls(),
+    gc: { ...collections },
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     arrayBuffers: memory.arrayBuffers,

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { NODE_FLAGS } from '../common/node-flags.js';
 import { parseConfig } from '../config/load.js';
 import {
   descriptorsFor,
@@ -46,7 +47,10 @@ describe('camplex service', () => {
       assert.match(unit, /^Restart=on-failure$/m);
       assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
       assert.match(unit, new RegExp(`^LimitNOFILE=${descriptorsFor(config)}$`, 'm'));
-      assert.match(unit, /^ExecStart=\S+ "[^"]*camplex dist\/cli\.js" --config \S+$/m);
+      assert.match(
+        unit,
+        /^ExecStart=\S+ --max-semi-space-size=4 "[^"]*camplex dist\/cli\.js" --config \S+$/m,
+      );
       assert.match(
         unit,
         scope === 'user' ? /WantedBy=default\.target/ : /WantedBy=multi-user\.target/,
@@ -70,6 +74,7 @@ describe('camplex service', () => {
     const plist = JSON.parse(read.stdout) as Record<string, unknown>;
     assert.deepEqual(plist.ProgramArguments, [
       program.node,
+      ...NODE_FLAGS,
       program.cli,
       '--config',
       program.config,
@@ -94,5 +99,15 @@ describe('camplex service', () => {
     const removed = uninstallService(target, home);
     assert.equal(removed.existed, true);
     assert.equal(existsSync(file), false);
+  });
+
+  it('starts node with the same flags everywhere: the command, npm start and the service', () => {
+    const root = new URL('../../', import.meta.url);
+    const build = readFileSync(new URL('scripts/build.mjs', root), 'utf8');
+    const shebang = /banner: \{ js: '(#![^']*)' \}/.exec(build)?.[1];
+    assert.equal(shebang, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+    const scripts = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).scripts;
+    assert.match(scripts.start, new RegExp(`node ${NODE_FLAGS.join(' ')} dist/cli\\.js$`));
+    assert.ok(systemdUnit(program, config, 'user').includes(` ${NODE_FLAGS.join(' ')} `));
   });
 });

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { NODE_FLAGS } from '../common/node-flags.js';
 import type { Config } from '../config/schema.js';
 
 export interface ServiceTarget {
@@ -54,7 +55,12 @@ export function systemdUnit(
   config: Config,
   scope: 'user' | 'system',
 ): string {
-  const args = [program.node, program.cli, ...(program.config ? ['--config', program.config] : [])];
+  const args = [
+    program.node,
+    ...NODE_FLAGS,
+    program.cli,
+    ...(program.config ? ['--config', program.config] : []),
+  ];
   return [
     '[Unit]',
     'Description=camplex camera hub',
@@ -83,7 +89,12 @@ export function systemdUnit(
 
 /** The LaunchAgent that runs `program` (macOS). */
 export function launchdPlist(program: ServiceProgram, config: Config, home = homedir()): string {
-  const args = [program.node, program.cli, ...(program.config ? ['--config', program.config] : [])];
+  const args = [
+    program.node,
+    ...NODE_FLAGS,
+    program.cli,
+    ...(program.config ? ['--config', program.config] : []),
+  ];
   const log = join(home, 'Library/Logs/camplex.log');
   const files = descriptorsFor(config);
   return [

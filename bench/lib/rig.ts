@@ -104,8 +104,11 @@ interface Rig {
 async function startRig(spec: RunSpec): Promise<Rig> {
   const profileDir = process.env[PROFILE_ENV];
   // Every server runs with the node flags camplex runs with (the baselines too: the same
-  // node, so the comparison is of the code).
-  const nodeFlags = [...NODE_FLAGS];
+  // node, so the comparison is of the code); CAMPLEX_BENCH_NODE_FLAGS="..." replaces them, for
+  // an A/B of the flags themselves ("" for node's defaults).
+  const flagsOverride = process.env.CAMPLEX_BENCH_NODE_FLAGS;
+  const nodeFlags =
+    flagsOverride === undefined ? [...NODE_FLAGS] : flagsOverride.split(' ').filter(Boolean);
   if (profileDir) {
     nodeFlags.push(
       // One folder per run: the loader thread of --import tsx writes a profile of its own.

@@ -135,6 +135,11 @@ const TFHD_BASE_IS_MOOF = 0x20000;
 /** sample_is_non_sync_sample in sample flags. */
 const NON_SYNC = 0x10000;
 
+const TRAF = codeOf('traf');
+const TFHD = codeOf('tfhd');
+const TFDT = codeOf('tfdt');
+const TRUN = codeOf('trun');
+
 /** A sample a moof announced, placed by its absolute position in the stream. */
 interface Placed {
   track: Track;
@@ -169,6 +174,10 @@ export class Mp4Demuxer {
   private readonly nextDts = new Map<number, number>();
   /** The samples of the last moof, waiting for the mdat that holds them. */
   private placed: Placed[] = [];
+  /** Scratch of the moof being read, reused: the traf's header, its runs, where samples are. */
+  private readonly tfhd = { track: 0, flags: 0, base: -1, duration: 0, size: 0, sampleFlags: 0 };
+  private readonly runs: number[] = [];
+  private readonly cursor = { dataAt: 0, dts: 0 };
 
   constructor(options: Mp4DemuxerOptions) {
     this.options = options;
@@ -321,89 +330,195 @@ export class Mp4Demuxer {
 
   // --- moof ---
 
+  /**
+   * The samples a moof announces, read in place through one DataView of it: no list of boxes,
+   * no object per field or run (this runs for every picture).
+   */
   private readFragment(body: Uint8Array, moofAt: number): Placed[] {
     const placed: Placed[] = [];
+    const view = viewOf(body);
     let previousEnd = moofAt; // where a traf without a base offset starts (the first: the moof)
-    for (const traf of children(body)) {
-      if (traf.type !== 'traf') continue;
-      let tfhd:
-        | { track: number; flags: number; base?: number; defaults: TrackDefaults }
-        | undefined;
-      let baseDts: number | undefined;
-      const runs: Uint8Array[] = [];
-      for (const box of children(traf.body)) {
-        if (box.type === 'tfhd') tfhd = this.readTfhd(box.body);
-        else if (box.type === 'tfdt') baseDts = readTfdt(box.body);
-        else if (box.type === 'trun') runs.push(box.body);
+    for (let at = 0; at + 8 <= body.length; ) {
+      const size = boxSize(view, at, body.length);
+      if (size === 0) break;
+      if (view.getUint32(at + 4) === TRAF) {
+        previousEnd = this.readTraf(
+          view,
+          at + headerOf(view, at),
+          at + size,
+          moofAt,
+          previousEnd,
+          placed,
+        );
       }
-      if (!tfhd) continue;
-      const track = this.tracks.get(tfhd.track);
-      const base = tfhd.base ?? (tfhd.flags & TFHD_BASE_IS_MOOF ? moofAt : previousEnd);
-      let dts = baseDts ?? this.nextDts.get(tfhd.track) ?? 0;
-      let dataAt = base;
-      for (const run of runs) {
-        const samples = readTrun(run, tfhd.defaults);
-        if (!samples) break;
-        if (samples.dataOffset !== undefined) dataAt = base + samples.dataOffset;
-        for (const sample of samples.list) {
-          if (!track) {
-            this.stats.dropped.untracked++;
-          } else {
-            placed.push({
-              track,
-              at: dataAt,
-              size: sample.size,
-              dts: dts + track.offset,
-              cto: sample.cto,
-              duration: sample.duration,
-              key: track.kind === 'audio' || (sample.flags & NON_SYNC) === 0,
-            });
-          }
-          dataAt += sample.size;
-          dts += sample.duration;
-        }
-      }
-      this.nextDts.set(tfhd.track, dts);
-      previousEnd = dataAt;
+      at += size;
     }
     return placed;
   }
 
-  private readTfhd(body: Uint8Array) {
-    if (body.length < 8) return undefined;
-    const view = viewOf(body);
-    const flags = view.getUint32(0) & 0xffffff;
-    const track = view.getUint32(4);
-    const trex = this.defaults.get(track);
-    const defaults = {
-      duration: trex?.duration ?? 0,
-      size: trex?.size ?? 0,
-      flags: trex?.flags ?? 0,
-    };
-    let at = 8;
-    let base: number | undefined;
+  /** One traf's samples into `placed`; returns where its last sample ends. */
+  private readTraf(
+    view: DataView,
+    from: number,
+    to: number,
+    moofAt: number,
+    previousEnd: number,
+    placed: Placed[],
+  ): number {
+    let tfhdAt = -1;
+    let tfhdEnd = 0;
+    let tfdtAt = -1;
+    let tfdtEnd = 0;
+    const runs = this.runs; // start and end of each trun's body, pairwise
+    runs.length = 0;
+    for (let at = from; at + 8 <= to; ) {
+      const size = boxSize(view, at, to);
+      if (size === 0) break;
+      const type = view.getUint32(at + 4);
+      const body = at + headerOf(view, at);
+      if (type === TFHD) {
+        tfhdAt = body;
+        tfhdEnd = at + size;
+      } else if (type === TFDT) {
+        tfdtAt = body;
+        tfdtEnd = at + size;
+      } else if (type === TRUN) {
+        runs.push(body, at + size);
+      }
+      at += size;
+    }
+    const tfhd = this.tfhd;
+    if (tfhdAt < 0 || !this.readTfhd(view, tfhdAt, tfhdEnd)) return previousEnd;
+    const track = this.tracks.get(tfhd.track);
+    const base = tfhd.base >= 0 ? tfhd.base : tfhd.flags & TFHD_BASE_IS_MOOF ? moofAt : previousEnd;
+    const cursor = this.cursor;
+    cursor.dts =
+      (tfdtAt >= 0 ? readTfdt(view, tfdtAt, tfdtEnd) : undefined) ??
+      this.nextDts.get(tfhd.track) ??
+      0;
+    cursor.dataAt = base;
+    for (let r = 0; r < runs.length; r += 2) {
+      if (!this.readTrun(view, runs[r] as number, runs[r + 1] as number, track, base, placed))
+        break;
+    }
+    this.nextDts.set(tfhd.track, cursor.dts);
+    return cursor.dataAt;
+  }
+
+  /** The tfhd in `view` from `at` to `end` into `this.tfhd`; false when it is too short. */
+  private readTfhd(view: DataView, at: number, end: number): boolean {
+    if (end - at < 8) return false;
+    const tfhd = this.tfhd;
+    const flags = view.getUint32(at) & 0xffffff;
+    tfhd.flags = flags;
+    tfhd.track = view.getUint32(at + 4);
+    const trex = this.defaults.get(tfhd.track);
+    tfhd.duration = trex?.duration ?? 0;
+    tfhd.size = trex?.size ?? 0;
+    tfhd.sampleFlags = trex?.flags ?? 0;
+    tfhd.base = -1;
+    let field = at + 8;
     // Each optional field in order; a body too short for the fields its flags name is refused.
     if (flags & TFHD_BASE_OFFSET) {
-      if (at + 8 > body.length) return undefined;
-      base = view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4);
-      at += 8;
+      if (field + 8 > end) return false;
+      tfhd.base = view.getUint32(field) * 2 ** 32 + view.getUint32(field + 4);
+      field += 8;
     }
-    if (flags & TFHD_DESCRIPTION) at += 4;
+    if (flags & TFHD_DESCRIPTION) field += 4;
     if (flags & TFHD_DURATION) {
-      if (at + 4 > body.length) return undefined;
-      defaults.duration = view.getUint32(at);
-      at += 4;
+      if (field + 4 > end) return false;
+      tfhd.duration = view.getUint32(field);
+      field += 4;
     }
     if (flags & TFHD_SIZE) {
-      if (at + 4 > body.length) return undefined;
-      defaults.size = view.getUint32(at);
-      at += 4;
+      if (field + 4 > end) return false;
+      tfhd.size = view.getUint32(field);
+      field += 4;
     }
     if (flags & TFHD_FLAGS) {
-      if (at + 4 > body.length) return undefined;
-      defaults.flags = view.getUint32(at);
+      if (field + 4 > end) return false;
+      tfhd.sampleFlags = view.getUint32(field);
     }
-    return { track, flags, base, defaults };
+    return true;
+  }
+
+  /**
+   * One trun's samples into `placed`, from `this.cursor` on (advanced past them); false when
+   * the run is shorter than its flags say (then nothing of it is placed).
+   */
+  private readTrun(
+    view: DataView,
+    from: number,
+    end: number,
+    track: Track | undefined,
+    base: number,
+    placed: Placed[],
+  ): boolean {
+    if (end - from < 8) return false;
+    const tfhd = this.tfhd;
+    const cursor = this.cursor;
+    const flags = view.getUint32(from) & 0xffffff;
+    const count = view.getUint32(from + 4);
+    let at = from + 8;
+    let dataOffset: number | undefined;
+    let firstFlags: number | undefined;
+    if (flags & TRUN_DATA_OFFSET) {
+      if (at + 4 > end) return false;
+      dataOffset = view.getInt32(at);
+      at += 4;
+    }
+    if (flags & TRUN_FIRST_FLAGS) {
+      if (at + 4 > end) return false;
+      firstFlags = view.getUint32(at);
+      at += 4;
+    }
+    const perSample =
+      4 *
+      ((flags & TRUN_DURATION ? 1 : 0) +
+        (flags & TRUN_SIZE ? 1 : 0) +
+        (flags & TRUN_FLAGS ? 1 : 0) +
+        (flags & TRUN_CTO ? 1 : 0));
+    if (at + perSample * count > end) return false;
+    if (dataOffset !== undefined) cursor.dataAt = base + dataOffset;
+    for (let i = 0; i < count; i++) {
+      let duration = tfhd.duration;
+      if (flags & TRUN_DURATION) {
+        duration = view.getUint32(at);
+        at += 4;
+      }
+      let size = tfhd.size;
+      if (flags & TRUN_SIZE) {
+        size = view.getUint32(at);
+        at += 4;
+      }
+      let sampleFlags = i === 0 && firstFlags !== undefined ? firstFlags : tfhd.sampleFlags;
+      if (flags & TRUN_FLAGS) {
+        sampleFlags = view.getUint32(at);
+        at += 4;
+      }
+      // Version 0 is unsigned by the letter, but muxers write negative offsets there too.
+      let cto = 0;
+      if (flags & TRUN_CTO) {
+        cto = view.getInt32(at);
+        at += 4;
+      }
+      if (!track) {
+        this.stats.dropped.untracked++;
+      } else {
+        placed.push({
+          track,
+          at: cursor.dataAt,
+          size,
+          dts: cursor.dts + track.offset,
+          cto,
+          duration,
+          key: track.kind === 'audio' || (sampleFlags & NON_SYNC) === 0,
+        });
+      }
+      cursor.dataAt += size;
+      cursor.dts += duration;
+    }
+    return true;
   }
 
   // --- the pending bytes ---
@@ -729,65 +844,41 @@ export function readAudioSpecificConfig(
   }
 }
 
-function readTfdt(body: Uint8Array): number | undefined {
-  const view = viewOf(body);
-  if (body[0] === 1)
-    return body.length >= 12 ? view.getUint32(4) * 2 ** 32 + view.getUint32(8) : undefined;
-  return body.length >= 8 ? view.getUint32(4) : undefined;
+function readTfdt(view: DataView, at: number, end: number): number | undefined {
+  if (view.getUint8(at) === 1) {
+    return end - at >= 12 ? view.getUint32(at + 4) * 2 ** 32 + view.getUint32(at + 8) : undefined;
+  }
+  return end - at >= 8 ? view.getUint32(at + 4) : undefined;
 }
 
-function readTrun(body: Uint8Array, defaults: TrackDefaults) {
-  if (body.length < 8) return undefined;
-  const view = viewOf(body);
-  const flags = view.getUint32(0) & 0xffffff;
-  const count = view.getUint32(4);
-  let at = 8;
-  let dataOffset: number | undefined;
-  let firstFlags: number | undefined;
-  if (flags & TRUN_DATA_OFFSET) {
-    if (at + 4 > body.length) return undefined;
-    dataOffset = view.getInt32(at);
-    at += 4;
+/** The size of the box at `at`, its header included, or 0 when it does not fit before `end`. */
+function boxSize(view: DataView, at: number, end: number): number {
+  let size = view.getUint32(at);
+  let header = 8;
+  if (size === 1) {
+    if (at + 16 > end) return 0;
+    size = view.getUint32(at + 8) * 2 ** 32 + view.getUint32(at + 12);
+    header = 16;
+  } else if (size === 0) {
+    size = end - at;
   }
-  if (flags & TRUN_FIRST_FLAGS) {
-    if (at + 4 > body.length) return undefined;
-    firstFlags = view.getUint32(at);
-    at += 4;
-  }
-  const perSample =
-    4 *
-    ((flags & TRUN_DURATION ? 1 : 0) +
-      (flags & TRUN_SIZE ? 1 : 0) +
-      (flags & TRUN_FLAGS ? 1 : 0) +
-      (flags & TRUN_CTO ? 1 : 0));
-  if (at + perSample * count > body.length) return undefined;
-  const list: Array<{ duration: number; size: number; flags: number; cto: number }> = [];
-  // Fields read in place, not through a closure: this runs for every picture.
-  for (let i = 0; i < count; i++) {
-    let duration = defaults.duration;
-    if (flags & TRUN_DURATION) {
-      duration = view.getUint32(at);
-      at += 4;
-    }
-    let size = defaults.size;
-    if (flags & TRUN_SIZE) {
-      size = view.getUint32(at);
-      at += 4;
-    }
-    let sampleFlags = i === 0 && firstFlags !== undefined ? firstFlags : defaults.flags;
-    if (flags & TRUN_FLAGS) {
-      sampleFlags = view.getUint32(at);
-      at += 4;
-    }
-    // Version 0 is unsigned by the letter, but muxers write negative offsets there too.
-    let cto = 0;
-    if (flags & TRUN_CTO) {
-      cto = view.getInt32(at);
-      at += 4;
-    }
-    list.push({ duration, size, flags: sampleFlags, cto });
-  }
-  return { dataOffset, list };
+  return size < header || at + size > end ? 0 : size;
+}
+
+/** The header size of the box at `at`: 16 with a 64-bit size, else 8. */
+function headerOf(view: DataView, at: number): number {
+  return view.getUint32(at) === 1 ? 16 : 8;
+}
+
+/** A four-character code as the 32-bit number it is on the wire. */
+function codeOf(fourCC: string): number {
+  return (
+    ((fourCC.charCodeAt(0) << 24) |
+      (fourCC.charCodeAt(1) << 16) |
+      (fourCC.charCodeAt(2) << 8) |
+      fourCC.charCodeAt(3)) >>>
+    0
+  );
 }
 
 function viewOf(bytes: Uint8Array): DataView {

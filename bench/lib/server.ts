@@ -14,7 +14,9 @@
  *
  * Prints `{"ready":true,"port":N}`, then answers each `{"cmd":"stats"}` line on stdin with one
  * JSON line (ServerStats); `{"cmd":"stats","gc":true}` collects garbage first (when node runs
- * with --expose-gc). Exits when stdin ends.
+ * with --expose-gc). Exits when stdin ends. Stats count the collections so far (ServerStats.gc);
+ * CAMPLEX_BENCH_GC_LOG=<path> also writes each one, with its kind and the ArrayBuffer bytes then,
+ * to `<path>.<pid>`.
  */
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';

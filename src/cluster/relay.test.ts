@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { Msg, MsgHdrs } from '@nats-io/transport-node';
+import { capturedLog } from '../../support/logs.js';
 import type { Camera } from '../camera/camera.js';
 import { Frame } from '../camera/frame.js';
-import { createLog } from '../common/log.js';
 import { MAX_PIECES, UnitAssembler } from './bus-format.js';
 import { PublishWindow } from './publish-window.js';
 import { RelayViewer } from './relay.js';
@@ -40,15 +39,7 @@ function connection(maxPayload = 1024 * 1024) {
 
 function setup(maxPayload?: number) {
   const { nc, published, flushes } = connection(maxPayload);
-  const lines: string[] = [];
-  const log = createLog({
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  });
+  const { log, lines } = capturedLog();
   const window = new PublishWindow(nc, WINDOW);
   const relay = new RelayViewer(nc as never, window, log, 'camplex.media', 'n1 1');
   const camera = { id: 'door' } as Camera;

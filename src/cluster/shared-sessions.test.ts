@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { capturedLog } from '../../support/logs.js';
 import { LoginSessions } from '../access/login-sessions.js';
-import { createLog } from '../common/log.js';
 import { followSessions, type SessionBucket, type SessionEntry } from './shared-sessions.js';
 
 /** A sessions bucket in memory: what is written is watched back, as JetStream does. */
@@ -55,15 +54,7 @@ class MemoryBucket implements SessionBucket {
 }
 
 function setup() {
-  const lines: string[] = [];
-  const log = createLog({
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  });
+  const { log, lines } = capturedLog();
   const logins = new LoginSessions({ ttlMs: 60_000, maxSessions: 100 });
   const bucket = new MemoryBucket();
   return { lines, log, logins, bucket };

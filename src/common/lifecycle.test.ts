@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { capturedLog } from '../../support/logs.js';
 import { Lifecycle } from './lifecycle.js';
-import { createLog } from './log.js';
-
-function quietLog(lines: string[]) {
-  return createLog({
-    level: 'info',
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  });
-}
 
 describe('Lifecycle', () => {
   it('stops the parts last built first, once, and goes on past one that throws', async () => {
-    const lines: string[] = [];
-    const lifecycle = new Lifecycle(quietLog(lines));
+    const { log, lines } = capturedLog();
+    const lifecycle = new Lifecycle(log);
     const stopped: string[] = [];
     lifecycle.add('cluster', () => stopped.push('cluster'));
     lifecycle.add('cameras', async () => {

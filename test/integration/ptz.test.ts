@@ -32,6 +32,28 @@ function ptzOf(client: Client, id: string) {
   return ptz;
 }
 
+/** A move of `camera` from `client` is refused with `code` and `message`. */
+async function assertMoveRefused(
+  client: Client,
+  camera: string,
+  code: string,
+  message: string,
+): Promise<void> {
+  const refused = await client.reply(
+    JSON.stringify({ cmd: 'ptz', camera, action: 'move', pan: 1, tilt: 0 }),
+  );
+  assert.deepEqual(refused, { type: 'error', code, message, cameras: [camera] });
+}
+
+/** A move of the dome camera from `client` is refused: its principal may not move it. */
+const assertMayNotMove = (client: Client) =>
+  assertMoveRefused(
+    client,
+    'dome',
+    'CAMPLEX_ERR_FORBIDDEN',
+    'this user may not move camera "dome"',
+  );
+
 const send = (client: Client, command: Record<string, unknown>) =>
   client.ws.send(JSON.stringify({ cmd: 'ptz', ...command }));
 
@@ -104,15 +126,7 @@ describe('PTZ over ONVIF', () => {
     assert.equal(ptzOf(mover, 'fixed'), undefined, 'a camera without ptz: no controls');
     const watcher = await open(bearer(WATCHER));
     assert.equal(ptzOf(watcher, 'dome'), undefined, 'a bare token only watches');
-    const refused = await watcher.reply(
-      JSON.stringify({ cmd: 'ptz', camera: 'dome', action: 'move', pan: 1, tilt: 0 }),
-    );
-    assert.deepEqual(refused, {
-      type: 'error',
-      code: 'CAMPLEX_ERR_FORBIDDEN',
-      message: 'this user may not move camera "dome"',
-      cameras: ['dome'],
-    });
+    await assertMayNotMove(watcher);
     const noPtz = await mover.reply(
       JSON.stringify({ cmd: 'ptz', camera: 'fixed', action: 'stop' }),
     );
@@ -220,15 +234,7 @@ describe('PTZ over ONVIF', () => {
       'the nanny sees her camera, without controls',
     );
     const moves = dome.calls.filter((call) => call.action === 'ContinuousMove').length;
-    const refused = await nanny.reply(
-      JSON.stringify({ cmd: 'ptz', camera: 'dome', action: 'move', pan: 1, tilt: 0 }),
-    );
-    assert.deepEqual(refused, {
-      type: 'error',
-      code: 'CAMPLEX_ERR_FORBIDDEN',
-      message: 'this user may not move camera "dome"',
-      cameras: ['dome'],
-    });
+    await assertMayNotMove(nanny);
     const other = await nanny.reply(JSON.stringify({ cmd: 'ptz', camera: 'late', action: 'stop' }));
     assert.equal(other.type === 'error' && other.code, 'CAMPLEX_ERR_UNKNOWN_CAMERA', 'not hers');
     assert.equal(
@@ -262,10 +268,7 @@ describe('PTZ over ONVIF', () => {
         what: 'a hello with the narrowed rights',
       });
       assert.equal(ptzOf(keeper, 'dome'), undefined, 'no controls any more');
-      const refused = await keeper.reply(
-        JSON.stringify({ cmd: 'ptz', camera: 'dome', action: 'move', pan: 1, tilt: 0 }),
-      );
-      assert.equal(refused.type === 'error' && refused.code, 'CAMPLEX_ERR_FORBIDDEN');
+      await assertMayNotMove(keeper);
     } finally {
       clearInterval(holding);
       writeFileSync(configFile, configText(true));
@@ -275,15 +278,12 @@ describe('PTZ over ONVIF', () => {
   it('gives a camera offline at start its controls once it answers', async () => {
     const mover = await open(bearer(MOVER));
     assert.equal(ptzOf(mover, 'late'), undefined);
-    const refused = await mover.reply(
-      JSON.stringify({ cmd: 'ptz', camera: 'late', action: 'move', pan: 1, tilt: 0 }),
+    await assertMoveRefused(
+      mover,
+      'late',
+      'CAMPLEX_ERR_PTZ_UNAVAILABLE',
+      'camera "late" PTZ does not answer',
     );
-    assert.deepEqual(refused, {
-      type: 'error',
-      code: 'CAMPLEX_ERR_PTZ_UNAVAILABLE',
-      message: 'camera "late" PTZ does not answer',
-      cameras: ['late'],
-    });
     late.setOffline(false);
     await waitFor(async () => ptzOf(mover, 'late') !== undefined, {
       timeoutMs: 20_000,

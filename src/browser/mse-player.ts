@@ -38,9 +38,15 @@ const MAX_QUEUED = 30;
 const MAX_KEPT_BYTES = 16 * 1024 * 1024;
 /** Sound this far behind the pictures means it stopped: it is taken out so they go on. */
 const SOUND_GAP_S = 1;
-/** This many errors within ERROR_WINDOW_MS and the stream goes to JPEG. */
-const MAX_ERRORS = 3;
+/** This many errors within ERROR_WINDOW_MS, no picture between them, and the stream goes to JPEG. */
+const MAX_ERRORS = 4;
 const ERROR_WINDOW_MS = 60_000;
+/**
+ * A repeated error waits this long (doubling each time) before the player is built again: a
+ * browser whose media pipeline failed under load gets time to recover, and a browser that cannot
+ * play the stream at all still reaches JPEG within about two seconds.
+ */
+const RETRY_BASE_MS = 500;
 
 interface MediaSourceClass {
   new (): MediaSource;
@@ -95,6 +101,8 @@ export class MsePlayer {
   private liveQueued = 0;
   private needKey = true;
   private errors: number[] = [];
+  /** Set while a repeated error waits to build the player again (no key unit opens it then). */
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** A picture was shown since the last error (an error then is passing, not repeated). */
   private shownSinceError = false;
   private objectUrl: string | undefined;
@@ -131,8 +139,9 @@ export class MsePlayer {
     video.autoplay = true;
     video.disableRemotePlayback = true; // ManagedMediaSource requires it
     // e.g. "error creating media player" past the browser's cap, or a decode error
+    // (`video.error` is null again once a new source is given: an error of the old one is stale.)
     video.addEventListener('error', () => {
-      if (this.source) this.failed(video.error?.message || 'media error');
+      if (this.source && video.error) this.failed(video.error.message || 'media error');
     });
     this.element = video;
     this.countPictures();
@@ -161,7 +170,7 @@ export class MsePlayer {
     }
     this.newestPicture = unit.timestamp;
     if (!this.source || this.codecString !== codecString) {
-      if (!unit.key) return; // the next key unit opens it
+      if (!unit.key || this.retryTimer !== undefined) return; // the next key unit opens it
       this.open(codecString);
     }
     this.append(unit);
@@ -199,6 +208,8 @@ export class MsePlayer {
   }
 
   close(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.video = undefined;
     this.audio = undefined;
     if (this.source?.readyState === 'open') {
@@ -391,11 +402,12 @@ export class MsePlayer {
   }
 
   /**
-   * A playback error: the MediaSource is built again from the units kept (at once: no wait for
-   * the next key unit). Errors with no picture shown between them are repeated failures: after
-   * MAX_ERRORS of them within ERROR_WINDOW_MS the player gives up (the tile goes to JPEG); one
-   * after pictures were shown is passing (a busy WebKit fails a push now and then) and starts
-   * the count again.
+   * A playback error: the MediaSource is built again from the units kept (no wait for the next
+   * key unit). Errors with no picture shown between them are repeated failures: each waits
+   * longer before the next build (RETRY_BASE_MS, doubling), and after MAX_ERRORS of them within
+   * ERROR_WINDOW_MS the player gives up (the tile goes to JPEG). One after pictures were shown is
+   * passing (a busy WebKit fails a push now and then: "Failed to push buffer", when its
+   * decoder refuses a buffer) and starts the count again.
    */
   private failed(reason: string): void {
     console.warn(`camplex: MSE playback error (${reason}), building the player again`);
@@ -414,11 +426,16 @@ export class MsePlayer {
       return;
     }
     // Out of the failing event's handler first; then from the kept units, if the stream is the same.
-    setTimeout(() => {
-      if (this.source === undefined && codecString !== undefined && this.kept.length > 0) {
-        this.codecString = codecString;
-        this.rebuild();
-      }
-    }, 0);
+    const repeats = this.errors.length - 1;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        if (this.source === undefined && codecString !== undefined && this.kept.length > 0) {
+          this.codecString = codecString;
+          this.rebuild();
+        }
+      },
+      repeats === 0 ? 0 : RETRY_BASE_MS * 2 ** (repeats - 1),
+    );
   }
 }

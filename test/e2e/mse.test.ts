@@ -197,6 +197,63 @@ describe('H.264 through Media Source Extensions on a plain-http page', () => {
     await page.close();
   });
 
+  it('plays on through a media pipeline that fails a few times; goes to JPEG when it never plays', async () => {
+    const page = await chromium.context.newPage();
+    // Appends fail for two cameras' players, the way a busy WebKit fails to push a buffer:
+    // `front`'s first 3 appends (then it works), every append of `yard`.
+    await page.addInitScript(() => {
+      const sourceOf = new WeakMap<SourceBuffer, MediaSource>();
+      const urlOf = new WeakMap<MediaSource, string>();
+      const addSourceBuffer = MediaSource.prototype.addSourceBuffer;
+      MediaSource.prototype.addSourceBuffer = function (this: MediaSource, type: string) {
+        const buffer = addSourceBuffer.call(this, type);
+        sourceOf.set(buffer, this);
+        return buffer;
+      };
+      const createObjectURL = URL.createObjectURL;
+      URL.createObjectURL = (object: Blob | MediaSource) => {
+        const url = createObjectURL(object);
+        if (object instanceof MediaSource) urlOf.set(object, url);
+        return url;
+      };
+      const failures: Record<string, number> = { front: 3, yard: Infinity };
+      const appendBuffer = SourceBuffer.prototype.appendBuffer;
+      SourceBuffer.prototype.appendBuffer = function (this: SourceBuffer, data: BufferSource) {
+        const source = sourceOf.get(this);
+        const url = source && urlOf.get(source);
+        const video = [...document.querySelectorAll('video')].find((v) => v.src === url);
+        const camera = video?.closest<HTMLElement>('[data-camera]')?.dataset.camera ?? '';
+        if ((failures[camera] ?? 0) > 0) {
+          failures[camera] = (failures[camera] ?? 0) - 1;
+          throw new DOMException('injected failure', 'InvalidStateError');
+        }
+        appendBuffer.call(this, data);
+      };
+    });
+    const url = new URL(camplex.url);
+    url.hostname = HOST;
+    await page.goto(url.href);
+    if (await page.isEnabled('#stream-all')) await page.click('#stream-all');
+    await page.waitForSelector('[data-camera="yard"][data-decoder="jpeg"]', { timeout: 20_000 });
+    assert.equal(
+      await page.getAttribute('[data-camera="yard"]', 'data-video-failure'),
+      'MSE: InvalidStateError',
+    );
+    for (const id of ['front', 'porch']) {
+      await page.waitForSelector(`[data-camera="${id}"][data-decoder="mse"]`, { timeout: 20_000 });
+      const before = await framesOf(page, id);
+      await page.waitForFunction(
+        ({ id, before }) =>
+          Number(document.querySelector<HTMLElement>(`[data-camera="${id}"]`)?.dataset.frames) >
+          before + 15,
+        { id, before },
+        { timeout: 10_000 },
+      );
+      assert.equal(await page.getAttribute(`[data-camera="${id}"]`, 'data-decoder'), 'mse', id);
+    }
+    await page.close();
+  });
+
   it('is back at the live edge within 2 s after the page was frozen for 20 s', async () => {
     const page = await playingPage(chromium, camplex);
     // Headless Chromium ignores Page.setWebLifecycleState 'frozen' for a page it shows (and it

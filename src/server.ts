@@ -17,6 +17,7 @@ import {
   type CameraListener,
   type CameraOptions,
 } from './camera/camera.js';
+import { ownCopy } from './camera/frame.js';
 import type { RunningSource, SourceHandlers } from './camera/source.js';
 import { Cluster } from './cluster/cluster.js';
 import { type Clock, systemClock } from './common/clock.js';
@@ -166,7 +167,8 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
           const codec = source.currentCodec;
           return codec === 'h264' || codec === 'h265' ? codec : undefined;
         },
-        backlog: () => source.sinceKey,
+        // Copies: ffmpeg takes them as its pipe drains, past the cached frames' life.
+        backlog: () => source.sinceKey.map(ownCopy),
         tap: (listener) => source.tap(listener),
         start: (args, handlers) => start(args, handlers, true),
       });

@@ -24,6 +24,7 @@ import {
   isAudio,
   type PictureCodec,
 } from './frame.js';
+import { GopStore } from './gop-store.js';
 import { viewerReason } from './redact.js';
 import type { CutUnit, RunningSource, SourceHandlers, SourcePlan } from './source.js';
 import {
@@ -137,8 +138,9 @@ export class Camera {
   private sequence: { codecString: string; width: number; height: number } | undefined;
   private bidirectional = false;
   /** The pictures since the last key frame (for JPEG: the latest), for a new viewer. */
-  private cached: Frame[] = [];
-  private cachedBytes = 0;
+  private readonly cached = new GopStore();
+  /** The newest picture as it came (not the cache's copy: a viewer may hold on to it). */
+  private newest: Frame | undefined;
   /**
    * A new ffmpeg joins the camera's stream anywhere in a GOP: its video frames count from its
    * first key frame on (a delta before it would continue the old process's pictures).
@@ -158,21 +160,22 @@ export class Camera {
 
   /** The newest picture, while the camera is live. */
   get latest(): Frame | undefined {
-    return this.cached.at(-1);
+    return this.newest;
   }
 
   /**
    * The pictures a new viewer needs to show the current one: from the last key frame on (for
    * JPEG the latest frame alone); empty while there is none or the cache overflowed. Sound is
-   * never cached: a new viewer's starts at the live edge.
+   * never cached: a new viewer's starts at the live edge. Their bytes hold until the next key
+   * frame (gop-store.ts): a consumer that keeps them longer takes its own copy (`ownCopy`).
    */
   get sinceKey(): readonly Frame[] {
-    return this.cached;
+    return this.cached.frames;
   }
 
   /** Bytes of the pictures kept for new viewers now. */
   get cachedByteCount(): number {
-    return this.cachedBytes;
+    return this.cached.bytes;
   }
 
   /** Calls `listener` with every picture from now on, until the returned function is called. */
@@ -440,7 +443,12 @@ export class Camera {
     this.lastFrameAt = now;
     const frame = new Frame(data, ++this.seq, now, codec, key, pts, dts, headroom);
     this.counters.frames++;
-    this.cache(frame);
+    this.newest = frame;
+    this.cached.keep(
+      frame,
+      this.options.maxCacheBytes ?? 4 * this.options.maxFrameBytes,
+      this.options.maxCacheMs ?? DEFAULT_CACHE_MS,
+    );
     if (this.state !== 'live') {
       this.liveSince = now;
       this.armWatchdog(this.stallMs);
@@ -460,34 +468,9 @@ export class Camera {
     this.options.listener.onFrame(this, frame);
   }
 
-  /**
-   * Keeps `frame` for new viewers: a key frame starts the cache afresh; a frame that would
-   * take it past its bounds (bytes, or time since the key frame) empties it (never trims off the
-   * key) until the next key frame.
-   */
-  private cache(frame: Frame): void {
-    if (frame.key) {
-      this.cached = [frame];
-      this.cachedBytes = frame.data.length;
-      return;
-    }
-    const first = this.cached[0];
-    if (first === undefined) return; // waiting for a key frame
-    const maxBytes = this.options.maxCacheBytes ?? 4 * this.options.maxFrameBytes;
-    const maxMs = this.options.maxCacheMs ?? DEFAULT_CACHE_MS;
-    const spanMs = (frame.dts - first.dts) / 1000;
-    if (this.cachedBytes + frame.data.length > maxBytes || spanMs > maxMs) {
-      this.cached = [];
-      this.cachedBytes = 0;
-      return;
-    }
-    this.cached.push(frame);
-    this.cachedBytes += frame.data.length;
-  }
-
   private forgetFrames(): void {
-    this.cached = [];
-    this.cachedBytes = 0;
+    this.newest = undefined;
+    this.cached.release();
   }
 
   /** One timer per watchdog period, not per frame: it re-arms for the time still left. */

@@ -66,3 +66,20 @@ export class Frame {
     this.headroom = Math.min(headroom, data.byteOffset);
   }
 }
+
+/**
+ * `frame` with bytes of its own: for a consumer that keeps a cached frame's bytes past the
+ * moment it was handed them (a cached frame's bytes hold until the camera's next key frame).
+ */
+export function ownCopy(frame: Frame): Frame {
+  const { data } = frame;
+  return new Frame(
+    new Uint8Array(data),
+    frame.seq,
+    frame.at,
+    frame.codec,
+    frame.key,
+    frame.pts,
+    frame.dts,
+  );
+}

@@ -32,6 +32,7 @@ import {
 } from '@nats-io/transport-node';
 import type { LoginSessions } from '../access/login-sessions.js';
 import type { CameraInfo, CameraOptions, Codec } from '../camera/camera.js';
+import { ownCopy } from '../camera/frame.js';
 import type { SourceHandlers } from '../camera/source.js';
 import { type Clock, every } from '../common/clock.js';
 import type { Log } from '../common/log.js';
@@ -293,7 +294,9 @@ export class Cluster implements SourceBus {
           this.clock.now() < until &&
           (await this.window.whenRoom(bytes, CACHE_WINDOW_ROUNDS)) &&
           this.clock.now() < until;
-        respondWithFrames(msg, camera.sinceKey.slice(), this.publisher, maxPayload, room)
+        // Copies: the answer goes out as the bus has room, and a cached frame's bytes hold only
+        // until the camera's next key frame.
+        respondWithFrames(msg, camera.sinceKey.map(ownCopy), this.publisher, maxPayload, room)
           .then(
             (sent) => this.log.debug({ camera: id, ...sent, maxPayload }, 'key-unit cache sent'),
             (error: unknown) =>

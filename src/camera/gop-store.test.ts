@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Frame, ownCopy } from './frame.js';
+import { GopStore } from './gop-store.js';
+
+const MAX_BYTES = 1 << 30;
+const MAX_MS = 60_000;
+
+/** An H.264 unit of `bytes` bytes, all `fill`, at `ms` on the stream's clock. */
+function unit(seq: number, key: boolean, bytes: number, fill: number, ms = seq * 66): Frame {
+  return new Frame(new Uint8Array(bytes).fill(fill), seq, ms, 'h264', key, ms * 1000, ms * 1000);
+}
+
+describe('a camera’s pictures since its key frame', () => {
+  it('keeps them from the key frame on, as they came, with their numbers and times', () => {
+    const store = new GopStore();
+    store.keep(unit(1, false, 10, 1), MAX_BYTES, MAX_MS); // before any key: not kept
+    const gop = [unit(2, true, 100, 2), unit(3, false, 20, 3), unit(4, false, 30, 4)];
+    for (const frame of gop) store.keep(frame, MAX_BYTES, MAX_MS);
+    assert.deepEqual(
+      store.frames.map((f) => [f.seq, f.key, f.pts, f.dts, f.data.length, f.data[0]]),
+      gop.map((f) => [f.seq, f.key, f.pts, f.dts, f.data.length, f.data[0]]),
+    );
+    assert.equal(store.bytes, 150);
+    store.keep(unit(5, true, 40, 5), MAX_BYTES, MAX_MS);
+    assert.deepEqual(
+      store.frames.map((f) => f.seq),
+      [5],
+    );
+  });
+
+  it('holds copies: the live frame’s buffer is not kept', () => {
+    const store = new GopStore();
+    const live = unit(1, true, 64, 7);
+    store.keep(live, MAX_BYTES, MAX_MS);
+    const [kept] = store.frames;
+    assert.ok(kept && kept !== live && kept.data.buffer !== live.data.buffer);
+    assert.deepEqual([...kept.data], [...live.data]);
+    assert.equal(kept.headroom, 0, 'no one may write in front of a cached copy');
+  });
+
+  it('keeps every frame’s bytes when a GOP outgrows its buffer', () => {
+    const store = new GopStore();
+    const gop = [unit(1, true, 200_000, 1)];
+    for (let seq = 2; seq <= 12; seq++) gop.push(unit(seq, false, 100_000, seq));
+    for (const frame of gop) store.keep(frame, MAX_BYTES, MAX_MS);
+    assert.deepEqual(
+      store.frames.map((f) => f.data.every((byte) => byte === f.seq)),
+      gop.map(() => true),
+    );
+  });
+
+  it('empties itself past its bounds, until the next key frame', () => {
+    const store = new GopStore();
+    store.keep(unit(1, true, 100, 1), 250, MAX_MS);
+    store.keep(unit(2, false, 100, 2), 250, MAX_MS);
+    store.keep(unit(3, false, 100, 3), 250, MAX_MS); // 300 bytes > 250
+    assert.deepEqual(store.frames, []);
+    store.keep(unit(4, false, 10, 4), 250, MAX_MS);
+    assert.deepEqual(store.frames, [], 'no delta without its key');
+    store.keep(unit(5, true, 10, 5), 250, MAX_MS);
+    store.keep(unit(6, false, 10, 6, 5 * 66 + 2000), 250, 1000); // 2 s after its key > 1 s
+    assert.deepEqual(store.frames, []);
+  });
+
+  it('keeps a JPEG camera’s latest frame alone, as is', () => {
+    const store = new GopStore();
+    const first = new Frame(new Uint8Array([1]), 1, 0);
+    const second = new Frame(new Uint8Array([2]), 2, 100);
+    store.keep(first, MAX_BYTES, MAX_MS);
+    store.keep(second, MAX_BYTES, MAX_MS);
+    assert.deepEqual(store.frames, [second]);
+    assert.equal(store.frames[0], second);
+  });
+
+  it('writes over a GOP from the next key frame on; an own copy outlives it', () => {
+    const store = new GopStore();
+    store.keep(unit(1, true, 50, 1), MAX_BYTES, MAX_MS);
+    const cached = store.frames[0] as Frame;
+    const copy = ownCopy(cached);
+    store.keep(unit(2, true, 50, 2), MAX_BYTES, MAX_MS);
+    assert.equal(cached.data[0], 2, 'the cached bytes last until the next key frame only');
+    assert.deepEqual(
+      [copy.seq, copy.key, copy.pts, copy.data.length, copy.data.every((byte) => byte === 1)],
+      [1, true, 66_000, 50, true],
+    );
+  });
+
+  it('forgets its frames when released', () => {
+    const store = new GopStore();
+    store.keep(unit(1, true, 50, 1), MAX_BYTES, MAX_MS);
+    store.release();
+    assert.deepEqual([store.frames, store.bytes], [[], 0]);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * A camera's pictures since its last key frame, kept for new viewers and for viewers that
+ * missed some. Their bytes are copied into one buffer the camera keeps and writes over from each
+ * key frame: a cached picture lives for a whole GOP, long enough to outlive the young
+ * generation, and one buffer of its own per picture would die in the old generation, where
+ * only a full collection frees it (measured with 32 cameras into one viewer: one full
+ * collection every 1-2 s, a third of node's CPU). The live frame, which viewers and
+ * transcoders hold on to, stays young; the copy is a memcpy.
+ *
+ * So a cached frame's bytes hold until the camera's next key frame. A consumer that keeps them
+ * past the moment it is called (a transcoder's backlog, written to ffmpeg as the pipe drains;
+ * a cluster's cache answer, sent as the bus has room) takes its own copy (`ownCopy`); one that
+ * builds its messages at once (a late joiner's burst, a recovery) does not need to.
+ *
+ * A JPEG camera keeps its latest frame alone, as is: it is replaced at the next frame.
+ */
+import { Frame } from './frame.js';
+
+/** The buffer starts this big and doubles when a GOP does not fit. */
+const FIRST_CAPACITY = 256 * 1024;
+
+export class GopStore {
+  private kept: Frame[] = [];
+  private keptBytes = 0;
+  private buffer: Uint8Array | undefined;
+  /** Where the next copy goes in `buffer`. */
+  private used = 0;
+
+  /** From the last key frame on, oldest first. */
+  get frames(): readonly Frame[] {
+    return this.kept;
+  }
+
+  /** Bytes of the frames kept. */
+  get bytes(): number {
+    return this.keptBytes;
+  }
+
+  /**
+   * Keeps `frame`: a key frame starts afresh; a frame that would take the store past `maxBytes`
+   * or `maxMs` after the key frame empties it (never trims off the key) until the next key.
+   */
+  keep(frame: Frame, maxBytes: number, maxMs: number): void {
+    if (frame.key) {
+      this.used = 0;
+      this.kept = [];
+      this.keptBytes = 0;
+    } else {
+      const first = this.kept[0];
+      if (first === undefined) return; // waiting for a key frame
+      const spanMs = (frame.dts - first.dts) / 1000;
+      if (this.keptBytes + frame.data.length > maxBytes || spanMs > maxMs) {
+        this.clear();
+        return;
+      }
+    }
+    this.kept.push(frame.codec === 'jpeg' ? frame : this.copyIn(frame));
+    this.keptBytes += frame.data.length;
+  }
+
+  /** Forgets every frame (the camera stopped, or its stream changed) and the buffer too. */
+  clear(): void {
+    this.kept = [];
+    this.keptBytes = 0;
+    this.used = 0;
+  }
+
+  /** Frees the buffer as well (the camera stopped). */
+  release(): void {
+    this.clear();
+    this.buffer = undefined;
+  }
+
+  private copyIn(frame: Frame): Frame {
+    const { data } = frame;
+    let buffer = this.buffer;
+    if (buffer === undefined || this.used + data.length > buffer.length) {
+      // Frames already kept stay in the old buffer; it goes once they do.
+      const capacity = Math.max(
+        2 * (buffer?.length ?? FIRST_CAPACITY / 2),
+        this.used + data.length,
+      );
+      buffer = new Uint8Array(capacity);
+      this.buffer = buffer;
+      this.used = 0;
+    }
+    const view = buffer.subarray(this.used, this.used + data.length);
+    view.set(data);
+    this.used += data.length;
+    return new Frame(view, frame.seq, frame.at, frame.codec, frame.key, frame.pts, frame.dts);
+  }
+}

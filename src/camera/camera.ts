@@ -328,6 +328,8 @@ export class Camera {
     const codec: PictureCodec = plan.output === 'mpjpeg' ? 'jpeg' : plan.output;
     const sound = plan.audio;
     if (codec !== this.codec || sound !== this.sound?.codec) {
+      // Pictures of the old codec are no use to a viewer of the new one (nor to its route).
+      if (codec !== this.codec) this.forgetFrames();
       this.codec = codec;
       if (sound !== this.sound?.codec) this.sound = undefined; // its details come with its track
       this.options.listener.onCodec?.(this);
@@ -470,7 +472,7 @@ export class Camera {
 
   private forgetFrames(): void {
     this.newest = undefined;
-    this.cached.release();
+    this.cached.clear();
   }
 
   /** One timer per watchdog period, not per frame: it re-arms for the time still left. */

@@ -86,10 +86,36 @@ describe('a camera’s pictures since its key frame', () => {
     );
   });
 
-  it('forgets its frames when released', () => {
+  it('forgets its frames when cleared', () => {
     const store = new GopStore();
     store.keep(unit(1, true, 50, 1), MAX_BYTES, MAX_MS);
-    store.release();
+    store.clear();
     assert.deepEqual([store.frames, store.bytes], [[], 0]);
+  });
+});
+
+describe('the buffer a camera’s pictures are copied into', () => {
+  it('is written over from each key frame while GOPs stay alike', () => {
+    const store = new GopStore();
+    store.keep(unit(1, true, 1000, 1), MAX_BYTES, MAX_MS);
+    store.keep(unit(2, false, 1000, 2), MAX_BYTES, MAX_MS);
+    const first = (store.frames[0] as Frame).data.buffer;
+    store.keep(unit(3, true, 1000, 3), MAX_BYTES, MAX_MS);
+    assert.equal((store.frames[0] as Frame).data.buffer, first, 'no buffer per GOP');
+  });
+
+  it('goes when GOPs shrink to under a quarter of it, and never outgrows the bound', () => {
+    const store = new GopStore();
+    const maxBytes = 3_000_000;
+    store.keep(unit(1, true, 1_000_000, 1), maxBytes, MAX_MS);
+    store.keep(unit(2, false, 1_000_000, 2), maxBytes, MAX_MS);
+    const big = (store.frames[1] as Frame).data.buffer;
+    assert.ok(big.byteLength <= maxBytes, `${big.byteLength} bytes, bound ${maxBytes}`);
+    store.keep(unit(3, true, 1000, 3), maxBytes, MAX_MS); // a 2 MB buffer for a 2 MB GOP: kept
+    assert.equal((store.frames[0] as Frame).data.buffer, big);
+    store.keep(unit(4, true, 1000, 4), maxBytes, MAX_MS); // for a 1 KB GOP: a new one
+    assert.notEqual((store.frames[0] as Frame).data.buffer, big);
+    store.keep(unit(5, true, 4_000_000, 5), maxBytes, MAX_MS);
+    assert.deepEqual(store.frames, [], 'a key frame past the bound is not kept either');
   });
 });

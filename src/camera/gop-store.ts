@@ -42,44 +42,45 @@ export class GopStore {
    */
   keep(frame: Frame, maxBytes: number, maxMs: number): void {
     if (frame.key) {
+      // A buffer far larger than the GOP it last held goes (a camera whose GOPs shrank).
+      if (
+        this.buffer &&
+        this.buffer.length > FIRST_CAPACITY &&
+        this.buffer.length > 4 * this.keptBytes
+      )
+        this.buffer = undefined;
       this.used = 0;
       this.kept = [];
       this.keptBytes = 0;
-    } else {
-      const first = this.kept[0];
-      if (first === undefined) return; // waiting for a key frame
-      const spanMs = (frame.dts - first.dts) / 1000;
-      if (this.keptBytes + frame.data.length > maxBytes || spanMs > maxMs) {
-        this.clear();
-        return;
-      }
+    } else if (this.kept[0] === undefined) {
+      return; // waiting for a key frame
     }
-    this.kept.push(frame.codec === 'jpeg' ? frame : this.copyIn(frame));
+    const first = this.kept[0] ?? frame;
+    const spanMs = (frame.dts - first.dts) / 1000;
+    if (this.keptBytes + frame.data.length > maxBytes || spanMs > maxMs) {
+      this.clear();
+      return;
+    }
+    this.kept.push(frame.codec === 'jpeg' ? frame : this.copyIn(frame, maxBytes));
     this.keptBytes += frame.data.length;
   }
 
-  /** Forgets every frame (the camera stopped, or its stream changed) and the buffer too. */
+  /** Forgets every frame and the buffer (the camera stopped, its codec changed, or it overflowed). */
   clear(): void {
     this.kept = [];
     this.keptBytes = 0;
+    this.buffer = undefined;
     this.used = 0;
   }
 
-  /** Frees the buffer as well (the camera stopped). */
-  release(): void {
-    this.clear();
-    this.buffer = undefined;
-  }
-
-  private copyIn(frame: Frame): Frame {
+  private copyIn(frame: Frame, maxBytes: number): Frame {
     const { data } = frame;
     let buffer = this.buffer;
     if (buffer === undefined || this.used + data.length > buffer.length) {
-      // Frames already kept stay in the old buffer; it goes once they do.
-      const capacity = Math.max(
-        2 * (buffer?.length ?? FIRST_CAPACITY / 2),
-        this.used + data.length,
-      );
+      // Frames already kept stay in the old buffer; it goes once they do. The new one is sized
+      // for the whole GOP so far (the next GOP starts at its beginning), within the bound.
+      const doubled = 2 * (buffer?.length ?? FIRST_CAPACITY / 2);
+      const capacity = Math.max(Math.min(doubled, maxBytes), this.used + data.length);
       buffer = new Uint8Array(capacity);
       this.buffer = buffer;
       this.used = 0;

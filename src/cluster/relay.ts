@@ -7,6 +7,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Camera, Frame } from '../camera/camera.js';
+import { ownCopy } from '../camera/frame.js';
 import type { Log } from '../common/log.js';
 import type { Viewer } from '../hub/hub.js';
 import { headersOf, MAX_PIECES, partOf, piecesOf } from './bus-format.js';
@@ -104,7 +105,9 @@ export class RelayViewer implements Viewer {
   }
 
   sendBurst(frames: readonly Frame[], camera: Camera): void {
-    for (const frame of frames) this.sendFrame(frame, camera);
+    // Copies: NATS keeps a payload until it flushes (until it reconnects, while it is away),
+    // and a cached frame's bytes are written over at the camera's next key frame.
+    for (const frame of frames) this.sendFrame(ownCopy(frame), camera);
   }
 
   sendState(): void {

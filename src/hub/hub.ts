@@ -353,7 +353,9 @@ export class Hub implements CameraListener {
     const last = frames.at(-1);
     if (!last) return;
     if (frames.length > 1 && viewer.sendBurst) viewer.sendBurst(frames, camera);
-    else viewer.sendFrame(last, camera);
+    // The newest picture itself, not the cache's copy: the viewer may hold it (a busy socket's
+    // slot), and the copy's bytes are written over at the next key frame.
+    else viewer.sendFrame(camera.latest ?? last, camera);
   }
 
   /** Runs the transcoder while a viewer needs JPEG of a video stream, else lets it stop. */

@@ -117,6 +117,19 @@ describe('Hub with a video camera', () => {
     );
   });
 
+  it('starts a viewer at the key unit itself, not the cache’s copy, when it is all there is', () => {
+    const { hub, feed } = setup();
+    const first = new RecordingViewer();
+    hub.subscribe(first, ['door'], ['h264']);
+    feed(1); // the key unit alone
+    const late = new RecordingViewer();
+    hub.subscribe(late, ['door'], ['h264']);
+    // The copy's bytes are written over at the next key unit; a viewer may hold what it is
+    // given (a busy socket's slot), so it gets the frame the camera handed out.
+    assert.equal(late.frames[0], first.frames[0]);
+    assert.notEqual(late.frames[0], hub.camera('door')?.sinceKey[0]);
+  });
+
   it('runs one transcoder while a viewer needs JPEG, and stops it a grace period after', () => {
     const { hub, clock, processes, feed } = setup();
     const video = new RecordingViewer();

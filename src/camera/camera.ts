@@ -138,7 +138,7 @@ export class Camera {
   private sequence: { codecString: string; width: number; height: number } | undefined;
   private bidirectional = false;
   /** The pictures since the last key frame (for JPEG: the latest), for a new viewer. */
-  private readonly cached = new GopStore();
+  private readonly cached: GopStore;
   /** The newest picture as it came (not the cache's copy: a viewer may hold on to it). */
   private newest: Frame | undefined;
   /**
@@ -156,6 +156,10 @@ export class Camera {
     this.options = options;
     const frameInterval = config.fps ? 1000 / config.fps : 100;
     this.stallMs = options.stallMs ?? Math.max(5000, 10 * frameInterval);
+    this.cached = new GopStore(
+      options.maxCacheBytes ?? 4 * options.maxFrameBytes,
+      options.maxCacheMs ?? DEFAULT_CACHE_MS,
+    );
   }
 
   /** The newest picture, while the camera is live. */
@@ -446,11 +450,7 @@ export class Camera {
     const frame = new Frame(data, ++this.seq, now, codec, key, pts, dts, headroom);
     this.counters.frames++;
     this.newest = frame;
-    this.cached.keep(
-      frame,
-      this.options.maxCacheBytes ?? 4 * this.options.maxFrameBytes,
-      this.options.maxCacheMs ?? DEFAULT_CACHE_MS,
-    );
+    this.cached.keep(frame);
     if (this.state !== 'live') {
       this.liveSince = now;
       this.armWatchdog(this.stallMs);

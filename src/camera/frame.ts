@@ -67,19 +67,15 @@ export class Frame {
   }
 }
 
+/** `frame` (its number, times, codec and key) with `data` for bytes. */
+export function withData(frame: Frame, data: Uint8Array): Frame {
+  return new Frame(data, frame.seq, frame.at, frame.codec, frame.key, frame.pts, frame.dts);
+}
+
 /**
  * `frame` with bytes of its own: for a consumer that keeps a cached frame's bytes past the
  * moment it was handed them (a cached frame's bytes hold until the camera's next key frame).
  */
 export function ownCopy(frame: Frame): Frame {
-  const { data } = frame;
-  return new Frame(
-    new Uint8Array(data),
-    frame.seq,
-    frame.at,
-    frame.codec,
-    frame.key,
-    frame.pts,
-    frame.dts,
-  );
+  return withData(frame, new Uint8Array(frame.data));
 }

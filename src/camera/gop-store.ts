@@ -14,7 +14,7 @@
  *
  * A JPEG camera keeps its latest frame alone, as is: it is replaced at the next frame.
  */
-import { Frame } from './frame.js';
+import { type Frame, withData } from './frame.js';
 
 /** The buffer starts this big and doubles when a GOP does not fit. */
 const FIRST_CAPACITY = 256 * 1024;
@@ -25,6 +25,15 @@ export class GopStore {
   private buffer: Uint8Array | undefined;
   /** Where the next copy goes in `buffer`. */
   private used = 0;
+
+  /**
+   * A GOP is kept while it stays within `maxBytes` and spans at most `maxMs` from its key
+   * frame; the buffer never grows past `maxBytes` but for one frame that does not fit.
+   */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxMs: number,
+  ) {}
 
   /** From the last key frame on, oldest first. */
   get frames(): readonly Frame[] {
@@ -37,10 +46,10 @@ export class GopStore {
   }
 
   /**
-   * Keeps `frame`: a key frame starts afresh; a frame that would take the store past `maxBytes`
-   * or `maxMs` after the key frame empties it (never trims off the key) until the next key.
+   * Keeps `frame`: a key frame starts afresh; a frame that would take the store past its bounds
+   * empties it (never trims off the key) until the next key.
    */
-  keep(frame: Frame, maxBytes: number, maxMs: number): void {
+  keep(frame: Frame): void {
     if (frame.key) {
       // A buffer far larger than the GOP it last held goes (a camera whose GOPs shrank).
       if (
@@ -57,11 +66,11 @@ export class GopStore {
     }
     const first = this.kept[0] ?? frame;
     const spanMs = (frame.dts - first.dts) / 1000;
-    if (this.keptBytes + frame.data.length > maxBytes || spanMs > maxMs) {
+    if (this.keptBytes + frame.data.length > this.maxBytes || spanMs > this.maxMs) {
       this.clear();
       return;
     }
-    this.kept.push(frame.codec === 'jpeg' ? frame : this.copyIn(frame, maxBytes));
+    this.kept.push(frame.codec === 'jpeg' ? frame : this.copyIn(frame));
     this.keptBytes += frame.data.length;
   }
 
@@ -73,14 +82,14 @@ export class GopStore {
     this.used = 0;
   }
 
-  private copyIn(frame: Frame, maxBytes: number): Frame {
+  private copyIn(frame: Frame): Frame {
     const { data } = frame;
     let buffer = this.buffer;
     if (buffer === undefined || this.used + data.length > buffer.length) {
       // Frames already kept stay in the old buffer; it goes once they do. The new one is sized
       // for the whole GOP so far (the next GOP starts at its beginning), within the bound.
       const doubled = 2 * (buffer?.length ?? FIRST_CAPACITY / 2);
-      const capacity = Math.max(Math.min(doubled, maxBytes), this.used + data.length);
+      const capacity = Math.max(Math.min(doubled, this.maxBytes), this.used + data.length);
       buffer = new Uint8Array(capacity);
       this.buffer = buffer;
       this.used = 0;
@@ -88,6 +97,6 @@ export class GopStore {
     const view = buffer.subarray(this.used, this.used + data.length);
     view.set(data);
     this.used += data.length;
-    return new Frame(view, frame.seq, frame.at, frame.codec, frame.key, frame.pts, frame.dts);
+    return withData(frame, view);
   }
 }

@@ -200,7 +200,7 @@ export function videoHeader(
 export function writeVideoHeader(
   target: Uint8Array,
   at: number,
-  unit: Omit<VideoUnit, 'data' | 'decodeTimestamp'> & { decodeTimestamp?: number },
+  unit: Omit<VideoUnit, 'data' | 'decodeTimestamp'> & { decodeTimestamp?: number | undefined },
 ): number {
   const timed = unit.decodeTimestamp !== undefined;
   const bytes = timed ? TIMED_VIDEO_HEADER_BYTES : VIDEO_HEADER_BYTES;

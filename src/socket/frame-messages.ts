@@ -110,7 +110,7 @@ export class FrameMessages {
         key: frame.key,
         decodeOnly,
         timestamp: frame.pts,
-        ...(decodeTimes ? { decodeTimestamp: frame.dts } : {}),
+        decodeTimestamp: decodeTimes ? frame.dts : undefined,
       });
     } else if (codec !== 'jpeg') {
       writeAudioHeader(message, at, { codec, timestamp: frame.pts });

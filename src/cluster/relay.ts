@@ -79,14 +79,10 @@ export class RelayViewer implements Viewer {
     const sound = frame.audio && this.tellSound.delete(camera.id) ? camera.info().audio : undefined;
     const subject = this.subjectOf(camera.id);
     try {
-      if (pieces.length === 1) {
-        this.nc.publish(subject, frame.data, { headers: headersOf(frame, this.publisher, sound) });
-        return;
-      }
-      for (let i = 0; i < pieces.length; i++) {
-        const h = headersOf(frame, this.publisher, sound);
-        h.set('part', partOf(i, pieces.length));
-        this.nc.publish(subject, pieces[i], { headers: h });
+      for (const [i, piece] of pieces.entries()) {
+        const headers = headersOf(frame, this.publisher, sound);
+        if (pieces.length > 1) headers.set('part', partOf(i, pieces.length));
+        this.nc.publish(subject, piece, { headers });
       }
     } catch (error) {
       // a closed connection (shutting down): a viewer must not throw into the frame path

@@ -182,6 +182,11 @@ export class Camera {
     return this.cached.bytes;
   }
 
+  /** Memory the cache holds for them (its buffer, at least `cachedByteCount`). */
+  get cacheMemoryBytes(): number {
+    return this.cached.memoryBytes;
+  }
+
   /** Calls `listener` with every picture from now on, until the returned function is called. */
   tap(listener: (frame: Frame) => void): () => void {
     this.taps.add(listener);

@@ -90,6 +90,25 @@ describe('a camera’s pictures since its key frame', () => {
     );
   });
 
+  it('says the memory it holds: its buffer, and the older one a growth left frames in', () => {
+    const store = new GopStore(MAX_BYTES, MAX_MS);
+    assert.equal(store.memoryBytes, 0);
+    store.keep(unit(1, true, 200_000, 1));
+    assert.equal(store.memoryBytes, 256 * 1024, 'the first buffer');
+    store.keep(unit(2, false, 100_000, 2)); // does not fit: a buffer twice as big
+    assert.equal(store.memoryBytes, 256 * 1024 + 512 * 1024, 'the key frame stays in the first');
+    store.keep(unit(3, true, 200_000, 3));
+    assert.equal(store.memoryBytes, 512 * 1024, 'the next GOP in the larger one alone');
+    assert.ok(store.memoryBytes >= store.bytes);
+    store.clear();
+    assert.equal(store.memoryBytes, 0);
+
+    const jpeg = new GopStore(MAX_BYTES, MAX_MS);
+    const chunk = new Uint8Array(65_536);
+    jpeg.keep(new Frame(chunk.subarray(100, 200), 1, 0));
+    assert.equal(jpeg.memoryBytes, 65_536, 'a JPEG frame holds the memory it is a view of');
+  });
+
   it('forgets its frames when cleared', () => {
     const store = new GopStore(MAX_BYTES, MAX_MS);
     store.keep(unit(1, true, 50, 1));

@@ -46,6 +46,19 @@ export class GopStore {
   }
 
   /**
+   * Memory the store holds: its buffer, the older buffer a growth mid-GOP left its first
+   * frames in, and a JPEG frame's own memory. At least `bytes`; read when metrics are scraped.
+   */
+  get memoryBytes(): number {
+    const held = new Set<ArrayBufferLike>();
+    if (this.buffer) held.add(this.buffer.buffer);
+    for (const frame of this.kept) held.add(frame.data.buffer);
+    let total = 0;
+    for (const memory of held) total += memory.byteLength;
+    return total;
+  }
+
+  /**
    * Keeps `frame`: a key frame starts afresh; a frame that would take the store past its bounds
    * empties it (never trims off the key) until the next key.
    */

@@ -99,6 +99,17 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
     },
   });
   new Gauge({
+    name: 'camplex_cache_memory_bytes',
+    help:
+      'Memory the cache of each stream holds: the buffer its pictures are copied into, which ' +
+      'grows by doubling within the cache bound and is let go when GOPs shrink.',
+    labelNames: ['camera'],
+    registers: [registry],
+    collect() {
+      for (const camera of hub.cameras()) this.set({ camera: camera.id }, camera.cacheMemoryBytes);
+    },
+  });
+  new Gauge({
     name: 'camplex_viewers',
     help: 'Open WebSocket viewer sessions.',
     registers: [registry],

@@ -290,6 +290,15 @@ describe('cameras with sound, B-frames and long GOPs, through real ffmpeg', () =
           cached < seconds * 600_000,
           `${cached} bytes for ${seconds.toFixed(1)} s at 4 Mbit/s`,
         );
+        // The memory holding them: a buffer grown by doubling within the bound (and, for a
+        // moment, the one it outgrew), so at least what is kept and at most twice the bound.
+        const memory = Number(
+          /^camplex_cache_memory_bytes\{camera="pcmu"\} (\d+)$/m.exec(metrics)?.[1],
+        );
+        assert.ok(
+          memory >= cached && memory <= 2 * 32 * 1024 * 1024,
+          `${memory} bytes of memory for ${cached} bytes cached`,
+        );
       } finally {
         late.close();
       }

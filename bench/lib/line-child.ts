@@ -88,6 +88,12 @@ export class LineChild {
     });
   }
 
+  /** The child's process id. */
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.label}: not started`);
+    return this.child.pid;
+  }
+
   /** Sends one command and waits for the line answering it. */
   ask<T>(command: Message, key: string): Promise<T> {
     const answer = this.waitFor<T>(key);

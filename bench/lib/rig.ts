@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../src/common/node-flags.js';
 import type { ClientsReport } from './clients.js';
 import { LineChild } from './line-child.js';
+import { perfFolder, perfNodeFlags, startPerf } from './perf-record.js';
 import type { ServerMode, ServerStats } from './server.js';
 import { median } from './stats.js';
 import type { BenchFigure } from './types.js';
@@ -118,6 +119,8 @@ async function startRig(spec: RunSpec): Promise<Rig> {
     );
   }
   if (spec.gcBeforeStats) nodeFlags.push('--expose-gc');
+  const perf = perfFolder();
+  if (perf) nodeFlags.push(...perfNodeFlags(perf));
   const rig: Rig = {
     spec,
     server: new LineChild(
@@ -178,6 +181,10 @@ export async function measureTogether(specs: readonly RunSpec[]): Promise<RunRes
       rigs.map((rig) => rig.server.ask<ServerStats>(statsOf(rig), 'stats')),
     );
     await Promise.all(rigs.map((rig) => rig.clients?.ask({ cmd: 'reset' }, 'reset')));
+    const perf = perfFolder();
+    const stopPerf = perf
+      ? rigs.map((rig) => startPerf(perf, rig.server.pid, `${rig.spec.mode}-${rig.spec.clients}c`))
+      : [];
     const machineAtStart = machineBusyMs();
     const selfAtStart = process.cpuUsage();
     const samples = serverStarts.map((start) => [start]);
@@ -195,6 +202,7 @@ export async function measureTogether(specs: readonly RunSpec[]): Promise<RunRes
     );
     const machineMs = machineBusyMs() - machineAtStart;
     const selfMs = cpuMs(process.cpuUsage(selfAtStart));
+    await Promise.all(stopPerf.map((stop) => stop()));
     const serverEnds = await Promise.all(
       rigs.map((rig) => rig.server.ask<ServerStats>(statsOf(rig), 'stats')),
     );

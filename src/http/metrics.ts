@@ -86,6 +86,7 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
     labelNames: ['camera'],
     registers: [registry],
     collect() {
+      this.reset(); // the cameras of now: one a reload removed goes
       for (const info of hub.infos()) this.set({ camera: info.id }, info.state === 'live' ? 1 : 0);
     },
   });
@@ -95,17 +96,20 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
     labelNames: ['camera'],
     registers: [registry],
     collect() {
+      this.reset();
       for (const camera of hub.cameras()) this.set({ camera: camera.id }, camera.cachedByteCount);
     },
   });
   new Gauge({
     name: 'camplex_cache_memory_bytes',
     help:
-      'Memory the cache of each stream holds: the buffer its pictures are copied into, which ' +
-      'grows by doubling within the cache bound and is let go when GOPs shrink.',
+      'Memory the cache of each stream holds: for video the buffer its pictures are copied ' +
+      'into (it grows by doubling within the cache bound and is let go when GOPs shrink), for ' +
+      'JPEG the latest picture.',
     labelNames: ['camera'],
     registers: [registry],
     collect() {
+      this.reset();
       for (const camera of hub.cameras()) this.set({ camera: camera.id }, camera.cacheMemoryBytes);
     },
   });

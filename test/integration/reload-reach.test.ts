@@ -1,7 +1,7 @@
 /**
  * A reload reaches every part that serves a stream, not only the camera: the JPEG transcoder of
  * a changed H.264 camera takes its new width and fps (it read the startup config), and /metrics
- * counts cameras added by a reload (it listed the startup cameras once).
+ * counts cameras added by a reload (it listed the startup cameras once) and forgets removed ones.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -98,5 +98,20 @@ describe('a reload reaches the transcoder and the metrics', () => {
     assert.ok(Number(yard) > 0, `yard's frames in /metrics:\n${metrics.slice(0, 2000)}`);
     const sent = /camplex_frames_sent_total\{camera="yard"\} (\d+)/.exec(metrics)?.[1];
     assert.ok(Number(sent) > 0, 'and its frames sent');
+  });
+
+  it('stops showing a camera a reload removed in the gauges of /metrics', async () => {
+    const gauges = ['camplex_camera_live', 'camplex_cache_bytes', 'camplex_cache_memory_bytes'];
+    const shown = (metrics: string, id: string) =>
+      gauges.filter((name) => metrics.includes(`${name}{camera="${id}"}`));
+    const before = await (await fetch(`${camplex.url}metrics`)).text();
+    assert.deepEqual(shown(before, 'yard'), gauges, 'yard is there before');
+    await reload(
+      ['cameras:', `  door: { url: "${rtsp.url()}", codec: h264, width: 320, fps: 5 }`],
+      'config reloaded: removed yard',
+    );
+    const metrics = await (await fetch(`${camplex.url}metrics`)).text();
+    assert.deepEqual(shown(metrics, 'yard'), [], 'no gauge of the removed camera');
+    assert.deepEqual(shown(metrics, 'door'), gauges, 'the kept camera in every gauge');
   });
 });

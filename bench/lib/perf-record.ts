@@ -5,7 +5,8 @@
  * JavaScript alone. The server runs with `--perf-basic-prof`, so perf names compiled functions
  * (from /tmp/perf-<pid>.map, which node writes and perf reads when it reports).
  *
- * Set CAMPLEX_BENCH_PERF=<folder>; each run writes `<n>-<mode>-<clients>c.data` there. Read it:
+ * Set CAMPLEX_BENCH_PERF=<folder>; each run writes `<start>-<n>-<mode>-<clients>c.data` there
+ * (perf's own cost and `--perf-basic-prof` weigh on the figures of such a run). Read it:
  *   perf report -i <file> --no-children --sort dso --stdio -g none     (by place)
  *   perf report -i <file> --no-children --sort sym --stdio -g none     (by function)
  */
@@ -19,6 +20,8 @@ const FREQUENCY = 999;
 const STOP_DEADLINE_MS = 15_000;
 
 let recordings = 0;
+/** Files of one bench run share its start time: a later run into the folder adds, not replaces. */
+const RUN = new Date().toISOString().replaceAll(':', '').slice(0, 17);
 
 /** The folder to record into when asked for, after checking perf is there (loudly if not). */
 export function perfFolder(): string | undefined {
@@ -47,7 +50,7 @@ export function perfNodeFlags(folder: string): string[] {
 
 /** Records process `pid` with call graphs until the returned function is called. */
 export function startPerf(folder: string, pid: number, label: string): () => Promise<void> {
-  const file = join(folder, `${++recordings}-${label}.data`);
+  const file = join(folder, `${RUN}-${++recordings}-${label}.data`);
   const perf: ChildProcess = spawn(
     'perf',
     ['record', '-F', String(FREQUENCY), '-g', '-p', String(pid), '-o', file],
@@ -57,9 +60,10 @@ export function startPerf(folder: string, pid: number, label: string): () => Pro
   perf.stderr?.setEncoding('utf8').on('data', (text: string) => {
     stderr = (stderr + text).slice(-2000);
   });
-  const exited = new Promise<string>((resolve) =>
-    perf.once('exit', (code, signal) => resolve(signal ?? String(code))),
-  );
+  const exited = new Promise<string>((resolve) => {
+    perf.once('exit', (code, signal) => resolve(signal ?? String(code)));
+    perf.once('error', (error) => resolve(error.message)); // it could not be started
+  });
   return async () => {
     perf.kill('SIGINT'); // perf writes its file, then ends by that signal
     const timer = setTimeout(() => perf.kill('SIGKILL'), STOP_DEADLINE_MS);

@@ -202,10 +202,11 @@ export async function measureTogether(specs: readonly RunSpec[]): Promise<RunRes
     );
     const machineMs = machineBusyMs() - machineAtStart;
     const selfMs = cpuMs(process.cpuUsage(selfAtStart));
-    await Promise.all(stopPerf.map((stop) => stop()));
     const serverEnds = await Promise.all(
       rigs.map((rig) => rig.server.ask<ServerStats>(statsOf(rig), 'stats')),
     );
+    // After the window's last reading: writing perf's file is not the window's work.
+    await Promise.all(stopPerf.map((stop) => stop()));
     let childrenMs = 0;
     const partial = rigs.map((rig, i) => {
       const report = reports[i];

@@ -28,7 +28,7 @@ export class GopStore {
 
   /**
    * A GOP is kept while it stays within `maxBytes` and spans at most `maxMs` from its key
-   * frame; the buffer never grows past `maxBytes` but for one frame that does not fit.
+   * frame; the buffer never grows past `maxBytes`.
    */
   constructor(
     private readonly maxBytes: number,
@@ -46,14 +46,18 @@ export class GopStore {
   }
 
   /**
-   * Memory the store holds: its buffer, the older buffer a growth mid-GOP left its first
-   * frames in, and a JPEG frame's own memory. At least `bytes`; read when metrics are scraped.
+   * Memory the store holds: its buffer and the smaller ones a growth mid-GOP left the GOP's
+   * first frames in (all go at the next key frame), or a JPEG frame's bytes (not the read it
+   * is a view of, which its neighbours share). At least `bytes`; read when metrics are scraped.
    */
   get memoryBytes(): number {
     const held = new Set<ArrayBufferLike>();
-    if (this.buffer) held.add(this.buffer.buffer);
-    for (const frame of this.kept) held.add(frame.data.buffer);
     let total = 0;
+    if (this.buffer) held.add(this.buffer.buffer);
+    for (const frame of this.kept) {
+      if (frame.codec === 'jpeg') total += frame.data.length;
+      else held.add(frame.data.buffer);
+    }
     for (const memory of held) total += memory.byteLength;
     return total;
   }

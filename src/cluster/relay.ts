@@ -79,10 +79,10 @@ export class RelayViewer implements Viewer {
     const sound = frame.audio && this.tellSound.delete(camera.id) ? camera.info().audio : undefined;
     const subject = this.subjectOf(camera.id);
     try {
-      for (const [i, piece] of pieces.entries()) {
+      for (let i = 0; i < pieces.length; i++) {
         const headers = headersOf(frame, this.publisher, sound);
         if (pieces.length > 1) headers.set('part', partOf(i, pieces.length));
-        this.nc.publish(subject, piece, { headers });
+        this.nc.publish(subject, pieces[i], { headers });
       }
     } catch (error) {
       // a closed connection (shutting down): a viewer must not throw into the frame path

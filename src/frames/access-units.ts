@@ -265,7 +265,7 @@ function isBSlice(unit: Uint8Array, from: number, end: number): boolean {
     while (bitAt(unit, position++, limit) === 0 && zeros < 16) zeros++;
     let value = 0;
     for (let i = 0; i < zeros; i++) value = value * 2 + bitAt(unit, position++, limit);
-    type = (1 << zeros) - 1 + value; // first_mb_in_slice, then slice_type (zeros < 16)
+    type = (1 << zeros) - 1 + value; // first_mb_in_slice, then slice_type (zeros <= 16)
   }
   return type === 1 || type === 6;
 }

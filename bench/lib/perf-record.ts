@@ -23,16 +23,19 @@ let recordings = 0;
 /** Files of one bench run share its start time: a later run into the folder adds, not replaces. */
 const RUN = new Date().toISOString().replaceAll(':', '').slice(0, 17);
 
-/** The folder to record into when asked for, after checking perf is there (loudly if not). */
+let checked: string | undefined;
+
+/** The folder to record into when asked for, after checking once that perf is there (loudly if not). */
 export function perfFolder(): string | undefined {
   const folder = process.env[PERF_ENV];
-  if (!folder) return undefined;
+  if (!folder || folder === checked) return folder || undefined;
   try {
     execFileSync('perf', ['--version'], { stdio: 'ignore' });
   } catch {
     throw new Error(`${PERF_ENV} is set but perf is not installed (apt-get install linux-perf)`);
   }
   mkdirSync(folder, { recursive: true });
+  checked = folder;
   return folder;
 }
 

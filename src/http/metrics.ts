@@ -55,6 +55,22 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       },
     });
   };
+  /**
+   * A per-camera gauge of what `values` gives at scrape time: only those cameras are listed, so
+   * one a reload removed (or a transcoder that stopped) goes with its last value.
+   */
+  const gauge = (name: string, help: string, values: () => Iterable<[string, number]>) => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['camera'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [camera, value] of values()) this.set({ camera }, value);
+      },
+    });
+  };
   counter(
     'camplex_frames_total',
     'Pictures cut from ffmpeg output, per camera.',
@@ -80,39 +96,21 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
     'ffmpeg exits and stalls that led to a restart.',
     (camera) => camera.counters.failures,
   );
-  new Gauge({
-    name: 'camplex_camera_live',
-    help: '1 while the camera delivers frames, else 0.',
-    labelNames: ['camera'],
-    registers: [registry],
-    collect() {
-      this.reset(); // the cameras of now: one a reload removed goes
-      for (const info of hub.infos()) this.set({ camera: info.id }, info.state === 'live' ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'camplex_cache_bytes',
-    help: 'Bytes of the pictures since the last key frame kept for late joiners, per stream.',
-    labelNames: ['camera'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const camera of hub.cameras()) this.set({ camera: camera.id }, camera.cachedByteCount);
-    },
-  });
-  new Gauge({
-    name: 'camplex_cache_memory_bytes',
-    help:
-      'Memory the cache of each stream holds: for video the buffer its pictures are copied ' +
+  gauge('camplex_camera_live', '1 while the camera delivers frames, else 0.', () =>
+    hub.infos().map((info) => [info.id, info.state === 'live' ? 1 : 0]),
+  );
+  gauge(
+    'camplex_cache_bytes',
+    'Bytes of the pictures since the last key frame kept for late joiners, per stream.',
+    () => hub.cameras().map((camera) => [camera.id, camera.cachedByteCount]),
+  );
+  gauge(
+    'camplex_cache_memory_bytes',
+    'Memory the cache of each stream holds: for video the buffer its pictures are copied ' +
       'into (it grows by doubling within the cache bound and is let go when GOPs shrink), for ' +
       'JPEG the latest picture.',
-    labelNames: ['camera'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const camera of hub.cameras()) this.set({ camera: camera.id }, camera.cacheMemoryBytes);
-    },
-  });
+    () => hub.cameras().map((camera) => [camera.id, camera.cacheMemoryBytes]),
+  );
   new Gauge({
     name: 'camplex_viewers',
     help: 'Open WebSocket viewer sessions.',
@@ -129,19 +127,15 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
       this.set(connections());
     },
   });
-  new Gauge({
-    name: 'camplex_transcoder_cpu_seconds',
-    help: 'CPU time of each running JPEG transcoder (decoding a camera H.264/H.265 for JPEG viewers), since it started.',
-    labelNames: ['camera'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const transcoder of hub.transcoders()) {
+  gauge(
+    'camplex_transcoder_cpu_seconds',
+    'CPU time of each running JPEG transcoder (decoding a camera H.264/H.265 for JPEG viewers), since it started.',
+    () =>
+      hub.transcoders().flatMap((transcoder): Array<[string, number]> => {
         const seconds = cpuSeconds(transcoder.pid);
-        if (seconds !== undefined) this.set({ camera: transcoder.id }, seconds);
-      }
-    },
-  });
+        return seconds === undefined ? [] : [[transcoder.id, seconds]];
+      }),
+  );
   const seenLimits = new Map<string, number>();
   new Counter({
     name: 'camplex_limit_hits_total',

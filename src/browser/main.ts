@@ -1,8 +1,8 @@
 /**
  * The dashboard: a wall of tiles of one camplex (connection.ts, shared with the embeddable
- * elements: one socket, formats, JPEG switches, HTTP fallback). A tile is watched while
- * streaming is on, the tile is on screen (this page of the wall, or the one camera focused) and
- * the tab is visible; everything else costs nothing. In the grid a camera with a sub-stream is
+ * elements: one socket, formats, JPEG switches, HTTP fallback). A tile is watched while it is
+ * on screen (this page of the wall, or the one camera focused) and the tab is visible, and
+ * streaming is on (Stream All) or it is the camera focused; everything else costs nothing. In the grid a camera with a sub-stream is
  * shown from it (`<id>@sub`), which is what sub-streams are for; focused, from its main stream.
  * Tiles are silent: the focused camera offers Unmute (M) when it has sound this page plays, one
  * camera sounds at a time, and leaving it (Esc, Back, another camera) mutes it. A camera this
@@ -160,8 +160,10 @@ function renderSound(): void {
 
 function updateSubscriptions(): void {
   for (const [id, tile] of tiles) {
-    if (streaming && onScreen.has(tile.element)) connection.watch(tile, streamOf(id));
-    else connection.unwatch(tile);
+    // Opening one camera asks for it: it plays whether or not the wall streams.
+    if ((streaming || wall.focused === id) && onScreen.has(tile.element)) {
+      connection.watch(tile, streamOf(id));
+    } else connection.unwatch(tile);
   }
   streamAll.disabled = streaming;
   stopAll.disabled = !streaming;

@@ -268,6 +268,29 @@ describe('the wall fits the screen (16 demo cameras)', () => {
     await page.close();
   });
 
+  it('plays a focused camera without Stream All (a bookmark in a new browser), and stops it when left', async () => {
+    const page = await chromium.context.newPage();
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(camplex.url);
+    await page.evaluate(() => localStorage.removeItem('camplex.streaming')); // a new browser's
+    await page.goto(`${camplex.url}#camera=demo-05`);
+    await page.reload();
+    await page.waitForSelector('[data-camera="demo-05"].focused');
+    assert.equal(await page.isEnabled('#stream-all'), true, 'the wall is not streaming');
+    await allDrawing(page, ['demo-05']);
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !location.hash);
+    await waitFor(
+      async () => {
+        const before = (await tiles(page)).find((tile) => tile.id === 'demo-05')?.frames;
+        await page.waitForTimeout(600);
+        return (await tiles(page)).find((tile) => tile.id === 'demo-05')?.frames === before;
+      },
+      { timeoutMs: 10_000, what: 'demo-05 to stop once the wall (not streaming) is back' },
+    );
+    await page.close();
+  });
+
   it('goes fullscreen for the wall and for one camera', async () => {
     const page = await chromium.context.newPage();
     await page.setViewportSize({ width: 1280, height: 720 });

@@ -96,6 +96,8 @@ describe('ffmpegArgs for video', () => {
       '0:a:0',
       '-c',
       'copy',
+      '-bsf:a',
+      'aac_adtstoasc', // AAC in ADTS (MPEG-TS) into MP4; AAC without ADTS passes as is
       '-movflags',
       'delay_moov+default_base_moof',
       '-frag_duration',
@@ -114,6 +116,7 @@ describe('ffmpegArgs for video', () => {
       audio: 'pcma',
     });
     assert.equal(pcma[pcma.indexOf(SOUND_OUTPUT) - 1], 'mov');
+    assert.equal(pcma.indexOf('-bsf:a'), -1, 'the ADTS filter is for AAC only');
     const silent = ffmpegArgs(camera('rtsp://cam.local/stream'), {
       output: 'h264',
       copyJpeg: false,

@@ -52,7 +52,20 @@ export function ffmpegArgs(
     const video = ['-map', '0:v:0', '-c', 'copy', ...FRAGMENTED, '-f', 'mp4', 'pipe:1'];
     if (!plan.audio) return [...COMMON, ...input, ...video];
     const container = plan.audio === 'pcma' || plan.audio === 'pcmu' ? 'mov' : 'mp4';
-    const sound = ['-map', '0:a:0', '-c', 'copy', ...FRAGMENTED, '-f', container, SOUND_OUTPUT];
+    // AAC that came in ADTS (MPEG-TS over HTTP) must lose its headers to go into MP4; ffmpeg 5.1
+    // does not add the filter itself for a fragmented output. AAC without them passes as is.
+    const adts = plan.audio === 'aac' ? ['-bsf:a', 'aac_adtstoasc'] : [];
+    const sound = [
+      '-map',
+      '0:a:0',
+      '-c',
+      'copy',
+      ...adts,
+      ...FRAGMENTED,
+      '-f',
+      container,
+      SOUND_OUTPUT,
+    ];
     return [...COMMON, ...input, ...video, ...sound];
   }
   const codec =

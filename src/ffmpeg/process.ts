@@ -99,8 +99,7 @@ export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandler
     if (exited) return;
     exited = true;
     if (pid !== undefined) registry?.delete(pid);
-    const lines = stderrTail.trim().split('\n');
-    const lastError = options.redact(spawnError || (lines[lines.length - 1] ?? '').trim());
+    const lastError = options.redact(spawnError || causeOf(stderrTail));
     handlers.onExit({ code, signal, lastError });
     for (const wake of exitWaiters.splice(0)) wake();
   }
@@ -118,6 +117,26 @@ export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandler
       });
     },
   };
+}
+
+/**
+ * Lines ffmpeg ends with after the line that says what went wrong: on their own they say only
+ * that writing or converting failed.
+ */
+const AFTERMATH =
+  /^(av_interleaved_write_frame\(\)|Conversion failed|Error writing trailer|Error closing file)/;
+
+/** The line of ffmpeg's stderr that explains its exit: the last, unless it is only aftermath. */
+export function causeOf(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i] as string;
+    if (!AFTERMATH.test(line)) return line;
+  }
+  return lines.at(-1) ?? '';
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -1,7 +1,8 @@
 /**
  * Every kind of source through real ffmpeg: an HTTP MJPEG camera (a small server that writes
- * multipart/x-mixed-replace the way cameras do, with and without Content-Length), a video file,
- * and the demo source. MJPEG cameras must come out byte for byte as they went in.
+ * multipart/x-mixed-replace the way cameras do, with and without Content-Length), an HTTP
+ * camera sending MPEG-TS (H.264 and ADTS AAC, copied), a video file, and the demo source.
+ * MJPEG cameras must come out byte for byte as they went in.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { decodeFrame } from '../../src/protocol/wire.js';
+import { decodeFrame, decodePayload } from '../../src/protocol/wire.js';
 import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
 import { waitFor } from '../../support/processes.js';
 
@@ -30,6 +31,29 @@ function startMjpegCamera(frames: Buffer[], withLength: boolean): Promise<Server
       res.write(`--myboundary\r\nContent-Type: image/jpeg\r\n${length}\r\n`);
       res.write(jpeg);
       res.write('\r\n');
+    }, 100);
+    req.on('close', () => clearInterval(timer));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/**
+ * A camera that serves MPEG-TS over HTTP (H.264, and AAC in ADTS as TS carries it): `clip`'s
+ * bytes, paced to about `seconds` of real time, then the end of the response.
+ */
+function startTsCamera(clip: Buffer, seconds: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'video/mp2t' });
+    const ticks = seconds * 10;
+    const piece = Math.ceil(clip.length / ticks);
+    let at = 0;
+    const timer = setInterval(() => {
+      res.write(clip.subarray(at, at + piece));
+      at += piece;
+      if (at >= clip.length) {
+        clearInterval(timer);
+        res.end();
+      }
     }, 100);
     req.on('close', () => clearInterval(timer));
   });
@@ -70,6 +94,7 @@ describe('camera sources through real ffmpeg', () => {
   let camplex: CamplexProcess;
   let dir: string;
   let otherJpeg: Buffer;
+  let tsCamera: Server;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'camplex-sources-'));
@@ -105,6 +130,18 @@ describe('camera sources through real ffmpeg', () => {
       ],
       { maxBuffer: 1 << 20 },
     ).stdout;
+    const ts = spawnSync(
+      'ffmpeg',
+      [
+        ...['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15'],
+        ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '8'],
+        ...['-c:v', 'libx264', '-g', '15', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts'],
+        '-',
+      ],
+      { maxBuffer: 16 << 20 },
+    );
+    assert.equal(ts.status, 0, String(ts.stderr));
+    tsCamera = await startTsCamera(ts.stdout, 8);
     withLength = await startMjpegCamera([exifJpeg, otherJpeg], true);
     withoutLength = await startMjpegCamera([otherJpeg], false);
     camplex = await startCamplexProcess({
@@ -121,6 +158,10 @@ describe('camera sources through real ffmpeg', () => {
         `    url: ${pathToFileURL(video).href}`,
         '  demo:',
         '    url: demo:5',
+        '  ts-aac:',
+        `    url: http://127.0.0.1:${(tsCamera.address() as AddressInfo).port}/live.ts`,
+        '    codec: h264',
+        '    audio: aac',
       ].join('\n'),
     });
   });
@@ -131,6 +172,8 @@ describe('camera sources through real ffmpeg', () => {
     withLength?.close();
     withoutLength?.closeAllConnections();
     withoutLength?.close();
+    tsCamera?.closeAllConnections();
+    tsCamera?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -162,6 +205,31 @@ describe('camera sources through real ffmpeg', () => {
   it('plays a video file in a loop', async () => {
     const frames = await collectFrames(camplex.wsUrl, 'clip', 25); // more than the 2 s clip holds
     assert.deepEqual(jpegSize(frames[0] as Buffer), { width: 320, height: 180 });
+  });
+
+  it("copies an HTTP camera's H.264 and its AAC sound sent as ADTS (MPEG-TS)", async () => {
+    const ws = new WebSocket(camplex.wsUrl);
+    const kinds: string[] = [];
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary) {
+        if (JSON.parse(data.toString()).type === 'hello')
+          ws.send(
+            JSON.stringify({ cmd: 'subscribe', cameras: ['ts-aac'], formats: ['h264', 'aac'] }),
+          );
+        return;
+      }
+      const { payload } = decodeFrame(data);
+      const read = decodePayload(payload);
+      if (read.kind !== 'jpeg' && read.data.length > 0) kinds.push(`${read.kind} ${read.codec}`);
+    });
+    try {
+      await waitFor(
+        () => kinds.filter((k) => k === 'audio aac').length > 20 && kinds.includes('video h264'),
+        { timeoutMs: 20_000, what: 'pictures and sound of ts-aac' },
+      );
+    } finally {
+      ws.terminate();
+    }
   });
 
   it('generates a demo camera', async () => {

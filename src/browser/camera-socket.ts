@@ -226,10 +226,21 @@ export class CameraSocket {
     }
     const message = decodeServerMessage(data);
     switch (message.type) {
-      case 'hello':
+      case 'hello': {
         this.acks.setWindow(message.maxUnackedBytes);
+        // A stream hello no longer lists (a reload removed it, or this page may no longer
+        // watch it) was dropped by the server: asking it to unsubscribe would be refused.
+        const listed = new Set(
+          message.cameras.flatMap((info) => [
+            info.id,
+            ...(info.substream ? [info.substream.id] : []),
+          ]),
+        );
+        for (const id of [...this.subscribed.keys()])
+          if (!listed.has(id)) this.subscribed.delete(id);
         this.handlers.onHello(message.cameras, message.groups ?? {});
         break;
+      }
       case 'state': {
         const { type: _type, ...info } = message;
         this.handlers.onState(info);

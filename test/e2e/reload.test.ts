@@ -1,6 +1,7 @@
 /**
- * A config saved while a dashboard is open: the removed camera's tile goes away, the added
- * camera's tile appears and draws, the unchanged camera's tile goes on, without a reload.
+ * A config saved while a dashboard is open: the removed camera's tile goes away (with no error
+ * on the page or refusal in the log), the added camera's tile appears and draws, the unchanged
+ * camera's tile goes on, without a reload.
  *
  * Chromium only: the reload is the server's, and the tiles added and removed the same DOM code
  * in every engine.
@@ -72,6 +73,12 @@ describe('the dashboard when the config is reloaded', () => {
       tiles.map((tile) => (tile as HTMLElement).dataset.camera),
     );
     assert.deepEqual(ids, ['front', 'yard']);
+    // The page knows the server dropped garage: it does not ask to unsubscribe it (refused as
+    // an unknown camera, which showed as an error on the page and a refusal in the log).
+    const status = await page.textContent('#status');
+    assert.doesNotMatch(status ?? '', /unknown camera|CAMPLEX_ERR/, `status: ${status}`);
+    const refused = camplex.lines.filter((line) => /unknown camera|bad-message/.test(line));
+    assert.deepEqual(refused, [], 'no refusal in the log');
     const front = Number(await page.getAttribute('[data-camera="front"]', 'data-frames'));
     await page.waitForFunction(
       (before) =>

@@ -51,6 +51,7 @@ function onChange(): void {
     showCameras();
   }
   for (const id of tiles.keys()) refreshTile(id);
+  checkSignIn();
   renderStatus();
   renderSound();
   renderPtz();
@@ -173,6 +174,29 @@ function setStreaming(on: boolean): void {
   streaming = on;
   localStorage.setItem(STREAMING_KEY, on ? 'on' : 'off');
   updateSubscriptions();
+}
+
+/** The connection's failures when its sign-in was last checked (undefined: while it is up). */
+let checkedAt: number | undefined;
+
+/**
+ * A dropped socket may be this page's sign-in ending (logged out elsewhere, the password changed
+ * or the user removed by a reload, sign-in added where access was open): the server then
+ * refuses every reconnect, so the page goes to the login page. Checked once per drop and per
+ * failed reconnect; a server that is down answers nothing and the page keeps trying.
+ */
+function checkSignIn(): void {
+  if (connection.connected) {
+    checkedAt = undefined;
+    return;
+  }
+  if (checkedAt === connection.failures) return;
+  checkedAt = connection.failures;
+  fetch('/api/session', { cache: 'no-store' })
+    .then((response) => {
+      if (response.status === 401) location.assign('/login');
+    })
+    .catch(() => {});
 }
 
 function renderStatus(): void {

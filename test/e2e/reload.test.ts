@@ -1,7 +1,8 @@
 /**
  * A config saved while a dashboard is open: the removed camera's tile goes away (with no error
  * on the page or refusal in the log), the added camera's tile appears and draws, the unchanged
- * camera's tile goes on, without a reload.
+ * camera's tile goes on, without a reload. A signed-in page whose password a reload changed
+ * goes to the login page.
  *
  * Chromium only: the reload is the server's, and the tiles added and removed the same DOM code
  * in every engine.
@@ -12,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { hashPassword } from '../../src/access/password.js';
 import { type LaunchedChromium, launchChromium } from '../../support/browser.js';
-import { type CamplexProcess, startCamplexProcess } from '../../support/camplex.js';
+import { type CamplexProcess, reloadWith, startCamplexProcess } from '../../support/camplex.js';
 
 const SCREENSHOT = fileURLToPath(new URL('../../test-results/reload.png', import.meta.url));
 
@@ -92,6 +94,55 @@ describe('the dashboard when the config is reloaded', () => {
       'same page',
     );
     await page.screenshot({ path: SCREENSHOT });
+    await page.close();
+  });
+});
+
+describe('a signed-in dashboard whose sign-in a reload ends', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'camplex-reload-signin-e2e-'));
+  const file = join(dir, 'camplex.yaml');
+  let camplex: CamplexProcess;
+  let chromium: LaunchedChromium;
+  const write = (password: string) =>
+    writeFileSync(
+      file,
+      [
+        'auth:',
+        '  users:',
+        `    alice: "${hashPassword(password)}"`,
+        'cameras:',
+        '  front: { url: "demo:1" }',
+      ].join('\n'),
+    );
+
+  before(async () => {
+    write('correct horse');
+    camplex = await startCamplexProcess({ args: ['--config', file] });
+    chromium = await launchChromium();
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await camplex?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('goes to the login page when the password changes, instead of reconnecting forever', async () => {
+    const page = await chromium.context.newPage();
+    await page.goto(camplex.url);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    await page.fill('input[name=user]', 'alice');
+    await page.fill('input[name=password]', 'correct horse');
+    await Promise.all([page.waitForURL(camplex.url), page.click('button[type=submit]')]);
+    if (await page.isEnabled('#stream-all')) await page.click('#stream-all');
+    await page.waitForFunction(
+      () =>
+        Number(document.querySelector<HTMLElement>('[data-camera="front"]')?.dataset.frames) > 0,
+      undefined,
+      { timeout: 15_000 },
+    );
+    await reloadWith(camplex, () => write('battery staple'));
+    await page.waitForURL(/\/login$/, { timeout: 10_000 });
     await page.close();
   });
 });

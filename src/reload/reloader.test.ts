@@ -44,6 +44,7 @@ function setup(overrides: Partial<ReloaderOptions<string>> = {}) {
     reloader,
     applied,
     lines,
+    clock,
     settle,
     setFile: (text: string) => {
       file = text;
@@ -69,6 +70,40 @@ describe('Reloader', () => {
       lines.find((line) => line.msg === 'config reloaded: no camera changed')?.cause,
       'SIGHUP + file saved',
     );
+  });
+
+  it('reads a file written in pieces once the writing stops, and one written all the time at the latest after 10 settle times', async () => {
+    const { reloader, applied, setFile, clock } = setup();
+    setFile('half');
+    const report = reloader.request('file saved');
+    for (let piece = 0; piece < 3; piece++) {
+      await flush();
+      clock.advance(SETTLE_MS - 1);
+      await flush();
+      assert.deepEqual(applied, [], `not read while pieces come (piece ${piece})`);
+      setFile(piece === 2 ? 'whole' : 'half');
+      void reloader.request('file saved');
+    }
+    await flush();
+    clock.advance(SETTLE_MS);
+    await flush();
+    assert.deepEqual(await report, { outcome: 'applied', ...NOTHING });
+    assert.deepEqual(applied, ['whole']);
+
+    // A file written all the time: put off by each request, but read at the latest 10 settle
+    // times after the first.
+    const start = clock.now();
+    let readAt: number | undefined;
+    void reloader.request('file saved');
+    for (let step = 0; step < 15 && readAt === undefined; step++) {
+      await flush();
+      clock.advance(SETTLE_MS - 1);
+      await flush();
+      if (applied.length === 2) readAt = clock.now();
+      else void reloader.request('file saved');
+    }
+    const after = (readAt ?? Number.POSITIVE_INFINITY) - start;
+    assert.ok(after > 5 * SETTLE_MS && after < 11 * SETTLE_MS, `read ${after} ms after`);
   });
 
   it('runs one more reload, after the running one, for requests made while it runs', async () => {

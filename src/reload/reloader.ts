@@ -1,13 +1,18 @@
 /**
  * Config reloads, one at a time and never failing the process. A SIGHUP and a file save that
- * come together are one reload: requests wait `settleMs` for their siblings, and a request that
- * comes while a reload runs is served by one more reload after it (the file may have changed
- * again), never by two. Each reload reads the file, refuses it when it does not fit what the
+ * come together are one reload: the file is read once no request came for `settleMs` (a file
+ * written in several pieces is read when the writing stops, not after its first piece), or at
+ * the latest `MAX_SETTLE_FACTOR` times that after the first (a file written all the time is
+ * still read). A request that comes while a reload runs is served by one more reload after it
+ * (the file may have changed again), never by two. Each reload reads the file, refuses it when it does not fit what the
  * running process needs (`check`), applies it (`apply`), and ends in one report; whatever
  * throws on the way becomes a `failed` report, and the next reload runs as usual.
  */
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';
+
+/** The longest requests that keep coming put the read off, in settle times. */
+const MAX_SETTLE_FACTOR = 10;
 
 export interface ReloadChanges {
   added: string[];
@@ -34,7 +39,7 @@ export interface ReloaderOptions<C> {
   redact: (text: string) => string;
   log: Log;
   clock: Clock;
-  /** How long a request waits for others that belong to it (an editor's save is several writes). */
+  /** How long the file must go without a request before it is read (a save may be several writes). */
   settleMs: number;
 }
 
@@ -45,6 +50,8 @@ export class Reloader<C> {
   /** The reload running now (or the last one), which the next one waits for. */
   private running: Promise<unknown> = Promise.resolve();
   private causes = new Set<string>();
+  /** When the latest request's settle time ends (clock time). */
+  private quietAt = 0;
 
   constructor(options: ReloaderOptions<C>) {
     this.options = options;
@@ -56,6 +63,7 @@ export class Reloader<C> {
    */
   request(cause: string): Promise<ReloadReport> {
     this.causes.add(cause);
+    this.quietAt = this.options.clock.now() + this.options.settleMs;
     this.pending ??= this.schedule().catch((error: unknown) => {
       const reason = this.options.redact(messageOf(error));
       this.options.log.error({ cause, err: reason }, 'config reload failed');
@@ -66,7 +74,10 @@ export class Reloader<C> {
 
   private async schedule(): Promise<ReloadReport> {
     const { clock, settleMs } = this.options;
-    await new Promise<void>((resolve) => clock.setTimeout(resolve, settleMs));
+    const latest = clock.now() + MAX_SETTLE_FACTOR * settleMs;
+    for (let wait = settleMs; wait > 0; wait = Math.min(this.quietAt, latest) - clock.now()) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
+    }
     await this.running;
     // From here on a new request asks for the reload after this one.
     this.pending = undefined;

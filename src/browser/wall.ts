@@ -67,6 +67,11 @@ export class Wall {
     if (elements.length !== current.length || elements.some((e, i) => e !== current[i])) {
       this.grid.replaceChildren(...elements);
     }
+    // The camera shown alone left the wall (a reload removed it): the URL stops naming it, or
+    // its return would take the page over again.
+    if (this.focusedId !== undefined && !this.cameras.some((c) => c.id === this.focusedId)) {
+      history.replaceState(null, '', location.pathname + location.search);
+    }
     this.focusFromUrl();
     this.render();
   }

@@ -96,6 +96,24 @@ describe('the dashboard when the config is reloaded', () => {
     await page.screenshot({ path: SCREENSHOT });
     await page.close();
   });
+
+  it('returns to the wall when the camera shown alone is removed, and stays there when it returns', async () => {
+    const page = await chromium.context.newPage();
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(`${camplex.url}#camera=yard`);
+    await page.waitForSelector('[data-camera="yard"].focused');
+    write([['front', 1]]);
+    await page.waitForSelector('[data-camera="yard"]', { state: 'detached', timeout: 10_000 });
+    await page.waitForFunction(() => !location.hash, undefined, { timeout: 5000 });
+    write([
+      ['front', 1],
+      ['yard', 3],
+    ]);
+    await page.waitForSelector('[data-camera="yard"]', { timeout: 10_000 });
+    assert.equal(await page.$('.focused'), null, 'the wall, not yard alone');
+    assert.equal(await page.evaluate(() => location.hash), '');
+    await page.close();
+  });
 });
 
 describe('a signed-in dashboard whose sign-in a reload ends', () => {

@@ -315,8 +315,9 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
       // streams on their old config, and the next one must mend them.
       const sources = streamsOf(next.cameras).map((stream) => {
         const running = hub.camera(stream.id);
-        const same = running && JSON.stringify(running.config) === JSON.stringify(stream);
-        return same ? running : source(stream, hub);
+        if (!running || asRun(running.config) !== asRun(stream)) return source(stream, hub);
+        running.rename(stream); // a new name alone restarts nothing
+        return running;
       });
       const ids = (config: Config) => config.cameras.map((camera) => camera.id);
       const summary: ReloadChanges = {
@@ -349,6 +350,11 @@ async function build(options: CamplexOptions, lifecycle: Lifecycle): Promise<Run
     },
     close: () => lifecycle.close(),
   };
+}
+
+/** What of a stream's config its source runs by: all of it but the name shown. */
+function asRun(stream: CameraConfig): string {
+  return JSON.stringify({ ...stream, name: undefined });
 }
 
 /** How stream `camera` starts: its ffmpeg (probing first when needed), or a benchmark's source. */

@@ -104,13 +104,13 @@ export interface CameraCounters {
 
 export class Camera {
   readonly id: string;
-  readonly name: string;
+  private displayName: string;
   /**
-   * The stream's config as this camera was built from it: whatever serves the stream (its JPEG
-   * transcoder, doctor, the cluster) reads it here, so a reload that rebuilds the camera
-   * reaches them all.
+   * The stream's config as this camera was built from it (or renamed to): whatever serves the
+   * stream (its JPEG transcoder, doctor, the cluster) reads it here, so a reload that rebuilds
+   * the camera reaches them all.
    */
-  readonly config: CameraConfig;
+  private settings: CameraConfig;
   readonly counters: CameraCounters = { frames: 0, audioFrames: 0, failures: 0 };
   private readonly options: CameraOptions;
   private readonly stallMs: number;
@@ -151,8 +151,8 @@ export class Camera {
 
   constructor(config: CameraConfig, options: CameraOptions) {
     this.id = config.id;
-    this.name = config.name;
-    this.config = config;
+    this.displayName = config.name;
+    this.settings = config;
     this.options = options;
     const frameInterval = config.fps ? 1000 / config.fps : 100;
     this.stallMs = options.stallMs ?? Math.max(5000, 10 * frameInterval);
@@ -240,6 +240,23 @@ export class Camera {
   }
 
   /** Stops for good (camplex is shutting down): start() does nothing from now on. */
+  get name(): string {
+    return this.displayName;
+  }
+
+  get config(): CameraConfig {
+    return this.settings;
+  }
+
+  /**
+   * `config` differs from this camera's only in its name: the camera takes it and goes on (its
+   * ffmpeg is not restarted for a new caption); viewers learn it from the next camera list.
+   */
+  rename(config: CameraConfig): void {
+    this.displayName = config.name;
+    this.settings = config;
+  }
+
   shutDown(): Promise<void> {
     return this.halt('stopped');
   }

@@ -365,6 +365,47 @@ describe('Hub', () => {
     });
   });
 
+  describe('reconfigure', () => {
+    it("starts a changed camera's new ffmpeg only once the old one has exited, for its viewers", async () => {
+      const { hub, clock, viewer, ffmpeg, launches, processes } = setup();
+      const a = viewer();
+      hub.subscribe(a, ['front']);
+      const old = ffmpeg('front');
+      let exit: () => void = () => {};
+      old.stop = function () {
+        this.stopCalls++;
+        return new Promise<void>((resolve) => {
+          exit = resolve;
+        });
+      };
+      const changed = new Camera(
+        { id: 'front', name: 'FRONT', url: 'demo:elsewhere' },
+        {
+          launch: fakeLauncher(processes, 'front'),
+          listener: hub,
+          clock,
+          log: createLog({ level: 'silent' }),
+          boundary: BOUNDARY,
+          maxFrameBytes: 1 << 20,
+          random: () => 0.5,
+          startTimeoutMs: NEVER_MS,
+          stallMs: NEVER_MS,
+        },
+      );
+      const kept = IDS.slice(1).map((id) => hub.camera(id) as Camera);
+      const done = hub.reconfigure([changed, ...kept]);
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(old.stopCalls, 1);
+      assert.equal(launches('front').length, 1, 'no second ffmpeg while the first runs');
+      exit();
+      await done;
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(launches('front').length, 2, 'the new one, once the old one exited');
+      ffmpeg('front').handlers.onStdout(part(fakeJpeg(7)));
+      assert.equal(a.framesOf('front').length, 1, 'its viewer gets the new source');
+    });
+  });
+
   describe('close', () => {
     it('stops every camera for good and tells every viewer', async () => {
       const { hub, clock, viewer, ffmpeg, launches, processes } = setup();

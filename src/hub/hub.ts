@@ -70,6 +70,11 @@ interface Stream {
   stopTimer: unknown;
   transcoderStopTimer: unknown;
   readonly delivered: DeliveryCounts;
+  /**
+   * A changed stream's old source until it has stopped: the new one starts after it, never
+   * beside it (a camera may allow one session at a time).
+   */
+  replacing?: Promise<void>;
 }
 
 export class Hub implements CameraListener {
@@ -97,15 +102,19 @@ export class Hub implements CameraListener {
     for (const [id, stream] of [...this.streams]) {
       const source = next.get(id);
       if (source === stream.source) continue;
-      stopping.push(this.dropStream(stream));
+      const stopped = this.dropStream(stream);
+      stopping.push(stopped);
       if (!source) {
         for (const viewer of stream.viewers.keys()) viewer.streamGone?.(id);
         continue;
       }
-      // Changed: the same viewers, on the new source.
+      // Changed: the same viewers, on the new source, once the old one has stopped.
       const fresh = this.addStream(source);
       for (const [viewer, formats] of stream.viewers) fresh.viewers.set(viewer, formats);
-      if (fresh.viewers.size > 0) this.keepRunning(fresh);
+      fresh.replacing = stopped.then(() => {
+        fresh.replacing = undefined;
+        if (fresh.viewers.size > 0 && this.streams.get(id) === fresh) this.keepRunning(fresh);
+      });
     }
     for (const source of sources) if (!this.streams.has(source.id)) this.addStream(source);
     // Config order.
@@ -390,6 +399,7 @@ export class Hub implements CameraListener {
       this.options.clock.clearTimeout(stream.stopTimer);
       stream.stopTimer = undefined;
     }
+    if (stream.replacing) return; // it starts when the source it replaces has stopped
     stream.source.start();
   }
 

@@ -2,8 +2,9 @@
  * Reloading the config (SIGHUP, as `systemctl reload camplex` sends, or the file saved): a bad
  * file is refused and the running config stays; a good one applies without dropping viewers:
  * the camera removed stops and leaves the viewer's list, the one added can be watched, the one
- * unchanged goes on without a gap, and a token added works at once; a socket opened while
- * access was open is closed once a reload asks for sign-in.
+ * unchanged goes on without a gap, one only renamed goes on with the same ffmpeg, and a token
+ * added works at once; a socket opened while access was open is closed once a reload asks for
+ * sign-in.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -132,6 +133,42 @@ describe('reloading the config', () => {
     });
     assert.equal(withToken.status, 200);
     assert.equal((await fetch(`${camplex.url}api/cameras`)).status, 401);
+  });
+
+  it('renames a camera without restarting its ffmpeg, and tells the viewer the new name', async () => {
+    const ffmpegOf = (n: number) =>
+      descendantPids(camplex.pid).find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`hue=h=${hueOf(n)}`);
+        } catch {
+          return false;
+        }
+      });
+    const before = ffmpegOf(1);
+    assert.ok(before !== undefined, "front's ffmpeg runs");
+    const hellos = viewer.messages.filter((m) => m.type === 'hello').length;
+    const mark = camplex.lines.length;
+    write([
+      ...VIEWER_AUTH,
+      `    panel: ${TOKEN}`,
+      'cameras:',
+      '  front: { url: "demo:1", name: "Front door" }',
+      '  yard: { url: "demo:3" }',
+    ]);
+    await logged('config reloaded', mark);
+    await waitFor(async () => viewer.messages.filter((m) => m.type === 'hello').length > hellos, {
+      timeoutMs: 5000,
+      what: 'hello again',
+    });
+    const hello = viewer.messages.filter((m) => m.type === 'hello').at(-1);
+    const front = hello?.type === 'hello' ? hello.cameras.find((c) => c.id === 'front') : undefined;
+    assert.equal(front?.name, 'Front door');
+    assert.equal(ffmpegOf(1), before, 'the same ffmpeg goes on');
+    const frames = viewer.framesOf('front');
+    await waitFor(async () => viewer.framesOf('front') > frames + 5, {
+      timeoutMs: 5000,
+      what: 'front still streaming',
+    });
   });
 
   it('closes sockets whose credential a reload took away: a removed token, then open access', async () => {

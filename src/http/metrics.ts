@@ -27,11 +27,19 @@ export function createMetrics(hub: Hub, refusals: Refusals, connections: () => n
   const startProcessMetrics = () => {
     if (processMetrics) return;
     processMetrics = true;
+    const spent = process.cpuUsage();
     collectDefaultMetrics({
       register: registry,
       prefix: 'camplex_',
       eventLoopMonitoringPrecision: 100,
     });
+    // prom-client's CPU counters count from their registration: the CPU the process spent
+    // before its first scrape goes in too, so they are totals since it started, as they say.
+    const add = (name: string, micros: number) =>
+      (registry.getSingleMetric(`camplex_${name}`) as Counter | undefined)?.inc(micros / 1e6);
+    add('process_cpu_user_seconds_total', spent.user);
+    add('process_cpu_system_seconds_total', spent.system);
+    add('process_cpu_seconds_total', spent.user + spent.system);
   };
   /**
    * A per-camera counter whose running total `read` gives at scrape time, over the hub's

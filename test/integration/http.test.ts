@@ -3,6 +3,7 @@
  * a dead camera), the MJPEG fallback, health, and clear JSON errors. Credentials never leak.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
@@ -111,6 +112,11 @@ describe('HTTP routes', () => {
   });
 
   it('exposes Prometheus metrics per camera and for the process', async () => {
+    const stat = readFileSync(`/proc/${camplex.pid}/stat`, 'utf8');
+    const [utime, stime] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .slice(11, 13);
     const response = await fetch(`${camplex.url}metrics`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
@@ -122,6 +128,11 @@ describe('HTTP routes', () => {
     assert.match(text, /^camplex_viewers 0$/m);
     assert.match(text, /^camplex_process_resident_memory_bytes \d+$/m);
     assert.doesNotMatch(text, /hunter2/);
+    // CPU since the process started, not since this first scrape: at least what /proc said
+    // just before it (utime and stime, in clock ticks of 1/100 s).
+    const cpu = Number(/^camplex_process_cpu_seconds_total (\S+)$/m.exec(text)?.[1]);
+    const before = (Number(utime) + Number(stime)) / 100;
+    assert.ok(cpu >= before - 0.01, `process CPU ${cpu} s, /proc said ${before} s before`);
   });
 
   it('reports health', async () => {

@@ -1,5 +1,5 @@
 /** The `camplex` command: parse flags, load config, start, and shut down cleanly on signals. */
-import { existsSync, readFileSync, watch } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ import { startCamplex } from './server.js';
 import {
   installService,
   type ServiceTarget,
-  serviceFile,
+  serviceStatus,
   serviceText,
   thisProgram,
   uninstallService,
@@ -252,31 +252,48 @@ async function service(argv: string[]): Promise<number> {
     scope: system ? 'system' : 'user',
   };
   if (action === 'status') {
-    const path = serviceFile(target);
-    process.stdout.write(`${path}: ${existsSync(path) ? 'installed' : 'not installed'}\n`);
-    return existsSync(path) ? 0 : 1;
+    const status = serviceStatus(target);
+    process.stdout.write(`${status.text}\n`);
+    return status.installed ? 0 : 1;
   }
   if (action === 'uninstall') {
     const result = uninstallService(target);
-    process.stdout.write(
-      `${result.existed ? 'removed' : 'was not there:'} ${result.file}\nthen: ${result.next.join('\n      ')}\n`,
-    );
+    for (const line of result.ran) process.stdout.write(`ran: ${line}\n`);
+    process.stdout.write(`${result.existed ? 'removed' : 'was not there:'} ${result.file}\n`);
     return 0;
   }
+  // The variables the config reads, as set now: the service gets them, not this shell's.
+  const read = new Set<string>();
+  const env = new Proxy(process.env, {
+    get(target, name) {
+      if (typeof name === 'string') read.add(name);
+      return target[name as string];
+    },
+  });
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig(file); // a service must not start with a config that does not load
+    config = loadConfig(file, { env }); // a service must not start with a config that does not load
   } catch (error) {
     printError(`camplex service: ${(error as Error).message}\n`);
     return 1;
   }
-  const program = thisProgram(fileURLToPath(import.meta.url), file);
+  const environment = Object.fromEntries(
+    [...read].flatMap((name) => {
+      const value = process.env[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+  const program = thisProgram(fileURLToPath(import.meta.url), file, environment);
   if (print) {
     process.stdout.write(serviceText(target, program, config));
     return 0;
   }
   const result = installService(target, program, config);
-  process.stdout.write(`wrote ${result.file}\nnow: ${result.next.join('\n     ')}\n`);
+  const names = Object.keys(environment).join(', ');
+  process.stdout.write(
+    `wrote ${result.file}\n${result.environment ? `wrote ${result.environment} (mode 600): ${names}\n` : ''}` +
+      `now: ${result.next.join('\n     ')}\n`,
+  );
   return 0;
 }
 

@@ -1,16 +1,26 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { NODE_FLAGS } from '../common/node-flags.js';
 import { parseConfig } from '../config/load.js';
 import {
   descriptorsFor,
+  environmentFile,
   installService,
   launchdPlist,
   serviceFile,
+  serviceStatus,
   systemdUnit,
   uninstallService,
 } from './service.js';
@@ -96,9 +106,81 @@ describe('camplex service', () => {
       'systemctl --user daemon-reload',
       'systemctl --user enable --now camplex',
     ]);
-    const removed = uninstallService(target, home);
+    // Never the machine's own systemctl from a test.
+    const removed = uninstallService(target, home, () => ({ status: 0, output: '' }));
     assert.equal(removed.existed, true);
     assert.equal(existsSync(file), false);
+  });
+
+  it('reads the variables the config reads from a file of mode 600, and runs a system unit as its installer', () => {
+    const home = join(dir, 'home-env');
+    const target = { platform: 'systemd', scope: 'user' } as const;
+    const envFile = environmentFile('user', home);
+    mkdirSync(dirname(envFile), { recursive: true });
+    writeFileSync(envFile, '# mine\nOTHER=kept\nDOOR_PASSWORD="old"\n');
+    const environment = { DOOR_PASSWORD: 'pa"ss $HOME \\ `x`', CAMPLEX_TOKEN: 'tok' };
+    const installed = installService(target, { ...program, environment }, config, home);
+    assert.equal(installed.environment, envFile);
+    assert.equal(statSync(envFile).mode & 0o777, 0o600);
+    assert.equal(
+      readFileSync(envFile, 'utf8'),
+      '# mine\nOTHER=kept\nDOOR_PASSWORD="pa\\"ss \\$HOME \\\\ \\`x\\`"\nCAMPLEX_TOKEN="tok"\n',
+    );
+    const unit = readFileSync(installed.file, 'utf8');
+    assert.match(unit, new RegExp(`^EnvironmentFile=-${envFile}$`, 'm'));
+    assert.doesNotMatch(unit, /pa"ss|tok/, 'no secret in the unit');
+    assert.doesNotMatch(unit, /^User=/m, 'a user unit runs as its user');
+    const system = systemdUnit({ ...program, user: 'ann' }, config, 'system');
+    assert.match(system, /^User=ann$/m);
+    assert.match(system, /^EnvironmentFile=-\/etc\/camplex\/camplex\.env$/m);
+    assert.doesNotMatch(systemdUnit({ ...program, user: 'root' }, config, 'system'), /^User=/m);
+    const plist = launchdPlist({ ...program, environment }, config, '/Users/ann');
+    assert.match(plist, /<key>CAMPLEX_TOKEN<\/key><string>tok<\/string>/);
+  });
+
+  it('stops and disables the service before removing its files, and says what it ran', () => {
+    const home = join(dir, 'home-uninstall');
+    const target = { platform: 'systemd', scope: 'user' } as const;
+    const installed = installService(
+      target,
+      { ...program, environment: { DOOR_PASSWORD: 'x' } },
+      config,
+      home,
+    );
+    const calls: string[] = [];
+    const removed = uninstallService(target, home, (command, args) => {
+      calls.push(
+        `${[command, ...args].join(' ')} (unit file there: ${existsSync(installed.file)})`,
+      );
+      return { status: 0, output: '' };
+    });
+    assert.deepEqual(calls, [
+      'systemctl --user disable --now camplex (unit file there: true)',
+      'systemctl --user daemon-reload (unit file there: false)',
+    ]);
+    assert.deepEqual(removed.ran, [
+      'systemctl --user disable --now camplex',
+      'systemctl --user daemon-reload',
+    ]);
+    assert.equal(existsSync(installed.file), false);
+    assert.equal(existsSync(environmentFile('user', home)), false, 'no secret left behind');
+    const none = uninstallService(target, home, () => ({ status: null, output: '' }));
+    assert.deepEqual(none, { file: installed.file, existed: false, ran: [] });
+  });
+
+  it("asks systemd for the service's state, and says when it cannot", () => {
+    const home = join(dir, 'home-status');
+    const target = { platform: 'systemd', scope: 'user' } as const;
+    assert.equal(serviceStatus(target, home).installed, false);
+    installService(target, program, config, home);
+    const answers: Record<string, string> = { 'is-enabled': 'enabled', 'is-active': 'failed' };
+    const status = serviceStatus(target, home, (_command, args) => ({
+      status: args.at(-2) === 'is-active' ? 3 : 0,
+      output: answers[args.at(-2) ?? ''] ?? '',
+    }));
+    assert.match(status.text, /camplex\.service: installed, enabled, failed$/);
+    const bare = serviceStatus(target, home, () => ({ status: null, output: '' }));
+    assert.match(bare.text, /installed \(no systemctl here to ask\)$/);
   });
 
   it('starts node with the same flags everywhere: the command, npm start and the service', () => {

@@ -5,8 +5,9 @@
  * camplex when it fails, raise the open-file limit to fit camplex's socket caps, and log where
  * the platform expects (the journal; ~/Library/Logs/camplex.log).
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_FLAGS } from '../common/node-flags.js';
 import type { Config } from '../config/schema.js';
@@ -23,7 +24,28 @@ export interface ServiceProgram {
   cli: string;
   /** Absolute path of the config file (none: the demo cameras). */
   config?: string;
+  /**
+   * The environment variables the config reads (`${VAR}`, CAMPLEX_PASSWORD...) as they are set
+   * at install: a service does not see the installing shell's environment, so they are written
+   * where it reads them (a file of mode 600, or the plist).
+   */
+  environment?: Readonly<Record<string, string>>;
+  /** systemd `--system` only: the user it runs as (never root when installed with sudo). */
+  user?: string;
 }
+
+/** How the service's commands run (systemctl, launchctl); status null when there is none. */
+export type RunCommand = (
+  command: string,
+  args: string[],
+) => { status: number | null; output: string };
+
+const runCommand: RunCommand = (command, args) => {
+  const run = spawnSync(command, args, { encoding: 'utf8', timeout: 15_000 });
+  // What it says on stdout (a state: enabled, active...), else why it failed.
+  const output = (run.stdout ?? '').trim() || (run.stderr ?? '').trim();
+  return { status: run.error ? null : run.status, output };
+};
 
 const UNIT_NAME = 'camplex.service';
 const LAUNCHD_LABEL = 'org.camplex.camplex';
@@ -37,6 +59,11 @@ export function serviceFile(target: ServiceTarget, home = homedir()): string {
   return target.scope === 'user'
     ? join(home, '.config/systemd/user', UNIT_NAME)
     : join('/etc/systemd/system', UNIT_NAME);
+}
+
+/** systemd only: the file the unit reads its environment from (`${VAR}` of the config). */
+export function environmentFile(scope: 'user' | 'system', home = homedir()): string {
+  return scope === 'user' ? join(home, '.config/camplex/camplex.env') : '/etc/camplex/camplex.env';
 }
 
 /**
@@ -54,6 +81,7 @@ export function systemdUnit(
   program: ServiceProgram,
   config: Config,
   scope: 'user' | 'system',
+  home = homedir(),
 ): string {
   const args = [
     program.node,
@@ -69,6 +97,11 @@ export function systemdUnit(
     '',
     '[Service]',
     'Type=simple',
+    ...(scope === 'system' && program.user && program.user !== 'root'
+      ? [`User=${program.user}`]
+      : []),
+    // the variables the config reads; `-`: none is needed when it reads none
+    `EnvironmentFile=-${quoteForSystemd(environmentFile(scope, home))}`,
     `ExecStart=${args.map(quoteForSystemd).join(' ')}`,
     // systemctl reload camplex: SIGHUP, on which camplex reloads its config file
     'ExecReload=/bin/kill -HUP $MAINPID',
@@ -107,6 +140,17 @@ export function launchdPlist(program: ServiceProgram, config: Config, home = hom
     '  <array>',
     ...args.map((arg) => `    <string>${escapeXml(arg)}</string>`),
     '  </array>',
+    ...(Object.keys(program.environment ?? {}).length > 0
+      ? [
+          '  <key>EnvironmentVariables</key>',
+          '  <dict>',
+          ...Object.entries(program.environment ?? {}).map(
+            ([name, value]) =>
+              `    <key>${escapeXml(name)}</key><string>${escapeXml(value)}</string>`,
+          ),
+          '  </dict>',
+        ]
+      : []),
     '  <key>RunAtLoad</key><true/>',
     // restart when it fails, not when it was stopped on purpose
     '  <key>KeepAlive</key><dict><key>SuccessfulExit</key><false/></dict>',
@@ -126,39 +170,122 @@ export function serviceText(
   target: ServiceTarget,
   program: ServiceProgram,
   config: Config,
+  home = homedir(),
 ): string {
   return target.platform === 'launchd'
-    ? launchdPlist(program, config)
-    : systemdUnit(program, config, target.scope);
+    ? launchdPlist(program, config, home)
+    : systemdUnit(program, config, target.scope, home);
 }
 
-/** Writes the service file; returns its path and the commands that start it. */
+/**
+ * Writes the service file, and (systemd) the variables the config reads into its environment
+ * file, mode 600, keeping any other variable already there; returns what it wrote and the
+ * commands that start it.
+ */
 export function installService(
   target: ServiceTarget,
   program: ServiceProgram,
   config: Config,
   home = homedir(),
-): { file: string; next: string[] } {
+): { file: string; environment?: string; next: string[] } {
   const file = serviceFile(target, home);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, serviceText(target, program, config));
-  return { file, next: startCommands(target, file) };
+  const secret = Object.keys(program.environment ?? {}).length > 0;
+  writeFileSync(file, serviceText(target, program, config, home));
+  if (target.platform === 'launchd' || !secret) {
+    if (secret) chmodSync(file, 0o600); // the plist holds them
+    return { file, next: startCommands(target, file) };
+  }
+  const envFile = environmentFile(target.scope, home);
+  mkdirSync(dirname(envFile), { recursive: true });
+  writeFileSync(envFile, environmentText(program.environment ?? {}, envFile), { mode: 0o600 });
+  chmodSync(envFile, 0o600);
+  return { file, environment: envFile, next: startCommands(target, file) };
 }
 
-/** Removes the service file; returns what it removed and the commands that stop it first. */
+/** The environment file with `variables` set, and any other line already in `file` kept. */
+function environmentText(variables: Readonly<Record<string, string>>, file: string): string {
+  const kept = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => {
+          const name = /^\s*([A-Za-z_][A-Za-z0-9_]*)=/.exec(line)?.[1];
+          return line.trim() !== '' && (name === undefined || !Object.hasOwn(variables, name));
+        })
+    : [];
+  const set = Object.entries(variables).map(
+    ([name, value]) => `${name}=${quoteEnvironmentValue(value)}`,
+  );
+  return `${[...kept, ...set].join('\n')}\n`;
+}
+
+/**
+ * A value in systemd's environment-file syntax: in double quotes, where a backslash makes
+ * `"`, `\\`, `` ` `` and `$` plain (anything else, a newline too, stands as it is).
+ */
+function quoteEnvironmentValue(value: string): string {
+  return `"${value.replace(/["\\`$]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * Stops and disables the service (while its file is still there for systemd to read), then
+ * removes its file and environment file. Returns what it removed and what it ran, with how
+ * each went (a machine without systemctl or launchctl runs nothing).
+ */
 export function uninstallService(
   target: ServiceTarget,
   home = homedir(),
-): { file: string; existed: boolean; next: string[] } {
+  run: RunCommand = runCommand,
+): { file: string; existed: boolean; ran: string[] } {
   const file = serviceFile(target, home);
   const existed = existsSync(file);
-  rmSync(file, { force: true });
-  const systemctl = target.scope === 'user' ? 'systemctl --user' : 'systemctl';
-  const next =
+  const user = target.scope === 'user' ? ['--user'] : [];
+  const commands: Array<[string, string[]]> =
     target.platform === 'launchd'
-      ? [`launchctl bootout gui/$(id -u)/${LAUNCHD_LABEL}`]
-      : [`${systemctl} disable --now camplex`, `${systemctl} daemon-reload`];
-  return { file, existed, next };
+      ? [['launchctl', ['bootout', `gui/${userInfo().uid}/${LAUNCHD_LABEL}`]]]
+      : [['systemctl', [...user, 'disable', '--now', 'camplex']]];
+  const ran = existed ? commands.map(([command, args]) => ranLine(command, args, run)) : [];
+  rmSync(file, { force: true });
+  if (target.platform === 'systemd') {
+    rmSync(environmentFile(target.scope, home), { force: true });
+    if (existed) ran.push(ranLine('systemctl', [...user, 'daemon-reload'], run));
+  }
+  return { file, existed, ran };
+}
+
+/** What the service manager says of camplex, or only whether its file is there. */
+export function serviceStatus(
+  target: ServiceTarget,
+  home = homedir(),
+  run: RunCommand = runCommand,
+): { installed: boolean; text: string } {
+  const file = serviceFile(target, home);
+  const installed = existsSync(file);
+  if (!installed) return { installed, text: `${file}: not installed` };
+  if (target.platform === 'launchd') {
+    const listed = run('launchctl', ['list', LAUNCHD_LABEL]);
+    if (listed.status === null) return { installed, text: `${file}: installed` };
+    return {
+      installed,
+      text: `${file}: installed, ${listed.status === 0 ? 'loaded' : 'not loaded'}`,
+    };
+  }
+  const user = target.scope === 'user' ? ['--user'] : [];
+  const enabled = run('systemctl', [...user, 'is-enabled', 'camplex']);
+  if (enabled.status === null)
+    return { installed, text: `${file}: installed (no systemctl here to ask)` };
+  const active = run('systemctl', [...user, 'is-active', 'camplex']);
+  return {
+    installed,
+    text: `${file}: installed, ${enabled.output || 'unknown'}, ${active.output || 'unknown'}`,
+  };
+}
+
+function ranLine(command: string, args: string[], run: RunCommand): string {
+  const { status, output } = run(command, args);
+  const line = [command, ...args].join(' ');
+  if (status === null) return `${line}: not run (no ${command} here)`;
+  return status === 0 ? line : `${line}: exit ${status}${output ? ` (${output})` : ''}`;
 }
 
 function startCommands(target: ServiceTarget, file: string): string[] {
@@ -172,11 +299,17 @@ function startCommands(target: ServiceTarget, file: string): string[] {
 }
 
 /** The absolute program paths of this camplex. */
-export function thisProgram(cliPath: string, config: string | undefined): ServiceProgram {
+export function thisProgram(
+  cliPath: string,
+  config: string | undefined,
+  environment: Readonly<Record<string, string>> = {},
+): ServiceProgram {
   return {
     node: process.execPath,
     cli: resolve(cliPath),
     ...(config ? { config: resolve(config) } : {}),
+    environment,
+    user: process.env.SUDO_USER || userInfo().username,
   };
 }
 

@@ -1,7 +1,7 @@
 /** The `camplex` command itself: help, and config errors that stop it before anything starts. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -24,6 +24,38 @@ function configFile(name: string, text: string): string {
 
 describe('camplex command', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('installs a service that gets the variables its config reads, and uninstalls it', () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    const file = configFile(
+      'service.yaml',
+      `cameras:\n  door: { url: "rtsp://10.0.0.5/s", user: admin, password: "${'$'}{DOOR_PW}" }\n`,
+    );
+    // An empty PATH: nothing of the machine's own systemd is touched.
+    const path = mkdtempSync(join(dir, 'path-'));
+    const env = { HOME: home, PATH: path, DOOR_PW: 'hunter2', UNUSED: 'x' };
+    const service = (action: string) =>
+      spawnSync(process.execPath, [CLI, 'service', action, '--config', file], {
+        encoding: 'utf8',
+        env,
+        timeout: 15_000,
+      });
+    const installed = service('install');
+    assert.equal(installed.status, 0, installed.stderr);
+    const envFile = join(home, '.config/camplex/camplex.env');
+    assert.ok(
+      installed.stdout.includes(`wrote ${envFile} (mode 600): DOOR_PW\n`),
+      installed.stdout,
+    );
+    assert.equal(readFileSync(envFile, 'utf8'), 'DOOR_PW="hunter2"\n');
+    const unit = readFileSync(join(home, '.config/systemd/user/camplex.service'), 'utf8');
+    assert.ok(unit.includes(`EnvironmentFile=-${envFile}\n`));
+    assert.match(service('status').stdout, /installed \(no systemctl here to ask\)/);
+    const removed = service('uninstall');
+    assert.match(removed.stdout, /ran: systemctl --user disable --now camplex: not run/);
+    assert.match(removed.stdout, /^removed .*camplex\.service$/m);
+    assert.equal(existsSync(envFile), false);
+  });
 
   it('prints its usage with --help', () => {
     const { code, stdout } = run(['--help']);

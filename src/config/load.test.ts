@@ -142,7 +142,7 @@ describe('parseConfig', () => {
     it('a key given twice', () => {
       assertConfigError(
         `${ONE_CAMERA}  front:\n    url: rtsp://10.0.0.6/stream\n`,
-        `${ORIGIN}: invalid YAML: Map keys must be unique at line 4, column 3`,
+        `${ORIGIN}: invalid YAML: key "front" given twice in one map, at line 4, column 3`,
       );
     });
 
@@ -154,6 +154,10 @@ describe('parseConfig', () => {
       assertConfigError(
         `${ONE_CAMERA}server:\n  port: -1\n`,
         `${ORIGIN}: server.port: expected a port number from 0 to 65535, got -1`,
+      );
+      assertConfigError(
+        `${ONE_CAMERA}server:\n  port: "18085"\n`,
+        `${ORIGIN}: server.port: expected a port number from 0 to 65535, got the text "18085" (write it without quotes)`,
       );
       assertConfigError(ONE_CAMERA, '--port: expected a port number from 0 to 65535, got 65536', {
         port: 65536,

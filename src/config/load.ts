@@ -66,6 +66,16 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
 export function parseConfig(text: string, source: string, overrides: ConfigOverrides = {}): Config {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const syntaxError = document.errors[0];
+  if (syntaxError?.code === 'DUPLICATE_KEY' && syntaxError.linePos) {
+    // Say which key: most often a camera id written twice.
+    const { line, col } = syntaxError.linePos[0];
+    const key = /^\s*("[^"]*"|'[^']*'|[^:#]+?)\s*:/.exec(text.split('\n')[line - 1] ?? '')?.[1];
+    if (key !== undefined) {
+      throw new ConfigError(
+        `${source}: invalid YAML: key ${JSON.stringify(key.replace(/^["']|["']$/g, ''))} given twice in one map, at line ${line}, column ${col}`,
+      );
+    }
+  }
   if (syntaxError) {
     throw new ConfigError(`${source}: invalid YAML: ${firstLine(syntaxError.message)}`);
   }

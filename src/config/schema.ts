@@ -33,7 +33,9 @@ const scopeFields = {
 };
 
 const portError = (issue: { input?: unknown }) =>
-  `expected a port number from 0 to 65535, got ${String(issue.input)}`;
+  typeof issue.input === 'string'
+    ? `expected a port number from 0 to 65535, got the text ${JSON.stringify(issue.input)} (write it without quotes)`
+    : `expected a port number from 0 to 65535, got ${String(issue.input)}`;
 const port = z
   .int({ error: portError })
   .min(0, { error: portError })

@@ -239,7 +239,6 @@ export class Camera {
     return this.halt('idle');
   }
 
-  /** Stops for good (camplex is shutting down): start() does nothing from now on. */
   get name(): string {
     return this.displayName;
   }
@@ -257,6 +256,7 @@ export class Camera {
     this.settings = config;
   }
 
+  /** Stops for good (camplex is shutting down): start() does nothing from now on. */
   shutDown(): Promise<void> {
     return this.halt('stopped');
   }

@@ -144,6 +144,10 @@ describe('parseConfig', () => {
         `${ONE_CAMERA}  front:\n    url: rtsp://10.0.0.6/stream\n`,
         `${ORIGIN}: invalid YAML: key "front" given twice in one map, at line 4, column 3`,
       );
+      assertConfigError(
+        'cameras:\n  front: { url: "rtsp://a/1", url: "rtsp://a/2" }\n',
+        `${ORIGIN}: invalid YAML: key "url" given twice in one map, at line 2, column 31`,
+      );
     });
 
     it('a port out of range in the file or on the command line', () => {
@@ -157,7 +161,7 @@ describe('parseConfig', () => {
       );
       assertConfigError(
         `${ONE_CAMERA}server:\n  port: "18085"\n`,
-        `${ORIGIN}: server.port: expected a port number from 0 to 65535, got the text "18085" (write it without quotes)`,
+        `${ORIGIN}: server.port: expected a port number from 0 to 65535, got the text "18085" (a number is written without quotes)`,
       );
       assertConfigError(ONE_CAMERA, '--port: expected a port number from 0 to 65535, got 65536', {
         port: 65536,

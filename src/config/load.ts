@@ -69,7 +69,8 @@ export function parseConfig(text: string, source: string, overrides: ConfigOverr
   if (syntaxError?.code === 'DUPLICATE_KEY' && syntaxError.linePos) {
     // Say which key: most often a camera id written twice.
     const { line, col } = syntaxError.linePos[0];
-    const key = /^\s*("[^"]*"|'[^']*'|[^:#]+?)\s*:/.exec(text.split('\n')[line - 1] ?? '')?.[1];
+    const at = (text.split('\n')[line - 1] ?? '').slice(col - 1);
+    const key = /^("[^"]*"|'[^']*'|[^:#,{}[\]]+?)\s*:/.exec(at)?.[1];
     if (key !== undefined) {
       throw new ConfigError(
         `${source}: invalid YAML: key ${JSON.stringify(key.replace(/^["']|["']$/g, ''))} given twice in one map, at line ${line}, column ${col}`,

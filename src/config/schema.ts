@@ -34,7 +34,7 @@ const scopeFields = {
 
 const portError = (issue: { input?: unknown }) =>
   typeof issue.input === 'string'
-    ? `expected a port number from 0 to 65535, got the text ${JSON.stringify(issue.input)} (write it without quotes)`
+    ? `expected a port number from 0 to 65535, got the text ${JSON.stringify(issue.input)} (a number is written without quotes)`
     : `expected a port number from 0 to 65535, got ${String(issue.input)}`;
 const port = z
   .int({ error: portError })

@@ -130,6 +130,33 @@ describe('Reloader', () => {
     assert.deepEqual(applied, ['start v1', 'end v1', 'start v2', 'end v2']);
   });
 
+  it('waits for writes to stop again when they came while the last reload finished', async () => {
+    let release: () => void = () => {};
+    const applied: string[] = [];
+    const { reloader, settle, setFile, clock } = setup({
+      apply: async (next) => {
+        if (next === 'v1') await new Promise<void>((resolve) => (release = resolve));
+        applied.push(next);
+        return NOTHING;
+      },
+    });
+    const first = reloader.request('SIGHUP');
+    await settle(); // v1 is being applied, for longer than a settle time
+    setFile('half');
+    const next = reloader.request('file saved');
+    await settle(); // quiet since its request, but the running reload holds it
+    clock.advance(SETTLE_MS - 1);
+    setFile('whole');
+    void reloader.request('file saved'); // the rest of the file, just before v1 ends
+    release();
+    await first;
+    await flush();
+    assert.deepEqual(applied, ['v1'], 'not read right after v1: a write just came');
+    await settle();
+    assert.equal((await next).outcome, 'applied');
+    assert.deepEqual(applied, ['v1', 'whole']);
+  });
+
   it('reports a file that fails to load or to check as refused, and applies nothing', async () => {
     const { reloader, applied, settle, lines, setFile } = setup({
       load: () => {

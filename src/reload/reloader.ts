@@ -75,10 +75,16 @@ export class Reloader<C> {
   private async schedule(): Promise<ReloadReport> {
     const { clock, settleMs } = this.options;
     const latest = clock.now() + MAX_SETTLE_FACTOR * settleMs;
-    for (let wait = settleMs; wait > 0; wait = Math.min(this.quietAt, latest) - clock.now()) {
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
-    }
-    await this.running;
+    const quiet = () => Math.min(this.quietAt, latest) - clock.now();
+    let wait = settleMs;
+    do {
+      for (; wait > 0; wait = quiet()) {
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
+      }
+      await this.running;
+      // Requests that came while the last reload finished put the read off again.
+      wait = quiet();
+    } while (wait > 0);
     // From here on a new request asks for the reload after this one.
     this.pending = undefined;
     const causes = [...this.causes];

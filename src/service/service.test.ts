@@ -112,30 +112,41 @@ describe('camplex service', () => {
     assert.equal(existsSync(file), false);
   });
 
-  it('reads the variables the config reads from a file of mode 600, and runs a system unit as its installer', () => {
+  it('gives the service the variables its config reads, in a file only its owner can read', () => {
     const home = join(dir, 'home-env');
     const target = { platform: 'systemd', scope: 'user' } as const;
     const envFile = environmentFile('user', home);
     mkdirSync(dirname(envFile), { recursive: true });
-    writeFileSync(envFile, '# mine\nOTHER=kept\nDOOR_PASSWORD="old"\n');
+    writeFileSync(envFile, 'OLD_PASSWORD="from an earlier config"\n', { mode: 0o644 });
     const environment = { DOOR_PASSWORD: 'pa"ss $HOME \\ `x`', CAMPLEX_TOKEN: 'tok' };
     const installed = installService(target, { ...program, environment }, config, home);
     assert.equal(installed.environment, envFile);
     assert.equal(statSync(envFile).mode & 0o777, 0o600);
     assert.equal(
       readFileSync(envFile, 'utf8'),
-      '# mine\nOTHER=kept\nDOOR_PASSWORD="pa\\"ss \\$HOME \\\\ \\`x\\`"\nCAMPLEX_TOKEN="tok"\n',
+      '# written by camplex service install: the variables its config reads\n' +
+        'DOOR_PASSWORD="pa\\"ss \\$HOME \\\\ \\`x\\`"\nCAMPLEX_TOKEN="tok"\n',
+      "the earlier config's variable is gone",
     );
     const unit = readFileSync(installed.file, 'utf8');
     assert.match(unit, new RegExp(`^EnvironmentFile=-${envFile}$`, 'm'));
     assert.doesNotMatch(unit, /pa"ss|tok/, 'no secret in the unit');
-    assert.doesNotMatch(unit, /^User=/m, 'a user unit runs as its user');
-    const system = systemdUnit({ ...program, user: 'ann' }, config, 'system');
-    assert.match(system, /^User=ann$/m);
-    assert.match(system, /^EnvironmentFile=-\/etc\/camplex\/camplex\.env$/m);
-    assert.doesNotMatch(systemdUnit({ ...program, user: 'root' }, config, 'system'), /^User=/m);
-    const plist = launchdPlist({ ...program, environment }, config, '/Users/ann');
-    assert.match(plist, /<key>CAMPLEX_TOKEN<\/key><string>tok<\/string>/);
+    assert.match(
+      systemdUnit(program, config, 'system'),
+      /^EnvironmentFile=-\/etc\/camplex\/camplex\.env$/m,
+    );
+    // A config that reads no variable: the service gets none of the last install's.
+    installService(target, program, config, home);
+    assert.equal(existsSync(envFile), false);
+    const plistFile = serviceFile({ platform: 'launchd', scope: 'user' }, home);
+    installService(
+      { platform: 'launchd', scope: 'user' },
+      { ...program, environment },
+      config,
+      home,
+    );
+    assert.equal(statSync(plistFile).mode & 0o777, 0o600);
+    assert.match(readFileSync(plistFile, 'utf8'), /<key>CAMPLEX_TOKEN<\/key><string>tok<\/string>/);
   });
 
   it('stops and disables the service before removing its files, and says what it ran', () => {

@@ -6,7 +6,7 @@
  * the platform expects (the journal; ~/Library/Logs/camplex.log).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_FLAGS } from '../common/node-flags.js';
@@ -30,8 +30,6 @@ export interface ServiceProgram {
    * where it reads them (a file of mode 600, or the plist).
    */
   environment?: Readonly<Record<string, string>>;
-  /** systemd `--system` only: the user it runs as (never root when installed with sudo). */
-  user?: string;
 }
 
 /** How the service's commands run (systemctl, launchctl); status null when there is none. */
@@ -97,11 +95,8 @@ export function systemdUnit(
     '',
     '[Service]',
     'Type=simple',
-    ...(scope === 'system' && program.user && program.user !== 'root'
-      ? [`User=${program.user}`]
-      : []),
-    // the variables the config reads; `-`: none is needed when it reads none
-    `EnvironmentFile=-${quoteForSystemd(environmentFile(scope, home))}`,
+    // the variables the config reads; `-`: none is needed when it reads none. The rest of the line is the path, unquoted; only specifiers (%) need escaping
+    `EnvironmentFile=-${environmentFile(scope, home).replaceAll('%', '%%')}`,
     `ExecStart=${args.map(quoteForSystemd).join(' ')}`,
     // systemctl reload camplex: SIGHUP, on which camplex reloads its config file
     'ExecReload=/bin/kill -HUP $MAINPID',
@@ -178,9 +173,10 @@ export function serviceText(
 }
 
 /**
- * Writes the service file, and (systemd) the variables the config reads into its environment
- * file, mode 600, keeping any other variable already there; returns what it wrote and the
- * commands that start it.
+ * Writes the service file, and the variables the config reads where the service reads them:
+ * systemd's environment file (camplex's own, written whole at each install, removed when the
+ * config reads none) or the plist, either only ever readable by its owner. Returns what it
+ * wrote and the commands that start it.
  */
 export function installService(
   target: ServiceTarget,
@@ -190,33 +186,37 @@ export function installService(
 ): { file: string; environment?: string; next: string[] } {
   const file = serviceFile(target, home);
   mkdirSync(dirname(file), { recursive: true });
-  const secret = Object.keys(program.environment ?? {}).length > 0;
-  writeFileSync(file, serviceText(target, program, config, home));
-  if (target.platform === 'launchd' || !secret) {
-    if (secret) chmodSync(file, 0o600); // the plist holds them
+  const variables = Object.entries(program.environment ?? {});
+  const text = serviceText(target, program, config, home);
+  if (target.platform === 'launchd') {
+    if (variables.length > 0) writePrivate(file, text);
+    else writeFileSync(file, text);
     return { file, next: startCommands(target, file) };
   }
+  writeFileSync(file, text);
   const envFile = environmentFile(target.scope, home);
+  if (variables.length === 0) {
+    rmSync(envFile, { force: true }); // an earlier install's variables go with its config
+    return { file, next: startCommands(target, file) };
+  }
   mkdirSync(dirname(envFile), { recursive: true });
-  writeFileSync(envFile, environmentText(program.environment ?? {}, envFile), { mode: 0o600 });
-  chmodSync(envFile, 0o600);
+  const lines = variables.map(([name, value]) => `${name}=${quoteEnvironmentValue(value)}\n`);
+  writePrivate(
+    envFile,
+    `# written by camplex service install: the variables its config reads\n${lines.join('')}`,
+  );
   return { file, environment: envFile, next: startCommands(target, file) };
 }
 
-/** The environment file with `variables` set, and any other line already in `file` kept. */
-function environmentText(variables: Readonly<Record<string, string>>, file: string): string {
-  const kept = existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter((line) => {
-          const name = /^\s*([A-Za-z_][A-Za-z0-9_]*)=/.exec(line)?.[1];
-          return line.trim() !== '' && (name === undefined || !Object.hasOwn(variables, name));
-        })
-    : [];
-  const set = Object.entries(variables).map(
-    ([name, value]) => `${name}=${quoteEnvironmentValue(value)}`,
-  );
-  return `${[...kept, ...set].join('\n')}\n`;
+/**
+ * Writes `text` to `file` so that no one but its owner can read it at any moment: into a new
+ * file created with mode 600, then renamed over `file`.
+ */
+function writePrivate(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  rmSync(temporary, { force: true });
+  writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+  renameSync(temporary, file);
 }
 
 /**
@@ -309,7 +309,6 @@ export function thisProgram(
     cli: resolve(cliPath),
     ...(config ? { config: resolve(config) } : {}),
     environment,
-    user: process.env.SUDO_USER || userInfo().username,
   };
 }
 

@@ -47,7 +47,8 @@ describe('camplex command', () => {
       installed.stdout.includes(`wrote ${envFile} (mode 600): DOOR_PW\n`),
       installed.stdout,
     );
-    assert.equal(readFileSync(envFile, 'utf8'), 'DOOR_PW="hunter2"\n');
+    assert.match(readFileSync(envFile, 'utf8'), /^DOOR_PW="hunter2"\n$/m);
+    assert.doesNotMatch(readFileSync(envFile, 'utf8'), /UNUSED/, 'only what the config reads');
     const unit = readFileSync(join(home, '.config/systemd/user/camplex.service'), 'utf8');
     assert.ok(unit.includes(`EnvironmentFile=-${envFile}\n`));
     assert.match(service('status').stdout, /installed \(no systemctl here to ask\)/);

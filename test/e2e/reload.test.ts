@@ -19,38 +19,46 @@ import { type CamplexProcess, reloadWith, startCamplexProcess } from '../../supp
 
 const SCREENSHOT = fileURLToPath(new URL('../../test-results/reload.png', import.meta.url));
 
-describe('the dashboard when the config is reloaded', () => {
+/**
+ * camplex started on a config file the tests rewrite (`save`), and Chromium: started before the
+ * suite's tests, stopped after them.
+ */
+function dashboardOn(first: string) {
   const dir = mkdtempSync(join(tmpdir(), 'camplex-reload-e2e-'));
   const file = join(dir, 'camplex.yaml');
-  let camplex: CamplexProcess;
-  let chromium: LaunchedChromium;
-  const write = (cameras: Array<[string, number]>) =>
-    writeFileSync(
-      file,
-      ['cameras:', ...cameras.map(([id, n]) => `  ${id}: { url: "demo:${n}", name: ${id} }`)].join(
-        '\n',
-      ),
-    );
-
+  const rig = {
+    save: (text: string) => writeFileSync(file, text),
+    camplex: undefined as unknown as CamplexProcess,
+    chromium: undefined as unknown as LaunchedChromium,
+  };
   before(async () => {
-    write([
-      ['front', 1],
-      ['garage', 2],
-    ]);
-    camplex = await startCamplexProcess({ args: ['--config', file] });
-    chromium = await launchChromium();
+    rig.save(first);
+    rig.camplex = await startCamplexProcess({ args: ['--config', file] });
+    rig.chromium = await launchChromium();
   });
-
   after(async () => {
-    await chromium?.close();
-    await camplex?.stop();
+    await rig.chromium?.close();
+    await rig.camplex?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  return rig;
+}
+
+describe('the dashboard when the config is reloaded', () => {
+  const cameras = (list: Array<[string, number]>) =>
+    ['cameras:', ...list.map(([id, n]) => `  ${id}: { url: "demo:${n}", name: ${id} }`)].join('\n');
+  const rig = dashboardOn(
+    cameras([
+      ['front', 1],
+      ['garage', 2],
+    ]),
+  );
+  const write = (list: Array<[string, number]>) => rig.save(cameras(list));
 
   it('removes, adds and keeps tiles live, without a page reload', async () => {
-    const page = await chromium.context.newPage();
+    const page = await rig.chromium.context.newPage();
     await page.setViewportSize({ width: 1280, height: 720 });
-    await page.goto(camplex.url);
+    await page.goto(rig.camplex.url);
     await page.evaluate(() => {
       (window as unknown as { marker: string }).marker = 'same page';
     });
@@ -79,7 +87,7 @@ describe('the dashboard when the config is reloaded', () => {
     // an unknown camera, which showed as an error on the page and a refusal in the log).
     const status = await page.textContent('#status');
     assert.doesNotMatch(status ?? '', /unknown camera|CAMPLEX_ERR/, `status: ${status}`);
-    const refused = camplex.lines.filter((line) => /unknown camera|bad-message/.test(line));
+    const refused = rig.camplex.lines.filter((line) => /unknown camera|bad-message/.test(line));
     assert.deepEqual(refused, [], 'no refusal in the log');
     const front = Number(await page.getAttribute('[data-camera="front"]', 'data-frames'));
     await page.waitForFunction(
@@ -98,9 +106,9 @@ describe('the dashboard when the config is reloaded', () => {
   });
 
   it('returns to the wall when the camera shown alone is removed, and stays there when it returns', async () => {
-    const page = await chromium.context.newPage();
+    const page = await rig.chromium.context.newPage();
     await page.setViewportSize({ width: 1280, height: 720 });
-    await page.goto(`${camplex.url}#camera=yard`);
+    await page.goto(`${rig.camplex.url}#camera=yard`);
     await page.waitForSelector('[data-camera="yard"].focused');
     write([['front', 1]]);
     await page.waitForSelector('[data-camera="yard"]', { state: 'detached', timeout: 10_000 });
@@ -117,41 +125,23 @@ describe('the dashboard when the config is reloaded', () => {
 });
 
 describe('a signed-in dashboard whose sign-in a reload ends', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'camplex-reload-signin-e2e-'));
-  const file = join(dir, 'camplex.yaml');
-  let camplex: CamplexProcess;
-  let chromium: LaunchedChromium;
-  const write = (password: string) =>
-    writeFileSync(
-      file,
-      [
-        'auth:',
-        '  users:',
-        `    alice: "${hashPassword(password)}"`,
-        'cameras:',
-        '  front: { url: "demo:1" }',
-      ].join('\n'),
-    );
-
-  before(async () => {
-    write('correct horse');
-    camplex = await startCamplexProcess({ args: ['--config', file] });
-    chromium = await launchChromium();
-  });
-
-  after(async () => {
-    await chromium?.close();
-    await camplex?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const withPassword = (password: string) =>
+    [
+      'auth:',
+      '  users:',
+      `    alice: "${hashPassword(password)}"`,
+      'cameras:',
+      '  front: { url: "demo:1" }',
+    ].join('\n');
+  const rig = dashboardOn(withPassword('correct horse'));
 
   it('goes to the login page when the password changes, instead of reconnecting forever', async () => {
-    const page = await chromium.context.newPage();
-    await page.goto(camplex.url);
+    const page = await rig.chromium.context.newPage();
+    await page.goto(rig.camplex.url);
     assert.equal(new URL(page.url()).pathname, '/login');
     await page.fill('input[name=user]', 'alice');
     await page.fill('input[name=password]', 'correct horse');
-    await Promise.all([page.waitForURL(camplex.url), page.click('button[type=submit]')]);
+    await Promise.all([page.waitForURL(rig.camplex.url), page.click('button[type=submit]')]);
     if (await page.isEnabled('#stream-all')) await page.click('#stream-all');
     await page.waitForFunction(
       () =>
@@ -159,7 +149,7 @@ describe('a signed-in dashboard whose sign-in a reload ends', () => {
       undefined,
       { timeout: 15_000 },
     );
-    await reloadWith(camplex, () => write('battery staple'));
+    await reloadWith(rig.camplex, () => rig.save(withPassword('battery staple')));
     await page.waitForURL(/\/login$/, { timeout: 10_000 });
     await page.close();
   });

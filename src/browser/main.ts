@@ -178,6 +178,17 @@ function setStreaming(on: boolean): void {
 
 /** The connection's failures when its sign-in was last checked (undefined: while it is up). */
 let checkedAt: number | undefined;
+/**
+ * The page is going elsewhere (Sign out posts its form, which ends the session and so the
+ * socket): a check then would start a navigation of its own and abort that one.
+ */
+let leaving = false;
+addEventListener('beforeunload', () => {
+  leaving = true;
+});
+document.addEventListener('submit', () => {
+  leaving = true;
+});
 
 /**
  * A dropped socket may be this page's sign-in ending (logged out elsewhere, the password changed
@@ -190,11 +201,11 @@ function checkSignIn(): void {
     checkedAt = undefined;
     return;
   }
-  if (checkedAt === connection.failures) return;
+  if (leaving || checkedAt === connection.failures) return;
   checkedAt = connection.failures;
   fetch('/api/session', { cache: 'no-store' })
     .then((response) => {
-      if (response.status === 401) location.assign('/login');
+      if (response.status === 401 && !leaving) location.assign('/login');
     })
     .catch(() => {});
 }

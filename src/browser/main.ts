@@ -2,8 +2,9 @@
  * The dashboard: a wall of tiles of one camplex (connection.ts, shared with the embeddable
  * elements: one socket, formats, JPEG switches, HTTP fallback). A tile is watched while it is
  * on screen (this page of the wall, or the one camera focused) and the tab is visible, and
- * streaming is on (Stream All) or it is the camera focused; everything else costs nothing. In the grid a camera with a sub-stream is
- * shown from it (`<id>@sub`), which is what sub-streams are for; focused, from its main stream.
+ * streaming is on (Stream All) or it is the camera focused; everything else costs nothing. In
+ * the grid a camera with a sub-stream is shown from it (`<id>@sub`), which is what sub-streams
+ * are for; focused, from its main stream.
  * Tiles are silent: the focused camera offers Unmute (M) when it has sound this page plays, one
  * camera sounds at a time, and leaving it (Esc, Back, another camera) mutes it. A camera this
  * page may move shows its pan, tilt and zoom controls when focused (ptz-controls.ts).

@@ -23,6 +23,16 @@ describe('causeOf (what an ffmpeg exit is explained by)', () => {
     assert.match(causeOf(stderr), /Malformed AAC bitstream detected/);
   });
 
+  it("skips them in ffmpeg 6's form too, with the muxer named in front", () => {
+    const stderr = [
+      "[mp4 @ 0x55] Malformed AAC bitstream detected: use the audio bitstream filter 'aac_adtstoasc'",
+      '[out#1/mp4 @ 0x56] Error muxing a packet',
+      '[out#1/mp4 @ 0x56] Error writing trailer: Operation not permitted',
+      'Conversion failed!',
+    ].join('\n');
+    assert.match(causeOf(stderr), /Malformed AAC bitstream detected/);
+  });
+
   it('keeps an aftermath line when nothing came before it, and is empty for no output', () => {
     assert.equal(causeOf('Conversion failed!\n'), 'Conversion failed!');
     assert.equal(causeOf(''), '');

@@ -121,10 +121,10 @@ export function startFfmpeg(options: FfmpegStartOptions, handlers: FfmpegHandler
 
 /**
  * Lines ffmpeg ends with after the line that says what went wrong: on their own they say only
- * that writing or converting failed.
+ * that writing or converting failed (ffmpeg 6 and later put `[out#0/mp4 @ 0x...] ` in front).
  */
 const AFTERMATH =
-  /^(av_interleaved_write_frame\(\)|Conversion failed|Error writing trailer|Error closing file)/;
+  /^(\[[^\]]*\]\s*)?(av_interleaved_write_frame\(\)|Conversion failed|Error writing trailer|Error closing file|Error submitting a packet|Error muxing a packet|Task finished with error)/;
 
 /** The line of ffmpeg's stderr that explains its exit: the last, unless it is only aftermath. */
 export function causeOf(stderr: string): string {

@@ -4,9 +4,10 @@
  * written in several pieces is read when the writing stops, not after its first piece), or at
  * the latest `MAX_SETTLE_FACTOR` times that after the first (a file written all the time is
  * still read). A request that comes while a reload runs is served by one more reload after it
- * (the file may have changed again), never by two. Each reload reads the file, refuses it when it does not fit what the
- * running process needs (`check`), applies it (`apply`), and ends in one report; whatever
- * throws on the way becomes a `failed` report, and the next reload runs as usual.
+ * (the file may have changed again), never by two. Each reload reads the file, refuses it when
+ * it does not fit what the running process needs (`check`), applies it (`apply`), and ends in
+ * one report; whatever throws on the way becomes a `failed` report, and the next reload runs as
+ * usual. So a request's promise never rejects: callers may drop it (`void`).
  */
 import type { Clock } from '../common/clock.js';
 import type { Log } from '../common/log.js';

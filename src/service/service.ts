@@ -95,7 +95,8 @@ export function systemdUnit(
     '',
     '[Service]',
     'Type=simple',
-    // the variables the config reads; `-`: none is needed when it reads none. The rest of the line is the path, unquoted; only specifiers (%) need escaping
+    // the variables the config reads (`-`: none needed when it reads none); the rest of the
+    // line is the path, unquoted, where only specifiers (%) need escaping
     `EnvironmentFile=-${environmentFile(scope, home).replaceAll('%', '%%')}`,
     `ExecStart=${args.map(quoteForSystemd).join(' ')}`,
     // systemctl reload camplex: SIGHUP, on which camplex reloads its config file
@@ -189,8 +190,7 @@ export function installService(
   const variables = Object.entries(program.environment ?? {});
   const text = serviceText(target, program, config, home);
   if (target.platform === 'launchd') {
-    if (variables.length > 0) writePrivate(file, text);
-    else writeFileSync(file, text);
+    (variables.length > 0 ? writePrivate : writeFileSync)(file, text); // the plist holds them
     return { file, next: startCommands(target, file) };
   }
   writeFileSync(file, text);
@@ -239,16 +239,15 @@ export function uninstallService(
 ): { file: string; existed: boolean; ran: string[] } {
   const file = serviceFile(target, home);
   const existed = existsSync(file);
-  const user = target.scope === 'user' ? ['--user'] : [];
   const commands: Array<[string, string[]]> =
     target.platform === 'launchd'
       ? [['launchctl', ['bootout', `gui/${userInfo().uid}/${LAUNCHD_LABEL}`]]]
-      : [['systemctl', [...user, 'disable', '--now', 'camplex']]];
+      : [['systemctl', systemctlArgs(target, 'disable', '--now', 'camplex')]];
   const ran = existed ? commands.map(([command, args]) => ranLine(command, args, run)) : [];
   rmSync(file, { force: true });
   if (target.platform === 'systemd') {
     rmSync(environmentFile(target.scope, home), { force: true });
-    if (existed) ran.push(ranLine('systemctl', [...user, 'daemon-reload'], run));
+    if (existed) ran.push(ranLine('systemctl', systemctlArgs(target, 'daemon-reload'), run));
   }
   return { file, existed, ran };
 }
@@ -270,11 +269,10 @@ export function serviceStatus(
       text: `${file}: installed, ${listed.status === 0 ? 'loaded' : 'not loaded'}`,
     };
   }
-  const user = target.scope === 'user' ? ['--user'] : [];
-  const enabled = run('systemctl', [...user, 'is-enabled', 'camplex']);
+  const enabled = run('systemctl', systemctlArgs(target, 'is-enabled', 'camplex'));
   if (enabled.status === null)
     return { installed, text: `${file}: installed (no systemctl here to ask)` };
-  const active = run('systemctl', [...user, 'is-active', 'camplex']);
+  const active = run('systemctl', systemctlArgs(target, 'is-active', 'camplex'));
   return {
     installed,
     text: `${file}: installed, ${enabled.output || 'unknown'}, ${active.output || 'unknown'}`,
@@ -288,9 +286,14 @@ function ranLine(command: string, args: string[], run: RunCommand): string {
   return status === 0 ? line : `${line}: exit ${status}${output ? ` (${output})` : ''}`;
 }
 
+/** systemctl's arguments for `target`'s manager: the user's own (`--user`) or the system's. */
+function systemctlArgs(target: ServiceTarget, ...args: string[]): string[] {
+  return [...(target.scope === 'user' ? ['--user'] : []), ...args];
+}
+
 function startCommands(target: ServiceTarget, file: string): string[] {
   if (target.platform === 'launchd') return [`launchctl bootstrap gui/$(id -u) ${file}`];
-  const systemctl = target.scope === 'user' ? 'systemctl --user' : 'systemctl';
+  const systemctl = ['systemctl', ...systemctlArgs(target)].join(' ');
   const linger =
     target.scope === 'user'
       ? ['loginctl enable-linger "$USER"   # run at boot, before you log in']
